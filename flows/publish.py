@@ -1,0 +1,145 @@
+"""Prefect flows that publish the datasets; all logic lives in `opendata` (the core).
+
+`publish_all` runs every dataset as its own subflow, so one invalid or failing dataset does not
+stop the others; the run then ends Failed with a message naming those that did not publish.
+Only the I/O tasks retry, and only when the error is transient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from prefect.tasks import Task
+
+from opendata.catalog import rebuild_catalog
+from opendata.config import load_settings
+from opendata.definitions import discover
+from opendata.errors import OpendataError, is_transient
+from opendata.package import BuiltPackage
+from opendata.publish import (
+    DatasetInvalid,
+    Outcome,
+    Prepared,
+    prepare,
+    publish_package,
+    require_valid,
+)
+from opendata.storage import open_store
+from opendata.versioning import Bump
+
+
+class RunFailed(OpendataError):
+    """Some datasets were invalid or failed; carries every dataset's outcome for the CLI."""
+
+    def __init__(self, message: str, outcomes: list[dict[str, Any]]) -> None:
+        super().__init__(message, outcomes)
+        self.message = message
+        self.outcomes = outcomes
+        self.exit_code = max((o["exit_code"] for o in outcomes), default=3)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry I/O only when the error may pass (a timeout, a 503), never on a data problem."""
+    try:
+        state.result()
+    except Exception as error:
+        return is_transient(error)
+    return False
+
+
+@task(name="collect-and-validate")
+def collect_and_validate(name: str, home: str | None) -> Prepared:
+    return prepare(load_settings(home=home), name)
+
+
+@task(
+    name="publish-version",
+    retries=3,
+    retry_delay_seconds=[1, 5, 15],
+    retry_condition_fn=retry_if_transient,
+)
+def publish_version(
+    package: BuiltPackage, store_url: str, base_url: str, bump: Bump | None, dry_run: bool
+) -> Outcome:
+    return publish_package(open_store(store_url), package, base_url, bump=bump, dry_run=dry_run)
+
+
+@task(
+    name="update-catalog",
+    retries=3,
+    retry_delay_seconds=[1, 5, 15],
+    retry_condition_fn=retry_if_transient,
+)
+def update_catalog(store_url: str, base_url: str) -> list[str]:
+    return rebuild_catalog(open_store(store_url), base_url)
+
+
+@flow(name="publish-dataset", flow_run_name="publish-{name}")
+def publish_dataset(
+    name: str,
+    store: str | None = None,
+    bump: Bump | None = None,
+    dry_run: bool = False,
+    home: str | None = None,
+) -> dict[str, Any]:
+    """Collect, validate and publish one dataset; raises (flow Failed) if it cannot."""
+    logger = get_run_logger()
+    settings = load_settings(store=store, home=home)
+    prepared = collect_and_validate(name, home)
+    package = require_valid(prepared)
+    outcome = publish_version(package, settings.store_url, settings.base_url, bump, dry_run)
+    logger.info("%s: %s %s", name, outcome.status, outcome.version)
+    return outcome.to_dict()
+
+
+def outcome_of_failure(name: str, error: BaseException) -> Outcome:
+    """The report row of a dataset whose subflow failed."""
+    if isinstance(error, DatasetInvalid):
+        return Outcome(name, "invalid", message=error.message, exit_code=1, problems=error.problems)
+    exit_code = error.exit_code if isinstance(error, OpendataError) else 3
+    message = str(error) if isinstance(error, OpendataError) else f"{type(error).__name__}: {error}"
+    return Outcome(name, "failed", message=message, exit_code=exit_code)
+
+
+@flow(name="publish-all")
+def publish_all(
+    datasets: list[str] | None = None,
+    store: str | None = None,
+    bump: Bump | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    home: str | None = None,
+) -> list[dict[str, Any]]:
+    """Publish the named datasets (all when none are named), each on its own.
+
+    `offline` asks no remote source; no dataset of this release needs one, so it changes nothing
+    yet and is accepted so that schedules and `make run` keep one command line.
+    """
+    logger = get_run_logger()
+    settings = load_settings(store=store, home=home)
+    names = datasets or discover(settings.datasets_dir)
+    outcomes: list[dict[str, Any]] = []
+    for name in names:
+        state = publish_dataset(
+            name, store=store, bump=bump, dry_run=dry_run, home=home, return_state=True
+        )
+        if state.is_completed():
+            outcomes.append(state.result())
+        else:
+            error = state.result(raise_on_failure=False)
+            outcome = outcome_of_failure(name, error)
+            logger.error("%s: %s: %s", name, outcome.status, outcome.message)
+            outcomes.append(outcome.to_dict())
+    if not dry_run:
+        update_catalog(settings.store_url, settings.base_url)
+    failed = [o for o in outcomes if o["status"] in ("invalid", "failed")]
+    if failed:
+        listed = ", ".join(f"{o['dataset']} ({o['status']})" for o in failed)
+        raise RunFailed(f"Not published: {listed}", outcomes)
+    return outcomes

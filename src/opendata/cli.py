@@ -1,0 +1,258 @@
+"""The `opendata` command: a thin layer over the core and the flows.
+
+Exit codes (contract): 0 all requested datasets published or unchanged; 1 at least one dataset
+invalid; 2 usage or configuration error; 3 storage or other operational failure. This is the one
+place where exceptions become plain messages; tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from opendata.config import Settings, load_settings
+from opendata.definitions import discover
+from opendata.errors import ConfigError, DefinitionError, OpendataError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Publish Boråsregionen's open data as versioned data packages.",
+)
+
+STATE: dict[str, bool] = {"debug": False}
+
+
+class BumpChoice(str, Enum):
+    major = "major"
+    minor = "minor"
+    patch = "patch"
+
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option("--store", help="Store URL or folder (default: $OPENDATA_STORE or ./public)."),
+]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    STATE["debug"] = debug
+
+
+def _settings(store: str | None = None) -> Settings:
+    return load_settings(store=store)
+
+
+def echo_table(outcomes: list[dict[str, Any]]) -> None:
+    """The short table a steward reads after a run."""
+    rows = [("dataset", "status", "version", "rows")]
+    for o in outcomes:
+        status = o["status"]
+        if o.get("dry_run") and status == "published":
+            status = "would publish"
+        rows.append((o["dataset"], status, o.get("version") or "-", str(o.get("rows") or "-")))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@app.command()
+def publish(
+    names: Annotated[list[str] | None, typer.Argument(help="Datasets (default: all).")] = None,
+    store: StoreOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be published.")
+    ] = False,
+    bump: Annotated[
+        BumpChoice | None, typer.Option("--bump", help="Ask for at least this version bump.")
+    ] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Ask no remote source.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+) -> None:
+    """Collect, validate, package and publish datasets through the Prefect flow."""
+    settings = _settings(store)
+    available = discover(settings.datasets_dir)
+    unknown = [name for name in names or [] if name not in available]
+    if unknown:
+        raise DefinitionError(
+            f"no such dataset: {', '.join(unknown)} (datasets: {', '.join(available) or 'none'})"
+        )
+    outcomes, exit_code = run_publish_flow(
+        names or None, store, bump.value if bump else None, dry_run, offline
+    )
+    if as_json:
+        public = [
+            {
+                key: o.get(key)
+                for key in (
+                    "dataset",
+                    "status",
+                    "version",
+                    "previous_version",
+                    "url",
+                    "rows",
+                    "message",
+                    "dry_run",
+                )
+            }
+            for o in outcomes
+        ]
+        typer.echo(json.dumps(public, ensure_ascii=False, indent=2))
+    else:
+        echo_table(outcomes)
+        for o in outcomes:
+            if o.get("message"):
+                typer.echo(f"\n{o['dataset']}: {o['message']}", err=True)
+        if any(o["status"] == "published" and not o.get("dry_run") for o in outcomes) or all(
+            o["status"] in ("published", "unchanged") for o in outcomes
+        ):
+            typer.echo(f"\nPublished to {settings.store_url}")
+            typer.echo(f"Browse it: opendata serve  →  {settings.base_url}")
+    raise typer.Exit(exit_code)
+
+
+def run_publish_flow(
+    names: list[str] | None, store: str | None, bump: str | None, dry_run: bool, offline: bool
+) -> tuple[list[dict[str, Any]], int]:
+    """Run `publish_all`: on PREFECT_API_URL when set, else Prefect's temporary local server."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from flows.publish import RunFailed, publish_all
+
+    state = publish_all(
+        datasets=names, store=store, bump=bump, dry_run=dry_run, offline=offline, return_state=True
+    )
+    if state.is_completed():
+        return state.result(), 0
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, RunFailed):
+        return error.outcomes, error.exit_code
+    if isinstance(error, BaseException):
+        raise error
+    raise OpendataError(f"the publish flow ended {state.type.value}: {state.message}")
+
+
+@app.command()
+def validate(
+    target: Annotated[str, typer.Argument(help="Dataset name or path to a dataset folder.")],
+) -> None:
+    """Validate a dataset without publishing: the report names file, row and field."""
+    from opendata.definitions import load_dataset
+    from opendata.publish import collect_tables
+    from opendata.validate import validate_tables
+
+    settings = _settings()
+    folder = (
+        Path(target) if ("/" in target or Path(target).is_dir()) else settings.datasets_dir / target
+    )
+    if not (folder / "dataset.yaml").is_file():
+        raise DefinitionError(f"no dataset at {folder} (no dataset.yaml)")
+    dataset = load_dataset(folder, settings.schemas_dir)
+    tables = collect_tables(settings, dataset)
+    report = validate_tables(dataset.name, tables)
+    counts = ", ".join(f"{name} {rows} rows" for name, rows in report.rows.items())
+    if report.valid:
+        typer.echo(f"{dataset.name}: valid ({counts})")
+        return
+    typer.echo(f"{dataset.name}: invalid ({len(report.problems)} problems; {counts})")
+    typer.echo(report.summary())
+    raise typer.Exit(1)
+
+
+@app.command(name="list")
+def list_datasets(store: StoreOption = None) -> None:
+    """List the datasets defined in datasets/ and their latest published version."""
+    from opendata.publish import read_history
+    from opendata.storage import open_store
+
+    settings = _settings(store)
+    target = open_store(settings.store_url)
+    rows = [("dataset", "latest", "title")]
+    for name in discover(settings.datasets_dir):
+        history, _ = read_history(target, name)
+        from opendata.definitions import load_dataset
+
+        title = load_dataset(settings.datasets_dir / name, settings.schemas_dir).definition.title.sv
+        rows.append((name, history.get("latest") or "-", title))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for row in rows:
+        typer.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}")
+
+
+@app.command()
+def history(name: str, store: StoreOption = None) -> None:
+    """The published versions of a dataset, newest first."""
+    from opendata.publish import read_history
+    from opendata.storage import open_store
+
+    settings = _settings(store)
+    record, _ = read_history(open_store(settings.store_url), name)
+    if not record["versions"]:
+        typer.echo(f"{name}: nothing published in {settings.store_url}")
+        raise typer.Exit(1)
+    for version in reversed(record["versions"]):
+        rows = sum(version.get("rows", {}).values())
+        typer.echo(
+            f"{version['version']}  {version['published']}  {version['status']}  {rows} rows"
+        )
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    store: StoreOption = None,
+) -> None:
+    """Serve a local store over HTTP with the right content types."""
+    from opendata.serve import serve_folder
+
+    settings = _settings(store)
+    url = settings.store_url
+    if "://" in url and not url.startswith("file://"):
+        raise ConfigError(f"opendata serve serves a local folder, not {url}")
+    root = Path(url.removeprefix("file://"))
+    if not root.is_dir():
+        raise ConfigError(f"{root} does not exist yet: run `opendata publish` first")
+    typer.echo(f"Serving {root} at http://{host}:{port}/ (Ctrl-C to stop)")
+    serve_folder(root, host, port)
+
+
+def main() -> None:
+    """Console entry point: turn typed errors into a message and the contract's exit code."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except OpendataError as error:
+        if STATE["debug"]:
+            traceback.print_exc()
+        typer.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except (typer.BadParameter, typer.Abort) as error:
+        typer.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(2)
+        if STATE["debug"]:
+            traceback.print_exc()
+        typer.echo(
+            f"Error: {type(error).__name__}: {error} (run with --debug for details)", err=True
+        )
+        sys.exit(3)

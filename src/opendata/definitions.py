@@ -1,0 +1,288 @@
+"""Dataset definitions: `datasets/<name>/dataset.yaml`, read strictly.
+
+An unknown key, a wrong type, a path that leaves the dataset folder or a schema that does not
+exist is a DefinitionError naming the file and the key: a typo must never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from opendata.errors import DefinitionError
+
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+DEFINITION_FILE = "dataset.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A text in Swedish, with English where the metadata has it."""
+
+    sv: str
+    en: str | None = None
+
+
+class Keywords(Strict):
+    sv: list[str] = []
+    en: list[str] = []
+
+
+class Contact(Strict):
+    name: str
+    email: str
+
+
+class SourceInfo(Strict):
+    """Provenance of a source: carried into the data package's `sources`."""
+
+    title: str
+    publisher: str
+    path: str | None = None
+    url: str | None = None
+    origin: str | None = None
+    license: str | None = None
+
+
+class Municipality(Strict):
+    """Which column identifies the municipality: its code, or its name (mapped to a code)."""
+
+    code: str | None = None
+    name: str | None = None
+    members_only: bool = True
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Municipality:
+        if (self.code is None) == (self.name is None):
+            raise ValueError("give exactly one of 'code' (column of codes) or 'name'")
+        return self
+
+
+class Melt(Strict):
+    """Turn a wide table (one column per year) into long rows."""
+
+    columns: list[str]
+    variable: str
+    value: str
+
+
+class FileSource(Strict):
+    path: str
+    columns: dict[str, str] | None = None
+    constants: dict[str, str | int | float] = {}
+    municipality: Municipality | None = None
+    symbols: dict[str, str | int | None] = Field(
+        default_factory=dict,
+        description="legend symbols and their meaning, e.g. {'–': 0, '..': null}",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _relative_inside(cls, value: str) -> str:
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError("must be a path inside the dataset folder (no '..', not absolute)")
+        return value
+
+
+class CsvSource(FileSource):
+    kind: Literal["csv"]
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
+    melt: Melt | None = None
+
+
+class XlsxSource(FileSource):
+    kind: Literal["xlsx"]
+    sheet: str
+    header_row: int = Field(ge=1)
+    melt: Melt | None = None
+
+
+class Unnest(Strict):
+    """Walk nested objects: `path` to a mapping, one output field per level of keys."""
+
+    path: str
+    keys: list[str] = Field(min_length=1)
+    value: str
+
+
+class JsonSource(FileSource):
+    kind: Literal["json"]
+    records: str | None = Field(default=None, description="key of the list of records")
+    unnest: Unnest | None = None
+
+
+class DatasetSource(Strict):
+    """A resource of another dataset of this repository (e.g. the member municipalities)."""
+
+    kind: Literal["dataset"]
+    dataset: str
+    resource: str
+
+
+Source = Annotated[CsvSource | XlsxSource | JsonSource | DatasetSource, Field(discriminator="kind")]
+
+
+class ResourceDefinition(Strict):
+    name: str
+    title: Text
+    description: Text | None = None
+    schema_: str = Field(alias="schema")
+    sources: list[Source] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("must be a slug: lower-case letters, digits and '-'")
+        return value
+
+
+class DatasetDefinition(Strict):
+    """What a steward writes in dataset.yaml."""
+
+    title: Text
+    description: Text
+    license: Literal["CC-BY-4.0", "CC0-1.0"] = "CC-BY-4.0"
+    publisher: str = "Boråsregionen, Sjuhärads kommunalförbund"
+    contact_point: Contact
+    keywords: Keywords = Keywords()
+    themes: list[
+        Literal[
+            "AGRI",
+            "ECON",
+            "EDUC",
+            "ENER",
+            "ENVI",
+            "GOVE",
+            "HEAL",
+            "INTR",
+            "JUST",
+            "REGI",
+            "SOCI",
+            "TECH",
+            "TRAN",
+        ]
+    ] = []
+    accrual_periodicity: Literal["annual", "irregular", "monthly", "quarterly"] = "annual"
+    sources: list[SourceInfo] = Field(min_length=1)
+    resources: list[ResourceDefinition] = Field(min_length=1)
+
+
+class Dataset(BaseModel):
+    """A definition together with where it lives and the Table Schemas it names."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    folder: Path
+    definition: DatasetDefinition
+    schemas: dict[str, dict[str, Any]]
+
+    @property
+    def definition_file(self) -> Path:
+        return self.folder / DEFINITION_FILE
+
+    def source_path(self, relative: str) -> Path:
+        """A source path from the definition, resolved and kept inside the dataset folder."""
+        root = self.folder.resolve()
+        resolved = (root / relative).resolve()
+        if not resolved.is_relative_to(root):
+            raise DefinitionError(
+                f"{self.definition_file}: path {relative!r} leaves the dataset folder"
+            )
+        return resolved
+
+
+def _describe(error: ValidationError, file: Path) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{file}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def load_dataset(folder: Path, schemas_dir: Path) -> Dataset:
+    """Read and check one dataset folder; every problem is a DefinitionError naming the file."""
+    name = folder.name
+    file = folder / DEFINITION_FILE
+    if not SLUG.match(name):
+        raise DefinitionError(f"{folder}: dataset name {name!r} is not a slug [a-z0-9-]")
+    if not file.is_file():
+        raise DefinitionError(f"{file}: no such file (every dataset folder needs one)")
+    try:
+        raw = yaml.safe_load(file.read_text("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DefinitionError(f"{file}: not valid UTF-8 YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise DefinitionError(f"{file}: must be a mapping of keys to values")
+    try:
+        definition = DatasetDefinition.model_validate(raw)
+    except ValidationError as error:
+        raise DefinitionError(_describe(error, file)) from None
+
+    names = [resource.name for resource in definition.resources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DefinitionError(f"{file}: resources: duplicate name(s) {', '.join(duplicates)}")
+
+    schemas: dict[str, dict[str, Any]] = {}
+    for index, resource in enumerate(definition.resources):
+        schemas[resource.name] = load_schema(
+            schemas_dir, resource.schema_, f"{file}: resources.{index}.schema"
+        )
+    dataset = Dataset(name=name, folder=folder, definition=definition, schemas=schemas)
+    for index, resource in enumerate(definition.resources):
+        for number, source in enumerate(resource.sources):
+            if not isinstance(source, DatasetSource):
+                path = dataset.source_path(source.path)
+                if not path.is_file():
+                    raise DefinitionError(
+                        f"{file}: resources.{index}.sources.{number}.path: "
+                        f"no such file {source.path!r}"
+                    )
+    return dataset
+
+
+def load_schema(schemas_dir: Path, relative: str, where: str) -> dict[str, Any]:
+    """A Table Schema from `schemas/`, refusing paths that leave that folder."""
+    root = schemas_dir.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise DefinitionError(f"{where}: {relative!r} leaves the schemas folder")
+    if not path.is_file():
+        raise DefinitionError(f"{where}: no such schema {relative!r} in {schemas_dir}")
+    try:
+        schema = json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DefinitionError(f"{path}: not valid UTF-8 JSON: {error}") from None
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
+        raise DefinitionError(f"{path}: a Table Schema needs a list of 'fields'")
+    return schema
+
+
+def discover(datasets_dir: Path) -> list[str]:
+    """Names of the dataset folders (those holding a dataset.yaml), sorted."""
+    if not datasets_dir.is_dir():
+        return []
+    return sorted(p.name for p in datasets_dir.iterdir() if (p / DEFINITION_FILE).is_file())

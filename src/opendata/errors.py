@@ -1,0 +1,63 @@
+"""Typed operational errors.
+
+Data problems are not exceptions: they are rows of a validation report. Everything here is an
+operational failure that stops one dataset (or the whole run) and is turned into a plain message
+and an exit code at one boundary: the CLI or the flow.
+"""
+
+from __future__ import annotations
+
+
+class OpendataError(Exception):
+    """Base class; `exit_code` follows the CLI contract (2 usage/config, 3 operational)."""
+
+    exit_code = 3
+
+
+class ConfigError(OpendataError):
+    """A setting is missing or malformed (environment, command-line option)."""
+
+    exit_code = 2
+
+
+class DefinitionError(OpendataError):
+    """A dataset definition (dataset.yaml, a schema, a source declaration) is wrong.
+
+    The message always names the file and the key, so a steward can fix it without a traceback.
+    """
+
+    exit_code = 2
+
+
+class SourceError(OpendataError):
+    """A source file cannot be read as declared: missing, wrongly encoded, sheet or column absent."""
+
+    exit_code = 2
+
+
+class StoreError(OpendataError):
+    """The store failed in a way that retrying will not fix."""
+
+    exit_code = 3
+
+
+class TransientStoreError(StoreError):
+    """The store failed in a way that may pass: retried with backoff by the I/O tasks."""
+
+
+class ConflictError(StoreError):
+    """Someone else changed a pointer between our read and our write (compare-and-swap lost)."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying the operation that raised `error` can help."""
+    return isinstance(error, TransientStoreError)
+
+
+class InvalidSourceData(OpendataError):
+    """The source data itself is wrong (a name that maps to no municipality, a member missing).
+
+    A data problem like a validation error: the dataset is `invalid`, exit code 1.
+    """
+
+    exit_code = 1

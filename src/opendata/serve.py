@@ -1,0 +1,31 @@
+"""`opendata serve`: a static HTTP server for a local store, with the catalog's content types."""
+
+from __future__ import annotations
+
+import functools
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from opendata.storage.base import CONTENT_TYPES
+
+
+class StoreRequestHandler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Quiet by default: a steward does not need a line per request."""
+
+
+def make_server(root: Path, host: str, port: int) -> ThreadingHTTPServer:
+    handler = functools.partial(StoreRequestHandler, directory=str(root))
+    return ThreadingHTTPServer((host, port), handler)
+
+
+def serve_folder(root: Path, host: str, port: int) -> None:
+    server = make_server(root, host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

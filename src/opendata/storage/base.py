@@ -1,0 +1,83 @@
+"""The Store interface: the few operations the publish protocol needs, with their guarantees.
+
+- `create` never overwrites: version files are immutable (`If-None-Match: *` on S3).
+- `replace` is a compare-and-swap on the ETag read before (`If-Match` on S3), so a concurrent
+  publisher loses cleanly instead of silently undoing the other's work.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import PurePosixPath
+
+CONTENT_TYPES = {
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+    ".rdf": "application/rdf+xml",
+    ".ttl": "text/turtle",
+    ".jsonld": "application/ld+json",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+
+MISSING = None  # the ETag a caller passes to `replace` when it read no object
+
+
+def content_type_for(key: str) -> str:
+    return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), "application/octet-stream")
+
+
+def check_key(key: str) -> str:
+    """Keys are relative POSIX paths without '..': they never leave the store."""
+    parts = PurePosixPath(key).parts
+    if not key or key.startswith("/") or any(part in ("..", ".", "") for part in parts):
+        raise ValueError(f"invalid store key {key!r}")
+    return key
+
+
+class Store(ABC):
+    """Where packages are published. Keys are '/'-separated paths below the store root."""
+
+    url: str
+
+    @abstractmethod
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag, or None if there is no such object."""
+
+    @abstractmethod
+    def create(self, key: str, data: bytes) -> bool:
+        """Write a new object; never overwrite.
+
+        Returns False (and writes nothing) when the object already holds exactly `data`, which
+        makes a re-run after a crash idempotent; raises ConflictError when it holds other bytes.
+        """
+
+    @abstractmethod
+    def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
+        """Write `data` if the object still has `expected_etag` (None: must not exist).
+
+        Returns the new ETag; raises ConflictError when someone else changed the object.
+        """
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Keys below `prefix`, sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object (only `withdraw --delete-files` does this to version files)."""
+
+    def read_bytes(self, key: str) -> bytes | None:
+        found = self.read(key)
+        return None if found is None else found[0]
+
+    def write_if_changed(self, key: str, data: bytes) -> bool:
+        """Replace a derived file (catalog, page) only when its bytes change; True if written."""
+        found = self.read(key)
+        if found is not None and found[0] == data:
+            return False
+        self.replace(key, data, None if found is None else found[1])
+        return True

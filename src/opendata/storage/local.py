@@ -1,0 +1,108 @@
+"""A store in a local folder, with the same guarantees as S3's conditional writes.
+
+Every write goes to a temporary file in the target's folder first: `create` publishes it with
+os.link (fails if the name exists: an exclusive create), `replace` with os.replace under a lock
+(atomic: a reader sees the old or the new file, never half of one).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from opendata.errors import ConflictError, StoreError
+from opendata.storage.base import Store, check_key
+
+
+def etag_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class LocalStore(Store):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = root.as_uri()
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
+        return data, etag_of(data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        target = self._path(key)
+        with self._staged(target, data) as staged:
+            try:
+                os.link(staged, target)
+            except FileExistsError:
+                if target.read_bytes() == data:
+                    return False
+                raise ConflictError(
+                    f"{key} already exists in {self.root} with other content; "
+                    "published files are never overwritten"
+                ) from None
+        return True
+
+    def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
+        target = self._path(key)
+        with self._locked(target):
+            current = self.read(key)
+            current_etag = None if current is None else current[1]
+            if current_etag != expected_etag:
+                raise ConflictError(f"{key} changed in {self.root} while we were publishing")
+            with self._staged(target, data) as staged:
+                os.replace(staged, target)
+        return etag_of(data)
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return []
+        keys = [
+            path.relative_to(self.root).as_posix()
+            for path in base.rglob("*")
+            if path.is_file() and not path.name.startswith(".")
+        ]
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    @contextmanager
+    def _staged(self, target: Path, data: bytes) -> Iterator[Path]:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(name, 0o644)
+        except OSError as error:
+            raise StoreError(f"cannot write {target}: {error.strerror}") from None
+        try:
+            yield Path(name)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+    @contextmanager
+    def _locked(self, target: Path) -> Iterator[None]:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = target.parent / f".lock-{target.name}"
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,26 @@
+"""Choosing the store implementation from its URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from opendata.errors import ConfigError
+from opendata.storage.base import Store
+from opendata.storage.local import LocalStore
+
+
+def open_store(url: str) -> Store:
+    """A folder path or file:// URL gives a LocalStore; s3:// is the object-storage store."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        path = Path(unquote(parsed.path) if parsed.scheme == "file" else url)
+        return LocalStore(path.expanduser().resolve())
+    if parsed.scheme == "s3":
+        raise ConfigError(
+            f"OPENDATA_STORE={url}: S3 stores are not supported by this version yet; "
+            "publish to a folder (the default is ./public)"
+        )
+    raise ConfigError(
+        f"OPENDATA_STORE={url}: unsupported store URL; use a folder path, file:// or s3://"
+    )
