@@ -112,7 +112,16 @@ class XlsxSource(FileSource):
     kind: Literal["xlsx"]
     sheet: str
     header_row: int = Field(ge=1)
+    first_data_row: int | None = Field(
+        default=None, ge=2, description="first row of data (default: the row under the header)"
+    )
     melt: Melt | None = None
+
+    @model_validator(mode="after")
+    def _data_below_header(self) -> XlsxSource:
+        if self.first_data_row is not None and self.first_data_row <= self.header_row:
+            raise ValueError("first_data_row must be below header_row")
+        return self
 
 
 class Unnest(Strict):

@@ -19,7 +19,7 @@ from opendata.definitions import Dataset, load_dataset
 from opendata.errors import DefinitionError, OpendataError, StoreError
 from opendata.package import DESCRIPTOR, BuiltPackage, build_package, dump_json, sha256
 from opendata.storage import Store
-from opendata.tables import text_rows
+from opendata.tables import cell_text, text_rows
 from opendata.validate import Report, Table, validate_tables
 from opendata.versioning import Bump, next_version, required_bump
 
@@ -124,10 +124,12 @@ def _sorted_by_key(rows: list[CollectedRow], schema: dict[str, Any]) -> list[Col
 
 
 def _sort_text(value: object) -> tuple[int, float, str]:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return (0, float(value), "")
-    text = "" if value is None else str(value)
-    return (1, 0.0, text)
+    """Numbers (also numbers as text, e.g. years from a header) before text, numerically."""
+    text = cell_text(value)
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
 
 
 def prepare(settings: Settings, name: str) -> Prepared:

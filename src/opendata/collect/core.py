@@ -82,7 +82,9 @@ def _read(source: FileSource, path: Any, label: str, where: str) -> list[RawReco
     from opendata.collect import files
 
     if isinstance(source, XlsxSource):
-        return files.read_xlsx(path, label, source.sheet, source.header_row, where)
+        return files.read_xlsx(
+            path, label, source.sheet, source.header_row, source.first_data_row, where
+        )
     if isinstance(source, CsvSource):
         return files.read_csv(path, label, source.encoding, source.delimiter)
     if isinstance(source, JsonSource):

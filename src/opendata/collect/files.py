@@ -46,11 +46,14 @@ def read_csv(path: Path, label: str, encoding: str, delimiter: str) -> list[RawR
     return records
 
 
-def read_xlsx(path: Path, label: str, sheet: str, header_row: int, where: str) -> list[RawRecord]:
-    """The block of rows under `header_row`, up to the first blank row after the data.
+def read_xlsx(
+    path: Path, label: str, sheet: str, header_row: int, first_data_row: int | None, where: str
+) -> list[RawRecord]:
+    """The block of rows from `first_data_row` up to the first blank row after the data.
 
     Notes and footnotes below a table are separated from it by a blank row in every statistics
-    spreadsheet we receive; titles above the header are skipped by `header_row`.
+    spreadsheet we receive; titles above the header are skipped by `header_row`, and header rows
+    that continue below it (a unit, an English title) by `first_data_row`.
     """
     rows = _sheet_rows(path, path.stat().st_mtime_ns, sheet, label, where)
     if header_row > len(rows):
@@ -58,7 +61,8 @@ def read_xlsx(path: Path, label: str, sheet: str, header_row: int, where: str) -
     header = [normalise_header(cell) for cell in rows[header_row - 1]]
     records: list[RawRecord] = []
     started = False
-    for number, row in enumerate(rows[header_row:], start=header_row + 1):
+    start = first_data_row or header_row + 1
+    for number, row in enumerate(rows[start - 1 :], start=start):
         blank = all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in row)
         if blank:
             if started:
