@@ -128,6 +128,7 @@ def run_publish_flow(
 ) -> tuple[list[dict[str, Any]], int]:
     """Run `publish_all`: on PREFECT_API_URL when set, else Prefect's temporary local server."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.publish import RunFailed, publish_all
 
     state = publish_all(

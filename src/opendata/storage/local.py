@@ -98,11 +98,11 @@ class LocalStore(Store):
 
     @contextmanager
     def _locked(self, target: Path) -> Iterator[None]:
+        """An exclusive lock on the target's folder: no lock files litter the published tree."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = target.parent / f".lock-{target.name}"
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        descriptor = os.open(target.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
