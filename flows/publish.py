@@ -34,11 +34,15 @@ from opendata.versioning import Bump
 class RunFailed(OpendataError):
     """Some datasets were invalid or failed; carries every dataset's outcome for the CLI."""
 
-    def __init__(self, message: str, outcomes: list[dict[str, Any]]) -> None:
-        super().__init__(message, outcomes)
+    def __init__(
+        self, message: str, outcomes: list[dict[str, Any]], catalog_error: str | None = None
+    ) -> None:
+        super().__init__(message, outcomes, catalog_error)
         self.message = message
         self.outcomes = outcomes
-        self.exit_code = max((o["exit_code"] for o in outcomes), default=3)
+        self.catalog_error = catalog_error
+        codes = [o["exit_code"] for o in outcomes] + ([3] if catalog_error else [])
+        self.exit_code = max(codes, default=3)
 
     def __str__(self) -> str:
         return self.message
@@ -136,10 +140,20 @@ def publish_all(
             outcome = outcome_of_failure(name, error)
             logger.error("%s: %s: %s", name, outcome.status, outcome.message)
             outcomes.append(outcome.to_dict())
-    if not dry_run:
-        update_catalog(settings.store_url, settings.base_url)
+    problems = []
     failed = [o for o in outcomes if o["status"] in ("invalid", "failed")]
     if failed:
-        listed = ", ".join(f"{o['dataset']} ({o['status']})" for o in failed)
-        raise RunFailed(f"Not published: {listed}", outcomes)
+        problems.append(
+            "Not published: " + ", ".join(f"{o['dataset']} ({o['status']})" for o in failed)
+        )
+    catalog_error = None
+    if not dry_run:
+        try:
+            update_catalog(settings.store_url, settings.base_url)
+        except OpendataError as error:
+            catalog_error = f"catalog not updated: {error}"
+            logger.error(catalog_error)
+            problems.append(catalog_error)
+    if problems:
+        raise RunFailed("; ".join(problems), outcomes, catalog_error)
     return outcomes

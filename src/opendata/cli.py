@@ -127,7 +127,10 @@ def run_publish_flow(
     names: list[str] | None, store: str | None, bump: str | None, dry_run: bool, offline: bool
 ) -> tuple[list[dict[str, Any]], int]:
     """Run `publish_all`: on PREFECT_API_URL when set, else Prefect's temporary local server."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The run's logs go to the Prefect API (UI); the terminal gets our own summary, and
+    # Prefect's console log (with tracebacks) only with --debug.
+    if not STATE["debug"]:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.publish import RunFailed, publish_all
 
@@ -138,6 +141,8 @@ def run_publish_flow(
         return state.result(), 0
     error = state.result(raise_on_failure=False)
     if isinstance(error, RunFailed):
+        if error.catalog_error:
+            typer.echo(f"Error: {error.catalog_error}", err=True)
         return error.outcomes, error.exit_code
     if isinstance(error, BaseException):
         raise error
@@ -232,7 +237,8 @@ def serve(
 def main() -> None:
     """Console entry point: turn typed errors into a message and the contract's exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except OpendataError as error:

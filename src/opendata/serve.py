@@ -12,7 +12,7 @@ from opendata.storage.base import CONTENT_TYPES
 class StoreRequestHandler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet by default: a steward does not need a line per request."""
 
 

@@ -1,0 +1,5 @@
+"""`python -m opendata` is the `opendata` command."""
+
+from opendata.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""Shared fixtures: a scratch copy of the repository's definitions and a real Prefect API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A real Prefect API server on 127.0.0.1 for the whole session (Prefect's test harness)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with prefect_test_harness(server_startup_timeout=120):
+        url = PREFECT_API_URL.value()
+        assert url and url.startswith("http://127.0.0.1")
+        yield url
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A scratch repository: copies of datasets/ and schemas/, publishing to its own public/."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "datasets", root / "datasets")
+    shutil.copytree(REPO / "schemas", root / "schemas")
+    return root
+
+
+def run_cli(
+    args: list[str], cwd: Path, api_url: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `opendata` command as a steward would, in `cwd`."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPENDATA_", "PREFECT_"))
+    }
+    environment["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    if api_url:
+        environment["PREFECT_API_URL"] = api_url
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "opendata", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder` with its size and modification time (to prove no rewrite)."""
+    return {
+        path.relative_to(folder).as_posix(): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }

@@ -1,0 +1,232 @@
+"""prefect.yaml end to end: a real Prefect server, work pool, deployment and process worker.
+
+Everything runs on 127.0.0.1 with its own PREFECT_HOME (the user's profile is never touched) and
+publishes to a temporary store (never to the repository's public/). The steps are the ones a
+steward follows (see the comments in prefect.yaml):
+
+    prefect work-pool create opendata --type process
+    prefect deploy --name publish-on-demand
+    OPENDATA_HOME=<repo> prefect worker start --pool opendata
+    prefect deployment run 'publish-all/publish-on-demand' --param datasets='["befolkning"]'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_SCRIPT = Path(sys.executable).with_name("prefect")
+PREFECT = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "prefect"]
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    """The subprocesses of one test: their environment, their logs, and their clean-up."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+        self.store = tmp_path / "store"
+        self.port = free_port()
+        self.api = f"http://127.0.0.1:{self.port}/api"
+        self.processes: list[tuple[str, subprocess.Popen[bytes], TextIO]] = []
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PREFECT_", "OPENDATA_"))
+        }
+        env.update(
+            PREFECT_HOME=str(tmp_path / "prefect-home"),
+            PREFECT_PROFILES_PATH=str(tmp_path / "prefect-home" / "profiles.toml"),
+            PREFECT_API_URL=self.api,
+            PREFECT_API_DATABASE_CONNECTION_URL=(
+                f"sqlite+aiosqlite:///{tmp_path / 'prefect-home' / 'prefect.db'}"
+            ),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_SERVER_UI_ENABLED="false",
+            PREFECT_CLI_PROMPT="false",
+            PREFECT_WORKER_QUERY_SECONDS="1",
+            PREFECT_WORKER_HEARTBEAT_SECONDS="5",
+            OPENDATA_HOME=str(REPO),
+            OPENDATA_STORE=str(self.store),
+            PYTHONUNBUFFERED="1",
+        )
+        self.env = env
+
+    def start(self, name: str, *args: str, cwd: Path = REPO) -> subprocess.Popen[bytes]:
+        """A long-running `prefect ...` in its own process group, logging to logs/<name>.log."""
+        log = (self.logs / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            [*PREFECT, *args],
+            cwd=cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append((name, process, log))
+        return process
+
+    def run(self, name: str, *args: str, unset: tuple[str, ...] = (), timeout: float = 120) -> str:
+        """A short `prefect ...` run from the repository root; fails the test if it fails."""
+        done = subprocess.run(
+            [*PREFECT, *args],
+            cwd=REPO,
+            env={key: value for key, value in self.env.items() if key not in unset},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        output = done.stdout + done.stderr
+        (self.logs / f"{name}.log").write_text(output)
+        if done.returncode != 0:
+            pytest.fail(f"`prefect {' '.join(args)}` exited {done.returncode}:\n{output}")
+        return output
+
+    def get(self, path: str) -> Any:
+        response = httpx.get(f"{self.api}{path}", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def wait_for_server(self, server: subprocess.Popen[bytes], timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                pytest.fail(f"the Prefect server exited {server.returncode}\n{self.dump()}")
+            try:
+                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"the Prefect server did not answer /api/health in {timeout}s\n{self.dump()}")
+
+    def dump(self) -> str:
+        """Every log so far (the tail of long ones), for a failure message."""
+        parts = []
+        for log in sorted(self.logs.glob("*.log")):
+            text = log.read_text(errors="replace")
+            parts.append(f"----- {log.name} -----\n{text[-20000:]}")
+        return "\n".join(parts)
+
+    def stop_all(self) -> None:
+        """Stop the worker before the server; kill each process group if it does not exit."""
+        for _name, process, log in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    process.wait(timeout=15)
+                except ProcessLookupError:
+                    pass
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+            # Flow-run subprocesses of the worker share its process group: make sure none remains.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            log.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path)
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+def wait_for_flow_run(stack: Stack, flow_run_id: str, timeout: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        flow_run: dict[str, Any] = stack.get(f"/flow_runs/{flow_run_id}")
+        if (flow_run.get("state") or {}).get("type") in TERMINAL:
+            return flow_run
+        time.sleep(1)
+    pytest.fail(f"flow run {flow_run_id} not finished after {timeout}s\n{stack.dump()}")
+
+
+@pytest.mark.integration
+def test_on_demand_deployment_publishes_only_the_requested_dataset(stack: Stack) -> None:
+    server = stack.start(
+        "server",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stack.port),
+        "--no-ui",
+        "--analytics-off",
+    )
+    stack.wait_for_server(server)
+    try:
+        stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
+        # Deployed without OPENDATA_HOME, the pull step keeps the placeholder for the worker.
+        stack.run(
+            "deploy",
+            "deploy",
+            "--no-prompt",
+            "--name",
+            "publish-on-demand",
+            unset=("OPENDATA_HOME",),
+        )
+        deployment = stack.get("/deployments/name/publish-all/publish-on-demand")
+        assert deployment["work_pool_name"] == "opendata"
+        assert deployment["pull_steps"] == [
+            {
+                "prefect.deployments.steps.set_working_directory": {
+                    "directory": "{{ $OPENDATA_HOME }}"
+                }
+            }
+        ]
+
+        # Started away from the repository: only OPENDATA_HOME leads the flow run there.
+        stack.start("worker", "worker", "start", "--pool", "opendata", cwd=stack.tmp)
+        output = stack.run(
+            "deployment-run",
+            "deployment",
+            "run",
+            "publish-all/publish-on-demand",
+            "--param",
+            'datasets=["befolkning"]',
+        )
+        found = UUID.search(output.split("UUID", 1)[-1]) or UUID.search(output)
+        assert found, output
+        flow_run = wait_for_flow_run(stack, found.group(0))
+        assert flow_run["parameters"]["datasets"] == ["befolkning"]
+        assert flow_run["state"]["type"] == "COMPLETED", flow_run["state"]
+
+        datasets = stack.store / "datasets"
+        assert sorted(p.name for p in datasets.iterdir()) == ["befolkning"]
+        descriptor = json.loads((datasets / "befolkning/1.0.0/datapackage.json").read_text())
+        assert descriptor["version"] == "1.0.0"
+        catalog = json.loads((stack.store / "catalog.json").read_text())
+        assert [(d["name"], d["latest"]) for d in catalog["datasets"]] == [("befolkning", "1.0.0")]
+    except BaseException:
+        print(stack.dump())
+        raise
