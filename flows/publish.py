@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import Task
 
 from opendata.catalog import rebuild_catalog
@@ -137,6 +136,8 @@ def publish_all(
             outcomes.append(state.result())
         else:
             error = state.result(raise_on_failure=False)
+            if not isinstance(error, BaseException):
+                error = RuntimeError(f"subflow ended {state.type.value}: {state.message}")
             outcome = outcome_of_failure(name, error)
             logger.error("%s: %s: %s", name, outcome.status, outcome.message)
             outcomes.append(outcome.to_dict())

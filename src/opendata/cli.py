@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import traceback
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +30,7 @@ app = typer.Typer(
 STATE: dict[str, bool] = {"debug": False}
 
 
-class BumpChoice(str, Enum):
+class BumpChoice(StrEnum):
     major = "major"
     minor = "minor"
     patch = "patch"

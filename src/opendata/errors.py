@@ -30,7 +30,7 @@ class DefinitionError(OpendataError):
 
 
 class SourceError(OpendataError):
-    """A source file cannot be read as declared: missing, wrongly encoded, sheet or column absent."""
+    """A source file cannot be read as declared: missing, badly encoded, sheet or column absent."""
 
     exit_code = 2
 

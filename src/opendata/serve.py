@@ -10,7 +10,10 @@ from opendata.storage.base import CONTENT_TYPES
 
 
 class StoreRequestHandler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}
+    extensions_map = {  # noqa: RUF012 (the base class declares it as an instance variable)
+        **SimpleHTTPRequestHandler.extensions_map,
+        **CONTENT_TYPES,
+    }
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet by default: a steward does not need a line per request."""

@@ -66,12 +66,12 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The published validation.json: deterministic, so it never fakes a change."""
-        import frictionless
+        from importlib.metadata import version
 
         return {
             "dataset": self.dataset,
             "valid": self.valid,
-            "validator": f"frictionless {frictionless.__version__}",
+            "validator": f"frictionless {version('frictionless')}",
             "resources": [
                 {
                     "name": name,
@@ -106,9 +106,8 @@ def validate_tables(dataset: str, tables: Sequence[Table]) -> Report:
         package = Package({"name": dataset, "resources": resources}, basepath=staging)
         result = package.validate()
         for task in result.tasks:
-            table = by_name.get(task.name)
             for error in task.errors:
-                report.problems.append(_problem(task.name, table, error))
+                report.problems.append(_problem(task.name, by_name.get(task.name), error))
     return report
 
 
