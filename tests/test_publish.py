@@ -1,0 +1,319 @@
+"""Publishing to a local store: package contents, checksums, versions, no-op re-runs, recovery."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from frictionless import Package
+
+from opendata.catalog import rebuild_catalog
+from opendata.config import load_settings
+from opendata.errors import ConflictError
+from opendata.publish import prepare, publish_package, read_history, require_valid
+from opendata.serve import make_server
+from opendata.storage import LocalStore
+from tests.conftest import REPO, snapshot
+
+DATASETS = [
+    "avfallsplan",
+    "befolkning",
+    "handlingsplan",
+    "personbilar-drivmedel",
+    "vaxthusgasutslapp",
+]
+BASE = "http://localhost:8000/"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's real datasets published once to a scratch store (no Prefect)."""
+    store_root = tmp_path_factory.mktemp("store")
+    settings = load_settings(home=REPO)
+    store = LocalStore(store_root)
+    for name in DATASETS:
+        outcome = publish_package(store, require_valid(prepare(settings, name)), BASE)
+        assert (outcome.status, outcome.version) == ("published", "1.0.0")
+    rebuild_catalog(store, BASE)
+    return store_root
+
+
+@pytest.fixture(scope="module")
+def http_root(published: Path) -> Iterator[str]:
+    server = make_server(published, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_file_matches_its_descriptor(published: Path, name: str) -> None:
+    folder = published / "datasets" / name / "1.0.0"
+    descriptor = json.loads((folder / "datapackage.json").read_bytes())
+    assert descriptor["name"] == name
+    assert descriptor["version"] == "1.0.0"
+    assert descriptor["licenses"][0]["name"] == "CC-BY-4.0"
+    assert descriptor["contributors"][0] == {
+        "title": "Boråsregionen, Sjuhärads kommunalförbund",
+        "role": "publisher",
+    }
+    assert descriptor["sources"] and all(
+        s["title"] and s["publisher"] for s in descriptor["sources"]
+    )
+    assert descriptor["translations"]["en"]["title"]
+    listed = set()
+    for resource in descriptor["resources"]:
+        data = (folder / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(data)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        assert resource["encoding"] == "utf-8"
+        listed.add(resource["path"])
+    on_disk = {p.name for p in folder.iterdir()} - {"datapackage.json", "validation.json"}
+    assert listed == on_disk
+    validation = json.loads((folder / "validation.json").read_bytes())
+    assert validation["valid"] is True and validation["errors"] == []
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_csv_and_json_hold_the_same_rows(published: Path, name: str) -> None:
+    folder = published / "datasets" / name / "1.0.0"
+    descriptor = json.loads((folder / "datapackage.json").read_bytes())
+    for resource in descriptor["resources"]:
+        if resource["format"] != "csv":
+            continue
+        raw = (folder / resource["path"]).read_bytes()
+        assert b"\r\n" in raw or raw.count(b"\n") <= 1
+        rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+        records = json.loads((folder / resource["path"].replace(".csv", ".json")).read_bytes())
+        assert len(rows) == len(records)
+        fields = {f["name"]: f["type"] for f in resource["schema"]["fields"]}
+        for row, record in zip(rows, records, strict=True):
+            assert list(record) == list(fields)
+            for field, kind in fields.items():
+                value = record[field]
+                if value is None:
+                    assert row[field] == ""
+                elif kind in ("integer", "year"):
+                    assert int(row[field]) == value
+                elif kind == "number":
+                    assert float(row[field]) == value
+                else:
+                    assert row[field] == value
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_frictionless_accepts_the_package_from_disk_and_over_http(
+    published: Path, http_root: str, name: str
+) -> None:
+    local = Package(str(published / "datasets" / name / "1.0.0" / "datapackage.json"))
+    report = local.validate()
+    assert report.valid, report.flatten(["type", "note"])
+    remote = Package(f"{http_root}datasets/{name}/latest/datapackage.json")
+    report = remote.validate()
+    assert report.valid, report.flatten(["type", "note"])
+
+
+def test_catalog_lists_every_dataset_with_absolute_urls(published: Path) -> None:
+    catalog = json.loads((published / "catalog.json").read_bytes())
+    assert [d["name"] for d in catalog["datasets"]] == DATASETS
+    befolkning = catalog["datasets"][1]
+    assert befolkning["latest"] == "1.0.0"
+    assert befolkning["datapackage"] == f"{BASE}datasets/befolkning/latest/datapackage.json"
+    assert (
+        befolkning["versions"][0]["datapackage"]
+        == f"{BASE}datasets/befolkning/1.0.0/datapackage.json"
+    )
+    assert befolkning["versions"][0]["status"] == "published"
+    index = (published / "index.html").read_text("utf-8")
+    assert "Folkmängd i Boråsregionens kommuner 2015–2024" in index
+
+
+def test_served_content_types(http_root: str) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{http_root}datasets/befolkning/latest/folkmangd.csv") as response:
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    with urllib.request.urlopen(f"{http_root}catalog.json") as response:
+        assert response.headers["Content-Type"] == "application/json"
+
+
+# --- versions, on a small synthetic dataset -------------------------------------------------
+
+SCHEMA = {
+    "fields": [
+        {"name": "kommunkod", "type": "string", "constraints": {"required": True}},
+        {"name": "ar", "type": "year"},
+        {"name": "varde", "type": "number"},
+        {"name": "kommentar", "type": "string"},
+    ],
+    "primaryKey": ["kommunkod", "ar"],
+}
+
+
+def make_repo(root: Path, rows: list[list[str]], schema: dict[str, object] | None = None) -> Path:
+    (root / "schemas").mkdir(parents=True, exist_ok=True)
+    (root / "schemas" / "prov.json").write_text(json.dumps(schema or SCHEMA), "utf-8")
+    folder = root / "datasets" / "prov"
+    (folder / "sources").mkdir(parents=True, exist_ok=True)
+    fields = [f["name"] for f in (schema or SCHEMA)["fields"]]  # type: ignore[index]
+    with open(folder / "sources" / "data.csv", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(fields)
+        writer.writerows(rows)
+    (folder / "dataset.yaml").write_text(
+        """title: {sv: "Prov <script>alert(1)</script>", en: Test}
+description: {sv: Syntetiska testdata, en: Synthetic test data}
+contact_point: {name: Test, email: test@example.org}
+sources:
+  - {title: Testkälla, publisher: Testutgivare, path: sources/data.csv}
+resources:
+  - name: data
+    title: {sv: Data}
+    schema: prov.json
+    sources:
+      - {kind: csv, path: sources/data.csv}
+""",
+        "utf-8",
+    )
+    return root
+
+
+ROWS = [
+    ["1490", "2023", "1.5", 'citat "inom" citattecken, och komma'],
+    ["1442", "2023", "2", "rad\nbrytning"],
+    ["1443", "2024", "", "åäö <b>fet</b>"],
+]
+
+
+def publish_once(root: Path, store: LocalStore, **options: object) -> tuple[str, str | None]:
+    settings = load_settings(home=root)
+    outcome = publish_package(store, require_valid(prepare(settings, "prov")), BASE, **options)  # type: ignore[arg-type]
+    rebuild_catalog(store, BASE)
+    return outcome.status, outcome.version
+
+
+def test_hostile_text_survives_csv_json_and_is_escaped_in_html(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", ROWS)
+    store = LocalStore(tmp_path / "store")
+    assert publish_once(root, store) == ("published", "1.0.0")
+    folder = tmp_path / "store/datasets/prov/1.0.0"
+    rows = list(csv.reader(io.StringIO((folder / "data.csv").read_text("utf-8"), newline="")))
+    records = json.loads((folder / "data.json").read_bytes())
+    assert rows[1:] == [
+        ["1442", "2023", "2", "rad\nbrytning"],
+        ["1443", "2024", "", "åäö <b>fet</b>"],
+        ["1490", "2023", "1.5", 'citat "inom" citattecken, och komma'],
+    ]
+    assert [r["kommentar"] for r in records] == [row[3] for row in rows[1:]]
+    assert records[1]["varde"] is None and records[2]["varde"] == 1.5 and records[0]["varde"] == 2
+    index = (tmp_path / "store/index.html").read_text("utf-8")
+    assert "<script>alert(1)</script>" not in index
+    assert "Prov &lt;script&gt;alert(1)&lt;/script&gt;" in index
+
+
+def test_identical_content_is_unchanged_and_writes_nothing(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", ROWS)
+    store = LocalStore(tmp_path / "store")
+    publish_once(root, store)
+    before = snapshot(tmp_path / "store")
+    assert publish_once(root, store) == ("unchanged", "1.0.0")
+    assert publish_once(root, store, bump="major") == ("unchanged", "1.0.0")
+    assert snapshot(tmp_path / "store") == before
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("correct-value", "1.0.1"),
+        ("remove-row", "1.0.1"),
+        ("add-row", "1.1.0"),
+        ("remove-field", "2.0.0"),
+    ],
+)
+def test_new_content_gets_the_recipes_version(tmp_path: Path, change: str, expected: str) -> None:
+    root = make_repo(tmp_path / "repo", ROWS)
+    store = LocalStore(tmp_path / "store")
+    publish_once(root, store)
+    first = (tmp_path / "store/datasets/prov/1.0.0/data.csv").read_bytes()
+    rows = [list(r) for r in ROWS]
+    schema = json.loads(json.dumps(SCHEMA))
+    if change == "correct-value":
+        rows[0][2] = "1.6"
+    elif change == "remove-row":
+        rows.pop()
+    elif change == "add-row":
+        rows.append(["1452", "2024", "3", ""])
+    elif change == "remove-field":
+        schema["fields"].pop()
+        rows = [r[:3] for r in rows]
+    make_repo(root, rows, schema)
+    assert publish_once(root, store) == ("published", expected)
+    history, _ = read_history(store, "prov")
+    assert [v["version"] for v in history["versions"]] == ["1.0.0", expected]
+    assert history["latest"] == expected
+    assert (tmp_path / "store/datasets/prov/1.0.0/data.csv").read_bytes() == first
+    latest = (tmp_path / "store/datasets/prov/latest/datapackage.json").read_bytes()
+    assert latest == (tmp_path / f"store/datasets/prov/{expected}/datapackage.json").read_bytes()
+    catalog = json.loads((tmp_path / "store/catalog.json").read_bytes())
+    assert [v["version"] for v in catalog["datasets"][0]["versions"]] == [expected, "1.0.0"]
+
+
+def test_a_steward_may_ask_for_a_larger_bump_never_a_smaller_one(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", ROWS)
+    store = LocalStore(tmp_path / "store")
+    publish_once(root, store)
+    make_repo(root, [*ROWS, ["1452", "2024", "3", ""]])
+    assert publish_once(root, store, bump="patch") == ("published", "1.1.0")
+    make_repo(root, [*ROWS, ["1452", "2024", "4", ""]])
+    assert publish_once(root, store, bump="major") == ("published", "2.0.0")
+
+
+def test_a_re_run_after_a_crash_adopts_the_half_written_version(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", ROWS)
+    store = LocalStore(tmp_path / "store")
+    settings = load_settings(home=root)
+    package = require_valid(prepare(settings, "prov")).with_version("1.0.0", "2026-01-01T00:00:00Z")
+    # The crash: every version file written, but neither latest/ nor versions.json.
+    for filename, data in package.all_files().items():
+        store.create(f"datasets/prov/1.0.0/{filename}", data)
+    assert read_history(store, "prov")[0]["versions"] == []
+    assert publish_once(root, store) == ("published", "1.0.0")
+    history, _ = read_history(store, "prov")
+    assert [(v["version"], v["published"]) for v in history["versions"]] == [
+        ("1.0.0", "2026-01-01T00:00:00Z")
+    ]
+
+
+def test_pointer_updates_are_compare_and_swap(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    etag = store.replace("datasets/x/versions.json", b"one", None)
+    store.replace("datasets/x/versions.json", b"two", etag)
+    with pytest.raises(ConflictError):
+        store.replace("datasets/x/versions.json", b"three", etag)
+    with pytest.raises(ConflictError):
+        store.replace("datasets/x/versions.json", b"three", None)
+    assert store.read_bytes("datasets/x/versions.json") == b"two"
+
+
+def test_published_files_are_never_overwritten(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    assert store.create("datasets/x/1.0.0/data.csv", b"a") is True
+    assert store.create("datasets/x/1.0.0/data.csv", b"a") is False
+    with pytest.raises(ConflictError, match="never overwritten"):
+        store.create("datasets/x/1.0.0/data.csv", b"b")
+    assert (tmp_path / "datasets/x/1.0.0/data.csv").read_bytes() == b"a"
+    assert sorted(p.name for p in (tmp_path / "datasets/x/1.0.0").iterdir()) == ["data.csv"]
+
+
+@pytest.mark.parametrize("key", ["../outside", "/etc/passwd", "a/../../b", ""])
+def test_store_keys_never_leave_the_store(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match="invalid store key"):
+        LocalStore(tmp_path).create(key, b"x")
