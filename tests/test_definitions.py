@@ -1,0 +1,194 @@
+"""Dataset definitions and sources: every mistake is a clear error naming the file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from opendata.config import load_settings
+from opendata.errors import DefinitionError, InvalidSourceData, SourceError
+from opendata.publish import collect_tables, load
+from tests.conftest import REPO
+
+
+def edit(workspace: Path, name: str, old: str, new: str) -> Path:
+    path = workspace / "datasets" / name / "dataset.yaml"
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), "utf-8")
+    return path
+
+
+def collect(workspace: Path, name: str) -> None:
+    settings = load_settings(home=workspace)
+    collect_tables(settings, load(settings, name))
+
+
+def test_unknown_key(workspace: Path) -> None:
+    path = edit(
+        workspace,
+        "befolkning",
+        "        sheet: Tabell\n",
+        "        sheet: Tabell\n        sheeet: x\n",
+    )
+    with pytest.raises(DefinitionError) as caught:
+        collect(workspace, "befolkning")
+    assert str(caught.value) == f"{path}: resources.1.sources.0.xlsx.sheeet: unknown key"
+
+
+def test_unknown_source_kind(workspace: Path) -> None:
+    path = edit(workspace, "avfallsplan", "      - kind: csv\n", "      - kind: excel\n")
+    with pytest.raises(DefinitionError) as caught:
+        collect(workspace, "avfallsplan")
+    assert str(caught.value).startswith(f"{path}: resources.0.sources.0: Input tag 'excel'")
+
+
+def test_missing_source_file(workspace: Path) -> None:
+    path = edit(workspace, "avfallsplan", "path: sources/mal.csv", "path: sources/maal.csv")
+    with pytest.raises(DefinitionError) as caught:
+        collect(workspace, "avfallsplan")
+    assert (
+        str(caught.value) == f"{path}: resources.1.sources.0.path: no such file 'sources/maal.csv'"
+    )
+
+
+@pytest.mark.parametrize("escape", ["../befolkning/sources/be0101_tabhel2024.xlsx", "/etc/passwd"])
+def test_paths_never_leave_the_dataset_folder(workspace: Path, escape: str) -> None:
+    path = edit(workspace, "avfallsplan", "path: sources/mal.csv", f"path: {escape}")
+    with pytest.raises(DefinitionError) as caught:
+        collect(workspace, "avfallsplan")
+    assert str(caught.value) == (
+        f"{path}: resources.1.sources.0.csv.path: Value error, must be a path inside the "
+        "dataset folder (no '..', not absolute)"
+    )
+
+
+def test_a_symlink_out_of_the_dataset_folder_is_refused(workspace: Path) -> None:
+    target = workspace / "datasets/avfallsplan/sources/mal.csv"
+    target.unlink()
+    target.symlink_to(workspace / "datasets/handlingsplan/sources/mal.csv")
+    with pytest.raises(DefinitionError, match="leaves the dataset folder"):
+        collect(workspace, "avfallsplan")
+
+
+def test_schema_outside_schemas_folder(workspace: Path) -> None:
+    path = edit(
+        workspace, "avfallsplan", "schema: avfallsplan-mal.json", "schema: ../../etc/x.json"
+    )
+    with pytest.raises(DefinitionError) as caught:
+        collect(workspace, "avfallsplan")
+    assert (
+        str(caught.value)
+        == f"{path}: resources.1.schema: '../../etc/x.json' leaves the schemas folder"
+    )
+
+
+def test_missing_sheet(workspace: Path) -> None:
+    path = edit(workspace, "befolkning", "sheet: Tabell\n", "sheet: Tabell 1\n")
+    with pytest.raises(SourceError) as caught:
+        collect(workspace, "befolkning")
+    assert str(caught.value) == (
+        f"{path}: resources.folkmangd.sources.0: sheet: befolkning/sources/"
+        "population_scb_1950-2022.xlsx has no sheet 'Tabell 1' (sheets: 'Tabell')"
+    )
+
+
+def test_missing_column(workspace: Path) -> None:
+    path = edit(
+        workspace,
+        "befolkning",
+        "columns: {folkmangd: Folkmängd}",
+        "columns: {folkmangd: Folkmangd}",
+    )
+    with pytest.raises(SourceError) as caught:
+        collect(workspace, "befolkning")
+    message = str(caught.value)
+    assert message.startswith(
+        f"{path}: resources.folkmangd.sources.1: folkmangd: column 'Folkmangd' is not in "
+        "befolkning/sources/be0101_tabhel2023.xlsx (columns: 'Kommun', 'Kommunnamn', 'Folkmängd',"
+    )
+
+
+def test_a_name_that_is_no_municipality_fails_loudly(workspace: Path) -> None:
+    source = workspace / "datasets/vaxthusgasutslapp/sources/klimatkollen-municipality-data.json"
+    source.write_text(
+        source.read_text("utf-8").replace('"name": "Mark"', '"name": "Marks kommun"'), "utf-8"
+    )
+    with pytest.raises(InvalidSourceData) as caught:
+        collect(workspace, "vaxthusgasutslapp")
+    assert "klimatkollen-municipality-data.json, record " in str(caught.value)
+    assert "column 'name': 'Marks kommun' is not the name of a Swedish municipality" in str(
+        caught.value
+    )
+
+
+def test_a_member_missing_from_a_source_fails(workspace: Path) -> None:
+    source = (
+        workspace
+        / "datasets/personbilar-drivmedel/sources/powercircle-laddinfrastruktur-2025-12.csv"
+    )
+    lines = source.read_text("utf-8-sig").splitlines(keepends=True)
+    source.write_text("".join(line for line in lines if not line.startswith('"TRANEMO"')), "utf-8")
+    with pytest.raises(InvalidSourceData) as caught:
+        collect(workspace, "personbilar-drivmedel")
+    assert str(caught.value) == (
+        "personbilar-drivmedel/sources/powercircle-laddinfrastruktur-2025-12.csv: "
+        "member municipalities missing: Tranemo (1452)"
+    )
+
+
+def test_a_wrongly_encoded_csv_names_the_file_and_the_fix(workspace: Path) -> None:
+    source = workspace / "datasets/avfallsplan/sources/malomraden.csv"
+    source.write_bytes(source.read_text("utf-8").encode("latin-1"))
+    with pytest.raises(SourceError) as caught:
+        collect(workspace, "avfallsplan")
+    assert str(caught.value).startswith(
+        "avfallsplan/sources/malomraden.csv: not valid utf-8 (byte "
+    )
+    assert "declare the file's `encoding` in dataset.yaml" in str(caught.value)
+
+
+def test_a_declared_encoding_reads_the_file(workspace: Path) -> None:
+    source = workspace / "datasets/avfallsplan/sources/malomraden.csv"
+    source.write_bytes(source.read_text("utf-8").encode("cp1252"))
+    edit(
+        workspace,
+        "avfallsplan",
+        "kind: csv\n        path: sources/malomraden.csv",
+        "kind: csv\n        path: sources/malomraden.csv\n        encoding: cp1252",
+    )
+    settings = load_settings(home=workspace)
+    tables = collect_tables(settings, load(settings, "avfallsplan"))
+    assert tables[0].rows[0][1] == "Hushåll med maten"
+
+
+def test_a_malformed_xlsx_is_a_source_error(workspace: Path) -> None:
+    (workspace / "datasets/befolkning/sources/be0101_tabhel2023.xlsx").write_bytes(
+        b"not a zip file"
+    )
+    with pytest.raises(
+        SourceError, match=r"be0101_tabhel2023\.xlsx: not a readable \.xlsx workbook"
+    ):
+        collect(workspace, "befolkning")
+
+
+def test_a_malformed_json_names_the_line(workspace: Path) -> None:
+    source = workspace / "datasets/vaxthusgasutslapp/sources/klimatkollen-municipality-data.json"
+    source.write_text('[{"name": "Borås",\n "emissions": }]', "utf-8")
+    with pytest.raises(SourceError) as caught:
+        collect(workspace, "vaxthusgasutslapp")
+    assert str(caught.value) == (
+        "vaxthusgasutslapp/sources/klimatkollen-municipality-data.json: malformed JSON at line 2: "
+        "Expecting value"
+    )
+
+
+def test_a_dataset_folder_needs_a_slug_name(tmp_path: Path) -> None:
+    from opendata.definitions import load_dataset
+
+    folder = tmp_path / "datasets" / "Befolkning 2"
+    shutil.copytree(REPO / "datasets/avfallsplan", folder)
+    with pytest.raises(DefinitionError, match="is not a slug"):
+        load_dataset(folder, REPO / "schemas")

@@ -1,0 +1,76 @@
+"""The Prefect flows on a real Prefect API: isolation of failures, retries only when transient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flows.publish as flow_module
+from opendata.errors import StoreError, TransientStoreError
+from tests.test_cli import write_broken_copy
+
+pytestmark = pytest.mark.integration
+
+
+def run_all(workspace: Path, names: list[str] | None = None) -> Any:
+    return flow_module.publish_all(
+        datasets=names, store=str(workspace / "public"), home=str(workspace), return_state=True
+    )
+
+
+def test_one_invalid_dataset_does_not_stop_the_others(workspace: Path, prefect_api: str) -> None:
+    name, _ = write_broken_copy(workspace, "not-a-number")
+    state = run_all(workspace, ["avfallsplan", name, "handlingsplan"])
+    assert state.is_failed()
+    assert state.message.endswith(f"Not published: {name} (invalid)")
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, flow_module.RunFailed)
+    assert [(o["dataset"], o["status"], o["version"]) for o in error.outcomes] == [
+        ("avfallsplan", "published", "1.0.0"),
+        (name, "invalid", None),
+        ("handlingsplan", "published", "1.0.0"),
+    ]
+    problem = error.outcomes[1]["problems"][0]
+    assert problem["field"] == "folkmangd" and problem["code"] == "type-error"
+    assert error.exit_code == 1
+
+
+def test_a_transient_store_error_is_retried(
+    workspace: Path, prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = flow_module.publish_package
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append("call")
+        if len(calls) == 1:
+            raise TransientStoreError("503 Slow Down")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow_module, "publish_package", flaky)
+    monkeypatch.setattr(flow_module.publish_version, "retry_delay_seconds", [0])
+    state = run_all(workspace, ["avfallsplan"])
+    assert state.is_completed(), state.message
+    assert [o["status"] for o in state.result()] == ["published"]
+    assert len(calls) == 2
+
+
+def test_a_terminal_store_error_is_not_retried(
+    workspace: Path, prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        calls.append("call")
+        raise StoreError("access denied")
+
+    monkeypatch.setattr(flow_module, "publish_package", broken)
+    state = run_all(workspace, ["avfallsplan"])
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert [(o["status"], o["message"], o["exit_code"]) for o in error.outcomes] == [
+        ("failed", "access denied", 3)
+    ]
+    assert len(calls) == 1
