@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
@@ -25,9 +26,19 @@ CONTENT_TYPES = {
 
 MISSING = None  # the ETag a caller passes to `replace` when it read no object
 
+# Files under a version's prefix never change: caches may keep them for a year. Pointers, the
+# catalog, the pages and the `latest` copies change with every publish: a minute at most.
+IMMUTABLE = "public, max-age=31536000, immutable"
+SHORT_LIVED = "public, max-age=60, must-revalidate"
+VERSION_PREFIX = re.compile(r"^datasets/[a-z0-9]+(?:-[a-z0-9]+)*/\d+\.\d+\.\d+/")
+
 
 def content_type_for(key: str) -> str:
     return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), "application/octet-stream")
+
+
+def cache_control_for(key: str) -> str:
+    return IMMUTABLE if VERSION_PREFIX.match(key) else SHORT_LIVED
 
 
 def check_key(key: str) -> str:
@@ -54,6 +65,10 @@ class Store(ABC):
         Returns False (and writes nothing) when the object already holds exactly `data`, which
         makes a re-run after a crash idempotent; raises ConflictError when it holds other bytes.
         """
+
+    def create_file(self, key: str, path: Path) -> bool:
+        """`create` from a file on disk; stores override it to stream large files."""
+        return self.create(key, path.read_bytes())
 
     @abstractmethod
     def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
