@@ -49,10 +49,12 @@ def test_publish_all_then_rerun_is_a_no_op(workspace: Path, prefect_api: str) ->
     for name in DATASETS:
         descriptor = json.loads((public / f"datasets/{name}/1.0.0/datapackage.json").read_bytes())
         assert descriptor["version"] == "1.0.0"
-        latest = public / f"datasets/{name}/latest/datapackage.json"
-        assert (
-            latest.read_bytes() == (public / f"datasets/{name}/1.0.0/datapackage.json").read_bytes()
-        )
+        latest = json.loads((public / f"datasets/{name}/latest/datapackage.json").read_bytes())
+        assert latest["version"] == "1.0.0"
+        for resource in latest["resources"]:
+            assert resource["path"].startswith(f"http://localhost:8000/datasets/{name}/1.0.0/")
+            copy = public / f"datasets/{name}/latest" / resource["path"].rsplit("/", 1)[1]
+            assert copy.read_bytes() == (public / f"datasets/{name}/1.0.0" / copy.name).read_bytes()
     catalog = json.loads((public / "catalog.json").read_bytes())
     assert [d["name"] for d in catalog["datasets"]] == DATASETS
     assert {d["latest"] for d in catalog["datasets"]} == {"1.0.0"}

@@ -32,26 +32,31 @@ BASE = "http://localhost:8000/"
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository's real datasets published once to a scratch store (no Prefect)."""
-    store_root = tmp_path_factory.mktemp("store")
-    settings = load_settings(home=REPO)
-    store = LocalStore(store_root)
-    for name in DATASETS:
-        outcome = publish_package(store, require_valid(prepare(settings, name)), BASE)
-        assert (outcome.status, outcome.version) == ("published", "1.0.0")
-    rebuild_catalog(store, BASE)
-    return store_root
+def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("store")
 
 
 @pytest.fixture(scope="module")
-def http_root(published: Path) -> Iterator[str]:
-    server = make_server(published, "127.0.0.1", 0)
+def http_root(store_root: Path) -> Iterator[str]:
+    """`opendata serve`'s server on the scratch store: the base URL of the published links."""
+    server = make_server(store_root, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def published(store_root: Path, http_root: str) -> Path:
+    """The repository's real datasets published once to a scratch store (no Prefect)."""
+    settings = load_settings(home=REPO)
+    store = LocalStore(store_root)
+    for name in DATASETS:
+        outcome = publish_package(store, require_valid(prepare(settings, name)), http_root)
+        assert (outcome.status, outcome.version) == ("published", "1.0.0")
+    rebuild_catalog(store, http_root)
+    return store_root
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -76,7 +81,11 @@ def test_every_file_matches_its_descriptor(published: Path, name: str) -> None:
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
         assert resource["encoding"] == "utf-8"
         listed.add(resource["path"])
-    on_disk = {p.name for p in folder.iterdir()} - {"datapackage.json", "validation.json"}
+    on_disk = {p.name for p in folder.iterdir()} - {
+        "datapackage.json",
+        "validation.json",
+        "changes.json",
+    }
     assert listed == on_disk
     validation = json.loads((folder / "validation.json").read_bytes())
     assert validation["valid"] is True and validation["errors"] == []
@@ -121,15 +130,15 @@ def test_frictionless_accepts_the_package_from_disk_and_over_http(
     assert report.valid, report.flatten(["type", "note"])
 
 
-def test_catalog_lists_every_dataset_with_absolute_urls(published: Path) -> None:
+def test_catalog_lists_every_dataset_with_absolute_urls(published: Path, http_root: str) -> None:
     catalog = json.loads((published / "catalog.json").read_bytes())
     assert [d["name"] for d in catalog["datasets"]] == DATASETS
     befolkning = catalog["datasets"][1]
     assert befolkning["latest"] == "1.0.0"
-    assert befolkning["datapackage"] == f"{BASE}datasets/befolkning/latest/datapackage.json"
+    assert befolkning["datapackage"] == f"{http_root}datasets/befolkning/latest/datapackage.json"
     assert (
         befolkning["versions"][0]["datapackage"]
-        == f"{BASE}datasets/befolkning/1.0.0/datapackage.json"
+        == f"{http_root}datasets/befolkning/1.0.0/datapackage.json"
     )
     assert befolkning["versions"][0]["status"] == "published"
     index = (published / "index.html").read_text("utf-8")
@@ -260,8 +269,16 @@ def test_new_content_gets_the_recipes_version(tmp_path: Path, change: str, expec
     assert [v["version"] for v in history["versions"]] == ["1.0.0", expected]
     assert history["latest"] == expected
     assert (tmp_path / "store/datasets/prov/1.0.0/data.csv").read_bytes() == first
-    latest = (tmp_path / "store/datasets/prov/latest/datapackage.json").read_bytes()
-    assert latest == (tmp_path / f"store/datasets/prov/{expected}/datapackage.json").read_bytes()
+    latest = json.loads((tmp_path / "store/datasets/prov/latest/datapackage.json").read_bytes())
+    assert latest["version"] == expected
+    assert [r["path"] for r in latest["resources"]] == [
+        f"{BASE}datasets/prov/{expected}/data.csv",
+        f"{BASE}datasets/prov/{expected}/data.json",
+    ]
+    for copy in ("data.csv", "data.json", "changes.json"):
+        assert (tmp_path / f"store/datasets/prov/latest/{copy}").read_bytes() == (
+            tmp_path / f"store/datasets/prov/{expected}/{copy}"
+        ).read_bytes()
     catalog = json.loads((tmp_path / "store/catalog.json").read_bytes())
     assert [v["version"] for v in catalog["datasets"][0]["versions"]] == [expected, "1.0.0"]
 
@@ -281,15 +298,29 @@ def test_a_re_run_after_a_crash_adopts_the_half_written_version(tmp_path: Path) 
     store = LocalStore(tmp_path / "store")
     settings = load_settings(home=root)
     package = require_valid(prepare(settings, "prov")).with_version("1.0.0", "2026-01-01T00:00:00Z")
-    # The crash: every version file written, but neither latest/ nor versions.json.
-    for filename, data in package.all_files().items():
+    # The crash: the claim and every data file written, but not the descriptor nor the pointer.
+    claim = {
+        "dataset": "prov",
+        "latest": None,
+        "versions": [
+            {
+                "version": "1.0.0",
+                "status": "pending",
+                "content_hash": package.content_hash,
+                "claimed": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+    store.replace("datasets/prov/versions.json", json.dumps(claim).encode(), None)
+    for filename, data in package.files.items():
         store.create(f"datasets/prov/1.0.0/{filename}", data)
-    assert read_history(store, "prov")[0]["versions"] == []
     assert publish_once(root, store) == ("published", "1.0.0")
     history, _ = read_history(store, "prov")
-    assert [(v["version"], v["published"]) for v in history["versions"]] == [
-        ("1.0.0", "2026-01-01T00:00:00Z")
+    assert [(v["version"], v["status"], v["published"]) for v in history["versions"]] == [
+        ("1.0.0", "published", "2026-01-01T00:00:00Z")
     ]
+    descriptor = json.loads((tmp_path / "store/datasets/prov/1.0.0/datapackage.json").read_bytes())
+    assert descriptor["created"] == "2026-01-01T00:00:00Z"
 
 
 def test_pointer_updates_are_compare_and_swap(tmp_path: Path) -> None:

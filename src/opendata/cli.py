@@ -103,6 +103,7 @@ def publish(
                     "previous_version",
                     "url",
                     "rows",
+                    "changes",
                     "message",
                     "dry_run",
                 )

@@ -18,6 +18,7 @@ from opendata.validate import Report, Table
 
 DESCRIPTOR = "datapackage.json"
 VALIDATION = "validation.json"
+CHANGES = "changes.json"
 
 LICENSES = {
     "CC-BY-4.0": {

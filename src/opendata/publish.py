@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opendata.collect import CollectedRow, collect_resource
 from opendata.config import Settings
 from opendata.definitions import Dataset, load_dataset
-from opendata.errors import DefinitionError, OpendataError, StoreError
-from opendata.package import DESCRIPTOR, BuiltPackage, build_package, dump_json, sha256
+from opendata.errors import ConflictError, DefinitionError, OpendataError, StoreError
+from opendata.package import (
+    CHANGES,
+    DESCRIPTOR,
+    VALIDATION,
+    BuiltPackage,
+    build_package,
+    dump_json,
+    sha256,
+)
 from opendata.storage import Store
 from opendata.tables import cell_text, text_rows
 from opendata.validate import Report, Table, validate_tables
-from opendata.versioning import Bump, next_version, required_bump
+from opendata.versioning import Bump, Changes, diff, larger, next_version
 
 LATEST = "latest"
 VERSIONS = "versions.json"
+MAX_ATTEMPTS = 5
+# A claim older than this with no published version behind it belongs to a run that died.
+STALE_CLAIM = timedelta(minutes=15)
 
 
 class DatasetInvalid(OpendataError):
@@ -53,6 +64,7 @@ class Outcome:
     rows: int | None = None
     message: str | None = None
     dry_run: bool = False
+    changes: str | None = None
     exit_code: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
 
@@ -170,6 +182,79 @@ def descriptor_content_hash(descriptor: dict[str, Any]) -> str:
     return sha256(dump_json(content))
 
 
+def timestamp(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def semver(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def newest_published(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    live = [v for v in versions if v.get("status") == "published"]
+    return max(live, key=lambda v: semver(v["version"])) if live else None
+
+
+def load_version(store: Store, name: str, version: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A published version's descriptor and the bytes of its CSV files (for diffs)."""
+    prefix = f"{dataset_prefix(name)}/{version}"
+    raw = store.read_bytes(f"{prefix}/{DESCRIPTOR}")
+    if raw is None:
+        raise StoreError(f"{prefix}/{DESCRIPTOR} is missing from {store.url}")
+    descriptor = json.loads(raw)
+    files = {}
+    for resource in descriptor.get("resources", []):
+        if resource.get("format") == "csv":
+            data = store.read_bytes(f"{prefix}/{resource['path']}")
+            if data is None:
+                raise StoreError(f"{prefix}/{resource['path']} is missing from {store.url}")
+            files[resource["path"]] = data
+    return descriptor, files
+
+
+def latest_descriptor(descriptor: dict[str, Any], base_url: str, name: str) -> bytes:
+    """The stable latest descriptor: the version's, with absolute URLs to the version's files.
+
+    It is one object that points only at immutable files, so whoever reads it gets one
+    complete, consistent version, even while the `latest/` copies are being replaced.
+    """
+    version = descriptor["version"]
+    stable = json.loads(json.dumps(descriptor))
+    for resource in stable["resources"]:
+        resource["path"] = f"{base_url}{dataset_prefix(name)}/{version}/{resource['path']}"
+    return dump_json(stable)
+
+
+def update_latest(store: Store, name: str, version: str, base_url: str) -> int:
+    """Point the stable `latest/` URLs at `version`; returns the number of objects written.
+
+    The per-file copies first, the descriptor last; a run that finds the descriptor already
+    right writes nothing (the descriptor is written last, so the copies are right too).
+    """
+    prefix = dataset_prefix(name)
+    raw = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
+    if raw is None:
+        raise StoreError(f"{prefix}/{version}/{DESCRIPTOR} is missing from {store.url}")
+    descriptor = json.loads(raw)
+    stable = latest_descriptor(descriptor, base_url, name)
+    if store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}") == stable:
+        return 0
+    written = 0
+    names = [r["path"] for r in descriptor["resources"]] + [VALIDATION, CHANGES]
+    for filename in names:
+        data = store.read_bytes(f"{prefix}/{version}/{filename}")
+        if data is not None:
+            written += store.write_if_changed(f"{prefix}/{LATEST}/{filename}", data)
+    written += store.write_if_changed(f"{prefix}/{LATEST}/{DESCRIPTOR}", stable)
+    return written
+
+
+def clear_latest(store: Store, name: str) -> None:
+    """No version is left to point at (all withdrawn): the stable URLs answer 404."""
+    for key in store.list(f"{dataset_prefix(name)}/{LATEST}"):
+        store.delete(key)
+
+
 def publish_package(
     store: Store,
     package: BuiltPackage,
@@ -178,74 +263,252 @@ def publish_package(
     bump: Bump | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    stale_after: timedelta = STALE_CLAIM,
 ) -> Outcome:
-    """Publish one validated package as a new immutable version, or report it unchanged."""
+    """Publish one validated package as a new immutable version, or report it unchanged.
+
+    A pointer conflict (another publisher moved versions.json between our read and our write)
+    is retried on top of the other's work; a version being published by another live run is a
+    ConflictError (exit 3).
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _publish_attempt(store, package, base_url, bump, dry_run, now, stale_after)
+        except ConflictError:
+            if attempt == MAX_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _publish_attempt(
+    store: Store,
+    package: BuiltPackage,
+    base_url: str,
+    bump: Bump | None,
+    dry_run: bool,
+    now: datetime | None,
+    stale_after: timedelta,
+) -> Outcome:
     name = package.name
     prefix = dataset_prefix(name)
     history, etag = read_history(store, name)
-    versions = history.get("versions", [])
-    live = [v for v in versions if v.get("status") == "published"]
-    latest = live[-1] if live else None
-    total_rows = sum(package.rows.values())
-    previous_version = latest["version"] if latest else None
+    versions: list[dict[str, Any]] = history.get("versions", [])
+    latest = newest_published(versions)
+    previous = latest["version"] if latest else None
+    rows = sum(package.rows.values())
     if latest is not None and latest.get("content_hash") == package.content_hash:
-        return Outcome(
-            dataset=name,
-            status="unchanged",
-            version=previous_version,
-            previous_version=previous_version,
-            url=f"{base_url}{prefix}/{previous_version}/{DESCRIPTOR}",
-            rows=total_rows,
-            dry_run=dry_run,
+        if not dry_run:
+            update_latest(store, name, latest["version"], base_url)
+        url = f"{base_url}{prefix}/{previous}/{DESCRIPTOR}"
+        return Outcome(name, "unchanged", previous, previous, url, rows, dry_run=dry_run)
+
+    moment = now or datetime.now(UTC)
+    claims = [v for v in versions if v.get("status") == "pending"]
+    mine = next((v for v in claims if v.get("content_hash") == package.content_hash), None)
+    live_claims = [
+        v for v in claims if v is not mine and moment - _parse_time(v["claimed"]) < stale_after
+    ]
+    if live_claims and mine is None:
+        other = live_claims[0]
+        raise PublishInProgress(
+            f"{name}: version {other['version']} is being published by another run "
+            f"(claimed {other['claimed']}); nothing published, try again when it has finished"
         )
 
-    required: Bump = "patch"
+    changes: Changes | None = None
     if latest is not None:
-        old = store.read_bytes(f"{prefix}/{latest['version']}/{DESCRIPTOR}")
-        old_descriptor = json.loads(old) if old else {}
-        required = required_bump(
-            old_descriptor, package.descriptor, latest.get("rows", {}), package.rows
-        )
-    newest = max((v["version"] for v in versions), key=_semver, default=None)
-    version = next_version(newest, required, bump)
+        old_descriptor, old_files = load_version(store, name, latest["version"])
+        changes = diff(old_descriptor, old_files, package.descriptor, package.files)
+    required: Bump = changes.required_bump if changes else "patch"
+    if mine is not None:
+        version, claimed = mine["version"], mine["claimed"]
+    else:
+        newest = max((v["version"] for v in versions), key=semver, default=None)
+        version = next_version(newest, required, bump)
+        claimed = timestamp(moment)
+    applied: Bump | None = None
+    if previous is not None:
+        applied = required if bump is None else larger(required, bump)
     url = f"{base_url}{prefix}/{version}/{DESCRIPTOR}"
+    summary = changes.summary() if changes else "first version"
     if dry_run:
-        return Outcome(name, "published", version, previous_version, url, total_rows, dry_run=True)
+        return Outcome(
+            name, "published", version, previous, url, rows, dry_run=True, changes=summary
+        )
 
-    created = (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    existing = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
-    if existing is not None:
-        # A crashed run wrote this version but not the pointer: adopt it if it is ours.
-        earlier = json.loads(existing)
-        if descriptor_content_hash(earlier) != package.content_hash:
-            raise StoreError(
-                f"{prefix}/{version}/ in {store.url} holds an unlisted version with other "
-                "content; move it away or withdraw it before publishing"
-            )
-        created = earlier["created"]
-    versioned = package.with_version(version, created)
-    files = versioned.all_files()
+    if mine is None:
+        # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone.
+        entries = [
+            {**v, "status": "abandoned"} if v.get("status") == "pending" else v for v in versions
+        ]
+        entries.append(
+            {
+                "version": version,
+                "status": "pending",
+                "content_hash": package.content_hash,
+                "claimed": claimed,
+            }
+        )
+        etag = store.replace(
+            f"{prefix}/{VERSIONS}", dump_json({**history, "versions": entries}), etag
+        )
+        history = {**history, "versions": entries}
+
+    # 2. Every file of the version, never overwriting; the descriptor last. `created` is the
+    # claim's time, so a re-run after a crash writes byte-identical files.
+    versioned = package.with_version(version, claimed)
+    change_record = (changes or Changes([], [])).to_dict(previous, version, applied)
+    if changes is None:
+        change_record["resources"] = [
+            {"name": name_, "status": "added", "rows_added": count}
+            for name_, count in package.rows.items()
+        ]
+    files = {**package.files, CHANGES: dump_json(change_record)}
+    files[DESCRIPTOR] = versioned.descriptor_bytes()
     for filename, data in files.items():
         store.create(f"{prefix}/{version}/{filename}", data)
-    for filename, data in files.items():
-        store.write_if_changed(f"{prefix}/{LATEST}/{filename}", data)
 
+    # 3. The pointer: the claim becomes a published version (compare-and-swap again).
     entry = {
         "version": version,
-        "published": created,
         "status": "published",
+        "published": claimed,
         "content_hash": package.content_hash,
         "datapackage": f"{version}/{DESCRIPTOR}",
+        "bump": applied,
+        "summary": summary,
         "rows": package.rows,
-        "files": {
-            filename: {"bytes": len(data), "sha256": sha256(data)}
-            for filename, data in files.items()
-        },
+        "files": {f: {"bytes": len(d), "sha256": sha256(d)} for f, d in files.items()},
     }
-    history = {"dataset": name, "latest": version, "versions": [*versions, entry]}
+    entries = [entry if v.get("version") == version else v for v in history["versions"]]
+    newest_live = newest_published(entries)
+    history = {
+        "dataset": name,
+        "latest": newest_live["version"] if newest_live else None,
+        "versions": entries,
+    }
     store.replace(f"{prefix}/{VERSIONS}", dump_json(history), etag)
-    return Outcome(name, "published", version, previous_version, url, total_rows)
+
+    # 4. The stable latest URLs (the catalog and pages are rebuilt after all datasets).
+    if history["latest"] == version:
+        update_latest(store, name, version, base_url)
+    return Outcome(name, "published", version, previous, url, rows, changes=summary)
 
 
-def _semver(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class PublishInProgress(ConflictError):
+    """Another live run holds the claim on the next version of this dataset."""
+
+
+def withdraw(
+    store: Store,
+    name: str,
+    version: str,
+    reason: str,
+    base_url: str,
+    *,
+    delete_files: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Mark a version withdrawn (a tombstone with the reason) and move latest back."""
+    prefix = dataset_prefix(name)
+    history, etag = read_history(store, name)
+    entry = next((v for v in history["versions"] if v["version"] == version), None)
+    if entry is None:
+        raise DefinitionError(f"{name} has no version {version} in {store.url}")
+    if entry["status"] != "published":
+        raise DefinitionError(f"{name} {version} is {entry['status']}, not published")
+    if not reason.strip():
+        raise DefinitionError("withdraw needs a --reason that tells users why")
+    tombstone = {
+        **entry,
+        "status": "withdrawn",
+        "withdrawn": timestamp(now),
+        "reason": reason.strip(),
+        "files_deleted": delete_files,
+    }
+    entries = [tombstone if v is entry else v for v in history["versions"]]
+    newest_live = newest_published(entries)
+    updated = {
+        **history,
+        "latest": newest_live["version"] if newest_live else None,
+        "versions": entries,
+    }
+    store.replace(f"{prefix}/{VERSIONS}", dump_json(updated), etag)
+    if newest_live is not None:
+        update_latest(store, name, newest_live["version"], base_url)
+    else:
+        clear_latest(store, name)
+    if delete_files:
+        for key in store.list(f"{prefix}/{version}"):
+            store.delete(key)
+    return tombstone
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    key: str
+    problem: str
+
+    def describe(self) -> str:
+        return f"{self.key}: {self.problem}"
+
+
+def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
+    """Re-hash every published file against its descriptor and the pointer's record.
+
+    Returns the number of files checked and the problems found (missing, altered, wrong size).
+    """
+    problems: list[VerifyProblem] = []
+    checked = 0
+    names = sorted(
+        {key.split("/")[1] for key in store.list("datasets") if key.endswith(f"/{VERSIONS}")}
+    )
+    for name in names:
+        history, _ = read_history(store, name)
+        prefix = dataset_prefix(name)
+        for entry in history["versions"]:
+            status = entry.get("status")
+            if status not in ("published", "withdrawn") or entry.get("files_deleted"):
+                continue
+            version = entry["version"]
+            recorded: dict[str, dict[str, Any]] = entry.get("files", {})
+            descriptor_bytes = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
+            expected = dict(recorded)
+            if descriptor_bytes is not None:
+                for resource in json.loads(descriptor_bytes).get("resources", []):
+                    expected.setdefault(
+                        resource["path"],
+                        {"bytes": resource["bytes"], "sha256": resource["hash"].split(":", 1)[1]},
+                    )
+            for filename, record in sorted(expected.items()):
+                key = f"{prefix}/{version}/{filename}"
+                checked += 1
+                data = store.read_bytes(key)
+                if data is None:
+                    problems.append(VerifyProblem(key, "missing"))
+                elif len(data) != record["bytes"]:
+                    problems.append(
+                        VerifyProblem(
+                            key, f"{len(data)} bytes, the descriptor says {record['bytes']}"
+                        )
+                    )
+                elif sha256(data) != record["sha256"]:
+                    problems.append(
+                        VerifyProblem(
+                            key, f"sha256 {sha256(data)}, the descriptor says {record['sha256']}"
+                        )
+                    )
+        latest = history.get("latest")
+        if latest and not any(p.key.startswith(f"{prefix}/{latest}/") for p in problems):
+            raw = store.read_bytes(f"{prefix}/{latest}/{DESCRIPTOR}")
+            stable = store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}")
+            checked += 1
+            if raw is not None and stable != latest_descriptor(json.loads(raw), base_url, name):
+                problems.append(
+                    VerifyProblem(f"{prefix}/{LATEST}/{DESCRIPTOR}", f"does not point at {latest}")
+                )
+    return checked, problems
