@@ -199,20 +199,121 @@ def list_datasets(store: StoreOption = None) -> None:
 
 @app.command()
 def history(name: str, store: StoreOption = None) -> None:
-    """The published versions of a dataset, newest first."""
-    from opendata.publish import read_history
+    """The versions of a dataset, newest first, with what changed (withdrawn ones with why)."""
+    from opendata.publish import read_history, semver
     from opendata.storage import open_store
 
     settings = _settings(store)
     record, _ = read_history(open_store(settings.store_url), name)
-    if not record["versions"]:
-        typer.echo(f"{name}: nothing published in {settings.store_url}")
-        raise typer.Exit(1)
-    for version in reversed(record["versions"]):
+    shown = [v for v in record["versions"] if v["status"] in ("published", "withdrawn")]
+    if not shown:
+        raise DefinitionError(f"{name}: nothing published in {settings.store_url}")
+    for version in sorted(shown, key=lambda v: semver(v["version"]), reverse=True):
+        marker = " (latest)" if version["version"] == record.get("latest") else ""
+        line = f"{version['version']}{marker}  {version['published']}  {version['status']}"
+        if version["status"] == "withdrawn":
+            line += f" {version['withdrawn']}: {version['reason']}"
         rows = sum(version.get("rows", {}).values())
+        bump = version.get("bump") or "first"
+        typer.echo(f"{line}  {rows} rows  [{bump}] {version.get('summary', '')}".rstrip())
+
+
+@app.command()
+def diff(
+    name: str,
+    from_version: Annotated[str | None, typer.Argument(metavar="[FROM]")] = None,
+    to_version: Annotated[str | None, typer.Argument(metavar="[TO]")] = None,
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable changes.")] = False,
+) -> None:
+    """What changed between two versions (default: the latest and the one before it)."""
+    from opendata.publish import load_version, read_history, semver
+    from opendata.storage import open_store
+    from opendata.versioning import diff as diff_versions
+
+    settings = _settings(store)
+    target = open_store(settings.store_url)
+    record, _ = read_history(target, name)
+    known = sorted(
+        (v["version"] for v in record["versions"] if v["status"] in ("published", "withdrawn")),
+        key=semver,
+    )
+    if not known:
+        raise DefinitionError(f"{name}: nothing published in {settings.store_url}")
+    for given in (from_version, to_version):
+        if given is not None and given not in known:
+            raise DefinitionError(f"{name} has no version {given} (versions: {', '.join(known)})")
+    newer = to_version or (record.get("latest") or known[-1])
+    if from_version is None:
+        older_ones = [v for v in known if semver(v) < semver(newer)]
+        if not older_ones:
+            typer.echo(f"{name} {newer} is the first version")
+            return
+        from_version = older_ones[-1]
+    old_descriptor, old_files = load_version(target, name, from_version)
+    new_descriptor, new_files = load_version(target, name, newer)
+    changes = diff_versions(old_descriptor, old_files, new_descriptor, new_files)
+    if as_json:
         typer.echo(
-            f"{version['version']}  {version['published']}  {version['status']}  {rows} rows"
+            json.dumps(changes.to_dict(from_version, newer, None), ensure_ascii=False, indent=2)
         )
+        return
+    kind = "no" if changes.empty else changes.required_bump
+    typer.echo(f"{name} {from_version} → {newer}: {kind} change")
+    for resource in changes.resources:
+        if resource.status == "unchanged":
+            continue
+        typer.echo(f"  {resource.summary()}")
+        if resource.keys:
+            fields = ", ".join(resource.keys["fields"][0])
+            for change in ("added", "removed", "changed"):
+                for key in resource.keys[change]:
+                    typer.echo(f"    {change} ({fields}) = ({', '.join(key)})")
+    if changes.metadata:
+        typer.echo(f"  metadata changed: {', '.join(changes.metadata)}")
+
+
+@app.command()
+def withdraw(
+    name: str,
+    version: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the users who cite it.")],
+    delete_files: Annotated[
+        bool, typer.Option("--delete-files", help="Also delete the version's files.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Withdraw a published version: it stays listed as a tombstone, latest moves back."""
+    from opendata.catalog import rebuild_catalog
+    from opendata.publish import read_history
+    from opendata.publish import withdraw as withdraw_version
+    from opendata.storage import open_store
+
+    settings = _settings(store)
+    target = open_store(settings.store_url)
+    withdraw_version(target, name, version, reason, settings.base_url, delete_files=delete_files)
+    rebuild_catalog(target, settings.base_url)
+    record, _ = read_history(target, name)
+    files = "its files deleted" if delete_files else "its files kept"
+    typer.echo(
+        f"{name} {version} withdrawn ({files}); latest is now {record.get('latest') or 'none'}"
+    )
+
+
+@app.command()
+def verify(store: StoreOption = None) -> None:
+    """Re-hash every published file against its descriptor; exit 1 if anything is wrong."""
+    from opendata.publish import verify as verify_store
+    from opendata.storage import open_store
+
+    settings = _settings(store)
+    checked, problems = verify_store(open_store(settings.store_url), settings.base_url)
+    for problem in problems:
+        typer.echo(problem.describe())
+    if problems:
+        typer.echo(f"{len(problems)} problems in {checked} files checked")
+        raise typer.Exit(1)
+    typer.echo(f"OK: {checked} files checked")
 
 
 @app.command()

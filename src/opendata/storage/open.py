@@ -17,10 +17,10 @@ def open_store(url: str) -> Store:
         path = Path(unquote(parsed.path) if parsed.scheme == "file" else url)
         return LocalStore(path.expanduser().resolve())
     if parsed.scheme == "s3":
-        raise ConfigError(
-            f"OPENDATA_STORE={url}: S3 stores are not supported by this version yet; "
-            "publish to a folder (the default is ./public)"
-        )
+        # Imported here: boto3 takes a while to load and only S3 stores need it.
+        from opendata.storage.s3 import S3Store
+
+        return S3Store.from_url(url)
     raise ConfigError(
         f"OPENDATA_STORE={url}: unsupported store URL; use a folder path, file:// or s3://"
     )
