@@ -39,7 +39,8 @@ STARTUP_TIMEOUT = 30.0  # seconds; the server is usually ready within one or two
 REGION = "us-east-1"
 
 # The ports `weed mini` opens when the ones we do not need are switched off. Every gRPC port is
-# set too: its default (HTTP port + 10000) could be taken or past 65535.
+# set too: its default (HTTP port + 10000) could be taken or past 65535. The admin server's
+# worker ignores -admin.port.grpc and dials admin.port + 10000: that pair is chosen together.
 PORT_FLAGS = (
     "master.port",
     "master.port.grpc",
@@ -49,9 +50,8 @@ PORT_FLAGS = (
     "filer.port.grpc",
     "s3.port",
     "s3.port.grpc",
-    "admin.port",
-    "admin.port.grpc",
 )
+GRPC_OFFSET = 10000
 
 
 def weed_binary() -> str:
@@ -65,15 +65,26 @@ def weed_binary() -> str:
     return found
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct ports free on 127.0.0.1 right now (the sockets are held until all are chosen)."""
+def _bind(stack: ExitStack, port: int) -> int | None:
+    sock = stack.enter_context(closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)))
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return None
+    return int(sock.getsockname()[1])
+
+
+def free_ports() -> dict[str, int]:
+    """A free port on 127.0.0.1 for each flag (all sockets held until every port is chosen)."""
     with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
+        ports = {name: _bind(stack, 0) or 0 for name in PORT_FLAGS}
+        for _ in range(100):
+            admin = _bind(stack, 0) or 0
+            if admin + GRPC_OFFSET < 65536 and _bind(stack, admin + GRPC_OFFSET):
+                ports["admin.port"] = admin
+                ports["admin.port.grpc"] = admin + GRPC_OFFSET
+                return ports
+    raise RuntimeError("no free pair of ports for the SeaweedFS admin server")
 
 
 @dataclass
@@ -95,7 +106,7 @@ class S3Server:
             "region_name": self.region,
             "config": Config(
                 s3={"addressing_style": "path"},
-                retries={"mode": "standard", "max_attempts": 1},
+                retries={"mode": "standard", "total_max_attempts": 1},
                 connect_timeout=5,
                 read_timeout=60,
             ),
@@ -195,12 +206,12 @@ def _ready(server: S3Server) -> bool:
             config=Config(
                 connect_timeout=1,
                 read_timeout=5,
-                retries={"max_attempts": 1},
+                retries={"total_max_attempts": 1},
                 s3={"addressing_style": "path"},
             )
         )
-        client.list_buckets()
-        if not any(b["Name"] == "warmup" for b in client.list_buckets().get("Buckets", [])):
+        buckets = client.list_buckets().get("Buckets", [])
+        if not any(bucket["Name"] == "warmup" for bucket in buckets):
             client.create_bucket(Bucket="warmup")
         client.put_object(Bucket="warmup", Key="ready", Body=b"ok")
     except (BotoCoreError, ClientError):
@@ -219,7 +230,7 @@ def start_server(folder: Path, attempts: int = 3) -> tuple[S3Server, subprocess.
     for attempt in range(1, attempts + 1):
         shutil.rmtree(folder / "data", ignore_errors=True)
         (folder / "data").mkdir()
-        ports = dict(zip(PORT_FLAGS, free_ports(len(PORT_FLAGS)), strict=True))
+        ports = free_ports()
         server = S3Server(f"http://127.0.0.1:{ports['s3.port']}", access_key, secret_key)
         with log.open("ab") as output:
             process = subprocess.Popen(

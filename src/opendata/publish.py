@@ -9,6 +9,7 @@ leaves what readers see exactly as before, and a re-run completes the same versi
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +37,8 @@ VERSIONS = "versions.json"
 MAX_ATTEMPTS = 5
 # A claim older than this with no published version behind it belongs to a run that died.
 STALE_CLAIM = timedelta(minutes=15)
+# How long a publisher waits for another run's claim on the same dataset before giving up.
+WAIT_FOR_OTHERS = timedelta(seconds=30)
 
 
 class DatasetInvalid(OpendataError):
@@ -264,20 +267,30 @@ def publish_package(
     dry_run: bool = False,
     now: datetime | None = None,
     stale_after: timedelta = STALE_CLAIM,
+    wait_for_others: timedelta = WAIT_FOR_OTHERS,
 ) -> Outcome:
     """Publish one validated package as a new immutable version, or report it unchanged.
 
     A pointer conflict (another publisher moved versions.json between our read and our write)
-    is retried on top of the other's work; a version being published by another live run is a
-    ConflictError (exit 3).
+    is retried on top of the other's work; while another live run holds a claim on this
+    dataset we wait for it (up to `wait_for_others`), then publish on top of its version or
+    give up with PublishInProgress, a ConflictError (exit 3).
     """
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    deadline = time.monotonic() + wait_for_others.total_seconds()
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return _publish_attempt(store, package, base_url, bump, dry_run, now, stale_after)
-        except ConflictError:
-            if attempt == MAX_ATTEMPTS:
+        except PublishInProgress:
+            # Another run is publishing this dataset: wait for it, then publish on top of it.
+            if time.monotonic() > deadline:
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+        except ConflictError:
+            # The pointer moved between our read and our write: read it again and retry.
+            if attempt >= MAX_ATTEMPTS:
+                raise
 
 
 def _publish_attempt(

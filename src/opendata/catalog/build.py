@@ -11,10 +11,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from opendata.errors import ConflictError
 from opendata.package import DESCRIPTOR, dump_json
+from opendata.publish import semver
 from opendata.storage import Store
 
 CATALOG = "catalog.json"
+LISTED = ("published", "withdrawn")  # claims of runs in progress or abandoned are not listed
 INDEX = "index.html"
 PUBLISHER = "Boråsregionen, Sjuhärads kommunalförbund"
 
@@ -61,8 +64,19 @@ def build_catalog(store: Store, base_url: str) -> dict[str, Any]:
                         "published": v["published"],
                         "status": v["status"],
                         "rows": v.get("rows", {}),
+                        "bump": v.get("bump"),
+                        "changes": v.get("summary"),
+                        **(
+                            {"withdrawn": v["withdrawn"], "reason": v["reason"]}
+                            if v["status"] == "withdrawn"
+                            else {}
+                        ),
                     }
-                    for v in reversed(history.get("versions", []))
+                    for v in sorted(
+                        (v for v in history.get("versions", []) if v["status"] in LISTED),
+                        key=lambda v: semver(v["version"]),
+                        reverse=True,
+                    )
                 ],
             }
         )
@@ -84,12 +98,23 @@ def render_index(catalog: dict[str, Any]) -> str:
     return environment.get_template("index.html").render(catalog=catalog)
 
 
-def rebuild_catalog(store: Store, base_url: str) -> list[str]:
-    """Write catalog.json and index.html where their content changed; the keys written."""
-    catalog = build_catalog(store, base_url)
-    written = []
-    if store.write_if_changed(CATALOG, dump_json(catalog)):
-        written.append(CATALOG)
-    if store.write_if_changed(INDEX, render_index(catalog).encode("utf-8")):
-        written.append(INDEX)
-    return written
+def rebuild_catalog(store: Store, base_url: str, attempts: int = 5) -> list[str]:
+    """Write catalog.json and index.html where their content changed; the keys written.
+
+    Both are derived from the pointers, so when another publisher changed them between our
+    read and our write (a lost compare-and-swap) we derive them again from the newer pointers.
+    """
+    for attempt in range(1, attempts + 1):
+        catalog = build_catalog(store, base_url)
+        written = []
+        try:
+            if store.write_if_changed(CATALOG, dump_json(catalog)):
+                written.append(CATALOG)
+            if store.write_if_changed(INDEX, render_index(catalog).encode("utf-8")):
+                written.append(INDEX)
+        except ConflictError:
+            if attempt == attempts:
+                raise
+            continue
+        return written
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -21,8 +21,9 @@ import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -38,7 +39,13 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from opendata.errors import ConfigError, ConflictError, StoreError, TransientStoreError
+from opendata.errors import (
+    ConfigError,
+    ConflictError,
+    OpendataError,
+    StoreError,
+    TransientStoreError,
+)
 from opendata.storage.base import Store, cache_control_for, check_key, content_type_for
 
 if TYPE_CHECKING:
@@ -54,7 +61,7 @@ COMPARE_CHUNK = 1 * MiB
 
 CONNECT_TIMEOUT = 10  # seconds
 READ_TIMEOUT = 60  # seconds without a byte from the server, per request
-MAX_ATTEMPTS = 2  # boto3's own retries (1 retry): the flow's task retries do the rest
+MAX_ATTEMPTS = 2  # boto3's own attempts (one retry): the flow's task retries do the rest
 
 # Errors that a later attempt may not meet: the server is busy, restarting or out of reach.
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
@@ -69,7 +76,6 @@ TRANSIENT_CODES = {
 # A conditional write that lost: the object exists (If-None-Match) or has another ETag (If-Match);
 # 409 when another conditional write to the same key was in progress.
 CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
-CONFLICT_STATUS = {409, 412}
 MISSING_CODES = {"NoSuchKey", "NotFound", "404"}
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
@@ -96,7 +102,7 @@ def make_client(endpoint_url: str | None = None, max_pool_connections: int = 10)
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         max_pool_connections=max_pool_connections,
         s3={"addressing_style": "path" if endpoint else "auto"},
     )
@@ -237,10 +243,7 @@ class S3Store(Store):
         except ClientError as error:
             # AWS answers If-Match on a deleted object with 404 NoSuchKey: also a lost race.
             if _is_conflict(error) or _code(error) == "NoSuchKey":
-                raise ConflictError(
-                    f"{key} changed in {self.url} while we were publishing "
-                    f"(S3 {_code(error)}); nothing was overwritten"
-                ) from None
+                return self._lost_race(key, data, _code(error))
             raise self._error(error, "write", key) from None
         except BotoCoreError as error:
             raise self._error(error, "write", key) from None
@@ -255,7 +258,7 @@ class S3Store(Store):
     def list(self, prefix: str) -> list[str]:
         """Keys below the folder `prefix` (like LocalStore: `a` lists `a/...`, not `ab`)."""
         folder = prefix.strip("/")
-        base = self._full(check_key(folder)) if folder else self.prefix
+        base = self._name(folder) if folder else self.prefix
         start = f"{base}/" if base else ""
         strip = f"{self.prefix}/" if self.prefix else ""
         keys: list[str] = []
@@ -286,9 +289,26 @@ class S3Store(Store):
         return f"{self.prefix}/{relative}" if self.prefix else relative
 
     def _name(self, key: str) -> str:
-        return self._full(check_key(key))
+        # check_key lets 'a//b' and 'a/./b' through (as LocalStore's paths they mean 'a/b'):
+        # normalised the same way, so both stores name the same object.
+        return self._full(PurePosixPath(check_key(key)).as_posix())
 
-    def _already_there(self, key: str, same: Any) -> bool:
+    def _lost_race(self, key: str, data: bytes, code: str) -> str:
+        """After a refused replace: ConflictError, unless the object already holds `data`.
+
+        The one exception covers boto3's retry of a write whose answer was lost on the way
+        back (a timeout): the retry is refused because the first attempt went through. The
+        object then holds exactly our bytes, which is what the caller asked for.
+        """
+        current = self.read(key)
+        if current is not None and current[0] == data:
+            return current[1]
+        raise ConflictError(
+            f"{key} changed in {self.url} while we were publishing (S3 {code}); "
+            "nothing was overwritten"
+        )
+
+    def _already_there(self, key: str, same: Callable[[], bool | None]) -> bool:
         """After a refused create: False if the object holds our bytes, else ConflictError."""
         verdict = same()
         if verdict is None:
@@ -330,7 +350,7 @@ class S3Store(Store):
                         return False
                 return stream.read(1) == b""
         except ClientError as error:
-            if _code(error) in MISSING_CODES:
+            if _is_missing(error):
                 return None
             raise self._error(error, "read", key) from None
         except BotoCoreError as error:
@@ -416,8 +436,9 @@ class S3Store(Store):
         with contextlib.suppress(ClientError, BotoCoreError):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=name, UploadId=upload_id)
 
-    def _error(self, error: Exception, action: str, key: str) -> StoreError:
-        """A StoreError (TransientStoreError if a retry may help) naming bucket, key and code.
+    def _error(self, error: Exception, action: str, key: str) -> OpendataError:
+        """A StoreError (TransientStoreError if a retry may help) naming bucket, key and code;
+        a ConfigError (exit code 2) when no credentials are configured at all.
 
         Built from the error code, status and the server's message only, with anything that
         looks like an access key removed: never the credentials.
@@ -432,7 +453,7 @@ class S3Store(Store):
                 return TransientStoreError(text)
             return StoreError(text)
         if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
-            return StoreError(
+            return ConfigError(
                 f"cannot {action} {where}: no complete S3 credentials found "
                 "(set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
             )
@@ -460,7 +481,7 @@ def _is_missing(error: ClientError) -> bool:
 
 
 def _is_conflict(error: ClientError) -> bool:
-    return _code(error) in CONFLICT_CODES or _status(error) in CONFLICT_STATUS
+    return _code(error) in CONFLICT_CODES or _status(error) == 412
 
 
 def _same_bytes(found: tuple[bytes, str] | None, data: bytes) -> bool | None:

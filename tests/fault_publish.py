@@ -1,0 +1,79 @@
+"""Run one publish in this process and SIGKILL it after the N-th write to the store.
+
+Used by tests/test_faults.py: `python -m tests.fault_publish HOME STORE_URL BASE_URL KILL_AFTER NOW`
+(KILL_AFTER 0: never; NOW the fixed ISO time of the publish). Prints the number of writes when
+it survives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from opendata.catalog import rebuild_catalog
+from opendata.config import load_settings
+from opendata.errors import ConflictError
+from opendata.publish import prepare, publish_package, require_valid
+from opendata.storage import Store, open_store
+
+
+class KillingStore(Store):
+    """Passes every call through; dies (SIGKILL, no clean-up) right after the N-th write."""
+
+    def __init__(self, inner: Store, kill_after: int) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.kill_after = kill_after
+        self.writes = 0
+
+    def _wrote(self) -> None:
+        self.writes += 1
+        if self.writes == self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        return self.inner.read(key)
+
+    def create(self, key: str, data: bytes) -> bool:
+        written = self.inner.create(key, data)
+        if written:
+            self._wrote()
+        return written
+
+    def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
+        etag = self.inner.replace(key, data, expected_etag)
+        self._wrote()
+        return etag
+
+    def list(self, prefix: str) -> list[str]:
+        return self.inner.list(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+        self._wrote()
+
+
+def publish_all(home: Path, store: Store, base_url: str, now: datetime) -> None:
+    settings = load_settings(home=home)
+    for name in sorted(p.name for p in (home / "datasets").iterdir()):
+        publish_package(store, require_valid(prepare(settings, name)), base_url, now=now)
+    rebuild_catalog(store, base_url)
+
+
+def main(arguments: list[str]) -> None:
+    home, store_url, base_url, kill_after, now = arguments
+    store = KillingStore(open_store(store_url), int(kill_after))
+    moment = datetime.fromisoformat(now) if now != "now" else datetime.now(UTC)
+    try:
+        publish_all(Path(home), store, base_url, moment)
+    except ConflictError as error:
+        print(f"conflict: {error}")
+        sys.exit(3)
+    print(store.writes)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
