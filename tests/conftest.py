@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3server import s3_server  # noqa: F401  (a real S3 server, shared by the session)
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -46,6 +48,7 @@ def run_cli(
         if not key.startswith(("OPENDATA_", "PREFECT_"))
     }
     environment["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    environment["AWS_EC2_METADATA_DISABLED"] = "true"  # never ask a cloud metadata address
     if api_url:
         environment["PREFECT_API_URL"] = api_url
     environment.update(env)

@@ -207,7 +207,14 @@ def test_unwritable_store_is_an_operational_failure(workspace: Path, prefect_api
     assert "Traceback" not in result.stderr
 
 
-def test_s3_store_is_refused_clearly_for_now(workspace: Path) -> None:
-    result = run_cli(["list", "--store", "s3://bucket/prefix"], workspace)
-    assert result.returncode == 2
-    assert "S3 stores are not supported by this version yet" in result.stderr
+def test_s3_store_without_credentials_is_a_configuration_error(workspace: Path) -> None:
+    result = run_cli(
+        ["list", "--store", "s3://bucket/prefix"],
+        workspace,
+        AWS_ACCESS_KEY_ID="",
+        AWS_SECRET_ACCESS_KEY="",
+        AWS_SHARED_CREDENTIALS_FILE=str(workspace / "none"),
+        AWS_CONFIG_FILE=str(workspace / "none"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "no complete S3 credentials found" in result.stderr
