@@ -1,0 +1,52 @@
+"""Fresh stores of either kind for protocol tests: a local folder or a bucket on SeaweedFS."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from opendata.storage import Store, open_store
+from tests.s3server import S3Server
+
+
+@dataclass
+class StoreKit:
+    """Makes new, empty stores; `env` is what a subprocess needs to reach them."""
+
+    kind: str
+    root: Path
+    server: S3Server | None = None
+
+    def new(self, name: str) -> str:
+        if self.server is None:
+            return str(self.root / name)
+        return f"s3://{self.server.new_bucket(name.replace('_', '-')[:40])}/opendata"
+
+    @property
+    def env(self) -> dict[str, str]:
+        extra = self.server.env() if self.server else {}
+        return {**os.environ, **extra, "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def tree(store: Store) -> dict[str, bytes]:
+    """Every object of a store, by key."""
+    return {key: store.read_bytes(key) or b"" for key in store.list("")}
+
+
+def open_kit(
+    kind: str, root: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> StoreKit:
+    if kind == "local":
+        return StoreKit(kind, root)
+    server: S3Server = request.getfixturevalue("s3_server")
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return StoreKit(kind, root, server)
+
+
+def store_of(url: str) -> Store:
+    return open_store(url)
