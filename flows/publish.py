@@ -7,16 +7,17 @@ Only the I/O tasks retry, and only when the error is transient.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.tasks import Task
+from prefect.tasks import Task, exponential_backoff
 
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
 from opendata.definitions import discover
-from opendata.errors import OpendataError, is_transient
+from opendata.errors import ConfigError, OpendataError, is_transient
 from opendata.package import BuiltPackage
 from opendata.publish import (
     DatasetInvalid,
@@ -28,6 +29,22 @@ from opendata.publish import (
 )
 from opendata.storage import open_store
 from opendata.versioning import Bump
+
+
+def _retry_backoff() -> float:
+    """Seconds before the first retry of an I/O task (then doubling, with jitter)."""
+    text = os.environ.get("OPENDATA_RETRY_BACKOFF", "2")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"OPENDATA_RETRY_BACKOFF={text!r}: must be a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"OPENDATA_RETRY_BACKOFF={text!r}: must not be negative")
+    return value
+
+
+RETRIES = 3
+RETRY_BACKOFF = _retry_backoff()
 
 
 class RunFailed(OpendataError):
@@ -63,8 +80,9 @@ def collect_and_validate(name: str, home: str | None) -> Prepared:
 
 @task(
     name="publish-version",
-    retries=3,
-    retry_delay_seconds=[1, 5, 15],
+    retries=RETRIES,
+    retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BACKOFF),
+    retry_jitter_factor=0.5,
     retry_condition_fn=retry_if_transient,
 )
 def publish_version(
@@ -75,8 +93,9 @@ def publish_version(
 
 @task(
     name="update-catalog",
-    retries=3,
-    retry_delay_seconds=[1, 5, 15],
+    retries=RETRIES,
+    retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BACKOFF),
+    retry_jitter_factor=0.5,
     retry_condition_fn=retry_if_transient,
 )
 def update_catalog(store_url: str, base_url: str) -> list[str]:
