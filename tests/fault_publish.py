@@ -48,6 +48,10 @@ class KillingStore(Store):
         self._wrote()
         return etag
 
+    def copy(self, source: str, target: str) -> None:
+        self.inner.copy(source, target)
+        self._wrote()
+
     def list(self, prefix: str) -> list[str]:
         return self.inner.list(prefix)
 

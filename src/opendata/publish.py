@@ -242,14 +242,11 @@ def update_latest(store: Store, name: str, version: str, base_url: str) -> int:
     stable = latest_descriptor(descriptor, base_url, name)
     if store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}") == stable:
         return 0
-    written = 0
     names = [r["path"] for r in descriptor["resources"]] + [VALIDATION, CHANGES]
     for filename in names:
-        data = store.read_bytes(f"{prefix}/{version}/{filename}")
-        if data is not None:
-            written += store.write_if_changed(f"{prefix}/{LATEST}/{filename}", data)
-    written += store.write_if_changed(f"{prefix}/{LATEST}/{DESCRIPTOR}", stable)
-    return written
+        store.copy(f"{prefix}/{version}/{filename}", f"{prefix}/{LATEST}/{filename}")
+    store.write_if_changed(f"{prefix}/{LATEST}/{DESCRIPTOR}", stable)
+    return len(names) + 1
 
 
 def clear_latest(store: Store, name: str) -> None:

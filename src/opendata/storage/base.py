@@ -11,6 +11,8 @@ import re
 from abc import ABC, abstractmethod
 from pathlib import Path, PurePosixPath
 
+from opendata.errors import StoreError
+
 CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
@@ -84,6 +86,13 @@ class Store(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove an object (only `withdraw --delete-files` does this to version files)."""
+
+    def copy(self, source: str, target: str) -> None:
+        """Make `target` a copy of `source` (the `latest/` copies); stores copy server-side."""
+        data = self.read_bytes(source)
+        if data is None:
+            raise StoreError(f"{source} is missing from {self.url}")
+        self.write_if_changed(target, data)
 
     def read_bytes(self, key: str) -> bytes | None:
         found = self.read(key)

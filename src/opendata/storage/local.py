@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +65,22 @@ class LocalStore(Store):
             with self._staged(target, data) as staged:
                 os.replace(staged, target)
         return etag_of(data)
+
+    def copy(self, source: str, target: str) -> None:
+        """A copy through a temporary file and an atomic rename: readers never see half."""
+        source_path, target_path = self._path(source), self._path(target)
+        try:
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=target_path.parent)
+            os.close(handle)
+            shutil.copyfile(source_path, name)
+            os.chmod(name, 0o644)
+            os.replace(name, target_path)
+        except FileNotFoundError:
+            Path(name).unlink(missing_ok=True)
+            raise StoreError(f"{source} is missing from {self.root}") from None
+        except OSError as error:
+            raise StoreError(f"cannot copy {source} to {target}: {error.strerror}") from None
 
     def list(self, prefix: str) -> list[str]:
         base = self.root / prefix if prefix else self.root

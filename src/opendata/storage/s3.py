@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -175,6 +176,12 @@ class S3Store(Store):
         return data, response["ETag"]
 
     def create(self, key: str, data: bytes) -> bool:
+        if len(data) > self.multipart_threshold:
+            # Large files go as a parallel multipart upload, which reads its parts from a file.
+            with tempfile.NamedTemporaryFile(prefix="opendata-upload-") as spool:
+                spool.write(data)
+                spool.flush()
+                return self.create_file(key, Path(spool.name))
         name = self._name(key)
         try:
             self.client.put_object(
@@ -254,6 +261,23 @@ class S3Store(Store):
                 raise TransientStoreError(f"{key} in {self.url} vanished right after our write")
             etag = str(head["ETag"])
         return etag
+
+    def copy(self, source: str, target: str) -> None:
+        """A server-side copy (no bytes through us), with the target's own Cache-Control."""
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=self._name(target),
+                CopySource={"Bucket": self.bucket, "Key": self._name(source)},
+                MetadataDirective="REPLACE",
+                ContentType=content_type_for(target),
+                CacheControl=cache_control_for(target),
+                ChecksumAlgorithm="SHA256",
+            )
+        except ClientError as error:
+            raise self._error(error, "copy", source) from None
+        except BotoCoreError as error:
+            raise self._error(error, "copy", source) from None
 
     def list(self, prefix: str) -> list[str]:
         """Keys below the folder `prefix` (like LocalStore: `a` lists `a/...`, not `ab`)."""
