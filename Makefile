@@ -28,7 +28,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.s3_publish
 
 serve: $(STAMP)
 	$(BIN)/opendata serve
