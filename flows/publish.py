@@ -98,8 +98,8 @@ def publish_version(
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_if_transient,
 )
-def update_catalog(store_url: str, base_url: str) -> list[str]:
-    return rebuild_catalog(open_store(store_url), base_url)
+def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[str]:
+    return rebuild_catalog(open_store(store_url), base_url, touched)
 
 
 @flow(name="publish-dataset", flow_run_name="publish-{name}")
@@ -169,7 +169,7 @@ def publish_all(
     catalog_error = None
     if not dry_run:
         try:
-            update_catalog(settings.store_url, settings.base_url)
+            update_catalog(settings.store_url, settings.base_url, names)
         except OpendataError as error:
             catalog_error = f"catalog not updated: {error}"
             logger.error(catalog_error)

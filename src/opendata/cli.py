@@ -292,7 +292,7 @@ def withdraw(
     settings = _settings(store)
     target = open_store(settings.store_url)
     withdraw_version(target, name, version, reason, settings.base_url, delete_files=delete_files)
-    rebuild_catalog(target, settings.base_url)
+    rebuild_catalog(target, settings.base_url, [name])
     record, _ = read_history(target, name)
     files = "its files deleted" if delete_files else "its files kept"
     typer.echo(

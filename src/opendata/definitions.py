@@ -48,6 +48,13 @@ class Contact(Strict):
     email: str
 
 
+class Temporal(Strict):
+    """A period: ISO dates or years (a year means all of it)."""
+
+    start: str = Field(pattern=r"^\d{4}(-\d{2}-\d{2})?$")
+    end: str = Field(pattern=r"^\d{4}(-\d{2}-\d{2})?$")
+
+
 class SourceInfo(Strict):
     """Provenance of a source: carried into the data package's `sources`."""
 
@@ -191,6 +198,9 @@ class DatasetDefinition(Strict):
         ]
     ] = []
     accrual_periodicity: Literal["annual", "irregular", "monthly", "quarterly"] = "annual"
+    temporal: Temporal | None = Field(
+        default=None, description="the period covered, when the data's own dates do not say it"
+    )
     sources: list[SourceInfo] = Field(min_length=1)
     resources: list[ResourceDefinition] = Field(min_length=1)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opendata.definitions import Dataset, SourceInfo
+from opendata.municipalities import MEMBERS
 from opendata.tables import json_bytes
 from opendata.validate import Report, Table
 
@@ -135,9 +136,18 @@ def build_package(dataset: Dataset, tables: Sequence[Table], report: Report) -> 
             )
         },
         "themes": list(definition.themes),
+        "accrualPeriodicity": definition.accrual_periodicity,
+        "contactPoint": {
+            "name": definition.contact_point.name,
+            "email": definition.contact_point.email,
+        },
+        "spatial": [{"kommunkod": code, "kommun": name} for code, name in MEMBERS.items()],
         "attribution": attribution(dataset),
         "resources": resources,
     }
+    period = temporal_coverage(dataset, tables)
+    if period is not None:
+        descriptor["temporal"] = period
     files[VALIDATION] = dump_json(report.to_dict())
     content = {key: value for key, value in descriptor.items() if key not in ("version", "created")}
     return BuiltPackage(
@@ -147,6 +157,43 @@ def build_package(dataset: Dataset, tables: Sequence[Table], report: Report) -> 
         content_hash=sha256(dump_json(content)),
         rows=dict(report.rows),
     )
+
+
+TEMPORAL_TYPES = ("year", "yearmonth", "date", "datetime")
+
+
+def temporal_coverage(dataset: Dataset, tables: Sequence[Table]) -> dict[str, str] | None:
+    """The period the data covers: the definition's, else the span of its date and year fields."""
+    declared = dataset.definition.temporal
+    if declared is not None:
+        return {"start": _day(declared.start, first=True), "end": _day(declared.end, first=False)}
+    starts: list[str] = []
+    ends: list[str] = []
+    for table in tables:
+        for index, field in enumerate(table.schema["fields"]):
+            if field.get("type") not in TEMPORAL_TYPES:
+                continue
+            values = [row[index] for row in table.rows if row[index]]
+            if values:
+                starts.append(_day(min(values), first=True))
+                ends.append(_day(max(values), first=False))
+    if not starts:
+        return None
+    return {"start": min(starts), "end": max(ends)}
+
+
+def _day(value: str, *, first: bool) -> str:
+    """A year, year-month, date or datetime as the first or last day it covers."""
+    import calendar
+
+    value = value[:10]
+    if len(value) == 4:
+        return f"{value}-01-01" if first else f"{value}-12-31"
+    if len(value) == 7:
+        year, month = int(value[:4]), int(value[5:7])
+        last = calendar.monthrange(year, month)[1]
+        return f"{value}-01" if first else f"{value}-{last:02d}"
+    return value
 
 
 def attribution(dataset: Dataset) -> str:

@@ -1,120 +1,269 @@
-"""catalog.json and index.html, rebuilt from every dataset's versions.json in the store.
+"""catalog.json, the DCAT-AP-SE files and the HTML pages, derived from the store's pointers.
 
-Both are pure functions of the store's pointers and descriptors (no clock), so a run that
-publishes nothing new produces identical bytes and writes nothing.
+catalog.json is the index every other derived file is built from. It is rebuilt incrementally:
+a run re-derives the entries of the datasets it touched (from their versions.json and latest
+descriptor) and keeps the others' entries as they were; then the index page, the DCAT files and
+the touched datasets' pages are written where their bytes change. Nothing here reads a clock, so
+a run that publishes nothing writes nothing.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Iterable
 from typing import Any
-
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from opendata.errors import ConflictError
 from opendata.package import DESCRIPTOR, dump_json
-from opendata.publish import semver
+from opendata.publish import LATEST, VERSIONS, dataset_prefix, read_history, semver
 from opendata.storage import Store
 
 CATALOG = "catalog.json"
-LISTED = ("published", "withdrawn")  # claims of runs in progress or abandoned are not listed
 INDEX = "index.html"
+PAGE = "index.html"
 PUBLISHER = "Boråsregionen, Sjuhärads kommunalförbund"
+LISTED = ("published", "withdrawn")  # claims of runs in progress or abandoned are not listed
+PREVIEW_ROWS = 10
 
 
-def _datasets_in_store(store: Store) -> list[str]:
+def datasets_in_store(store: Store) -> list[str]:
     names = set()
     for key in store.list("datasets"):
         parts = key.split("/")
-        if len(parts) == 3 and parts[2] == "versions.json":
+        if len(parts) == 3 and parts[2] == VERSIONS:
             names.add(parts[1])
     return sorted(names)
 
 
-def build_catalog(store: Store, base_url: str) -> dict[str, Any]:
-    """The catalog.json document (URLs absolute from `base_url`)."""
-    entries = []
-    for name in _datasets_in_store(store):
-        raw = store.read_bytes(f"datasets/{name}/versions.json")
-        if raw is None:
+def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | None:
+    """One dataset's catalog entry: metadata of its latest version and every listed version."""
+    history, _ = read_history(store, name)
+    listed = sorted(
+        (v for v in history.get("versions", []) if v.get("status") in LISTED),
+        key=lambda v: semver(v["version"]),
+        reverse=True,
+    )
+    if not listed:
+        return None
+    latest = history.get("latest")
+    shown = latest or listed[0]["version"]  # all withdrawn: describe the newest tombstone
+    raw = store.read_bytes(f"{dataset_prefix(name)}/{shown}/{DESCRIPTOR}")
+    descriptor: dict[str, Any] = json.loads(raw) if raw else {}
+    english = descriptor.get("translations", {}).get("en", {})
+    home = f"{base_url}{dataset_prefix(name)}/"
+    published = [v for v in listed if v["status"] == "published"]
+    first = min((v["published"] for v in listed), default=None)
+    resources = []
+    for resource in descriptor.get("resources", []):
+        if resource.get("format") != "csv":
             continue
-        history = json.loads(raw)
-        latest = history.get("latest")
-        descriptor: dict[str, Any] = {}
-        if latest:
-            found = store.read_bytes(f"datasets/{name}/{latest}/{DESCRIPTOR}")
-            descriptor = json.loads(found) if found else {}
-        english = descriptor.get("translations", {}).get("en", {})
-        entries.append(
+        twin = next(
+            (r for r in descriptor["resources"] if r["name"] == f"{resource['name']}-json"), None
+        )
+        resources.append(
             {
-                "name": name,
-                "title": descriptor.get("title", name),
-                "title_en": english.get("title"),
-                "description": descriptor.get("description"),
-                "description_en": english.get("description"),
-                "themes": descriptor.get("themes", []),
-                "license": (descriptor.get("licenses") or [{}])[0].get("name"),
-                "latest": latest,
-                "datapackage": f"{base_url}datasets/{name}/latest/{DESCRIPTOR}",
-                "formats": sorted({r["format"].upper() for r in descriptor.get("resources", [])}),
-                "versions": [
-                    {
-                        "version": v["version"],
-                        "datapackage": f"{base_url}datasets/{name}/{v['datapackage']}",
-                        "published": v["published"],
-                        "status": v["status"],
-                        "rows": v.get("rows", {}),
-                        "bump": v.get("bump"),
-                        "changes": v.get("summary"),
-                        **(
-                            {"withdrawn": v["withdrawn"], "reason": v["reason"]}
-                            if v["status"] == "withdrawn"
-                            else {}
-                        ),
-                    }
-                    for v in sorted(
-                        (v for v in history.get("versions", []) if v["status"] in LISTED),
-                        key=lambda v: semver(v["version"]),
-                        reverse=True,
-                    )
+                "name": resource["name"],
+                "title": resource.get("title"),
+                "title_en": resource.get("translations", {}).get("en", {}).get("title"),
+                "description": resource.get("description"),
+                "schema": resource["schema"],
+                "rows": next(
+                    (
+                        v.get("rows", {}).get(resource["name"])
+                        for v in listed
+                        if v["version"] == shown
+                    ),
+                    None,
+                ),
+                "files": [
+                    _file(home, shown, latest, item)
+                    for item in (resource, twin)
+                    if item is not None
                 ],
             }
         )
     return {
-        "title": "Boråsregionens öppna data",
-        "title_en": "Open data of Boråsregionen",
+        "name": name,
+        "title": descriptor.get("title", name),
+        "title_en": english.get("title"),
+        "description": descriptor.get("description"),
+        "description_en": english.get("description"),
+        "themes": descriptor.get("themes", []),
+        "keywords": descriptor.get("keywords", []),
+        "license": (descriptor.get("licenses") or [{}])[0],
+        "attribution": descriptor.get("attribution"),
         "publisher": PUBLISHER,
-        "homepage": base_url,
-        "datasets": entries,
+        "contact_point": descriptor.get("contactPoint"),
+        "accrual_periodicity": descriptor.get("accrualPeriodicity"),
+        "temporal": descriptor.get("temporal"),
+        "spatial": descriptor.get("spatial", []),
+        "sources": descriptor.get("sources", []),
+        "landing_page": f"{home}",
+        "issued": first,
+        "modified": published[0]["published"] if published else None,
+        "latest": latest,
+        "datapackage": f"{home}{LATEST}/{DESCRIPTOR}" if latest else None,
+        "formats": sorted({r["format"].upper() for r in descriptor.get("resources", [])}),
+        "validation": {"valid": True, "url": f"{home}{shown}/validation.json"},
+        "resources": resources,
+        "versions": [_version(home, v) for v in listed],
     }
 
 
-def render_index(catalog: dict[str, Any]) -> str:
-    environment = Environment(
-        loader=PackageLoader("opendata", "templates"),
-        autoescape=select_autoescape(["html"]),
-        keep_trailing_newline=True,
-    )
-    return environment.get_template("index.html").render(catalog=catalog)
+def _file(home: str, version: str, latest: str | None, resource: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": resource["path"],
+        "format": resource["format"].upper(),
+        "mediatype": resource["mediatype"],
+        "bytes": resource["bytes"],
+        "sha256": resource["hash"].split(":", 1)[1],
+        "url": f"{home}{version}/{resource['path']}",
+        "latest_url": f"{home}{LATEST}/{resource['path']}" if latest == version else None,
+    }
 
 
-def rebuild_catalog(store: Store, base_url: str, attempts: int = 5) -> list[str]:
-    """Write catalog.json and index.html where their content changed; the keys written.
+def _version(home: str, entry: dict[str, Any]) -> dict[str, Any]:
+    version = entry["version"]
+    result: dict[str, Any] = {
+        "version": version,
+        "status": entry["status"],
+        "published": entry["published"],
+        "bump": entry.get("bump"),
+        "changes": entry.get("summary"),
+        "rows": entry.get("rows", {}),
+        "datapackage": f"{home}{entry['datapackage']}",
+        "files": [
+            {
+                "name": filename,
+                "url": f"{home}{version}/{filename}",
+                "bytes": record["bytes"],
+                "sha256": record["sha256"],
+            }
+            for filename, record in sorted(entry.get("files", {}).items())
+        ],
+    }
+    if entry["status"] == "withdrawn":
+        result["withdrawn"] = entry.get("withdrawn")
+        result["reason"] = entry.get("reason")
+        result["files_deleted"] = entry.get("files_deleted", False)
+    return result
 
-    Both are derived from the pointers, so when another publisher changed them between our
-    read and our write (a lost compare-and-swap) we derive them again from the newer pointers.
+
+def build_catalog(
+    store: Store,
+    base_url: str,
+    previous: dict[str, Any] | None = None,
+    touched: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The catalog.json document; with `previous`, only `touched` datasets are re-derived."""
+    entries: dict[str, dict[str, Any]] = {}
+    if previous is None or touched is None or previous.get("homepage") != base_url:
+        names: Iterable[str] = datasets_in_store(store)
+    else:
+        entries = {entry["name"]: entry for entry in previous.get("datasets", [])}
+        names = touched
+    for name in names:
+        entry = dataset_entry(store, name, base_url)
+        if entry is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = entry
+    return {
+        "title": "Boråsregionens öppna data",
+        "title_en": "Open data of Boråsregionen",
+        "description": (
+            "Öppna data från Boråsregionen, Sjuhärads kommunalförbund, och dess åtta "
+            "medlemskommuner: miljö, klimat, avfall, transporter och befolkning."
+        ),
+        "description_en": (
+            "Open data of Boråsregionen (Sjuhärads kommunalförbund) and its eight member "
+            "municipalities: environment, climate, waste, transport and population."
+        ),
+        "publisher": PUBLISHER,
+        "homepage": base_url,
+        "license": {
+            "name": "CC0-1.0",
+            "path": "http://creativecommons.org/publicdomain/zero/1.0/",
+            "title": "Katalogens metadata: CC0 1.0",
+        },
+        "datasets": [entries[name] for name in sorted(entries)],
+    }
+
+
+def preview_rows(
+    store: Store, entry: dict[str, Any], limit: int = PREVIEW_ROWS
+) -> dict[str, list[list[str]]]:
+    """The first rows of each resource of the latest version, for the dataset page."""
+    previews: dict[str, list[list[str]]] = {}
+    for resource in entry.get("resources", []):
+        csv_file = next((f for f in resource["files"] if f["format"] == "CSV"), None)
+        if csv_file is None:
+            continue
+        key = csv_file["url"].split("/datasets/", 1)[1]
+        data = store.read_bytes(f"datasets/{key}")
+        if data is None:
+            continue
+        reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+        rows = []
+        for index, row in enumerate(reader):
+            if index > limit:
+                break
+            rows.append(row)
+        previews[resource["name"]] = rows
+    return previews
+
+
+def derived_files(
+    store: Store, catalog: dict[str, Any], touched: Iterable[str]
+) -> dict[str, bytes]:
+    """The index page, the DCAT files and the touched datasets' pages, by key."""
+    from opendata.catalog.pages import render_dataset_page, render_index
+
+    files = {INDEX: render_index(catalog).encode("utf-8")}
+    try:
+        from opendata.catalog.dcat import dcat_files
+    except ImportError:  # pragma: no cover - the DCAT module arrives with its own change
+        pass
+    else:
+        files.update(dcat_files(catalog))
+    by_name = {entry["name"]: entry for entry in catalog["datasets"]}
+    for name in touched:
+        entry = by_name.get(name)
+        if entry is not None:
+            page = render_dataset_page(entry, preview_rows(store, entry), catalog)
+            files[f"{dataset_prefix(name)}/{PAGE}"] = page.encode("utf-8")
+    return files
+
+
+def rebuild_catalog(
+    store: Store, base_url: str, touched: Iterable[str] | None = None, attempts: int = 5
+) -> list[str]:
+    """Update catalog.json for the `touched` datasets (all when None), then what derives from it.
+
+    catalog.json is replaced with a compare-and-swap on the ETag it was read with: when another
+    publisher changed it in between, the entries are derived again from the newer pointers.
+    Returns the keys written.
     """
+    names = None if touched is None else list(touched)
     for attempt in range(1, attempts + 1):
-        catalog = build_catalog(store, base_url)
+        found = store.read(CATALOG)
+        previous = json.loads(found[0]) if found else None
+        catalog = build_catalog(store, base_url, previous, names)
+        data = dump_json(catalog)
         written = []
         try:
-            if store.write_if_changed(CATALOG, dump_json(catalog)):
+            if found is None or found[0] != data:
+                store.replace(CATALOG, data, found[1] if found else None)
                 written.append(CATALOG)
-            if store.write_if_changed(INDEX, render_index(catalog).encode("utf-8")):
-                written.append(INDEX)
         except ConflictError:
             if attempt == attempts:
                 raise
             continue
+        pages = names if names is not None and previous is not None else datasets_in_store(store)
+        for key, content in derived_files(store, catalog, pages).items():
+            if store.write_if_changed(key, content):
+                written.append(key)
         return written
     raise AssertionError("unreachable")  # pragma: no cover
