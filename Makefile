@@ -30,6 +30,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.s3_publish
+	$(BIN)/python -m bench.catalog
 
 serve: $(STAMP)
 	$(BIN)/opendata serve
