@@ -69,6 +69,17 @@ def test_publish_all_then_rerun_is_a_no_op(workspace: Path, prefect_api: str) ->
     assert outcomes[1]["url"] == "http://localhost:8000/datasets/befolkning/1.0.0/datapackage.json"
     assert snapshot(public) == before
 
+    listing = run_cli(["list"], workspace)
+    assert listing.returncode == 0
+    assert listing.stdout.splitlines() == [
+        "dataset                latest  title",
+        "avfallsplan            1.0.0   Gemensam avfallsplan 2021–2030 – målområden och mål",
+        "befolkning             1.0.0   Folkmängd i Boråsregionens kommuner 2015–2024",
+        "handlingsplan          1.0.0   Miljöstrategisk handlingsplan – projekt och mätbara mål",
+        "personbilar-drivmedel  1.0.0   Personbilar efter drivmedel och laddinfrastruktur i Boråsregionens kommuner",
+        "vaxthusgasutslapp      1.0.0   Växthusgasutsläpp i Boråsregionens kommuner",
+    ]
+
 
 def write_broken_copy(workspace: Path, breakage: str) -> tuple[str, int]:
     """A copy of befolkning (real rows, as a plain CSV source) with one broken row.

@@ -348,3 +348,45 @@ def test_published_files_are_never_overwritten(tmp_path: Path) -> None:
 def test_store_keys_never_leave_the_store(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match="invalid store key"):
         LocalStore(tmp_path).create(key, b"x")
+
+
+def test_withdraw_with_deleted_files_and_then_the_last_version(tmp_path: Path) -> None:
+    from opendata.publish import verify, withdraw
+
+    root = make_repo(tmp_path / "repo", ROWS)
+    store = LocalStore(tmp_path / "store")
+    publish_once(root, store)
+    make_repo(root, [*ROWS, ["1452", "2024", "3", ""]])
+    assert publish_once(root, store) == ("published", "1.1.0")
+
+    tombstone = withdraw(store, "prov", "1.1.0", "Publicerad av misstag", BASE, delete_files=True)
+    assert (tombstone["status"], tombstone["reason"], tombstone["files_deleted"]) == (
+        "withdrawn",
+        "Publicerad av misstag",
+        True,
+    )
+    assert not (tmp_path / "store/datasets/prov/1.1.0").exists() or not any(
+        (tmp_path / "store/datasets/prov/1.1.0").iterdir()
+    )
+    history, _ = read_history(store, "prov")
+    assert history["latest"] == "1.0.0"
+    assert [(v["version"], v["status"]) for v in history["versions"]] == [
+        ("1.0.0", "published"),
+        ("1.1.0", "withdrawn"),
+    ]
+    latest = json.loads((tmp_path / "store/datasets/prov/latest/datapackage.json").read_bytes())
+    assert latest["version"] == "1.0.0"
+    assert verify(store, BASE)[1] == []
+    rebuild_catalog(store, BASE, ["prov"])
+    entry = json.loads((tmp_path / "store/catalog.json").read_bytes())["datasets"][0]
+    assert entry["latest"] == "1.0.0"
+    assert entry["versions"][0]["reason"] == "Publicerad av misstag"
+
+    # A new publish after a withdrawal never reuses the withdrawn number.
+    make_repo(root, [*ROWS, ["1452", "2024", "4", ""]])
+    assert publish_once(root, store) == ("published", "1.2.0")
+
+    withdraw(store, "prov", "1.2.0", "Fel", BASE)
+    withdraw(store, "prov", "1.0.0", "Fel", BASE)
+    assert read_history(store, "prov")[0]["latest"] is None
+    assert not (tmp_path / "store/datasets/prov/latest/datapackage.json").exists()
