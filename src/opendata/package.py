@@ -132,7 +132,11 @@ def build_package(dataset: Dataset, tables: Sequence[Table], report: Report) -> 
         ],
         "translations": {
             "en": _drop_none(
-                {"title": definition.title.en, "description": definition.description.en}
+                {
+                    "title": definition.title.en,
+                    "description": definition.description.en,
+                    "keywords": list(definition.keywords.en) or None,
+                }
             )
         },
         "themes": list(definition.themes),

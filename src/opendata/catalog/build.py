@@ -16,8 +16,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from opendata.errors import ConflictError
-from opendata.package import DESCRIPTOR, dump_json
-from opendata.publish import LATEST, VERSIONS, dataset_prefix, read_history, semver
+from opendata.package import DESCRIPTOR, dump_json, sha256
+from opendata.publish import (
+    LATEST,
+    VERSIONS,
+    dataset_prefix,
+    latest_descriptor,
+    read_history,
+    semver,
+)
 from opendata.storage import Store
 
 CATALOG = "catalog.json"
@@ -68,6 +75,7 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
                 "title": resource.get("title"),
                 "title_en": resource.get("translations", {}).get("en", {}).get("title"),
                 "description": resource.get("description"),
+                "description_en": resource.get("translations", {}).get("en", {}).get("description"),
                 "schema": resource["schema"],
                 "rows": next(
                     (
@@ -92,6 +100,7 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
         "description_en": english.get("description"),
         "themes": descriptor.get("themes", []),
         "keywords": descriptor.get("keywords", []),
+        "keywords_en": english.get("keywords", []),
         "license": (descriptor.get("licenses") or [{}])[0],
         "attribution": descriptor.get("attribution"),
         "publisher": PUBLISHER,
@@ -105,11 +114,22 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
         "modified": published[0]["published"] if published else None,
         "latest": latest,
         "datapackage": f"{home}{LATEST}/{DESCRIPTOR}" if latest else None,
+        **_stable_descriptor_file(descriptor, base_url, name, latest),
         "formats": sorted({r["format"].upper() for r in descriptor.get("resources", [])}),
         "validation": {"valid": True, "url": f"{home}{shown}/validation.json"},
         "resources": resources,
         "versions": [_version(home, v) for v in listed],
     }
+
+
+def _stable_descriptor_file(
+    descriptor: dict[str, Any], base_url: str, name: str, latest: str | None
+) -> dict[str, Any]:
+    """Size and SHA-256 of latest/datapackage.json (its bytes differ from the version's)."""
+    if not latest or not descriptor:
+        return {"datapackage_bytes": None, "datapackage_sha256": None}
+    stable = latest_descriptor(descriptor, base_url, name)
+    return {"datapackage_bytes": len(stable), "datapackage_sha256": sha256(stable)}
 
 
 def _file(home: str, version: str, latest: str | None, resource: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,716 @@
+"""The DCAT-AP-SE / DCAT-AP 3 harvest files, built with rdflib from catalog.json alone.
+
+`dcat_files(catalog)` returns `dcat/catalog.rdf` (RDF/XML: what Sveriges dataportal harvests),
+`dcat/catalog.ttl` and `dcat/catalog.jsonld`: the same graph in three syntaxes. Nothing here reads
+a clock, the store or the network: the same catalog.json gives the same bytes (triples are
+inserted in sorted order into an insertion-ordered store, Turtle sorts itself, the JSON-LD nodes
+and values are sorted), so `write_if_changed` rewrites the files only when the metadata changes.
+
+Identifiers. Every node is an IRI (no blank nodes, so harvesters can diff runs) built from
+OPENDATA_BASE_URL, percent-encoded where the base URL has spaces or non-ASCII characters:
+
+- catalog `{base}#catalog`; its foaf:homepage is `{base}` (the human index page);
+- dataset `{base}datasets/<name>/`: one IRI per dataset that never changes across versions;
+  its dcat:landingPage is the dataset's page `{base}datasets/<name>/index.html` (the file
+  itself, so it also resolves on an S3 bucket without website hosting, and the landing page is
+  not the dataset IRI);
+- contact point `#contact-point`, period of time `#temporal`, rights statement `#rights`,
+  provenance `#provenance` and the latest distributions `#distribution-<file>`, all fragments
+  of the dataset IRI;
+- version `{base}datasets/<name>/<version>/`, its distributions `#distribution-<file>` and the
+  checksums of its (immutable) files `#checksum-<file>`: the latest distributions share the
+  checksum node of the latest version's file, which has the same bytes;
+- member municipality `{base}kommuner/<kommunkod>`: a dct:Location labelled with its name and
+  SCB code. There is no official linked-data IRI per Swedish municipality that can be verified
+  offline (the EU "place" authority table lists a few cities, not every municipality, and
+  Geonames ids cannot be checked here), so the IRIs are ours, stable, and keyed on the SCB code.
+
+Publisher. `OPENDATA_PUBLISHER_URI` when set, otherwise Boråsregionen's homepage
+`https://www.borasregionen.se/`. Sveriges dataportal identifies organisations as
+`http://dataportal.se/organisation/SE<organisationsnummer>`; that needs the federation's
+organisation number, which the project does not hold: set OPENDATA_PUBLISHER_URI to that IRI
+once it is known. The dct:type is ADMS `LocalAuthority`: Sjuhärads kommunalförbund is a
+kommunalförbund, a joint body of eight municipalities exercising municipal powers (kommunallagen
+ch. 9) over part of a county, not a regional authority in the EU sense (a region/county council
+such as Västra Götalandsregionen is that).
+
+Versioning (DCAT 3 version properties, no series). The dataset `{base}datasets/<name>/` always
+describes the latest version: its distributions are the stable `latest/` URLs, its dcat:version
+and owl:versionInfo (DCAT-AP 2) the latest version number, dct:modified that version's publish
+time. It has dcat:hasVersion (and DCAT-AP 2's dct:hasVersion) to every listed version and
+dcat:hasCurrentVersion to the latest. Each version `{base}datasets/<name>/<version>/` is a
+dcat:Dataset with dcat:isVersionOf, dcat:previousVersion (the next lower listed version),
+dcat:version, owl:versionInfo, adms:versionNotes (the change summary), adms:status (Completed for
+the latest, Deprecated for an older published version) and, when published, distributions of its
+immutable files with their checksums. A withdrawn version stays as a tombstone: adms:status
+Withdrawn, dct:modified the withdrawal time, the reason in dct:description and versionNotes, and
+no distributions. A dataset whose every version is withdrawn gets adms:status Withdrawn and no
+distributions. Versions are not listed with dcat:dataset in the catalog: they are reached from
+their dataset, so a portal lists one dataset per name. A dataset series would model a sequence of
+releases that are separate datasets (a yearly file per year); our versions are successive states
+of one dataset, which is what dcat:hasVersion is for, and DCAT-AP-SE 2 has no series.
+
+Keywords. catalog.json has one flat list (Swedish then English) and no split point; they are
+published without a language tag rather than with a wrong one. When an entry carries
+`keywords_en` (the English ones), those get `@en` and the rest `@sv`.
+
+Validation. The graph has zero violations against the DCAT-AP 3.0.0 SHACL shapes. Against the
+DCAT-AP 2.1.1 shapes the only violations are where 2.1.1 contradicts 3.0.0 (and the brief):
+2.1.1 requires spdx:algorithm to be `checksumAlgorithm_sha1` (3.0.0 allows SHA-256, which is
+what our packages carry) and dcat:byteSize to be typed xsd:decimal (3.0.0: nonNegativeInteger).
+Vocabulary IRIs the shapes constrain by class (themes, licences, languages, file types, media
+types, frequencies, ...) are typed and labelled in the graph, so the shapes validate without
+fetching the vocabularies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.term import Node
+
+__all__ = ["DCAT_FILES", "catalog_graph", "dcat_files", "iri"]
+
+DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
+
+ADMS = Namespace("http://www.w3.org/ns/adms#")
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
+DCATAP = Namespace("http://data.europa.eu/r5r/")
+DCT = Namespace("http://purl.org/dc/terms/")
+FOAF = Namespace("http://xmlns.com/foaf/0.1/")
+OWL = Namespace("http://www.w3.org/2002/07/owl#")
+RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+RDFS = Namespace("http://www.w3.org/2000/01/rdf-schema#")
+SKOS = Namespace("http://www.w3.org/2004/02/skos/core#")
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
+
+PREFIXES: dict[str, Namespace] = {
+    "adms": ADMS,
+    "dcat": DCAT,
+    "dcatap": DCATAP,
+    "dct": DCT,
+    "foaf": FOAF,
+    "owl": OWL,
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "skos": SKOS,
+    "spdx": SPDX,
+    "vcard": VCARD,
+    "xsd": XSD,
+}
+
+DEFAULT_PUBLISHER_URI = "https://www.borasregionen.se/"
+PUBLISHER_TYPE = URIRef("http://purl.org/adms/publishertype/LocalAuthority")
+EU = "http://publications.europa.eu/resource/authority/"
+THEME_TAXONOMY = URIRef(f"{EU}data-theme")
+LANGUAGES = {"sv": URIRef(f"{EU}language/SWE"), "en": URIRef(f"{EU}language/ENG")}
+PUBLIC = URIRef(f"{EU}access-right/PUBLIC")
+STABLE = URIRef("http://data.europa.eu/r5r/availability/stable")
+SHA256 = SPDX.checksumAlgorithm_sha256
+TABLE_SCHEMA = URIRef("https://specs.frictionlessdata.io/table-schema/")
+DATA_PACKAGE = URIRef("https://specs.frictionlessdata.io/data-package/")
+IANA = "http://www.iana.org/assignments/media-types/"
+
+# The portal wants the licences' http IRIs exactly (the descriptors carry the https ones).
+LICENSES = {
+    "CC-BY-4.0": "http://creativecommons.org/licenses/by/4.0/",
+    "CC0-1.0": "http://creativecommons.org/publicdomain/zero/1.0/",
+}
+LICENSE_LABELS = {
+    "http://creativecommons.org/licenses/by/4.0/": "Creative Commons Attribution 4.0 International",
+    "http://creativecommons.org/publicdomain/zero/1.0/": "CC0 1.0 Universal",
+}
+
+# EU data themes (http://publications.europa.eu/resource/authority/data-theme): sv, en labels.
+THEMES: dict[str, tuple[str, str]] = {
+    "AGRI": (
+        "Jordbruk, fiske, skogsbruk och livsmedel",
+        "Agriculture, fisheries, forestry and food",
+    ),
+    "ECON": ("Ekonomi och finans", "Economy and finance"),
+    "EDUC": ("Utbildning, kultur och sport", "Education, culture and sport"),
+    "ENER": ("Energi", "Energy"),
+    "ENVI": ("Miljö", "Environment"),
+    "GOVE": ("Regeringen och den offentliga sektorn", "Government and public sector"),
+    "HEAL": ("Hälsa", "Health"),
+    "INTR": ("Internationella frågor", "International issues"),
+    "JUST": (
+        "Rättvisa, rättsliga system och allmän säkerhet",
+        "Justice, legal system and public safety",
+    ),
+    "REGI": ("Regioner och städer", "Regions and cities"),
+    "SOCI": ("Befolkning och samhälle", "Population and society"),
+    "TECH": ("Vetenskap och teknik", "Science and technology"),
+    "TRAN": ("Transport", "Transport"),
+}
+
+# dataset.yaml's accrual_periodicity -> the EU frequency authority table.
+FREQUENCIES: dict[str, tuple[str, str]] = {
+    "daily": ("DAILY", "daily"),
+    "weekly": ("WEEKLY", "weekly"),
+    "monthly": ("MONTHLY", "monthly"),
+    "quarterly": ("QUARTERLY", "quarterly"),
+    "annual": ("ANNUAL", "annual"),
+    "biennial": ("BIENNIAL", "biennial"),
+    "irregular": ("IRREG", "irregular"),
+    "continuous": ("CONT", "continuous"),
+    "never": ("NEVER", "never"),
+    "unknown": ("UNKNOWN", "unknown"),
+}
+
+# file format -> (EU file-type code, IANA media type)
+FORMATS: dict[str, tuple[str, str]] = {
+    "CSV": ("CSV", "text/csv"),
+    "JSON": ("JSON", "application/json"),
+}
+
+STATUS = {
+    "Completed": URIRef("http://purl.org/adms/status/Completed"),
+    "Deprecated": URIRef("http://purl.org/adms/status/Deprecated"),
+    "Withdrawn": URIRef("http://purl.org/adms/status/Withdrawn"),
+}
+
+# Files of a version that are not distributions of the data.
+NOT_DISTRIBUTED = frozenset({"validation.json", "changes.json"})
+DATAPACKAGE = "datapackage.json"
+
+_XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SUB_DELIMS = "!$&'()*+,;="
+
+
+def _quote(text: str, safe: str) -> str:
+    return quote(_PCT.sub("%25", text), safe=safe + "%")
+
+
+def iri(value: str) -> URIRef:
+    """An absolute URI from a URL as configured or stored: spaces and non-ASCII percent-encoded.
+
+    Existing %XX escapes are kept (so encoding twice changes nothing); a non-ASCII host is
+    IDNA-encoded. Raises ValueError for a relative reference.
+    """
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
+        raise ValueError(f"not an absolute IRI: {value!r}")
+    if scheme == "mailto":
+        return URIRef(f"mailto:{_quote(parts.path, '@' + _SUB_DELIMS)}")
+    if not parts.netloc:
+        raise ValueError(f"not an absolute IRI (no authority): {value!r}")
+    netloc = parts.netloc
+    if not netloc.isascii():
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return URIRef(
+        urlunsplit(
+            (
+                scheme,
+                netloc,
+                _quote(parts.path, "/:@" + _SUB_DELIMS),
+                _quote(parts.query, "/?:@" + _SUB_DELIMS),
+                _quote(parts.fragment, "/?:@" + _SUB_DELIMS),
+            )
+        )
+    )
+
+
+def license_iri(license_: dict[str, Any] | None) -> URIRef | None:
+    """The licence's IRI as the portal wants it: the http form of the Creative Commons IRIs."""
+    if not license_:
+        return None
+    name = license_.get("name")
+    if isinstance(name, str) and name in LICENSES:
+        return URIRef(LICENSES[name])
+    path = license_.get("path")
+    if not isinstance(path, str) or not path:
+        return None
+    if path.startswith("https://creativecommons.org/"):
+        path = "http://" + path[len("https://") :]
+    return iri(path)
+
+
+def publisher_iri(explicit: str | None = None) -> URIRef:
+    return iri(explicit or os.environ.get("OPENDATA_PUBLISHER_URI") or DEFAULT_PUBLISHER_URI)
+
+
+class _Builder:
+    """Collects the triples of one catalog graph."""
+
+    def __init__(self, catalog: dict[str, Any], publisher: URIRef) -> None:
+        self.graph = Graph(bind_namespaces="none")
+        self.catalog = catalog
+        self.base = str(catalog["homepage"])
+        self.publisher = publisher
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def add(self, subject: URIRef, predicate: URIRef, obj: Node | None) -> None:
+        if obj is not None:
+            self.graph.add((subject, predicate, obj))
+
+    def text(self, subject: URIRef, predicate: URIRef, value: Any, lang: str | None) -> None:
+        """A text literal; control characters XML 1.0 cannot carry are dropped."""
+        if isinstance(value, str) and _XML_INVALID.sub("", value).strip():
+            literal = Literal(_XML_INVALID.sub("", value).strip(), lang=lang)
+            self.graph.add((subject, predicate, literal))
+
+    def when(self, subject: URIRef, predicate: URIRef, value: Any) -> None:
+        """A timestamp of catalog.json (`2025-01-31T10:00:00Z`) as xsd:dateTime."""
+        if isinstance(value, str) and value:
+            self.graph.add((subject, predicate, Literal(value, datatype=XSD.dateTime)))
+
+    def concept(self, node: URIRef, *classes: URIRef, labels: Iterable[tuple[str, str]]) -> URIRef:
+        """A vocabulary term, typed and labelled so the shapes can check it offline."""
+        for cls in classes:
+            self.graph.add((node, RDF.type, cls))
+        for label, lang in labels:
+            self.graph.add((node, SKOS.prefLabel, Literal(label, lang=lang)))
+        return node
+
+    def license(self, node: URIRef | None) -> URIRef | None:
+        if node is not None:
+            self.graph.add((node, RDF.type, DCT.LicenseDocument))
+            label = LICENSE_LABELS.get(str(node))
+            if label:
+                self.graph.add((node, RDFS.label, Literal(label, lang="en")))
+        return node
+
+    def under(self, path: str) -> URIRef:
+        return iri(self.base + path)
+
+    # -- the catalog --------------------------------------------------------------------------
+
+    def build(self) -> Graph:
+        catalog = self.catalog
+        node = self.under("#catalog")
+        homepage = self.under("")
+        g = self.graph
+        g.add((node, RDF.type, DCAT.Catalog))
+        self.text(node, DCT.title, catalog.get("title"), "sv")
+        self.text(node, DCT.title, catalog.get("title_en"), "en")
+        self.text(node, DCT.description, catalog.get("description"), "sv")
+        self.text(node, DCT.description, catalog.get("description_en"), "en")
+        g.add((node, DCT.publisher, self.publisher))
+        self.add_publisher(str(catalog.get("publisher") or ""))
+        g.add((node, FOAF.homepage, homepage))
+        g.add((homepage, RDF.type, FOAF.Document))
+        self.add(node, DCT.license, self.license(license_iri(catalog.get("license"))))
+        for code in ("sv", "en"):
+            g.add((node, DCT.language, self.language(code)))
+        g.add((node, DCAT.themeTaxonomy, THEME_TAXONOMY))
+        g.add((THEME_TAXONOMY, RDF.type, SKOS.ConceptScheme))
+        g.add((THEME_TAXONOMY, DCT.title, Literal("Data theme", lang="en")))
+        datasets = catalog.get("datasets", [])
+        issued = [d["issued"] for d in datasets if d.get("issued")]
+        changed = [d["modified"] for d in datasets if d.get("modified")]
+        changed += [
+            v["withdrawn"] for d in datasets for v in d.get("versions", []) if v.get("withdrawn")
+        ]
+        if issued:
+            self.when(node, DCT.issued, min(issued))
+        if changed or issued:
+            self.when(node, DCT.modified, max(changed or issued))
+        for entry in datasets:
+            g.add((node, DCAT.dataset, self.dataset(entry)))
+        return g
+
+    def add_publisher(self, name: str) -> None:
+        g = self.graph
+        g.add((self.publisher, RDF.type, FOAF.Agent))
+        g.add((self.publisher, FOAF.name, Literal(name or "Boråsregionen", lang="sv")))
+        g.add((self.publisher, DCT.type, PUBLISHER_TYPE))
+        self.concept(
+            PUBLISHER_TYPE,
+            SKOS.Concept,
+            labels=[("Local Authority", "en")],
+        )
+
+    def language(self, code: str) -> URIRef:
+        node = LANGUAGES[code]
+        self.graph.add((node, RDF.type, DCT.LinguisticSystem))
+        return node
+
+    # -- a dataset ----------------------------------------------------------------------------
+
+    def dataset(self, entry: dict[str, Any]) -> URIRef:
+        g = self.graph
+        name = str(entry["name"])
+        home = f"{self.base}datasets/{name}/"
+        node = iri(home)
+        g.add((node, RDF.type, DCAT.Dataset))
+        g.add((node, DCT.identifier, Literal(str(node))))
+        self.text(node, DCT.title, entry.get("title") or name, "sv")
+        self.text(node, DCT.title, entry.get("title_en"), "en")
+        self.text(node, DCT.description, entry.get("description") or entry.get("title"), "sv")
+        self.text(node, DCT.description, entry.get("description_en"), "en")
+        g.add((node, DCT.publisher, self.publisher))
+        g.add((node, DCT.language, self.language("sv")))
+        g.add((node, DCT.accessRights, PUBLIC))
+        self.concept(PUBLIC, DCT.RightsStatement, labels=[("public", "en")])
+        self.contact(node, home, entry.get("contact_point"))
+        self.keywords(node, entry)
+        for code in entry.get("themes") or []:
+            theme = iri(f"{EU}data-theme/{code}")
+            sv, en = THEMES.get(code, (code, code))
+            self.concept(theme, SKOS.Concept, labels=[(sv, "sv"), (en, "en")])
+            g.add((theme, SKOS.inScheme, THEME_TAXONOMY))
+            g.add((node, DCAT.theme, theme))
+        for place in entry.get("spatial") or []:
+            g.add((node, DCT.spatial, self.municipality(place)))
+        self.temporal(node, home, entry.get("temporal"))
+        frequency = FREQUENCIES.get(str(entry.get("accrual_periodicity")))
+        if frequency:
+            code, label = frequency
+            term = self.concept(URIRef(f"{EU}frequency/{code}"), DCT.Frequency, labels=[])
+            g.add((term, RDFS.label, Literal(label, lang="en")))
+            g.add((node, DCT.accrualPeriodicity, term))
+        landing = entry.get("landing_page") or home
+        if iri(landing) == node:  # the dataset IRI is not its own web page: the page file is
+            landing = f"{home}index.html"
+        g.add((node, DCAT.landingPage, iri(landing)))
+        g.add((iri(landing), RDF.type, FOAF.Document))
+        self.when(node, DCT.issued, entry.get("issued"))
+        self.when(node, DCT.modified, entry.get("modified"))
+        self.provenance(node, home, entry.get("sources") or [])
+
+        versions = sorted(entry.get("versions") or [], key=lambda v: _semver(v["version"]))
+        latest = entry.get("latest")
+        current = next((v for v in versions if v["version"] == latest), None)
+        if current is not None:
+            g.add((node, DCAT.version, Literal(latest)))
+            g.add((node, OWL.versionInfo, Literal(latest)))
+            self.text(node, ADMS.versionNotes, current.get("changes"), "en")
+            g.add((node, DCAT.hasCurrentVersion, iri(f"{home}{latest}/")))
+        elif versions:  # every version withdrawn: the dataset itself is a tombstone
+            g.add((node, ADMS.status, self.status("Withdrawn")))
+        previous: URIRef | None = None
+        for version in versions:
+            version_node = self.version(entry, home, version, previous)
+            g.add((node, DCAT.hasVersion, version_node))
+            g.add((node, DCT.hasVersion, version_node))
+            previous = version_node
+
+        license_node = self.license(license_iri(entry.get("license")))
+        rights = self.rights(home, entry.get("attribution"))
+        if latest:
+            for resource in entry.get("resources") or []:
+                for file in resource.get("files") or []:
+                    if not file.get("latest_url"):
+                        continue
+                    dist = self.distribution(
+                        f"{home}#distribution-{file['name']}",
+                        title=_titles(resource, file.get("format")),
+                        description=(resource.get("description"), resource.get("description_en")),
+                        url=file["latest_url"],
+                        fmt=file.get("format"),
+                        size=file.get("bytes"),
+                        checksum=(f"{home}{latest}/#checksum-{file['name']}", file.get("sha256")),
+                        license_node=license_node,
+                        rights=rights,
+                        conforms=TABLE_SCHEMA,
+                    )
+                    self.when(dist, DCT.modified, entry.get("modified"))
+                    g.add((node, DCAT.distribution, dist))
+            if entry.get("datapackage"):
+                dist = self.distribution(
+                    f"{home}#distribution-{DATAPACKAGE}",
+                    title=(
+                        f"Datapaket ({DATAPACKAGE}): beskrivning, schema och länkar till filerna",
+                        f"Data package ({DATAPACKAGE}): descriptor, schemas and file links",
+                    ),
+                    description=(None, None),
+                    url=entry["datapackage"],
+                    fmt="JSON",
+                    size=entry.get("datapackage_bytes"),
+                    checksum=(
+                        f"{home}#checksum-latest-{DATAPACKAGE}",
+                        entry.get("datapackage_sha256"),
+                    ),
+                    license_node=license_node,
+                    rights=rights,
+                    conforms=DATA_PACKAGE,
+                )
+                self.when(dist, DCT.modified, entry.get("modified"))
+                g.add((node, DCAT.distribution, dist))
+        return node
+
+    def contact(self, node: URIRef, home: str, contact: dict[str, Any] | None) -> None:
+        if not contact or not (contact.get("name") or contact.get("email")):
+            return
+        g = self.graph
+        card = iri(f"{home}#contact-point")
+        g.add((card, RDF.type, VCARD.Organization))
+        g.add((card, RDF.type, VCARD.Kind))
+        self.text(card, VCARD.fn, contact.get("name") or contact.get("email"), None)
+        if contact.get("email"):
+            g.add((card, VCARD.hasEmail, iri(f"mailto:{contact['email']}")))
+        g.add((node, DCAT.contactPoint, card))
+
+    def keywords(self, node: URIRef, entry: dict[str, Any]) -> None:
+        words = [w for w in entry.get("keywords") or [] if isinstance(w, str) and w.strip()]
+        english = entry.get("keywords_en")
+        for word in words:
+            lang = None if english is None else ("en" if word in english else "sv")
+            self.text(node, DCAT.keyword, word, lang)
+
+    def municipality(self, place: dict[str, Any]) -> URIRef:
+        g = self.graph
+        code = str(place["kommunkod"])
+        location = self.under(f"kommuner/{code}")
+        g.add((location, RDF.type, DCT.Location))
+        g.add((location, DCT.identifier, Literal(code)))
+        if place.get("kommun"):
+            g.add((location, SKOS.prefLabel, Literal(place["kommun"], lang="sv")))
+            g.add((location, RDFS.label, Literal(place["kommun"], lang="sv")))
+        return location
+
+    def temporal(self, node: URIRef, home: str, period: dict[str, Any] | None) -> None:
+        if not period or not (period.get("start") or period.get("end")):
+            return
+        g = self.graph
+        span = iri(f"{home}#temporal")
+        g.add((span, RDF.type, DCT.PeriodOfTime))
+        for key, predicate, month_day in (
+            ("start", DCAT.startDate, "-01-01"),
+            ("end", DCAT.endDate, "-12-31"),
+        ):
+            value = str(period.get(key) or "")
+            if re.fullmatch(r"\d{4}", value):
+                value += month_day
+            if value:
+                datatype = XSD.date if len(value) == 10 else XSD.dateTime
+                g.add((span, predicate, Literal(value, datatype=datatype)))
+        g.add((node, DCT.temporal, span))
+
+    def provenance(self, node: URIRef, home: str, sources: list[dict[str, Any]]) -> None:
+        lines = []
+        for source in sources:
+            parts = [source.get("title"), source.get("publisher"), source.get("path")]
+            lines.append(", ".join(str(p) for p in parts if p))
+        if not lines:
+            return
+        statement = iri(f"{home}#provenance")
+        self.graph.add((statement, RDF.type, DCT.ProvenanceStatement))
+        self.text(statement, RDFS.label, "Källor: " + "; ".join(lines), "sv")
+        self.graph.add((node, DCT.provenance, statement))
+
+    def rights(self, home: str, attribution: Any) -> URIRef | None:
+        if not isinstance(attribution, str) or not attribution.strip():
+            return None
+        statement = iri(f"{home}#rights")
+        self.graph.add((statement, RDF.type, DCT.RightsStatement))
+        self.text(statement, RDFS.label, attribution, "sv")
+        return statement
+
+    def status(self, name: str) -> URIRef:
+        return self.concept(STATUS[name], SKOS.Concept, labels=[(name, "en")])
+
+    # -- versions and distributions -----------------------------------------------------------
+
+    def version(
+        self,
+        entry: dict[str, Any],
+        home: str,
+        version: dict[str, Any],
+        previous: URIRef | None,
+    ) -> URIRef:
+        g = self.graph
+        number = str(version["version"])
+        prefix = f"{home}{number}/"
+        node = iri(prefix)
+        dataset = iri(home)
+        title = entry.get("title") or entry["name"]
+        title_en = entry.get("title_en")
+        g.add((node, RDF.type, DCAT.Dataset))
+        g.add((node, DCT.identifier, Literal(str(node))))
+        self.text(node, DCT.title, f"{title} – version {number}", "sv")
+        if title_en:
+            self.text(node, DCT.title, f"{title_en} – version {number}", "en")
+        g.add((node, DCAT.version, Literal(number)))
+        g.add((node, OWL.versionInfo, Literal(number)))
+        g.add((node, DCAT.isVersionOf, dataset))
+        g.add((node, DCT.isVersionOf, dataset))
+        self.add(node, DCAT.previousVersion, previous)
+        g.add((node, DCT.publisher, self.publisher))
+        self.when(node, DCT.issued, version.get("published"))
+        if version.get("status") == "withdrawn":
+            reason = str(version.get("reason") or "").strip()
+            gone = version.get("files_deleted")
+            sv = f"Version {number} av {title} är tillbakadragen"
+            en = f"Version {number} of {title_en or title} has been withdrawn"
+            sv += f": {reason}" if reason else "."
+            en += f": {reason}" if reason else "."
+            if gone:
+                sv += " Filerna är raderade."
+                en += " Its files have been deleted."
+            self.text(node, DCT.description, sv, "sv")
+            self.text(node, DCT.description, en, "en")
+            self.text(node, ADMS.versionNotes, f"withdrawn: {reason}" if reason else None, "en")
+            self.when(node, DCT.modified, version.get("withdrawn") or version.get("published"))
+            g.add((node, ADMS.status, self.status("Withdrawn")))
+            return node
+        self.text(node, DCT.description, f"Version {number} av datasetet {title}.", "sv")
+        if title_en:
+            self.text(node, DCT.description, f"Version {number} of the dataset {title_en}.", "en")
+        self.text(node, ADMS.versionNotes, version.get("changes"), "en")
+        self.when(node, DCT.modified, version.get("published"))
+        current = number == entry.get("latest")
+        g.add((node, ADMS.status, self.status("Completed" if current else "Deprecated")))
+        titles = {
+            file["name"]: resource
+            for resource in entry.get("resources") or []
+            for file in resource.get("files") or []
+        }
+        license_node = self.license(license_iri(entry.get("license")))
+        rights = self.rights(home, entry.get("attribution"))
+        for file in version.get("files") or []:
+            filename = str(file["name"])
+            if filename in NOT_DISTRIBUTED:
+                continue
+            fmt = filename.rsplit(".", 1)[-1].upper()
+            resource = titles.get(filename, {})
+            if filename == DATAPACKAGE:
+                title_pair: tuple[str | None, str | None] = (
+                    f"Datapaket ({DATAPACKAGE})",
+                    f"Data package ({DATAPACKAGE})",
+                )
+            elif resource:
+                title_pair = _titles(resource, fmt)
+            else:  # a resource the latest version no longer has: its file name
+                title_pair = (filename, filename)
+            dist = self.distribution(
+                f"{prefix}#distribution-{filename}",
+                title=title_pair,
+                description=(resource.get("description"), resource.get("description_en")),
+                url=file["url"],
+                fmt=fmt,
+                size=file.get("bytes"),
+                checksum=(f"{prefix}#checksum-{filename}", file.get("sha256")),
+                license_node=license_node,
+                rights=rights,
+                conforms=DATA_PACKAGE if filename == DATAPACKAGE else TABLE_SCHEMA,
+            )
+            self.when(dist, DCT.issued, version.get("published"))
+            g.add((node, DCAT.distribution, dist))
+        return node
+
+    def distribution(
+        self,
+        ident: str,
+        *,
+        title: tuple[str | None, str | None],
+        description: tuple[str | None, str | None],
+        url: str,
+        fmt: str | None,
+        size: int | None,
+        checksum: tuple[str, str | None] | None,
+        license_node: URIRef | None,
+        rights: URIRef | None,
+        conforms: URIRef,
+    ) -> URIRef:
+        g = self.graph
+        node = iri(ident)
+        g.add((node, RDF.type, DCAT.Distribution))
+        fmt = (fmt or "").upper()
+        self.text(node, DCT.title, title[0], "sv")
+        self.text(node, DCT.title, title[1], "en")
+        self.text(node, DCT.description, description[0], "sv")
+        self.text(node, DCT.description, description[1], "en")
+        link = iri(url)
+        g.add((node, DCAT.accessURL, link))
+        g.add((node, DCAT.downloadURL, link))
+        g.add((link, RDF.type, RDFS.Resource))  # the range the 3.0.0 shapes check by class
+        if fmt in FORMATS:
+            code, media = FORMATS[fmt]
+            file_type = self.concept(
+                URIRef(f"{EU}file-type/{code}"), DCT.MediaTypeOrExtent, labels=[]
+            )
+            g.add((file_type, RDFS.label, Literal(code, lang="en")))
+            g.add((node, DCT["format"], file_type))
+            media_type = URIRef(IANA + media)
+            g.add((media_type, RDF.type, DCT.MediaType))
+            g.add((node, DCAT.mediaType, media_type))
+        self.add(node, DCT.license, license_node)
+        self.add(node, DCT.rights, rights)
+        g.add((node, DCT.conformsTo, conforms))
+        g.add((conforms, RDF.type, DCT.Standard))
+        g.add((node, DCATAP.availability, STABLE))
+        self.concept(STABLE, SKOS.Concept, labels=[("stable", "en")])
+        if isinstance(size, int) and size >= 0:
+            g.add((node, DCAT.byteSize, Literal(size, datatype=XSD.nonNegativeInteger)))
+        if checksum is not None and checksum[1]:
+            sum_node = iri(checksum[0])
+            g.add((sum_node, RDF.type, SPDX.Checksum))
+            g.add((sum_node, SPDX.algorithm, SHA256))
+            g.add((sum_node, SPDX.checksumValue, Literal(checksum[1], datatype=XSD.hexBinary)))
+            g.add((SHA256, RDF.type, SPDX.ChecksumAlgorithm))
+            g.add((node, SPDX.checksum, sum_node))
+        return node
+
+
+def _titles(resource: dict[str, Any], fmt: str | None) -> tuple[str | None, str | None]:
+    """A distribution's titles: the resource's, with the format (CSV and JSON differ)."""
+    suffix = f" ({fmt.upper()})" if fmt else ""
+    title = resource.get("title") or resource.get("name")
+    title_en = resource.get("title_en")
+    return (f"{title}{suffix}" if title else None, f"{title_en}{suffix}" if title_en else None)
+
+
+def _semver(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+def catalog_graph(catalog: dict[str, Any], publisher: str | None = None) -> Graph:
+    """The catalog.json document as a DCAT-AP graph (IRIs only, no blank nodes)."""
+    return _Builder(catalog, publisher_iri(publisher)).build()
+
+
+def _ordered(graph: Graph) -> Graph:
+    """A copy whose store iterates in sorted order (rdflib's default store iterates a set)."""
+    ordered = Graph(store="SimpleMemory", bind_namespaces="none")
+    for prefix, namespace in sorted(PREFIXES.items()):
+        ordered.bind(prefix, namespace, override=True, replace=True)
+    for triple in sorted(graph, key=lambda t: tuple(term.n3() for term in t)):
+        ordered.add(triple)
+    return ordered
+
+
+def _sorted_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_sorted_json(item) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, ensure_ascii=False))
+    return value
+
+
+def serialize(graph: Graph) -> dict[str, bytes]:
+    """The graph as RDF/XML, Turtle and JSON-LD, byte-for-byte reproducible."""
+    ordered = _ordered(graph)
+    rdfxml = ordered.serialize(format="xml", encoding="utf-8")
+    turtle = ordered.serialize(format="turtle", encoding="utf-8")
+    context = {prefix: str(namespace) for prefix, namespace in sorted(PREFIXES.items())}
+    jsonld = json.loads(ordered.serialize(format="json-ld", context=context, encoding="utf-8"))
+    if isinstance(jsonld, dict) and isinstance(jsonld.get("@graph"), list):
+        jsonld["@graph"] = sorted(
+            (_sorted_json(node) for node in jsonld["@graph"]), key=lambda n: str(n.get("@id"))
+        )
+    text = json.dumps(jsonld, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return {
+        DCAT_FILES[0]: rdfxml,
+        DCAT_FILES[1]: turtle,
+        DCAT_FILES[2]: text.encode("utf-8"),
+    }
+
+
+def dcat_files(catalog: dict[str, Any]) -> dict[str, bytes]:
+    """`dcat/catalog.rdf`, `.ttl` and `.jsonld` for the catalog.json document `catalog`."""
+    return serialize(catalog_graph(catalog))

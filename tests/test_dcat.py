@@ -1,0 +1,399 @@
+"""The DCAT-AP-SE harvest files: SHACL-valid, IRIs only, stable identifiers, reproducible bytes."""
+
+from __future__ import annotations
+
+import collections
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from pyshacl import validate
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.compare import isomorphic
+from rdflib.term import Node
+
+from opendata.catalog import rebuild_catalog
+from opendata.catalog.dcat import dcat_files, iri
+from opendata.config import load_settings
+from opendata.publish import prepare, publish_package, require_valid, withdraw
+from opendata.storage import LocalStore
+from tests.conftest import REPO
+
+BASE = "http://localhost:8000/"
+DATASETS = [
+    "avfallsplan",
+    "befolkning",
+    "handlingsplan",
+    "personbilar-drivmedel",
+    "vaxthusgasutslapp",
+]
+# CI runs from a clean clone with shared/ beside the repository: resolve it from the repo root.
+SHAPES = REPO.parent / "shared" / "reference" / "dcat-ap"
+CC_BY = URIRef("http://creativecommons.org/licenses/by/4.0/")
+CC0 = URIRef("http://creativecommons.org/publicdomain/zero/1.0/")
+
+ADMS = Namespace("http://www.w3.org/ns/adms#")
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
+DCT = Namespace("http://purl.org/dc/terms/")
+RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+SH = Namespace("http://www.w3.org/ns/shacl#")
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
+
+URI = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
+)
+
+
+def texts(graph: Graph, subject: Node, predicate: URIRef) -> dict[str | None, str]:
+    """The literal values of one property by language tag."""
+    return {o.language: str(o) for o in graph.objects(subject, predicate) if isinstance(o, Literal)}
+
+
+def publish(store: LocalStore, home: Path, name: str) -> str | None:
+    outcome = publish_package(store, require_valid(prepare(load_settings(home=home), name)), BASE)
+    assert outcome.status == "published", outcome
+    return outcome.version
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's real datasets published once to a scratch store, with the catalog."""
+    root = tmp_path_factory.mktemp("dcat-store")
+    store = LocalStore(root)
+    for name in DATASETS:
+        publish(store, REPO, name)
+    rebuild_catalog(store, BASE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def catalog(store_root: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((store_root / "catalog.json").read_bytes())
+    return result
+
+
+@pytest.fixture(scope="module")
+def files(catalog: dict[str, Any]) -> dict[str, bytes]:
+    return dcat_files(catalog)
+
+
+@pytest.fixture(scope="module")
+def graph(files: dict[str, bytes]) -> Graph:
+    return Graph().parse(data=files["dcat/catalog.rdf"], format="xml")
+
+
+def shapes(name: str) -> Graph:
+    path = SHAPES / name
+    if not path.is_file():
+        pytest.fail(f"the DCAT-AP SHACL shapes are missing: {path} (shared/ beside the repository)")
+    return Graph().parse(path, format="turtle")
+
+
+def violations(data: Graph, shapes_file: str) -> tuple[collections.Counter[tuple[str, str]], str]:
+    """(path, constraint component) -> count of sh:Violation results, and the report text."""
+    _, report, text = validate(data, shacl_graph=shapes(shapes_file), inference="none")
+    counts: collections.Counter[tuple[str, str]] = collections.Counter()
+    for result in report.subjects(SH.resultSeverity, SH.Violation):
+        path = str(report.value(result, SH.resultPath))
+        component = str(report.value(result, SH.sourceConstraintComponent)).rsplit("#", 1)[-1]
+        counts[(path, component)] += 1
+    return counts, text
+
+
+def assert_valid_dcat_ap_3(data: Graph) -> None:
+    counts, text = violations(data, "dcat-ap-3.0.0-SHACL.ttl")
+    assert not counts, f"DCAT-AP 3.0.0 violations {dict(counts)}:\n{text}"
+
+
+# -- 1, 2: SHACL -----------------------------------------------------------------------------
+
+
+def test_valid_against_dcat_ap_3_shapes(graph: Graph) -> None:
+    assert_valid_dcat_ap_3(graph)
+
+
+def test_dcat_ap_2_1_1_only_where_it_contradicts_3_0_0(graph: Graph) -> None:
+    """2.1.1 demands SHA-1 checksums and xsd:decimal byte sizes; 3.0.0 (and we) use SHA-256 and
+    xsd:nonNegativeInteger. Nothing else may be reported."""
+    counts, text = violations(graph, "dcat-ap-2.1.1-SHACL-shapes.ttl")
+    contradictions = {
+        (str(SPDX.algorithm), "HasValueConstraintComponent"),
+        (str(DCAT.byteSize), "DatatypeConstraintComponent"),
+    }
+    print("DCAT-AP 2.1.1 violations:", dict(counts))
+    assert set(counts) <= contradictions, text
+    checksums = len(set(graph.subjects(RDF.type, SPDX.Checksum)))
+    assert counts[(str(SPDX.algorithm), "HasValueConstraintComponent")] == checksums
+
+
+# -- 3: identifiers ---------------------------------------------------------------------------
+
+
+def assert_absolute_iris(data: Graph) -> None:
+    for triple in data:
+        for term in triple:
+            assert not isinstance(term, BNode), f"blank node in {triple}"
+            if isinstance(term, URIRef):
+                text = str(term)
+                assert text.isascii() and " " not in text and URI.match(text), text
+                parts = urlsplit(text)
+                if parts.scheme == "mailto":
+                    assert "@" in parts.path, text
+                else:
+                    assert parts.scheme in ("http", "https") and parts.netloc, text
+
+
+def test_every_iri_absolute_and_no_blank_nodes(graph: Graph) -> None:
+    assert_absolute_iris(graph)
+
+
+def test_dataset_iris_and_structure(graph: Graph, catalog: dict[str, Any]) -> None:
+    (cat,) = graph.subjects(RDF.type, DCAT.Catalog)
+    listed = set(graph.objects(cat, DCAT.dataset))
+    assert listed == {URIRef(f"{BASE}datasets/{name}/") for name in DATASETS}
+    for entry in catalog["datasets"]:
+        node = URIRef(f"{BASE}datasets/{entry['name']}/")
+        assert (node, DCAT.version, Literal("1.0.0")) in graph
+        assert (
+            node,
+            DCAT.hasCurrentVersion,
+            URIRef(f"{BASE}datasets/{entry['name']}/1.0.0/"),
+        ) in graph
+        assert set(texts(graph, node, DCT.title)) == {"sv", "en"}
+        assert set(texts(graph, node, DCT.description)) == {"sv", "en"}
+        temporal = URIRef(f"{BASE}datasets/{entry['name']}/#temporal")
+        assert graph.value(temporal, DCAT.startDate) == Literal(
+            entry["temporal"]["start"], datatype=XSD.date
+        )
+        assert len(set(graph.objects(node, DCT.spatial))) == 8
+        themes = {str(t).rsplit("/", 1)[-1] for t in graph.objects(node, DCAT.theme)}
+        assert themes == set(entry["themes"])
+        frequency = graph.value(node, DCT.accrualPeriodicity)
+        expected = {"annual": "ANNUAL", "irregular": "IRREG"}[entry["accrual_periodicity"]]
+        assert frequency == URIRef(
+            f"http://publications.europa.eu/resource/authority/frequency/{expected}"
+        )
+        contact = graph.value(node, DCAT.contactPoint)
+        assert graph.value(
+            contact, Namespace("http://www.w3.org/2006/vcard/ns#").hasEmail
+        ) == URIRef(f"mailto:{entry['contact_point']['email']}")
+
+
+# -- 4: the three syntaxes ----------------------------------------------------------------------
+
+
+def test_turtle_and_jsonld_are_the_same_graph(files: dict[str, bytes], graph: Graph) -> None:
+    turtle = Graph().parse(data=files["dcat/catalog.ttl"], format="turtle")
+    jsonld = Graph().parse(data=files["dcat/catalog.jsonld"], format="json-ld")
+    assert isomorphic(graph, turtle)
+    assert isomorphic(graph, jsonld)
+    assert set(graph) == set(turtle) == set(jsonld)
+
+
+# -- 5: licences, URIs, checksums ---------------------------------------------------------------
+
+
+def test_licences_download_urls_and_checksums(
+    graph: Graph, catalog: dict[str, Any], store_root: Path
+) -> None:
+    (cat,) = graph.subjects(RDF.type, DCAT.Catalog)
+    assert list(graph.objects(cat, DCT.license)) == [CC0]
+    distributions = set(graph.subjects(RDF.type, DCAT.Distribution))
+    assert distributions
+    for dist in distributions:
+        assert list(graph.objects(dist, DCT.license)) == [CC_BY]
+    assert set(graph.objects(None, DCT.license)) == {CC_BY, CC0}
+
+    for entry in catalog["datasets"]:
+        node = URIRef(f"{BASE}datasets/{entry['name']}/")
+        downloads = {
+            graph.value(dist, DCAT.downloadURL): dist
+            for dist in graph.objects(node, DCAT.distribution)
+        }
+        expected = {f["latest_url"] for r in entry["resources"] for f in r["files"]}
+        expected.add(entry["datapackage"])
+        assert set(map(str, downloads)) == expected
+        for resource in entry["resources"]:
+            for file in resource["files"]:
+                dist = downloads[URIRef(file["latest_url"])]
+                assert graph.value(dist, DCAT.accessURL) == URIRef(file["latest_url"])
+                data = (store_root / file["latest_url"].removeprefix(BASE)).read_bytes()
+                checksum = graph.value(dist, SPDX.checksum)
+                assert graph.value(checksum, SPDX.algorithm) == SPDX.checksumAlgorithm_sha256
+                value = graph.value(checksum, SPDX.checksumValue)
+                assert value == Literal(hashlib.sha256(data).hexdigest(), datatype=XSD.hexBinary)
+                assert str(value) == hashlib.sha256(data).hexdigest()
+                assert graph.value(dist, DCAT.byteSize) == Literal(
+                    len(data), datatype=XSD.nonNegativeInteger
+                )
+                kind = file["format"]
+                assert graph.value(dist, DCT["format"]) == URIRef(
+                    f"http://publications.europa.eu/resource/authority/file-type/{kind}"
+                )
+                media = {"CSV": "text/csv", "JSON": "application/json"}[kind]
+                assert graph.value(dist, DCAT.mediaType) == URIRef(
+                    f"http://www.iana.org/assignments/media-types/{media}"
+                )
+                assert graph.value(dist, DCT.conformsTo) == URIRef(
+                    "https://specs.frictionlessdata.io/table-schema/"
+                )
+                assert texts(graph, dist, DCT.title)["sv"] == f"{resource['title']} ({kind})"
+
+
+def test_rebuild_catalog_writes_the_dcat_files(store_root: Path, files: dict[str, bytes]) -> None:
+    for key, data in files.items():
+        assert (store_root / key).read_bytes() == data
+
+
+def test_literals_are_escaped(catalog: dict[str, Any]) -> None:
+    nasty = 'Titel <script>alert("x")</script> & \'citat\' "dubbla" ]]> \\ åäö\nrad två'
+    changed = copy.deepcopy(catalog)
+    changed["title"] = nasty
+    changed["datasets"][0]["title"] = nasty
+    changed["datasets"][0]["keywords"] = [nasty]
+    changed["datasets"][1]["title"] = "Ringklocka\x07 och\x00 nolltecken"  # not allowed in XML
+    out = dcat_files(changed)
+    other = URIRef(f"{BASE}datasets/{changed['datasets'][1]['name']}/")
+    node = URIRef(f"{BASE}datasets/{changed['datasets'][0]['name']}/")
+    for key, fmt in (("rdf", "xml"), ("ttl", "turtle"), ("jsonld", "json-ld")):
+        parsed = Graph().parse(data=out[f"dcat/catalog.{key}"], format=fmt)
+        assert Literal(nasty, lang="sv") in set(parsed.objects(node, DCT.title)), key
+        assert Literal(nasty, lang="sv") in set(parsed.objects(node, DCAT.keyword)), key
+        assert texts(parsed, other, DCT.title)["sv"] == "Ringklocka och nolltecken", key
+        (cat,) = parsed.subjects(RDF.type, DCAT.Catalog)
+        assert Literal(nasty, lang="sv") in set(parsed.objects(cat, DCT.title)), key
+
+
+def test_publisher_from_environment(
+    catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    organisation = "http://dataportal.se/organisation/SE2222222222"
+    monkeypatch.setenv("OPENDATA_PUBLISHER_URI", organisation)
+    parsed = Graph().parse(data=dcat_files(catalog)["dcat/catalog.rdf"], format="xml")
+    (cat,) = parsed.subjects(RDF.type, DCAT.Catalog)
+    assert parsed.value(cat, DCT.publisher) == URIRef(organisation)
+    assert parsed.value(URIRef(organisation), DCT.type) == URIRef(
+        "http://purl.org/adms/publishertype/LocalAuthority"
+    )
+
+
+# -- 6: withdrawn versions ----------------------------------------------------------------------
+
+
+def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    assert publish(store, REPO, "avfallsplan") == "1.0.0"
+    home = tmp_path / "repo"
+    shutil.copytree(REPO / "datasets", home / "datasets")
+    shutil.copytree(REPO / "schemas", home / "schemas")
+    source = home / "datasets" / "avfallsplan" / "sources" / "malomraden.csv"
+    text = source.read_text("utf-8")
+    assert "Konsumera hållbart" in text
+    source.write_text(text.replace("Konsumera hållbart", "Konsumera hållbart (rättad)"), "utf-8")
+    assert publish(store, home, "avfallsplan") == "1.0.1"
+    reason = "Fel i målområdenas namn <rättas> & publiceras igen"
+    withdraw(store, "avfallsplan", "1.0.1", reason, BASE)
+    rebuild_catalog(store, BASE, ["avfallsplan"])
+
+    catalog = json.loads(store.read_bytes("catalog.json") or b"{}")
+    data = dcat_files(catalog)
+    assert store.read_bytes("dcat/catalog.rdf") == data["dcat/catalog.rdf"]
+    g = Graph().parse(data=data["dcat/catalog.rdf"], format="xml")
+    dataset = URIRef(f"{BASE}datasets/avfallsplan/")
+    first, second = URIRef(f"{dataset}1.0.0/"), URIRef(f"{dataset}1.0.1/")
+    assert set(g.objects(dataset, DCAT.hasVersion)) == {first, second}
+    assert g.value(dataset, DCAT.hasCurrentVersion) == first
+    assert g.value(dataset, DCAT.version) == Literal("1.0.0")
+    assert (second, RDF.type, DCAT.Dataset) in g
+    assert g.value(second, ADMS.status) == URIRef("http://purl.org/adms/status/Withdrawn")
+    assert g.value(first, ADMS.status) == URIRef("http://purl.org/adms/status/Completed")
+    assert g.value(second, DCAT.previousVersion) == first
+    assert any(reason in str(d) for d in g.objects(second, DCT.description))
+    assert not list(g.objects(second, DCAT.distribution))
+    downloads = {str(g.value(d, DCAT.downloadURL)) for d in g.objects(dataset, DCAT.distribution)}
+    assert f"{dataset}latest/malomraden.csv" in downloads
+    (cat,) = g.subjects(RDF.type, DCAT.Catalog)
+    withdrawn_at = catalog["datasets"][0]["versions"][0]["withdrawn"]
+    assert g.value(cat, DCT.modified) == Literal(withdrawn_at, datatype=XSD.dateTime)
+    assert_valid_dcat_ap_3(g)
+    assert_absolute_iris(g)
+
+    # every version withdrawn: the dataset itself becomes a tombstone without distributions
+    withdraw(store, "avfallsplan", "1.0.0", "Alla versioner dras tillbaka", BASE)
+    rebuild_catalog(store, BASE, ["avfallsplan"])
+    catalog = json.loads(store.read_bytes("catalog.json") or b"{}")
+    g = Graph().parse(data=dcat_files(catalog)["dcat/catalog.rdf"], format="xml")
+    assert g.value(dataset, ADMS.status) == URIRef("http://purl.org/adms/status/Withdrawn")
+    assert not list(g.objects(dataset, DCAT.distribution))
+    assert {g.value(v, ADMS.status) for v in g.objects(dataset, DCAT.hasVersion)} == {
+        URIRef("http://purl.org/adms/status/Withdrawn")
+    }
+    assert_valid_dcat_ap_3(g)
+
+
+# -- 7: reproducible bytes, encoded base URLs ----------------------------------------------------
+
+
+def test_same_input_same_bytes(
+    catalog: dict[str, Any], files: dict[str, bytes], tmp_path: Path
+) -> None:
+    assert dcat_files(copy.deepcopy(catalog)) == files
+    # another process with another string-hash seed (rdflib's default store iterates a set)
+    source = tmp_path / "catalog.json"
+    source.write_text(json.dumps(catalog), "utf-8")
+    script = (
+        "import hashlib, json, sys\n"
+        "from opendata.catalog.dcat import dcat_files\n"
+        "out = dcat_files(json.loads(open(sys.argv[1], encoding='utf-8').read()))\n"
+        "print(json.dumps({k: hashlib.sha256(v).hexdigest() for k, v in out.items()}))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    env.pop("OPENDATA_PUBLISHER_URI", None)
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(source)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert json.loads(run.stdout) == {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
+
+
+def test_base_url_with_path_gives_encoded_absolute_iris(catalog: dict[str, Any]) -> None:
+    base = "https://data.example.se/öppna data/"
+    moved = json.loads(json.dumps(catalog).replace(BASE, base))
+    assert moved["homepage"] == base
+    g = Graph().parse(data=dcat_files(moved)["dcat/catalog.rdf"], format="xml")
+    assert_absolute_iris(g)
+    encoded = "https://data.example.se/%C3%B6ppna%20data/"
+    (cat,) = g.subjects(RDF.type, DCAT.Catalog)
+    assert set(map(str, g.objects(cat, DCAT.dataset))) == {
+        f"{encoded}datasets/{n}/" for n in DATASETS
+    }
+    assert not any(BASE in str(term) for triple in g for term in triple if isinstance(term, URIRef))
+    assert_valid_dcat_ap_3(g)
+
+
+def test_iri_encoding() -> None:
+    assert iri("https://data.example.se/öppna data/x?q=a b#f g") == URIRef(
+        "https://data.example.se/%C3%B6ppna%20data/x?q=a%20b#f%20g"
+    )
+    assert iri("https://data.example.se/%C3%B6ppna%20data/") == URIRef(
+        "https://data.example.se/%C3%B6ppna%20data/"
+    )
+    assert iri("https://data.example.se/100%/") == URIRef("https://data.example.se/100%25/")
+    assert iri("https://öppnadata.borås.se/") == URIRef("https://xn--ppnadata-m4a.xn--bors-soa.se/")
+    assert iri("mailto:info@borasregionen.se") == URIRef("mailto:info@borasregionen.se")
+    for relative in ("datasets/x/", "//host/x", "/x"):
+        with pytest.raises(ValueError):
+            iri(relative)
