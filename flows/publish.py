@@ -15,6 +15,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import Task, exponential_backoff
 
 from opendata.catalog import rebuild_catalog
+from opendata.collect.remote import remote_sources
 from opendata.config import load_settings
 from opendata.definitions import discover
 from opendata.errors import ConfigError, OpendataError, is_transient
@@ -23,9 +24,11 @@ from opendata.publish import (
     DatasetInvalid,
     Outcome,
     Prepared,
+    load,
     prepare,
     publish_package,
     require_valid,
+    skipped,
 )
 from opendata.storage import open_store
 from opendata.versioning import Bump
@@ -74,8 +77,10 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 
 
 @task(name="collect-and-validate")
-def collect_and_validate(name: str, home: str | None) -> Prepared:
-    return prepare(load_settings(home=home), name)
+def collect_and_validate(name: str, home: str | None, store_url: str, offline: bool) -> Prepared:
+    settings = load_settings(home=home)
+    remote = None if offline else remote_sources(settings, open_store(store_url))
+    return prepare(settings, name, remote)
 
 
 @task(
@@ -109,11 +114,25 @@ def publish_dataset(
     bump: Bump | None = None,
     dry_run: bool = False,
     home: str | None = None,
+    offline: bool = False,
 ) -> dict[str, Any]:
-    """Collect, validate and publish one dataset; raises (flow Failed) if it cannot."""
+    """Collect, validate and publish one dataset; raises (flow Failed) if it cannot.
+
+    Offline, a dataset collected from a public API is `skipped`: its last published version
+    stays latest.
+    """
     logger = get_run_logger()
     settings = load_settings(store=store, home=home)
-    prepared = collect_and_validate(name, home)
+    if offline and load(settings, name).needs_remote:
+        outcome = skipped(
+            open_store(settings.store_url),
+            name,
+            settings.base_url,
+            "collected from a public API; skipped offline (run without --offline to collect)",
+        )
+        logger.info("%s: skipped (offline)", name)
+        return outcome.to_dict()
+    prepared = collect_and_validate(name, home, settings.store_url, offline)
     package = require_valid(prepared)
     outcome = publish_version(package, settings.store_url, settings.base_url, bump, dry_run)
     logger.info("%s: %s %s", name, outcome.status, outcome.version)
@@ -140,8 +159,7 @@ def publish_all(
 ) -> list[dict[str, Any]]:
     """Publish the named datasets (all when none are named), each on its own.
 
-    `offline` asks no remote source; no dataset of this release needs one, so it changes nothing
-    yet and is accepted so that schedules and `make run` keep one command line.
+    `offline` asks no remote source: datasets collected from a public API are `skipped`.
     """
     logger = get_run_logger()
     settings = load_settings(store=store, home=home)
@@ -149,7 +167,13 @@ def publish_all(
     outcomes: list[dict[str, Any]] = []
     for name in names:
         state = publish_dataset(
-            name, store=store, bump=bump, dry_run=dry_run, home=home, return_state=True
+            name,
+            store=store,
+            bump=bump,
+            dry_run=dry_run,
+            home=home,
+            offline=offline,
+            return_state=True,
         )
         if state.is_completed():
             outcomes.append(state.result())

@@ -30,19 +30,23 @@ ROWS = {
 pytestmark = pytest.mark.integration
 
 
-def table_lines(status: str, version: str = "1.0.0") -> list[str]:
-    width = max(len(name) for name in DATASETS)
-    lines = [f"{'dataset'.ljust(width)}  status{' ' * (len(status) - 6)}  version  rows"]
-    for name in DATASETS:
-        lines.append(f"{name.ljust(width)}  {status}  {version}    {ROWS[name]}")
-    return lines
+FIRST_RUN = [
+    "dataset                  status     version  rows",
+    "avfallsplan              published  1.0.0    9",
+    "avfallsplan-uppfoljning  skipped    -        -",
+    "befolkning               published  1.0.0    88",
+    "handlingsplan            published  1.0.0    15",
+    "personbilar-drivmedel    published  1.0.0    88",
+    "vaxthusgasutslapp        published  1.0.0    808",
+]
 
 
 def test_publish_all_then_rerun_is_a_no_op(workspace: Path, prefect_api: str) -> None:
-    first = run_cli(["publish"], workspace, prefect_api)
+    first = run_cli(["publish", "--offline"], workspace, prefect_api)
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert lines[:6] == table_lines("published")
+    assert lines[:7] == FIRST_RUN
+    assert "avfallsplan-uppfoljning: collected from a public API; skipped offline" in first.stderr
     assert f"Published to {workspace / 'public'}" in first.stdout
     assert "Browse it: opendata serve  →  http://localhost:8000/" in first.stdout
     public = workspace / "public"
@@ -60,24 +64,27 @@ def test_publish_all_then_rerun_is_a_no_op(workspace: Path, prefect_api: str) ->
     assert {d["latest"] for d in catalog["datasets"]} == {"1.0.0"}
 
     before = snapshot(public)
-    second = run_cli(["publish", "--json"], workspace, prefect_api)
+    second = run_cli(["publish", "--json", "--offline"], workspace, prefect_api)
     assert second.returncode == 0, second.stderr
     outcomes = json.loads(second.stdout)
     assert [(o["dataset"], o["status"], o["version"]) for o in outcomes] == [
-        (name, "unchanged", "1.0.0") for name in DATASETS
+        ("avfallsplan", "unchanged", "1.0.0"),
+        ("avfallsplan-uppfoljning", "skipped", None),
+        *((name, "unchanged", "1.0.0") for name in DATASETS[1:]),
     ]
-    assert outcomes[1]["url"] == "http://localhost:8000/datasets/befolkning/1.0.0/datapackage.json"
+    assert outcomes[2]["url"] == "http://localhost:8000/datasets/befolkning/1.0.0/datapackage.json"
     assert snapshot(public) == before
 
     listing = run_cli(["list"], workspace)
     assert listing.returncode == 0
     assert listing.stdout.splitlines() == [
-        "dataset                latest  title",
-        "avfallsplan            1.0.0   Gemensam avfallsplan 2021–2030 – målområden och mål",
-        "befolkning             1.0.0   Folkmängd i Boråsregionens kommuner 2015–2024",
-        "handlingsplan          1.0.0   Miljöstrategisk handlingsplan – projekt och mätbara mål",
-        "personbilar-drivmedel  1.0.0   Personbilar efter drivmedel och laddinfrastruktur i Boråsregionens kommuner",
-        "vaxthusgasutslapp      1.0.0   Växthusgasutsläpp i Boråsregionens kommuner",
+        "dataset                  latest  title",
+        "avfallsplan              1.0.0   Gemensam avfallsplan 2021–2030 – målområden och mål",
+        "avfallsplan-uppfoljning  -       Uppföljning av avfallsplanen – avfallsnyckeltal per kommun",
+        "befolkning               1.0.0   Folkmängd i Boråsregionens kommuner 2015–2024",
+        "handlingsplan            1.0.0   Miljöstrategisk handlingsplan – projekt och mätbara mål",
+        "personbilar-drivmedel    1.0.0   Personbilar efter drivmedel och laddinfrastruktur i Boråsregionens kommuner",
+        "vaxthusgasutslapp        1.0.0   Växthusgasutsläpp i Boråsregionens kommuner",
     ]
 
 
@@ -138,9 +145,9 @@ def test_a_broken_row_fails_its_dataset_only(
     workspace: Path, prefect_api: str, breakage: str, field: str, code: str
 ) -> None:
     name, row = write_broken_copy(workspace, breakage)
-    result = run_cli(["publish"], workspace, prefect_api)
+    result = run_cli(["publish", "--offline"], workspace, prefect_api)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert f"{name:<21}  invalid" in result.stdout
+    assert f"{name:<23}  invalid" in result.stdout
     expected = f"{name}/sources/folkmangd.csv, row {row}, field {field}: {code}"
     assert expected in result.stderr
     assert "nothing published" in result.stderr
@@ -173,7 +180,7 @@ def test_unknown_dataset_is_a_usage_error(workspace: Path) -> None:
     result = run_cli(["publish", "befolkningen"], workspace)
     assert result.returncode == 2
     assert result.stderr.startswith(
-        "Error: no such dataset: befolkningen (datasets: avfallsplan, befolkning,"
+        "Error: no such dataset: befolkningen (datasets: avfallsplan, avfallsplan-uppfoljning, befolkning,"
     )
     assert not (workspace / "public").exists()
 

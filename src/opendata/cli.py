@@ -117,7 +117,7 @@ def publish(
             if o.get("message"):
                 typer.echo(f"\n{o['dataset']}: {o['message']}", err=True)
         if any(o["status"] == "published" and not o.get("dry_run") for o in outcomes) or all(
-            o["status"] in ("published", "unchanged") for o in outcomes
+            o["status"] in ("published", "unchanged", "skipped") for o in outcomes
         ):
             typer.echo(f"\nPublished to {settings.store_url}")
             typer.echo(f"Browse it: opendata serve  →  {settings.base_url}")
@@ -153,20 +153,28 @@ def run_publish_flow(
 @app.command()
 def validate(
     target: Annotated[str, typer.Argument(help="Dataset name or path to a dataset folder.")],
+    offline: Annotated[bool, typer.Option("--offline", help="Ask no remote source.")] = False,
+    store: StoreOption = None,
 ) -> None:
     """Validate a dataset without publishing: the report names file, row and field."""
+    from opendata.collect.remote import remote_sources
     from opendata.definitions import load_dataset
     from opendata.publish import collect_tables
+    from opendata.storage import open_store
     from opendata.validate import validate_tables
 
-    settings = _settings()
+    settings = _settings(store)
     folder = (
         Path(target) if ("/" in target or Path(target).is_dir()) else settings.datasets_dir / target
     )
     if not (folder / "dataset.yaml").is_file():
         raise DefinitionError(f"no dataset at {folder} (no dataset.yaml)")
     dataset = load_dataset(folder, settings.schemas_dir)
-    tables = collect_tables(settings, dataset)
+    if offline and dataset.needs_remote:
+        typer.echo(f"{dataset.name}: skipped (collected from a public API; --offline)")
+        return
+    remote = None if offline else remote_sources(settings, open_store(settings.store_url))
+    tables = collect_tables(settings, dataset, remote)
     report = validate_tables(dataset.name, tables)
     counts = ", ".join(f"{name} {rows} rows" for name, rows in report.rows.items())
     if report.valid:

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=project_root, description="repository root")
     store: str = Field(default="", description="folder, file:// URL or s3://bucket/prefix")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="public URL of the store root")
+    kolada_url: str = Field(default="https://api.kolada.se/v3", description="Kolada API v3")
+    pxweb_url: str = Field(
+        default="https://api.scb.se/ov0104/v2beta/api/v2", description="SCB PxWeb API v2"
+    )
+    trafa_url: str = Field(default="https://api.trafa.se/api", description="Trafikanalys API")
 
     @field_validator("base_url")
     @classmethod
@@ -40,6 +45,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an absolute http:// or https:// URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("kolada_url", "pxweb_url", "trafa_url")
+    @classmethod
+    def _absolute_without_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
 
     @property
     def datasets_dir(self) -> Path:

@@ -72,6 +72,9 @@ class Municipality(Strict):
     code: str | None = None
     name: str | None = None
     members_only: bool = True
+    require_all: bool = Field(
+        default=True, description="every member must be in the source (off for sparse APIs)"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Municipality:
@@ -88,8 +91,9 @@ class Melt(Strict):
     value: str
 
 
-class FileSource(Strict):
-    path: str
+class Shaping(Strict):
+    """How read records become rows: column mapping, constants, municipalities, legend symbols."""
+
     columns: dict[str, str] | None = None
     constants: dict[str, str | int | float] = {}
     municipality: Municipality | None = None
@@ -97,6 +101,10 @@ class FileSource(Strict):
         default_factory=dict,
         description="legend symbols and their meaning, e.g. {'–': 0, '..': null}",
     )
+
+
+class FileSource(Shaping):
+    path: str
 
     @field_validator("path")
     @classmethod
@@ -145,6 +153,55 @@ class JsonSource(FileSource):
     unnest: Unnest | None = None
 
 
+class Years(Strict):
+    """A span of years; without `last`, up to the current year (collected every year)."""
+
+    first: int = Field(ge=1900, le=2100)
+    last: int | None = Field(default=None, ge=1900, le=2100)
+
+
+class ApiSource(Shaping):
+    """A public API; its answers are cached in the store's private area for `cache_hours`."""
+
+    cache_hours: float = Field(default=24.0, ge=0)
+
+
+class KoladaSource(ApiSource):
+    """Kolada v3: KPI values per member municipality and year (OPENDATA_KOLADA_URL)."""
+
+    kind: Literal["kolada"]
+    kpis: list[Annotated[str, Field(pattern=r"^[A-Z][0-9]{5}$")]] = Field(min_length=1)
+    years: Years
+    units: dict[str, str] = Field(
+        default_factory=dict, description="unit per KPI (Kolada's metadata has none)"
+    )
+
+    @model_validator(mode="after")
+    def _a_unit_per_kpi(self) -> KoladaSource:
+        missing = [kpi for kpi in self.kpis if kpi not in self.units]
+        if missing:
+            raise ValueError(f"units: no unit for {', '.join(missing)}")
+        return self
+
+
+class PxwebSource(ApiSource):
+    """SCB PxWeb v2: one table, a selection per variable (OPENDATA_PXWEB_URL)."""
+
+    kind: Literal["pxweb"]
+    table: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+    selection: dict[str, list[str]]
+
+
+class TrafaSource(ApiSource):
+    """Trafikanalys' API: one query (OPENDATA_TRAFA_URL)."""
+
+    kind: Literal["trafa"]
+    query: Annotated[str, Field(min_length=1)]
+
+
+REMOTE_KINDS = ("kolada", "pxweb", "trafa")
+
+
 class DatasetSource(Strict):
     """A resource of another dataset of this repository (e.g. the member municipalities)."""
 
@@ -153,7 +210,10 @@ class DatasetSource(Strict):
     resource: str
 
 
-Source = Annotated[CsvSource | XlsxSource | JsonSource | DatasetSource, Field(discriminator="kind")]
+Source = Annotated[
+    CsvSource | XlsxSource | JsonSource | DatasetSource | KoladaSource | PxwebSource | TrafaSource,
+    Field(discriminator="kind"),
+]
 
 
 class ResourceDefinition(Strict):
@@ -216,6 +276,15 @@ class Dataset(BaseModel):
     schemas: dict[str, dict[str, Any]]
 
     @property
+    def needs_remote(self) -> bool:
+        """Whether collecting asks a public API (such datasets are `skipped` offline)."""
+        return any(
+            source.kind in REMOTE_KINDS
+            for resource in self.definition.resources
+            for source in resource.sources
+        )
+
+    @property
     def definition_file(self) -> Path:
         return self.folder / DEFINITION_FILE
 
@@ -273,7 +342,7 @@ def load_dataset(folder: Path, schemas_dir: Path) -> Dataset:
     dataset = Dataset(name=name, folder=folder, definition=definition, schemas=schemas)
     for index, resource in enumerate(definition.resources):
         for number, source in enumerate(resource.sources):
-            if not isinstance(source, DatasetSource):
+            if isinstance(source, FileSource):
                 path = dataset.source_path(source.path)
                 if not path.is_file():
                     raise DefinitionError(

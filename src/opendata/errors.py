@@ -49,6 +49,12 @@ class ConflictError(StoreError):
     """Someone else changed a pointer between our read and our write (compare-and-swap lost)."""
 
 
+class RemoteSourceNeeded(OpendataError):
+    """The dataset is collected from a public API and the run is offline: it is `skipped`."""
+
+    exit_code = 0
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether retrying the operation that raised `error` can help."""
     return isinstance(error, TransientStoreError)
@@ -61,3 +67,23 @@ class InvalidSourceData(OpendataError):
     """
 
     exit_code = 1
+
+
+class SourceUnavailable(OpendataError):
+    """An API source cannot be reached: a transient failure that persisted through every retry.
+
+    Connection refused or reset, timeouts, HTTP 429 and 5xx are retried with backoff; this is
+    raised when the last attempt failed too. Operational (exit code 3): a later run may succeed.
+    """
+
+    exit_code = 3
+
+
+class SourceResponseError(OpendataError):
+    """An API source answered with something retrying will not fix.
+
+    A 4xx status other than 429, or a body that is not JSON or not of the documented shape. The
+    message names the URL (without credentials) and what was wrong with the answer.
+    """
+
+    exit_code = 3

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opendata.collect import CollectedRow, collect_resource
+from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.definitions import Dataset, load_dataset
 from opendata.errors import ConflictError, DefinitionError, OpendataError, StoreError
@@ -94,7 +95,9 @@ def load(settings: Settings, name: str) -> Dataset:
     return load_dataset(folder, settings.schemas_dir)
 
 
-def collect_tables(settings: Settings, dataset: Dataset) -> list[Table]:
+def collect_tables(
+    settings: Settings, dataset: Dataset, remote: RemoteFetcher | None = None
+) -> list[Table]:
     """Every resource of the dataset as canonical text rows, with their origins."""
     resolving: set[str] = set()
 
@@ -108,14 +111,14 @@ def collect_tables(settings: Settings, dataset: Dataset) -> list[Table]:
             raise DefinitionError(
                 f"{dataset.definition_file}: dataset {other!r} has no resource {resource!r}"
             )
-        rows = collect_resource(target, matches[0], resolve)
+        rows = collect_resource(target, matches[0], resolve, remote)
         resolving.discard(other)
         return rows
 
     tables = []
     for resource in dataset.definition.resources:
         schema = dataset.schemas[resource.name]
-        rows = collect_resource(dataset, resource, resolve)
+        rows = collect_resource(dataset, resource, resolve, remote)
         fields = [f["name"] for f in schema["fields"]]
         rows = _sorted_by_key(rows, schema)
         tables.append(
@@ -147,13 +150,21 @@ def _sort_text(value: object) -> tuple[int, float, str]:
         return (1, 0.0, text)
 
 
-def prepare(settings: Settings, name: str) -> Prepared:
+def prepare(settings: Settings, name: str, remote: RemoteFetcher | None = None) -> Prepared:
     """Collect and validate one dataset and, if it is valid, build its package in memory."""
     dataset = load(settings, name)
-    tables = collect_tables(settings, dataset)
+    tables = collect_tables(settings, dataset, remote)
     report = validate_tables(dataset.name, tables)
     package = build_package(dataset, tables, report) if report.valid else None
     return Prepared(dataset, tables, report, package)
+
+
+def skipped(store: Store, name: str, base_url: str, reason: str) -> Outcome:
+    """A dataset not collected in this run: its last published version stays latest."""
+    history, _ = read_history(store, name)
+    latest = history.get("latest")
+    url = f"{base_url}{dataset_prefix(name)}/{latest}/{DESCRIPTOR}" if latest else None
+    return Outcome(name, "skipped", latest, latest, url, message=reason)
 
 
 def require_valid(prepared: Prepared) -> BuiltPackage:
@@ -402,7 +413,10 @@ def _publish_attempt(
     # 4. The stable latest URLs (the catalog and pages are rebuilt after all datasets).
     if history["latest"] == version:
         update_latest(store, name, version, base_url)
-    return Outcome(name, "published", version, previous, url, rows, changes=summary)
+    message = None
+    if changes is not None and any(r.rows_removed for r in changes.resources):
+        message = f"note: rows that {previous} had are gone in {version} ({summary})"
+    return Outcome(name, "published", version, previous, url, rows, message, changes=summary)
 
 
 def _parse_time(text: str) -> datetime:

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from opendata.definitions import (
+    ApiSource,
     CsvSource,
     Dataset,
     DatasetSource,
     FileSource,
     JsonSource,
     ResourceDefinition,
+    Shaping,
     XlsxSource,
 )
-from opendata.errors import DefinitionError, InvalidSourceData, SourceError
+from opendata.errors import (
+    DefinitionError,
+    InvalidSourceData,
+    RemoteSourceNeeded,
+    SourceError,
+)
 from opendata.municipalities import MEMBERS, code_for_name, national_register, normalise_code
 
 Cell = str | int | float | bool | None
@@ -49,10 +56,24 @@ def normalise_header(value: object) -> str:
 ResolveDataset = Callable[[str, str], list[CollectedRow]]
 
 
+class RemoteFetcher(Protocol):
+    """Asks a public API for a source's records (see opendata.collect.remote)."""
+
+    def fetch(self, source: ApiSource) -> tuple[list[RawRecord], str]:
+        """The records of `source` and a label naming where they came from."""
+        ...
+
+
 def collect_resource(
-    dataset: Dataset, resource: ResourceDefinition, resolve_dataset: ResolveDataset
+    dataset: Dataset,
+    resource: ResourceDefinition,
+    resolve_dataset: ResolveDataset,
+    remote: RemoteFetcher | None = None,
 ) -> list[CollectedRow]:
-    """All rows of one resource, from each of its sources in order."""
+    """All rows of one resource, from each of its sources in order.
+
+    Without `remote` (offline), a source that needs a public API raises RemoteSourceNeeded.
+    """
     fields = [field["name"] for field in dataset.schemas[resource.name]["fields"]]
     field_types = {
         f["name"]: f.get("type", "string") for f in dataset.schemas[resource.name]["fields"]
@@ -62,6 +83,14 @@ def collect_resource(
         where = f"{dataset.definition_file}: resources.{resource.name}.sources.{index}"
         if isinstance(source, DatasetSource):
             produced = resolve_dataset(source.dataset, source.resource)
+        elif isinstance(source, ApiSource):
+            if remote is None:
+                raise RemoteSourceNeeded(
+                    f"{dataset.name}: resource {resource.name} is collected from {source.kind}, "
+                    "a public API, and this run asks no remote source (--offline)"
+                )
+            records, label = remote.fetch(source)
+            produced = shape(records, source, fields, field_types, label, where)
         else:
             path = dataset.source_path(source.path)
             label = f"{dataset.folder.name}/{source.path}"
@@ -94,7 +123,7 @@ def _read(source: FileSource, path: Any, label: str, where: str) -> list[RawReco
 
 def shape(
     records: Sequence[RawRecord],
-    source: FileSource,
+    source: Shaping,
     fields: list[str],
     field_types: dict[str, str],
     label: str,
@@ -152,7 +181,8 @@ def shape(
             origin = f"{record.origin}, column {header!r}"
             out.append(CollectedRow(_clean(melted, numeric, decimal_comma), origin))
 
-    if source.municipality is not None and source.municipality.members_only:
+    municipality = source.municipality
+    if municipality is not None and municipality.members_only and municipality.require_all:
         missing = sorted(set(MEMBERS) - seen_members)
         if missing:
             names = ", ".join(f"{MEMBERS[c]} ({c})" for c in missing)
@@ -160,7 +190,7 @@ def shape(
     return out
 
 
-def _identity_mapping(source: FileSource, headers: Iterable[str]) -> dict[str, str]:
+def _identity_mapping(source: Shaping, headers: Iterable[str]) -> dict[str, str]:
     """Without `columns`, headers are the field names (the plain CSV contract)."""
     if isinstance(source, JsonSource) and source.unnest is not None:
         return {}
@@ -191,7 +221,7 @@ def _symbol(value: Any, symbols: dict[str, str | int | None]) -> Any:
     return value
 
 
-def _municipality(cells: dict[str, Any], source: FileSource, origin: str) -> str | None:
+def _municipality(cells: dict[str, Any], source: Shaping, origin: str) -> str | None:
     spec = source.municipality
     assert spec is not None
     if spec.code is not None:
