@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakeapis import fake_apis  # noqa: F401  (local Kolada, PxWeb and Trafa servers)
 from tests.s3server import s3_server  # noqa: F401  (a real S3 server, shared by the session)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -26,10 +26,7 @@ from opendata.collect.pxweb import fetch_pxweb, jsonstat_rows
 from opendata.collect.trafa import fetch_trafa, parse_number, trafa_rows
 from opendata.errors import SourceResponseError, SourceUnavailable
 from opendata.storage import LocalStore
-from tests import fakeapis
 from tests.fakeapis import MEMBERS, MUNICIPALITIES, FakeApis
-
-fake_apis = fakeapis.fake_apis  # the fixture: the shared fake server, reset for each test
 
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, jitter=0.5, max_retry_after=60)
 
