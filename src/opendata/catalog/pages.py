@@ -1,33 +1,420 @@
-"""The static HTML site: the catalog's index and one page per dataset (Jinja2, autoescaped)."""
+"""The static HTML site: the catalog's index and one page per dataset (Jinja2, autoescaped).
+
+Everything a page shows comes from catalog.json (and the preview rows); nothing reads a clock,
+so the same catalog gives the same bytes. The pages load nothing: the style sheet and the
+small script are inline, allowed by a Content-Security-Policy that names their hashes, so a
+page works offline, from any base path, and an injected script would not run. In-site links
+are relative (computed from the catalog's `homepage`); the absolute URLs are shown where a
+reader cites or harvests them.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import posixpath
+import re
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+INDEX_DIR = ""  # the index page's folder, relative to the site root
+DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
+
+# The EU data themes (http://publications.europa.eu/resource/authority/data-theme).
+THEMES: dict[str, tuple[str, str]] = {
+    "AGRI": (
+        "Jordbruk, fiske, skogsbruk och livsmedel",
+        "Agriculture, fisheries, forestry and food",
+    ),
+    "ECON": ("Ekonomi och finans", "Economy and finance"),
+    "EDUC": ("Utbildning, kultur och sport", "Education, culture and sport"),
+    "ENER": ("Energi", "Energy"),
+    "ENVI": ("Miljö", "Environment"),
+    "GOVE": ("Regeringen och den offentliga sektorn", "Government and public sector"),
+    "HEAL": ("Hälsa", "Health"),
+    "INTR": ("Internationella frågor", "International issues"),
+    "JUST": (
+        "Rättvisa, rättssystem och allmän säkerhet",
+        "Justice, legal system and public safety",
+    ),
+    "OP_DATPRO": ("Preliminära uppgifter", "Provisional data"),
+    "REGI": ("Regioner och städer", "Regions and cities"),
+    "SOCI": ("Befolkning och samhälle", "Population and society"),
+    "TECH": ("Vetenskap och teknik", "Science and technology"),
+    "TRAN": ("Transport", "Transport"),
+}
+
+PERIODICITY = {
+    "continuous": "löpande",
+    "daily": "dagligen",
+    "weekly": "varje vecka",
+    "monthly": "varje månad",
+    "quarterly": "varje kvartal",
+    "biannual": "varje halvår",
+    "annual": "årligen",
+    "biennial": "vartannat år",
+    "irregular": "oregelbundet",
+    "never": "uppdateras inte",
+}
+
+BUMPS = {
+    "major": "större ändring (major)",
+    "minor": "tillägg (minor)",
+    "patch": "rättelse (patch)",
+}
 
 
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("opendata", "templates"),
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(
+        filesize=filesize,
+        day=day,
+        moment=moment,
+        theme=theme_label,
+        periodicity=periodicity,
+        bump=bump_label,
+        constraints=constraint_list,
+        short=short_text,
+    )
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting helpers (also used by the tests)
+
+
+def filesize(size: int | None) -> str:
+    """A human-readable size with a Swedish decimal comma: 2121 → '2,1 kB' (SI units)."""
+    if size is None:
+        return "–"
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000 or unit == "TB":
+            break
+    text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    return f"{text.replace('.', ',')} {unit}"
+
+
+def day(timestamp: str | None) -> str:
+    """The date of an ISO timestamp: '2025-03-01T05:00:12Z' → '2025-03-01'."""
+    return (timestamp or "")[:10]
+
+
+def moment(timestamp: str | None) -> str:
+    """An ISO UTC timestamp for people: '2025-03-01T05:00:12Z' → '2025-03-01 05:00 UTC'."""
+    if not timestamp:
+        return ""
+    if len(timestamp) >= 16 and timestamp[10] == "T":
+        return f"{timestamp[:10]} {timestamp[11:16]} UTC"
+    return timestamp
+
+
+def theme_label(code: str, lang: str = "sv") -> str:
+    labels = THEMES.get(code)
+    if labels is None:
+        return code
+    return labels[0] if lang == "sv" else labels[1]
+
+
+def periodicity(code: str | None) -> str:
+    return PERIODICITY.get(code or "", code or "")
+
+
+def bump_label(bump: str | None) -> str:
+    return BUMPS.get(bump or "", "första versionen")
+
+
+def constraint_list(field: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """A field's Table Schema constraints in words: (text, literal shown as code or None)."""
+    constraints = field.get("constraints") or {}
+    words: list[tuple[str, str | None]] = []
+    if constraints.get("required"):
+        words.append(("obligatoriskt", None))
+    if constraints.get("unique"):
+        words.append(("unikt", None))
+    for key, text in (
+        ("minimum", "≥ {}"),
+        ("maximum", "≤ {}"),
+        ("exclusiveMinimum", "> {}"),
+        ("exclusiveMaximum", "< {}"),
+        ("minLength", "minst {} tecken"),
+        ("maxLength", "högst {} tecken"),
+    ):
+        if key in constraints:
+            words.append((text.format(constraints[key]), None))
+    if "pattern" in constraints:
+        words.append(("mönster", str(constraints["pattern"])))
+    if "enum" in constraints:
+        words.append(("ett av", ", ".join(str(value) for value in constraints["enum"])))
+    known = {"required", "unique", "pattern", "enum", "minimum", "maximum"}
+    known |= {"exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"}
+    for key in sorted(set(constraints) - known):
+        words.append((key, json.dumps(constraints[key], ensure_ascii=False)))
+    return words
+
+
+def short_text(text: str | None, limit: int = 240) -> str:
+    """The start of a description for the index: whole sentences where they fit, else words."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s+[A-ZÅÄÖ0-9\"'“])", text[: limit + 1])]
+    ends = [end for end in ends if end >= limit // 3]
+    if ends:
+        return text[: ends[-1]]
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:–- ")
+    return cut + " …"
+
+
+def relative_url(url: str | None, homepage: str, here: str) -> str:
+    """`url` relative to the page folder `here` when it lies inside the site, else unchanged.
+
+    `here` is the page's folder relative to the site root ('' for the index page). Folders
+    keep their trailing slash, so `datasets/x/` stays a folder link.
+    """
+    if not url:
+        return ""
+    if not homepage or not url.startswith(homepage):
+        return url
+    target = url[len(homepage) :]
+    path, _, fragment = target.partition("#")
+    relative = posixpath.relpath(path or ".", here or ".")
+    if path == "" or path.endswith("/"):
+        relative = "./" if relative == "." else relative + "/"
+    return relative + (f"#{fragment}" if fragment else "")
+
+
+def citation(entry: dict[str, Any], version: dict[str, Any]) -> str:
+    """How to cite one version: publisher (year). Title (version x) [Datamängd]. URL."""
+    year = day(version.get("published"))[:4]
+    return (
+        f"{entry.get('publisher') or ''} ({year}). {entry.get('title') or entry['name']} "
+        f"(version {version['version']}) [Datamängd]. {version['datapackage']}"
+    )
+
+
+def script_json(value: Any) -> Markup:
+    """JSON that is safe inside a <script> element: no `<`, `>` or `&` survive literally."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+def csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+@cache
+def assets() -> dict[str, str]:
+    """The inline style sheet and script, and the Content-Security-Policy that allows them."""
+    loader = environment().loader
+    assert loader is not None
+    css = loader.get_source(environment(), "site.css")[0].strip()
+    js = loader.get_source(environment(), "site.js")[0].strip()
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"style-src {csp_hash(css)}",
+            f"script-src {csp_hash(js)}",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ]
+    )
+    return {"css": css, "js": js, "csp": Markup(policy)}  # our own constant text
+
+
+# ---------------------------------------------------------------------------------------------
+# Page data
+
+
+def latest_version(entry: dict[str, Any]) -> dict[str, Any] | None:
+    return next((v for v in entry.get("versions", []) if v["version"] == entry.get("latest")), None)
+
+
+def numeric_columns(resource: dict[str, Any], header: list[str]) -> list[bool]:
+    """Which preview columns hold numbers (right-aligned), from the resource's schema."""
+    types = {f.get("name"): f.get("type") for f in resource.get("schema", {}).get("fields", [])}
+    return [types.get(name) in ("integer", "number") for name in header]
+
+
+def search_text(entry: dict[str, Any]) -> str:
+    """What the index filter matches a dataset against."""
+    parts = [
+        entry.get("name"),
+        entry.get("title"),
+        entry.get("title_en"),
+        entry.get("description"),
+        entry.get("description_en"),
+        *entry.get("keywords", []),
+        *(theme_label(code) for code in entry.get("themes", [])),
+        *(theme_label(code, "en") for code in entry.get("themes", [])),
+    ]
+    return " ".join(" ".join(str(part).split()) for part in parts if part)
+
+
+def dataset_jsonld(entry: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
+    """The schema.org Dataset of the latest version, for search engines and harvesters."""
+    version = latest_version(entry)
+    license_ = entry.get("license") or {}
+    publisher = {"@type": "Organization", "name": entry.get("publisher")}
+    data: dict[str, Any] = {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": entry.get("landing_page"),
+        "name": entry.get("title"),
+        "alternateName": entry.get("title_en"),
+        "description": entry.get("description"),
+        "url": entry.get("landing_page"),
+        "identifier": version["datapackage"] if version else entry.get("datapackage"),
+        "version": entry.get("latest"),
+        "inLanguage": "sv",
+        "isAccessibleForFree": True,
+        "license": license_.get("path") or license_.get("name"),
+        "creditText": entry.get("attribution"),
+        "creator": publisher,
+        "publisher": publisher,
+        "keywords": entry.get("keywords", []),
+        "datePublished": entry.get("issued"),
+        "dateModified": entry.get("modified"),
+        "includedInDataCatalog": {
+            "@type": "DataCatalog",
+            "name": catalog.get("title"),
+            "url": catalog.get("homepage"),
+        },
+    }
+    contact = entry.get("contact_point") or {}
+    if contact.get("email"):
+        data["maintainer"] = {
+            "@type": "Organization",
+            "name": contact.get("name"),
+            "email": contact["email"],
+        }
+    temporal = entry.get("temporal") or {}
+    if temporal.get("start") or temporal.get("end"):
+        data["temporalCoverage"] = f"{temporal.get('start') or '..'}/{temporal.get('end') or '..'}"
+    spatial = entry.get("spatial") or []
+    if spatial:
+        data["spatialCoverage"] = [
+            {
+                "@type": "Place",
+                "name": place.get("kommun"),
+                "identifier": place.get("kommunkod"),
+                "containedInPlace": {"@type": "Country", "name": "Sverige"},
+            }
+            for place in spatial
+        ]
+    distribution = []
+    if entry.get("latest"):
+        for resource in entry.get("resources", []):
+            for item in resource.get("files", []):
+                distribution.append(
+                    {
+                        "@type": "DataDownload",
+                        "name": item["name"],
+                        "contentUrl": item["url"],
+                        "encodingFormat": item["mediatype"],
+                        "contentSize": f"{item['bytes']} B",
+                        "sha256": item["sha256"],
+                    }
+                )
+    if version:
+        descriptor = next((f for f in version["files"] if f["name"] == "datapackage.json"), None)
+        distribution.append(
+            {
+                "@type": "DataDownload",
+                "name": "datapackage.json",
+                "contentUrl": version["datapackage"],
+                "encodingFormat": "application/json",
+                **(
+                    {"contentSize": f"{descriptor['bytes']} B", "sha256": descriptor["sha256"]}
+                    if descriptor
+                    else {}
+                ),
+            }
+        )
+    if distribution:
+        data["distribution"] = distribution
+    sources = entry.get("sources") or []
+    if sources:
+        data["isBasedOn"] = [
+            {
+                "@type": "CreativeWork",
+                "name": source.get("title"),
+                "url": source.get("path"),
+                "publisher": {"@type": "Organization", "name": source.get("publisher")},
+            }
+            for source in sources
+        ]
+    return {key: value for key, value in data.items() if value not in (None, "", [])}
+
+
+def _common(catalog: dict[str, Any], here: str) -> dict[str, Any]:
+    homepage = catalog.get("homepage") or ""
+
+    def href(url: str | None) -> str:
+        return relative_url(url, homepage, here)
+
+    def site(path: str) -> str:
+        """A path relative to the site root, as seen from this page."""
+        return relative_url(homepage + path, homepage, here) if homepage else path
+
+    return {"catalog": catalog, "href": href, "site": site, "assets": assets(), "themes": THEMES}
 
 
 def render_index(catalog: dict[str, Any]) -> str:
-    return environment().get_template("index.html").render(catalog=catalog)
+    datasets = catalog.get("datasets", [])
+    theme_codes = sorted({code for entry in datasets for code in entry.get("themes", [])})
+    return (
+        environment()
+        .get_template("index.html")
+        .render(
+            **_common(catalog, INDEX_DIR),
+            datasets=datasets,
+            latest_version=latest_version,
+            search_text=search_text,
+            theme_codes=theme_codes,
+            dcat_files=DCAT_FILES,
+        )
+    )
 
 
 def render_dataset_page(
     entry: dict[str, Any], previews: dict[str, list[list[str]]], catalog: dict[str, Any]
 ) -> str:
+    latest = latest_version(entry)
+    descriptor = None
+    if latest is not None:
+        descriptor = next((f for f in latest["files"] if f["name"] == "datapackage.json"), None)
     return (
         environment()
         .get_template("dataset.html")
-        .render(dataset=entry, previews=previews, catalog=catalog)
+        .render(
+            **_common(catalog, f"datasets/{entry['name']}"),
+            dataset=entry,
+            previews=previews,
+            latest=latest,
+            latest_descriptor=descriptor,
+            citation=citation,
+            numeric_columns=numeric_columns,
+            jsonld=script_json(dataset_jsonld(entry, catalog)),
+            dcat_files=DCAT_FILES,
+        )
     )
