@@ -77,10 +77,12 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 
 
 @task(name="collect-and-validate")
-def collect_and_validate(name: str, home: str | None, store_url: str, offline: bool) -> Prepared:
+def collect_and_validate(
+    name: str, home: str | None, store_url: str, offline: bool, refresh: bool
+) -> Prepared:
     settings = load_settings(home=home)
     remote = None if offline else remote_sources(settings, open_store(store_url))
-    return prepare(settings, name, remote)
+    return prepare(settings, name, remote, refresh)
 
 
 @task(
@@ -115,6 +117,7 @@ def publish_dataset(
     dry_run: bool = False,
     home: str | None = None,
     offline: bool = False,
+    refresh: bool = False,
 ) -> dict[str, Any]:
     """Collect, validate and publish one dataset; raises (flow Failed) if it cannot.
 
@@ -132,7 +135,7 @@ def publish_dataset(
         )
         logger.info("%s: skipped (offline)", name)
         return outcome.to_dict()
-    prepared = collect_and_validate(name, home, settings.store_url, offline)
+    prepared = collect_and_validate(name, home, settings.store_url, offline, refresh)
     package = require_valid(prepared)
     outcome = publish_version(package, settings.store_url, settings.base_url, bump, dry_run)
     logger.info("%s: %s %s", name, outcome.status, outcome.version)
@@ -156,11 +159,16 @@ def publish_all(
     dry_run: bool = False,
     offline: bool = False,
     home: str | None = None,
+    refresh: bool = False,
 ) -> list[dict[str, Any]]:
     """Publish the named datasets (all when none are named), each on its own.
 
     `offline` asks no remote source: datasets collected from a public API are `skipped`.
+    `refresh` collects resources that have `live` sources from their public API instead of
+    their files (e.g. befolkning from SCB's PxWeb).
     """
+    if offline and refresh:
+        raise ConfigError("--refresh asks the public APIs and --offline forbids it: choose one")
     logger = get_run_logger()
     settings = load_settings(store=store, home=home)
     names = datasets or discover(settings.datasets_dir)
@@ -173,6 +181,7 @@ def publish_all(
             dry_run=dry_run,
             home=home,
             offline=offline,
+            refresh=refresh,
             return_state=True,
         )
         if state.is_completed():

@@ -79,9 +79,14 @@ def publish(
         BumpChoice | None, typer.Option("--bump", help="Ask for at least this version bump.")
     ] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Ask no remote source.")] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Collect from `live` public-API sources.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Collect, validate, package and publish datasets through the Prefect flow."""
+    if offline and refresh:
+        raise ConfigError("--refresh asks the public APIs and --offline forbids it: choose one")
     settings = _settings(store)
     available = discover(settings.datasets_dir)
     unknown = [name for name in names or [] if name not in available]
@@ -90,7 +95,7 @@ def publish(
             f"no such dataset: {', '.join(unknown)} (datasets: {', '.join(available) or 'none'})"
         )
     outcomes, exit_code = run_publish_flow(
-        names or None, store, bump.value if bump else None, dry_run, offline
+        names or None, store, bump.value if bump else None, dry_run, offline, refresh
     )
     if as_json:
         public = [
@@ -125,7 +130,12 @@ def publish(
 
 
 def run_publish_flow(
-    names: list[str] | None, store: str | None, bump: str | None, dry_run: bool, offline: bool
+    names: list[str] | None,
+    store: str | None,
+    bump: str | None,
+    dry_run: bool,
+    offline: bool,
+    refresh: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Run `publish_all`: on PREFECT_API_URL when set, else Prefect's temporary local server."""
     # The run's logs go to the Prefect API (UI); the terminal gets our own summary, and
@@ -136,7 +146,13 @@ def run_publish_flow(
     from flows.publish import RunFailed, publish_all
 
     state = publish_all(
-        datasets=names, store=store, bump=bump, dry_run=dry_run, offline=offline, return_state=True
+        datasets=names,
+        store=store,
+        bump=bump,
+        dry_run=dry_run,
+        offline=offline,
+        refresh=refresh,
+        return_state=True,
     )
     if state.is_completed():
         return state.result(), 0

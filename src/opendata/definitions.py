@@ -216,12 +216,19 @@ Source = Annotated[
 ]
 
 
+LiveSource = Annotated[KoladaSource | PxwebSource | TrafaSource, Field(discriminator="kind")]
+
+
 class ResourceDefinition(Strict):
     name: str
     title: Text
     description: Text | None = None
     schema_: str = Field(alias="schema")
     sources: list[Source] = Field(min_length=1)
+    live: list[LiveSource] | None = Field(
+        default=None,
+        description="public-API sources used instead of `sources` by `publish --refresh`",
+    )
 
     @field_validator("name")
     @classmethod

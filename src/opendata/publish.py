@@ -96,7 +96,10 @@ def load(settings: Settings, name: str) -> Dataset:
 
 
 def collect_tables(
-    settings: Settings, dataset: Dataset, remote: RemoteFetcher | None = None
+    settings: Settings,
+    dataset: Dataset,
+    remote: RemoteFetcher | None = None,
+    refresh: bool = False,
 ) -> list[Table]:
     """Every resource of the dataset as canonical text rows, with their origins."""
     resolving: set[str] = set()
@@ -118,6 +121,8 @@ def collect_tables(
     tables = []
     for resource in dataset.definition.resources:
         schema = dataset.schemas[resource.name]
+        if refresh and resource.live:
+            resource = resource.model_copy(update={"sources": list(resource.live)})
         rows = collect_resource(dataset, resource, resolve, remote)
         fields = [f["name"] for f in schema["fields"]]
         rows = _sorted_by_key(rows, schema)
@@ -150,10 +155,12 @@ def _sort_text(value: object) -> tuple[int, float, str]:
         return (1, 0.0, text)
 
 
-def prepare(settings: Settings, name: str, remote: RemoteFetcher | None = None) -> Prepared:
+def prepare(
+    settings: Settings, name: str, remote: RemoteFetcher | None = None, refresh: bool = False
+) -> Prepared:
     """Collect and validate one dataset and, if it is valid, build its package in memory."""
     dataset = load(settings, name)
-    tables = collect_tables(settings, dataset, remote)
+    tables = collect_tables(settings, dataset, remote, refresh)
     report = validate_tables(dataset.name, tables)
     package = build_package(dataset, tables, report) if report.valid else None
     return Prepared(dataset, tables, report, package)
