@@ -41,10 +41,10 @@ def test_publish_to_s3_then_a_second_run_writes_nothing(
 ) -> None:
     store = f"s3://{s3_server.new_bucket('publish')}/opendata"
     code, out, err = s3_cli(
-        ["publish", "--json"], workspace, prefect_api, s3_server, proxy.url, store
+        ["publish", "--json", "--offline"], workspace, prefect_api, s3_server, proxy.url, store
     )
     assert code == 0, err
-    assert [o["status"] for o in json.loads(out)] == ["published"] * 5
+    assert [o["status"] for o in json.loads(out)] == ["published", "skipped", *["published"] * 4]
     assert proxy.counts["PUT"] > 40
     objects = s3_server.client().list_objects_v2(Bucket=store.split("/")[2], Prefix="opendata/")
     keys = {item["Key"] for item in objects.get("Contents", [])}
@@ -58,10 +58,10 @@ def test_publish_to_s3_then_a_second_run_writes_nothing(
 
     puts = proxy.counts["PUT"] + proxy.counts["POST"]
     code, out, err = s3_cli(
-        ["publish", "--json"], workspace, prefect_api, s3_server, proxy.url, store
+        ["publish", "--json", "--offline"], workspace, prefect_api, s3_server, proxy.url, store
     )
     assert code == 0, err
-    assert [o["status"] for o in json.loads(out)] == ["unchanged"] * 5
+    assert [o["status"] for o in json.loads(out)] == ["unchanged", "skipped", *["unchanged"] * 4]
     assert proxy.counts["PUT"] + proxy.counts["POST"] == puts  # zero objects written
 
     code, out, _ = s3_cli(["verify"], workspace, None, s3_server, proxy.url, store)

@@ -267,23 +267,25 @@ def rebuild_catalog(
     Returns the keys written.
     """
     names = None if touched is None else list(touched)
+    written: list[str] = []
     for attempt in range(1, attempts + 1):
         found = store.read(CATALOG)
         previous = json.loads(found[0]) if found else None
         catalog = build_catalog(store, base_url, previous, names)
         data = dump_json(catalog)
-        written = []
+        pages = names if names is not None and previous is not None else datasets_in_store(store)
         try:
             if found is None or found[0] != data:
                 store.replace(CATALOG, data, found[1] if found else None)
                 written.append(CATALOG)
+            # The derived files follow catalog.json; a concurrent publisher writing them too
+            # (a lost compare-and-swap) means: derive everything again from the newer state.
+            for key, content in derived_files(store, catalog, pages).items():
+                if store.write_if_changed(key, content):
+                    written.append(key)
         except ConflictError:
             if attempt == attempts:
                 raise
             continue
-        pages = names if names is not None and previous is not None else datasets_in_store(store)
-        for key, content in derived_files(store, catalog, pages).items():
-            if store.write_if_changed(key, content):
-                written.append(key)
         return written
     raise AssertionError("unreachable")  # pragma: no cover
