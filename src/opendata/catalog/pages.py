@@ -21,32 +21,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from opendata.catalog.dcat import THEMES
+
 INDEX_DIR = ""  # the index page's folder, relative to the site root
 DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
 
-# The EU data themes (http://publications.europa.eu/resource/authority/data-theme).
-THEMES: dict[str, tuple[str, str]] = {
-    "AGRI": (
-        "Jordbruk, fiske, skogsbruk och livsmedel",
-        "Agriculture, fisheries, forestry and food",
-    ),
-    "ECON": ("Ekonomi och finans", "Economy and finance"),
-    "EDUC": ("Utbildning, kultur och sport", "Education, culture and sport"),
-    "ENER": ("Energi", "Energy"),
-    "ENVI": ("Miljö", "Environment"),
-    "GOVE": ("Regeringen och den offentliga sektorn", "Government and public sector"),
-    "HEAL": ("Hälsa", "Health"),
-    "INTR": ("Internationella frågor", "International issues"),
-    "JUST": (
-        "Rättvisa, rättssystem och allmän säkerhet",
-        "Justice, legal system and public safety",
-    ),
-    "OP_DATPRO": ("Preliminära uppgifter", "Provisional data"),
-    "REGI": ("Regioner och städer", "Regions and cities"),
-    "SOCI": ("Befolkning och samhälle", "Population and society"),
-    "TECH": ("Vetenskap och teknik", "Science and technology"),
-    "TRAN": ("Transport", "Transport"),
-}
+# The EU data themes' labels: the same table the DCAT catalog uses.
 
 PERIODICITY = {
     "continuous": "löpande",
