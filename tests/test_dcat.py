@@ -36,8 +36,8 @@ DATASETS = [
     "personbilar-drivmedel",
     "vaxthusgasutslapp",
 ]
-# CI runs from a clean clone with shared/ beside the repository: resolve it from the repo root.
-SHAPES = REPO.parent / "shared" / "reference" / "dcat-ap"
+# The official shapes, copied from shared/reference/dcat-ap/ (see tests/shapes/README.md).
+SHAPES = REPO / "tests" / "shapes"
 CC_BY = URIRef("http://creativecommons.org/licenses/by/4.0/")
 CC0 = URIRef("http://creativecommons.org/publicdomain/zero/1.0/")
 
@@ -95,7 +95,7 @@ def graph(files: dict[str, bytes]) -> Graph:
 def shapes(name: str) -> Graph:
     path = SHAPES / name
     if not path.is_file():
-        pytest.fail(f"the DCAT-AP SHACL shapes are missing: {path} (shared/ beside the repository)")
+        pytest.fail(f"the DCAT-AP SHACL shapes are missing: {path}")
     return Graph().parse(path, format="turtle")
 
 

@@ -22,7 +22,7 @@ from tests.conftest import REPO
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
-SHAPES = REPO.parent / "shared/reference/dcat-ap/dcat-ap-3.0.0-SHACL.ttl"
+SHAPES = REPO / "tests/shapes/dcat-ap-3.0.0-SHACL.ttl"  # the official shapes, vendored
 DATASETS = [
     "avfallsplan",
     "befolkning",
