@@ -692,11 +692,20 @@ def _sorted_json(value: Any) -> Any:
     return value
 
 
+PRETTY_TURTLE_LIMIT = 50_000  # triples; beyond this, catalog.ttl is written as N-Triples
+
+
 def serialize(graph: Graph) -> dict[str, bytes]:
     """The graph as RDF/XML, Turtle and JSON-LD, byte-for-byte reproducible."""
     ordered = _ordered(graph)
     rdfxml = ordered.serialize(format="xml", encoding="utf-8")
-    turtle = ordered.serialize(format="turtle", encoding="utf-8")
+    if len(ordered) <= PRETTY_TURTLE_LIMIT:
+        turtle = ordered.serialize(format="turtle", encoding="utf-8")
+    else:
+        # N-Triples is valid Turtle and ten times faster to write: a large catalog gets one
+        # sorted triple per line instead of rdflib's pretty (and slow) grouping.
+        lines = ordered.serialize(format="nt", encoding="utf-8").splitlines(keepends=True)
+        turtle = b"".join(sorted(line for line in lines if line.strip()))
     context = {prefix: str(namespace) for prefix, namespace in sorted(PREFIXES.items())}
     jsonld = json.loads(ordered.serialize(format="json-ld", context=context, encoding="utf-8"))
     if isinstance(jsonld, dict) and isinstance(jsonld.get("@graph"), list):
