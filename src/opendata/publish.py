@@ -198,11 +198,6 @@ def read_history(store: Store, name: str) -> tuple[dict[str, Any], str | None]:
         raise StoreError(f"{dataset_prefix(name)}/{VERSIONS} in {store.url} is corrupt") from None
 
 
-def descriptor_content_hash(descriptor: dict[str, Any]) -> str:
-    content = {k: v for k, v in descriptor.items() if k not in ("version", "created")}
-    return sha256(dump_json(content))
-
-
 def timestamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 

@@ -26,8 +26,6 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
 }
 
-MISSING = None  # the ETag a caller passes to `replace` when it read no object
-
 # Files under a version's prefix never change: caches may keep them for a year. Pointers, the
 # catalog, the pages and the `latest` copies change with every publish: a minute at most.
 IMMUTABLE = "public, max-age=31536000, immutable"
