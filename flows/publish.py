@@ -7,7 +7,6 @@ Only the I/O tasks retry, and only when the error is transient.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -16,7 +15,7 @@ from prefect.tasks import Task, exponential_backoff
 
 from opendata.catalog import rebuild_catalog
 from opendata.collect.remote import remote_sources
-from opendata.config import load_settings
+from opendata.config import load_settings, retry_backoff
 from opendata.definitions import discover
 from opendata.errors import ConfigError, OpendataError, is_transient
 from opendata.package import BuiltPackage
@@ -33,21 +32,8 @@ from opendata.publish import (
 from opendata.storage import open_store
 from opendata.versioning import Bump
 
-
-def _retry_backoff() -> float:
-    """Seconds before the first retry of an I/O task (then doubling, with jitter)."""
-    text = os.environ.get("OPENDATA_RETRY_BACKOFF", "2")
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"OPENDATA_RETRY_BACKOFF={text!r}: must be a number of seconds") from None
-    if value < 0:
-        raise ConfigError(f"OPENDATA_RETRY_BACKOFF={text!r}: must not be negative")
-    return value
-
-
 RETRIES = 3
-RETRY_BACKOFF = _retry_backoff()
+RETRY_BACKOFF = retry_backoff()
 
 
 class RunFailed(OpendataError):

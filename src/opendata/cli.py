@@ -204,6 +204,7 @@ def validate(
 @app.command(name="list")
 def list_datasets(store: StoreOption = None) -> None:
     """List the datasets defined in datasets/ and their latest published version."""
+    from opendata.definitions import load_dataset
     from opendata.publish import read_history
     from opendata.storage import open_store
 
@@ -212,8 +213,6 @@ def list_datasets(store: StoreOption = None) -> None:
     rows = [("dataset", "latest", "title")]
     for name in discover(settings.datasets_dir):
         history, _ = read_history(target, name)
-        from opendata.definitions import load_dataset
-
         title = load_dataset(settings.datasets_dir / name, settings.schemas_dir).definition.title.sv
         rows.append((name, history.get("latest") or "-", title))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
@@ -78,3 +79,19 @@ def load_settings(**overrides: object) -> Settings:
             for e in error.errors()
         )
         raise ConfigError(f"Invalid configuration: {problems}") from None
+
+
+def retry_backoff() -> float:
+    """OPENDATA_RETRY_BACKOFF: seconds before the first retry of a store or API request.
+
+    One reading for both the flow's I/O tasks and the API client, so a bad value is the same
+    clear configuration error wherever it is used.
+    """
+    text = os.environ.get("OPENDATA_RETRY_BACKOFF", "2")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"OPENDATA_RETRY_BACKOFF={text!r}: must be a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"OPENDATA_RETRY_BACKOFF={text!r}: must not be negative")
+    return value

@@ -8,7 +8,6 @@ answer is an error, never an empty dataset.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 from opendata.collect.core import RawRecord
@@ -16,7 +15,7 @@ from opendata.collect.http import ApiClient, ResponseCache, RetryPolicy, Row
 from opendata.collect.kolada import fetch_kolada
 from opendata.collect.pxweb import fetch_pxweb
 from opendata.collect.trafa import fetch_trafa
-from opendata.config import Settings
+from opendata.config import Settings, retry_backoff
 from opendata.definitions import ApiSource, KoladaSource, PxwebSource, TrafaSource
 from opendata.errors import DefinitionError, SourceResponseError
 from opendata.municipalities import MEMBERS
@@ -27,11 +26,8 @@ CACHE_PREFIX = "_private/cache/"
 
 def retry_policy() -> RetryPolicy:
     """Exponential backoff from OPENDATA_RETRY_BACKOFF seconds (the store's I/O uses it too)."""
-    try:
-        base = float(os.environ.get("OPENDATA_RETRY_BACKOFF", "2"))
-    except ValueError:
-        base = 2.0
-    return RetryPolicy(base_delay=max(base, 0.0), max_delay=max(30.0, base))
+    base = retry_backoff()
+    return RetryPolicy(base_delay=base, max_delay=max(30.0, base))
 
 
 class RemoteSources:
