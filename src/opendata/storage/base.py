@@ -16,6 +16,7 @@ from opendata.errors import StoreError
 CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
+    ".parquet": "application/vnd.apache.parquet",
     ".rdf": "application/rdf+xml",
     ".ttl": "text/turtle",
     ".jsonld": "application/ld+json",
@@ -47,6 +48,12 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or any(part in ("..", ".", "") for part in parts):
         raise ValueError(f"invalid store key {key!r}")
     return key
+
+
+def check_head_size(max_bytes: int) -> int:
+    if max_bytes < 1:
+        raise ValueError(f"read_head needs max_bytes >= 1, not {max_bytes}")
+    return max_bytes
 
 
 class Store(ABC):
@@ -95,6 +102,16 @@ class Store(ABC):
     def read_bytes(self, key: str) -> bytes | None:
         found = self.read(key)
         return None if found is None else found[0]
+
+    def read_head(self, key: str, max_bytes: int) -> bytes | None:
+        """The first `max_bytes` of the object (all of it when shorter), or None if missing.
+
+        For a look at the start of a large file (the page's preview of a CSV) without reading
+        all of it: stores override this to read only the start (a ranged GET on S3).
+        """
+        check_head_size(max_bytes)
+        data = self.read_bytes(key)
+        return None if data is None else data[:max_bytes]
 
     def write_if_changed(self, key: str, data: bytes) -> bool:
         """Replace a derived file (catalog, page) only when its bytes change; True if written."""

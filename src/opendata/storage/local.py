@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from opendata.errors import ConflictError, StoreError
-from opendata.storage.base import Store, check_key
+from opendata.storage.base import Store, check_head_size, check_key
 
 
 def etag_of(data: bytes) -> str:
@@ -40,6 +40,17 @@ class LocalStore(Store):
         except OSError as error:
             raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
         return data, etag_of(data)
+
+    def read_head(self, key: str, max_bytes: int) -> bytes | None:
+        """The first `max_bytes` of the file: only those are read, however large the file."""
+        check_head_size(max_bytes)
+        try:
+            with self._path(key).open("rb") as stream:
+                return stream.read(max_bytes)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
 
     def create(self, key: str, data: bytes) -> bool:
         target = self._path(key)

@@ -47,7 +47,13 @@ from opendata.errors import (
     StoreError,
     TransientStoreError,
 )
-from opendata.storage.base import Store, cache_control_for, check_key, content_type_for
+from opendata.storage.base import (
+    Store,
+    cache_control_for,
+    check_head_size,
+    check_key,
+    content_type_for,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -174,6 +180,33 @@ class S3Store(Store):
         except BotoCoreError as error:
             raise self._error(error, "read", key) from None
         return data, response["ETag"]
+
+    def read_head(self, key: str, max_bytes: int) -> bytes | None:
+        """The first `max_bytes` of the object: a GetObject with `Range: bytes=0-<max_bytes-1>`.
+
+        An empty object answers that range with 416 InvalidRange: its head is b"". A server
+        that ignores the range and sends the whole object is read no further than `max_bytes`.
+        """
+        check_head_size(max_bytes)
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self._name(key), Range=f"bytes=0-{max_bytes - 1}"
+            )
+        except ClientError as error:
+            if _is_missing(error):
+                return None
+            if _code(error) == "InvalidRange" or _status(error) == 416:
+                return b""
+            raise self._error(error, "read", key) from None
+        except BotoCoreError as error:
+            raise self._error(error, "read", key) from None
+        body = response["Body"]
+        try:
+            return body.read(max_bytes)
+        except BotoCoreError as error:
+            raise self._error(error, "read", key) from None
+        finally:
+            body.close()
 
     def create(self, key: str, data: bytes) -> bool:
         if len(data) > self.multipart_threshold:

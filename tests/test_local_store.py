@@ -1,0 +1,91 @@
+"""LocalStore.read_head: the start of a file, read without reading the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opendata.errors import StoreError
+from opendata.storage import LocalStore, content_type_for
+from opendata.storage.base import Store
+
+
+def test_read_head_gives_the_first_bytes_or_none(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    data = bytes(range(256)) * 40
+    store.create("datasets/x/1.0.0/t.csv", data)
+    store.create("datasets/x/1.0.0/empty.csv", b"")
+    assert store.read_head("datasets/x/1.0.0/t.csv", 100) == data[:100]
+    assert store.read_head("datasets/x/1.0.0/t.csv", len(data)) == data
+    assert store.read_head("datasets/x/1.0.0/t.csv", 10 * len(data)) == data
+    assert store.read_head("datasets/x/1.0.0/t.csv", 1) == data[:1]
+    assert store.read_head("datasets/x/1.0.0/empty.csv", 64) == b""
+    assert store.read_head("datasets/x/1.0.0/missing.csv", 64) is None
+    assert store.read_head("datasets/nothing/here.csv", 64) is None
+    for size in (0, -1):
+        with pytest.raises(ValueError, match="max_bytes"):
+            store.read_head("datasets/x/1.0.0/t.csv", size)
+    with pytest.raises(ValueError, match="invalid store key"):
+        store.read_head("../outside.csv", 64)
+
+
+def test_read_head_reads_only_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalStore(tmp_path / "store")
+    big = store.root / "datasets/x/1.0.0/big.csv"
+    big.parent.mkdir(parents=True)
+    with big.open("wb") as stream:
+        stream.truncate(512 * 1024 * 1024)  # a sparse 512 MiB file: cheap to make, costly to read
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("read_head read the whole file")
+
+    monkeypatch.setattr(LocalStore, "read", refuse)
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    assert store.read_head("datasets/x/1.0.0/big.csv", 64 * 1024) == bytes(64 * 1024)
+
+
+def test_read_head_of_a_folder_is_a_store_error(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.create("datasets/x/1.0.0/t.csv", b"a\r\n")
+    with pytest.raises(StoreError, match=r"cannot read datasets/x/1\.0\.0"):
+        store.read_head("datasets/x/1.0.0", 64)
+
+
+def test_the_default_read_head_of_a_store_cuts_what_read_returns(tmp_path: Path) -> None:
+    """A Store that does not override read_head (a wrapper, a test double) still has one."""
+
+    class Minimal(Store):
+        url = "memory:"
+
+        def __init__(self) -> None:
+            self.objects = {"k": b"0123456789"}
+
+        def read(self, key: str) -> tuple[bytes, str] | None:
+            data = self.objects.get(key)
+            return None if data is None else (data, "etag")
+
+        def create(self, key: str, data: bytes) -> bool:
+            raise NotImplementedError
+
+        def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
+            raise NotImplementedError
+
+        def list(self, prefix: str) -> list[str]:
+            return sorted(self.objects)
+
+        def delete(self, key: str) -> None:
+            raise NotImplementedError
+
+    store = Minimal()
+    assert store.read_head("k", 4) == b"0123"
+    assert store.read_head("k", 100) == b"0123456789"
+    assert store.read_head("missing", 4) is None
+    with pytest.raises(ValueError, match="max_bytes"):
+        store.read_head("k", 0)
+
+
+def test_parquet_has_its_media_type() -> None:
+    assert content_type_for("datasets/x/1.0.0/t.parquet") == "application/vnd.apache.parquet"
+    assert content_type_for("datasets/x/latest/T.PARQUET") == "application/vnd.apache.parquet"
+    assert content_type_for("datasets/x/1.0.0/t.csv") == "text/csv; charset=utf-8"
