@@ -9,6 +9,7 @@ a run that publishes nothing writes nothing.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -33,6 +34,12 @@ PAGE = "index.html"
 PUBLISHER = "Boråsregionen, Sjuhärads kommunalförbund"
 LISTED = ("published", "withdrawn")  # claims of runs in progress or abandoned are not listed
 PREVIEW_ROWS = 10
+# The preview reads no more than the start of a CSV: 10 rows fit in it many times over, and a
+# table of ten million rows (600 MB) costs one small ranged read.
+PREVIEW_BYTES = 64 * 1024
+# The same rows in other formats: resources `<name>-json` and `<name>-parquet` (Parquet since
+# 2026: older versions have none), listed after the CSV in this order.
+TWINS = ("json", "parquet")
 
 
 def datasets_in_store(store: Store) -> list[str]:
@@ -63,12 +70,15 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
     published = [v for v in listed if v["status"] == "published"]
     first = min((v["published"] for v in listed), default=None)
     resources = []
+    by_name = {r["name"]: r for r in reversed(descriptor.get("resources", []))}  # first wins
     for resource in descriptor.get("resources", []):
         if resource.get("format") != "csv":
             continue
-        twin = next(
-            (r for r in descriptor["resources"] if r["name"] == f"{resource['name']}-json"), None
-        )
+        twins = [
+            by_name[f"{resource['name']}-{suffix}"]
+            for suffix in TWINS
+            if f"{resource['name']}-{suffix}" in by_name
+        ]
         resources.append(
             {
                 "name": resource["name"],
@@ -85,11 +95,7 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
                     ),
                     None,
                 ),
-                "files": [
-                    _file(home, shown, latest, item)
-                    for item in (resource, twin)
-                    if item is not None
-                ],
+                "files": [_file(home, shown, latest, item) for item in (resource, *twins)],
             }
         )
     return {
@@ -213,26 +219,40 @@ def build_catalog(
 
 
 def preview_rows(
-    store: Store, entry: dict[str, Any], limit: int = PREVIEW_ROWS
+    store: Store, entry: dict[str, Any], limit: int = PREVIEW_ROWS, max_bytes: int = PREVIEW_BYTES
 ) -> dict[str, list[list[str]]]:
-    """The first rows of each resource of the latest version, for the dataset page."""
+    """The header and first `limit` rows of each resource of the latest version, for the page.
+
+    Only the first `max_bytes` of each CSV are read (Store.read_head), never the whole file.
+    """
     previews: dict[str, list[list[str]]] = {}
     for resource in entry.get("resources", []):
         csv_file = next((f for f in resource["files"] if f["format"] == "CSV"), None)
         if csv_file is None:
             continue
         key = csv_file["url"].split("/datasets/", 1)[1]
-        data = store.read_bytes(f"datasets/{key}")
+        data = store.read_head(f"datasets/{key}", max_bytes)
         if data is None:
             continue
-        reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
-        rows = []
-        for index, row in enumerate(reader):
-            if index > limit:
-                break
-            rows.append(row)
-        previews[resource["name"]] = rows
+        previews[resource["name"]] = head_records(data, len(data) < max_bytes, limit + 1)
     return previews
+
+
+def head_records(data: bytes, whole: bool, count: int) -> list[list[str]]:
+    """The first `count` complete CSV records of `data`, the start of a UTF-8 file.
+
+    When `data` is not the `whole` file, it may end inside a record (even inside a quoted field
+    that holds a line break, or inside a character): a record counts only when the reader went
+    on to the next one, so the last record read is dropped unless `count` were found before it.
+    """
+    text = codecs.getincrementaldecoder("utf-8")().decode(data, final=whole)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[list[str]] = []
+    for record in reader:
+        if len(records) == count:
+            return records  # a record after the last one wanted: those are all complete
+        records.append(record)
+    return records if whole else records[:-1]
 
 
 def derived_files(

@@ -50,6 +50,11 @@ their dataset, so a portal lists one dataset per name. A dataset series would mo
 releases that are separate datasets (a yearly file per year); our versions are successive states
 of one dataset, which is what dcat:hasVersion is for, and DCAT-AP-SE 2 has no series.
 
+Distributions. Per table one for each file of the version: CSV and JSON, and Parquet in the
+versions that have it (older versions have only CSV and JSON and keep exactly the distributions
+they had), each with its EU file type (CSV, JSON, PARQUET), IANA media type, spdx:checksum
+SHA-256 and dcat:byteSize; and one for datapackage.json.
+
 Keywords. catalog.json has one flat list (Swedish then English) and no split point; they are
 published without a language tag rather than with a wrong one. When an entry carries
 `keywords_en` (the English ones), those get `@en` and the rest `@sv`.
@@ -166,10 +171,16 @@ FREQUENCIES: dict[str, tuple[str, str]] = {
     "unknown": ("UNKNOWN", "unknown"),
 }
 
-# file format -> (EU file-type code, IANA media type)
+# file format -> (EU file-type code, IRI of the IANA media type). Parquet's media type
+# application/vnd.apache.parquet has the https IRI of IANA's registry page; CSV and JSON keep
+# the http IRIs published from the start (harvesters compare distributions by IRI).
 FORMATS: dict[str, tuple[str, str]] = {
-    "CSV": ("CSV", "text/csv"),
-    "JSON": ("JSON", "application/json"),
+    "CSV": ("CSV", f"{IANA}text/csv"),
+    "JSON": ("JSON", f"{IANA}application/json"),
+    "PARQUET": (
+        "PARQUET",
+        "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet",
+    ),
 }
 
 STATUS = {
@@ -635,7 +646,7 @@ class _Builder:
             )
             g.add((file_type, RDFS.label, Literal(code, lang="en")))
             g.add((node, DCT["format"], file_type))
-            media_type = URIRef(IANA + media)
+            media_type = URIRef(media)
             g.add((media_type, RDF.type, DCT.MediaType))
             g.add((node, DCAT.mediaType, media_type))
         self.add(node, DCT.license, license_node)
@@ -657,7 +668,7 @@ class _Builder:
 
 
 def _titles(resource: dict[str, Any], fmt: str | None) -> tuple[str | None, str | None]:
-    """A distribution's titles: the resource's, with the format (CSV and JSON differ)."""
+    """A distribution's titles: the resource's, with the format (CSV, JSON, PARQUET differ)."""
     suffix = f" ({fmt.upper()})" if fmt else ""
     title = resource.get("title") or resource.get("name")
     title_en = resource.get("title_en")

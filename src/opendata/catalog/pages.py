@@ -392,6 +392,11 @@ def render_dataset_page(
             previews=previews,
             latest=latest,
             latest_descriptor=descriptor,
+            has_parquet=any(
+                file["format"] == "PARQUET"
+                for resource in entry.get("resources", [])
+                for file in resource.get("files", [])
+            ),
             citation=citation,
             numeric_columns=numeric_columns,
             jsonld=script_json(dataset_jsonld(entry, catalog)),
