@@ -26,6 +26,7 @@ from opendata.catalog.dcat import dcat_files, iri
 from opendata.config import load_settings
 from opendata.publish import prepare, publish_package, require_valid, withdraw
 from opendata.storage import LocalStore
+from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, old_shape, write_dataset
 from tests.conftest import REPO
 
 BASE = "http://localhost:8000/"
@@ -48,6 +49,13 @@ RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
+
+MEDIA_TYPES = {
+    "CSV": "http://www.iana.org/assignments/media-types/text/csv",
+    "JSON": "http://www.iana.org/assignments/media-types/application/json",
+    "PARQUET": "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet",
+}
+FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 
 URI = re.compile(
     r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
@@ -240,10 +248,7 @@ def test_licences_download_urls_and_checksums(
                 assert graph.value(dist, DCT["format"]) == URIRef(
                     f"http://publications.europa.eu/resource/authority/file-type/{kind}"
                 )
-                media = {"CSV": "text/csv", "JSON": "application/json"}[kind]
-                assert graph.value(dist, DCAT.mediaType) == URIRef(
-                    f"http://www.iana.org/assignments/media-types/{media}"
-                )
+                assert graph.value(dist, DCAT.mediaType) == URIRef(MEDIA_TYPES[kind])
                 assert graph.value(dist, DCT.conformsTo) == URIRef(
                     "https://specs.frictionlessdata.io/table-schema/"
                 )
@@ -397,3 +402,142 @@ def test_iri_encoding() -> None:
     for relative in ("datasets/x/", "//host/x", "/x"):
         with pytest.raises(ValueError):
             iri(relative)
+
+
+# -- 8: Parquet -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def parquet_store(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    """A dataset whose 1.0.0 has CSV and JSON only and whose latest 1.1.0 also has Parquet."""
+    store = LocalStore(tmp_path_factory.mktemp("parquet-store"))
+    write_dataset(store, "prov", mixed_shape(), BASE)
+    rebuild_catalog(store, BASE)
+    return store
+
+
+@pytest.fixture(scope="module")
+def parquet_graph(parquet_store: LocalStore) -> Graph:
+    return Graph().parse(data=parquet_store.read_bytes("dcat/catalog.rdf"), format="xml")
+
+
+def test_a_parquet_file_is_a_distribution_with_its_file_type_and_media_type(
+    parquet_store: LocalStore, parquet_graph: Graph
+) -> None:
+    g = parquet_graph
+    home = f"{BASE}datasets/prov/"
+    dataset = URIRef(home)
+    by_url = {g.value(d, DCAT.downloadURL): d for d in g.objects(dataset, DCAT.distribution)}
+    assert set(map(str, by_url)) == {
+        f"{home}latest/{table}.{suffix}"
+        for table in ("kommuner", "varden")
+        for suffix in ("csv", "json", "parquet")
+    } | {f"{home}latest/datapackage.json"}
+    parquet_type = URIRef(f"{FILE_TYPE}PARQUET")
+    parquet_media = URIRef(MEDIA_TYPES["PARQUET"])
+    for table, title, title_en in (
+        ("kommuner", "Kommuner", "Municipalities"),
+        ("varden", "Värden per kommun och år", "Values by municipality and year"),
+    ):
+        dist = by_url[URIRef(f"{home}latest/{table}.parquet")]
+        assert dist == URIRef(f"{home}#distribution-{table}.parquet")
+        assert (dist, RDF.type, DCAT.Distribution) in g
+        assert g.value(dist, DCAT.accessURL) == URIRef(f"{home}latest/{table}.parquet")
+        assert g.value(dist, DCT["format"]) == parquet_type
+        assert g.value(dist, DCAT.mediaType) == parquet_media
+        data = parquet_store.read_bytes(f"datasets/prov/1.1.0/{table}.parquet") or b""
+        assert data.startswith(b"PAR1")
+        assert parquet_store.read_bytes(f"datasets/prov/latest/{table}.parquet") == data
+        assert g.value(dist, DCAT.byteSize) == Literal(len(data), datatype=XSD.nonNegativeInteger)
+        checksum = g.value(dist, SPDX.checksum)
+        assert checksum == URIRef(f"{home}1.1.0/#checksum-{table}.parquet")
+        assert g.value(checksum, SPDX.algorithm) == SPDX.checksumAlgorithm_sha256
+        assert g.value(checksum, SPDX.checksumValue) == Literal(
+            hashlib.sha256(data).hexdigest(), datatype=XSD.hexBinary
+        )
+        assert texts(g, dist, DCT.title) == {
+            "sv": f"{title} (PARQUET)",
+            "en": f"{title_en} (PARQUET)",
+        }
+        assert g.value(dist, DCT.conformsTo) == URIRef(
+            "https://specs.frictionlessdata.io/table-schema/"
+        )
+        assert g.value(dist, DCT.license) == CC_BY
+        # next to it, the CSV and JSON of the same table keep their types
+        for suffix, kind in (("csv", "CSV"), ("json", "JSON")):
+            other = by_url[URIRef(f"{home}latest/{table}.{suffix}")]
+            assert g.value(other, DCT["format"]) == URIRef(f"{FILE_TYPE}{kind}")
+            assert g.value(other, DCAT.mediaType) == URIRef(MEDIA_TYPES[kind])
+    assert (parquet_type, RDF.type, DCT.MediaTypeOrExtent) in g
+    assert (parquet_media, RDF.type, DCT.MediaType) in g
+    assert texts(g, by_url[URIRef(f"{home}latest/varden.parquet")], DCT.description) == {
+        "sv": "Syntetiska värden för tester."
+    }
+    assert PARQUET_MEDIATYPE in str(parquet_media)
+
+
+def test_each_version_lists_the_parquet_files_it_has(
+    parquet_store: LocalStore, parquet_graph: Graph
+) -> None:
+    g = parquet_graph
+    home = f"{BASE}datasets/prov/"
+    newer, older = URIRef(f"{home}1.1.0/"), URIRef(f"{home}1.0.0/")
+    parquet_type = URIRef(f"{FILE_TYPE}PARQUET")
+    newer_files = {
+        str(g.value(d, DCAT.downloadURL)).rsplit("/", 1)[-1]: d
+        for d in g.objects(newer, DCAT.distribution)
+    }
+    assert set(newer_files) == {
+        "datapackage.json",
+        *(f"{t}.{s}" for t in ("kommuner", "varden") for s in ("csv", "json", "parquet")),
+    }
+    for table in ("kommuner", "varden"):
+        dist = newer_files[f"{table}.parquet"]
+        assert dist == URIRef(f"{home}1.1.0/#distribution-{table}.parquet")
+        data = parquet_store.read_bytes(f"datasets/prov/1.1.0/{table}.parquet") or b""
+        assert g.value(dist, DCAT.downloadURL) == URIRef(f"{home}1.1.0/{table}.parquet")
+        assert g.value(dist, DCT["format"]) == parquet_type
+        assert g.value(dist, DCAT.mediaType) == URIRef(MEDIA_TYPES["PARQUET"])
+        assert g.value(dist, DCAT.byteSize) == Literal(len(data), datatype=XSD.nonNegativeInteger)
+        assert g.value(g.value(dist, SPDX.checksum), SPDX.checksumValue) == Literal(
+            hashlib.sha256(data).hexdigest(), datatype=XSD.hexBinary
+        )
+        assert "(PARQUET)" in texts(g, dist, DCT.title)["sv"]
+    # the older version has exactly the CSV and JSON it always had
+    older_files = {
+        str(g.value(d, DCAT.downloadURL)).rsplit("/", 1)[-1]
+        for d in g.objects(older, DCAT.distribution)
+    }
+    assert older_files == {
+        "datapackage.json",
+        *(f"{t}.{s}" for t in ("kommuner", "varden") for s in ("csv", "json")),
+    }
+    assert not [
+        d for d in g.objects(older, DCAT.distribution) if g.value(d, DCT["format"]) == parquet_type
+    ]
+
+
+def test_the_graph_with_parquet_is_shacl_valid(
+    parquet_store: LocalStore, parquet_graph: Graph
+) -> None:
+    assert_valid_dcat_ap_3(parquet_graph)
+    assert_absolute_iris(parquet_graph)
+    counts, text = violations(parquet_graph, "dcat-ap-2.1.1-SHACL-shapes.ttl")
+    assert set(counts) <= {
+        (str(SPDX.algorithm), "HasValueConstraintComponent"),
+        (str(DCAT.byteSize), "DatatypeConstraintComponent"),
+    }, text
+    for key, fmt in (("dcat/catalog.ttl", "turtle"), ("dcat/catalog.jsonld", "json-ld")):
+        other = Graph().parse(data=parquet_store.read_bytes(key), format=fmt)
+        assert isomorphic(parquet_graph, other), key
+
+
+def test_without_parquet_the_graph_has_no_parquet(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    write_dataset(store, "prov", old_shape(), BASE)
+    rebuild_catalog(store, BASE)
+    g = Graph().parse(data=store.read_bytes("dcat/catalog.rdf"), format="xml")
+    formats = {g.value(d, DCT["format"]) for d in g.subjects(RDF.type, DCAT.Distribution)}
+    assert formats == {URIRef(f"{FILE_TYPE}CSV"), URIRef(f"{FILE_TYPE}JSON")}
+    assert "parquet" not in (store.read_bytes("dcat/catalog.ttl") or b"").decode().lower()
+    assert_valid_dcat_ap_3(g)
