@@ -31,6 +31,7 @@ from opendata.catalog.pages import filesize, render_dataset_page, render_index
 from opendata.config import load_settings
 from opendata.publish import prepare, publish_package, require_valid, withdraw
 from opendata.storage import LocalStore
+from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, write_dataset
 from tests.conftest import REPO
 
 DATASETS = [
@@ -611,3 +612,119 @@ def test_a_dataset_whose_versions_are_all_withdrawn_still_renders(site: Site) ->
     assert not doc.by_id("v1.0.0").find_all("a", type="application/json")
     index = parse(render_index(catalog))
     assert "ingen – alla versioner är återkallade" in index.by_id("befolkning").words()
+
+
+# ---------------------------------------------------------------------------------------------
+# Parquet: a download next to CSV and JSON, in the latest downloads and the version history
+
+
+@pytest.fixture(scope="module")
+def parquet_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """A dataset whose 1.0.0 has CSV and JSON only and whose latest 1.1.0 also has Parquet."""
+    store = LocalStore(tmp_path_factory.mktemp("parquet-store"))
+    write_dataset(store, "prov", mixed_shape(), BASE)
+    rebuild_catalog(store, BASE)
+    return Site(store.root, store, json.loads(store.read_bytes("catalog.json") or b"{}"))
+
+
+def test_the_page_offers_parquet_with_size_and_sha256(parquet_site: Site) -> None:
+    html, doc = parquet_site.page("datasets/prov/index.html")
+    downloads = doc.find("table", class_="stack downloads")
+    names = [row.attrs["data-file"] for row in downloads.find_all("tr") if "data-file" in row.attrs]
+    assert names == [
+        "datapackage.json",
+        "kommuner.csv",
+        "kommuner.json",
+        "kommuner.parquet",
+        "varden.csv",
+        "varden.json",
+        "varden.parquet",
+    ]
+    for name in names[1:]:
+        data = parquet_site.file(f"datasets/prov/1.1.0/{name}")
+        row = row_of(downloads, name)
+        link = row.find("a")
+        assert link.attrs["href"] == f"1.1.0/{name}"
+        assert "download" in link.attrs
+        size = row.find("td", data_label="Storlek")
+        assert size.attrs["data-bytes"] == str(len(data))
+        assert size.words() == f"{filesize(len(data))} ({len(data)} byte)"
+        assert row.find("code", class_="hash").text() == sha256(data)
+    for table in ("kommuner", "varden"):
+        row = row_of(downloads, f"{table}.parquet")
+        assert row.find("a").attrs["type"] == PARQUET_MEDIATYPE
+        assert row.find("td", data_label="Format").words() == "PARQUET"
+        assert parquet_site.file(f"datasets/prov/1.1.0/{table}.parquet").startswith(b"PAR1")
+    section = doc.find("section", aria_labelledby="ladda-ner")
+    assert "Parquet-filerna har samma rader och kolumntyper som CSV-filerna" in section.words()
+
+    # each resource links its three files
+    meta = doc.by_id("resurs-varden").find("p", class_="meta")
+    assert [(a.text(), a.attrs["href"]) for a in meta.find_all("a", download="")] == [
+        ("CSV", "1.1.0/varden.csv"),
+        ("JSON", "1.1.0/varden.json"),
+        ("PARQUET", "1.1.0/varden.parquet"),
+    ]
+    # the index names the formats
+    index = parquet_site.page("index.html")[1].by_id("prov")
+    facts = {
+        dt.words(): dd.words()
+        for dt, dd in zip(index.find_all("dt"), index.find_all("dd"), strict=True)
+    }
+    assert facts["Format"] == "CSV, JSON, PARQUET"
+    # schema.org: a DataDownload per file, Parquet with its media type
+    data = json.loads(doc.find("script", type="application/ld+json").text())
+    parquet = next(d for d in data["distribution"] if d["name"] == "varden.parquet")
+    stored = parquet_site.file("datasets/prov/1.1.0/varden.parquet")
+    assert parquet == {
+        "@type": "DataDownload",
+        "name": "varden.parquet",
+        "contentUrl": f"{BASE}datasets/prov/1.1.0/varden.parquet",
+        "encodingFormat": PARQUET_MEDIATYPE,
+        "contentSize": f"{len(stored)} B",
+        "sha256": sha256(stored),
+    }
+    assert html.count("<script") == 2
+
+
+def test_the_version_history_lists_parquet_where_a_version_has_it(parquet_site: Site) -> None:
+    _, doc = parquet_site.page("datasets/prov/index.html")
+    history = json.loads(parquet_site.file("datasets/prov/versions.json"))
+    stored = {v["version"]: v for v in history["versions"]}
+    for version, parquet in (("1.1.0", True), ("1.0.0", False)):
+        files = doc.by_id(f"v{version}").find("details").find("table")
+        listed = [
+            row.attrs["data-file"] for row in files.find_all("tr") if "data-file" in row.attrs
+        ]
+        assert listed == sorted(stored[version]["files"])
+        assert ("varden.parquet" in listed) is parquet
+        assert ("kommuner.parquet" in listed) is parquet
+        for name in listed:
+            data = parquet_site.file(f"datasets/prov/{version}/{name}")
+            row = row_of(files, name)
+            assert row.find("a").attrs["href"] == f"{version}/{name}"
+            assert row.find("code", class_="hash").text() == sha256(data)
+            size = row.find("td", data_label="Storlek")
+            assert size.attrs["data-bytes"] == str(len(data))
+            assert size.words() == f"{filesize(len(data))} ({len(data)} byte)"
+
+
+def test_every_link_on_the_parquet_page_resolves(parquet_site: Site) -> None:
+    _, doc = parquet_site.page("datasets/prov/index.html")
+    page_url = f"{BASE}datasets/prov/"
+    for node in doc.find_all("a"):
+        href = node.attrs.get("href", "")
+        if href.startswith(("http://", "https://", "mailto:", "#")):
+            continue
+        path = urljoin(page_url, href).partition("#")[0][len(BASE) :]
+        if path.startswith("dcat/"):
+            continue
+        stored = path + "index.html" if path == "" or path.endswith("/") else path
+        assert (parquet_site.root / stored).is_file(), href
+
+
+def test_the_parquet_page_is_deterministic(parquet_site: Site) -> None:
+    entry = parquet_site.entry("prov")
+    page = render_dataset_page(entry, preview_rows(parquet_site.store, entry), parquet_site.catalog)
+    assert page.encode() == parquet_site.file("datasets/prov/index.html")
+    assert rebuild_catalog(parquet_site.store, BASE) == []
