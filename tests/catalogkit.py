@@ -74,6 +74,16 @@ def tables(extra_rows: int = 0) -> list[Table]:
     ]
 
 
+def big_tables(rows: int) -> list[Table]:
+    """`varden` with many rows whose comments hold commas, quotes and line breaks."""
+    small = tables()
+    data = [
+        [f"{1000 + i % 9000:04d}", str(1900 + i // 9000), str(i), f'rad {i}\n"två", åäö ' * 3]
+        for i in range(rows)
+    ]
+    return [small[0], Table("varden", "Värden", small[1].schema, data)]
+
+
 @dataclass
 class Version:
     number: str

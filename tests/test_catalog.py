@@ -28,11 +28,11 @@ from tests.catalogkit import (
     PARQUET_MEDIATYPE,
     Table,
     Version,
+    big_tables,
     csv_bytes,
     mixed_shape,
     old_shape,
     sha256,
-    tables,
     write_dataset,
 )
 
@@ -172,16 +172,6 @@ class CountingStore(LocalStore):
     def read_head(self, key: str, max_bytes: int) -> bytes | None:
         self.heads.append((key, max_bytes))
         return super().read_head(key, max_bytes)
-
-
-def big_tables(rows: int) -> list[Table]:
-    """`varden` with many rows whose comments hold commas, quotes and line breaks."""
-    small = tables()
-    data = [
-        [f"{1000 + i % 9000:04d}", str(1900 + i // 9000), str(i), f'rad {i}\n"två", åäö ' * 3]
-        for i in range(rows)
-    ]
-    return [small[0], Table("varden", "Värden", small[1].schema, data)]
 
 
 def test_the_preview_reads_only_the_start_of_a_large_csv(tmp_path: Path) -> None:

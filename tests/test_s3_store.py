@@ -27,12 +27,14 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from opendata.catalog import rebuild_catalog
+from opendata.catalog.build import PREVIEW_BYTES
 from opendata.config import load_settings
 from opendata.errors import ConfigError, ConflictError, StoreError, TransientStoreError
 from opendata.publish import prepare, publish_package, require_valid
 from opendata.storage import LocalStore, open_store
 from opendata.storage.base import IMMUTABLE, SHORT_LIVED
 from opendata.storage.s3 import S3Store
+from tests.catalogkit import Version, big_tables, write_dataset
 from tests.conftest import REPO
 from tests.s3server import S3Server
 
@@ -370,6 +372,61 @@ def test_keys_name_the_same_objects_as_local_paths(store: S3Store) -> None:
 # -- large files --------------------------------------------------------------------------------
 
 
+# -- read_head: the start of an object, one ranged GET ------------------------------------------
+
+
+def test_read_head_is_one_ranged_get(store: S3Store) -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB
+    key = "datasets/x/1.0.0/t.csv"
+    store.create(key, data)
+    store.create("datasets/x/1.0.0/small.csv", b"a,b\r\n1,2\r\n")
+    store.create("datasets/x/1.0.0/empty.csv", b"")
+    gets = calls_to(store, "GetObject")
+    sent = headers_of(store, "GetObject")
+
+    assert store.read_head(key, 64 * 1024) == data[: 64 * 1024]
+    assert [(g["Key"], g["Range"]) for g in gets] == [(f"{PREFIX}/{key}", "bytes=0-65535")]
+    assert sent[0]["range"] == "bytes=0-65535"
+    assert store.read_head(key, 1) == data[:1]
+    assert gets[-1]["Range"] == "bytes=0-0"
+    assert store.read_head(key, len(data)) == data
+    assert store.read_head(key, 10 * len(data)) == data  # a range past the end: the whole object
+    assert store.read_head("datasets/x/1.0.0/small.csv", 64) == b"a,b\r\n1,2\r\n"
+    assert store.read_head("datasets/x/1.0.0/empty.csv", 64) == b""  # 416 for an empty object
+    assert store.read_head("datasets/x/1.0.0/missing.csv", 64) is None
+    assert all("Range" in g for g in gets)
+    for size in (0, -5):
+        with pytest.raises(ValueError, match="max_bytes"):
+            store.read_head(key, size)
+    with pytest.raises(ValueError, match="invalid store key"):
+        store.read_head("../outside", 64)
+
+
+def test_read_head_of_a_large_object_transfers_only_its_start(
+    store: S3Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "large.csv"
+    write_random_file(path, 20 * MiB)
+    key = "datasets/x/1.0.0/large.csv"
+    assert store.create_file(key, path) is True
+    with path.open("rb") as stream:
+        start = stream.read(64 * 1024)
+    tracemalloc.start()
+    try:
+        head = store.read_head(key, 64 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert head == start
+    assert peak < 2 * MiB, f"peak memory {peak / MiB:.1f} MiB for the head of a 20 MiB object"
+
+
+def test_read_head_of_a_missing_bucket_is_an_error(aws_env: S3Server) -> None:
+    store = S3Store("no-such-bucket-here", PREFIX)
+    with pytest.raises(StoreError, match="NoSuchBucket"):
+        store.read_head("catalog.json", 64)
+
+
 def test_a_small_file_is_one_put(store: S3Store, tmp_path: Path) -> None:
     path = tmp_path / "small.csv"
     path.write_bytes(b"a\n" * 1000)
@@ -613,6 +670,56 @@ def test_a_conditional_write_conflict_409_is_a_conflict() -> None:
             store.replace("datasets/x/versions.json", b"ours", '"before"')
 
 
+def test_read_head_of_a_server_that_ignores_the_range_reads_no_further() -> None:
+    """A server may answer a ranged GET with 200 and the whole object: we read max_bytes only."""
+
+    class Body(io.BytesIO):
+        taken = 0
+
+        def read(self, size: int | None = -1) -> bytes:
+            chunk = super().read(size)
+            self.taken += len(chunk)
+            return chunk
+
+    store = S3Store("bucket", "p", client=offline_client())
+    body = Body(b"x" * (4 * MiB))
+    with Stubber(store.client) as stub:
+        stub.add_response(
+            "get_object",
+            {"Body": StreamingBody(body, 4 * MiB), "ETag": '"e"', "ContentLength": 4 * MiB},
+            {"Bucket": "bucket", "Key": "p/datasets/x/1.0.0/t.csv", "Range": "bytes=0-99"},
+        )
+        assert store.read_head("datasets/x/1.0.0/t.csv", 100) == b"x" * 100
+    assert body.taken == 100
+    assert body.closed  # the connection is not left with the rest of the object
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (416, "InvalidRange", b""),
+        (404, "NoSuchKey", None),
+    ],
+)
+def test_read_head_answers(status: int, code: str, expected: bytes | None) -> None:
+    store = S3Store("bucket", "p", client=offline_client())
+    with Stubber(store.client) as stub:
+        stub.add_client_error("get_object", code, "the message", status)
+        assert store.read_head("datasets/x/1.0.0/t.csv", 64) == expected
+
+
+def test_read_head_errors_are_store_errors() -> None:
+    store = S3Store("bucket", "p", client=offline_client())
+    with Stubber(store.client) as stub:
+        stub.add_client_error("get_object", "SlowDown", "busy", 503)
+        stub.add_client_error("get_object", "AccessDenied", "no", 403)
+        with pytest.raises(TransientStoreError, match=r"cannot read datasets/x/t\.csv"):
+            store.read_head("datasets/x/t.csv", 64)
+        with pytest.raises(StoreError, match="AccessDenied") as denied:
+            store.read_head("datasets/x/t.csv", 64)
+    assert not isinstance(denied.value, TransientStoreError)
+
+
 # -- end to end ---------------------------------------------------------------------------------
 
 
@@ -640,3 +747,42 @@ def test_publishing_to_s3_gives_the_same_files_as_a_folder(
     package = require_valid(prepare(settings, "avfallsplan"))
     assert publish_package(store, package, base).status == "unchanged"
     assert puts == []
+
+
+def test_the_catalog_on_s3_previews_from_ranged_reads_only(
+    store: S3Store, aws_env: S3Server, tmp_path: Path
+) -> None:
+    """The dataset page's preview of a large CSV on S3: a ranged GET, never the whole object;
+    and the derived files (with Parquet listed) are the same as from a folder."""
+    base = "https://data.example.org/"
+    local = LocalStore(tmp_path / "public")
+    version = Version("1.0.0", "2024-03-01T05:00:12Z", big_tables(20_000), parquet=True)
+    for target in (store, local):
+        write_dataset(target, "prov", [version], base)
+    size = len(version.files["varden.csv"])
+    assert size > 20 * PREVIEW_BYTES
+    gets = calls_to(store, "GetObject")
+    rebuild_catalog(store, base)
+    rebuild_catalog(local, base)
+    data_files = {
+        f"{PREFIX}/datasets/prov/{folder}/{table}.{suffix}"
+        for folder in ("1.0.0", "latest")
+        for table in ("kommuner", "varden")
+        for suffix in ("csv", "json", "parquet")
+    }
+    whole = [g["Key"] for g in gets if "Range" not in g]
+    assert not data_files & set(whole), "a data file was read whole"
+    ranged = sorted((g["Key"], g["Range"]) for g in gets if "Range" in g)
+    assert ranged == [
+        (f"{PREFIX}/datasets/prov/1.0.0/{table}.csv", f"bytes=0-{PREVIEW_BYTES - 1}")
+        for table in ("kommuner", "varden")
+    ]
+    for key in local.list(""):
+        assert store.read_bytes(key) == local.read_bytes(key), key
+    page = (store.read_bytes("datasets/prov/index.html") or b"").decode()
+    assert "de första 10 av 20000 raderna" in page
+    assert 'href="1.0.0/varden.parquet"' in page
+    head = raw_client(aws_env).head_object(
+        Bucket=store.bucket, Key=f"{PREFIX}/datasets/prov/1.0.0/varden.parquet"
+    )
+    assert head["ContentType"] == "application/vnd.apache.parquet"
