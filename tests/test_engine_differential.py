@@ -384,6 +384,7 @@ def test_packages_match_frictionless(tmp_path: Path, data: Any) -> None:
                 if index < len(row) and position < len(source):
                     row[index] = source[position]
     reference, target = clean(reference), clean(target)
+    assume(checks.supported(reference) is None and checks.supported(target) is None)
     write_csv(tmp_path / "ref.csv", ref_rows)
     write_csv(tmp_path / "target.csv", target_rows)
     package = Package.from_descriptor(

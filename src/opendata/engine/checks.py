@@ -31,6 +31,7 @@ import csv
 import functools
 import itertools
 import json
+import operator
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -108,6 +109,12 @@ BOUNDS = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"]
 for _kind in ("integer", "number", "date", "datetime", "time", "year", "yearmonth"):
     CONSTRAINTS[_kind] = ["required", *BOUNDS, "enum"]
 COMPARE = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+PYTHON_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 NUMERIC_CLASS = ("integer", "number", "year", "boolean")  # Python compares these as numbers
 UDF_NAME = "__opendata_frictionless_read"
 DEFAULT_TRUE = ["true", "True", "TRUE", "1"]
@@ -129,6 +136,7 @@ PHASE = {
     "foreign-key": 5,
 }
 LABEL_ORDER = {
+    "source-error": -1,
     "extra-label": 0,
     "missing-label": 1,
     "blank-label": 2,
@@ -283,8 +291,6 @@ def _field_unsupported(field: dict[str, Any]) -> str | None:
             return f'constraint "{name}" value {constraints[name]!r} is not a valid {kind}'
         if isinstance(value, Decimal) and value.is_nan():
             return f'constraint "{name}" is NaN'
-        if kind == "integer" and not (-(2**127) <= value < 2**127):
-            return f'constraint "{name}" is beyond HUGEINT'
         if kind == "yearmonth" and value.year < 0:
             return f'constraint "{name}" has a negative year'
     if constraints.get("enum") is not None:
@@ -294,8 +300,6 @@ def _field_unsupported(field: dict[str, Any]) -> str | None:
             value = constraint_value(field, "enum", item)
             if isinstance(value, Decimal) and value.is_snan():
                 return "enum holds sNaN"
-            if kind == "integer" and value is not None and not (-(2**127) <= value < 2**127):
-                return "enum holds an integer beyond HUGEINT"
     return None
 
 
@@ -604,8 +608,10 @@ def udf_call(cell: str, field: dict[str, Any], canon: str) -> str:
 class Builder:
     """Named SQL expressions in stages: a stage may use the names of earlier stages only.
 
-    `inline` builds one nested expression instead (for typed_sql), where each name is the
-    parenthesised expression itself."""
+    Layered (for checks): each stage is a SELECT over the previous one, each name a column.
+    Inline (for typed_sql, one expression): each stage is a struct bound by a DuckDB lambda,
+    ``list_transform([{...}], lambda s: ...)[1]``, so a name is computed once and the
+    expression grows linearly, not exponentially, with the stages."""
 
     def __init__(self, prefix: str, inline: bool = False) -> None:
         self.prefix = prefix
@@ -614,14 +620,24 @@ class Builder:
 
     def let(self, name: str, expr: str) -> str:
         if self.inline:
-            return f"({expr})"
+            self.stages[-1].append((name, expr))
+            return f"__s{len(self.stages) - 1}.{quote_identifier(name)}"
         alias = f"{self.prefix}{name}"
         self.stages[-1].append((alias, expr))
         return quote_identifier(alias)
 
     def next(self) -> None:
-        if not self.inline and self.stages[-1]:
+        if self.stages[-1]:
             self.stages.append([])
+
+    def wrap(self, final: str) -> str:
+        """Inline mode: `final` inside the lambdas binding every stage."""
+        for k in reversed(range(len(self.stages))):
+            stage = self.stages[k]
+            if stage:
+                struct = "{" + ", ".join(f"{lit(name)}: {expr}" for name, expr in stage) + "}"
+                final = f"list_transform([{struct}], lambda __s{k}: {final})[1]"
+        return final
 
 
 @dataclass
@@ -670,6 +686,7 @@ def compile_column(
     kind = kind_of(field)
     mv = missing_values(field, schema)
     none = b.let("none", f"({raw} IS NULL OR {in_list(raw, mv)})")
+    b.next()
     constraints = dict(field.get("constraints") or {})
     compare = bool(set(BOUNDS) & {k for k, v in constraints.items() if v is not None})
     need_eq = need.unique or constraints.get("enum") is not None
@@ -788,7 +805,10 @@ def _integer_numkeys(b: Builder, value: str, big: str) -> list[str]:
         f"{digits} = '0' OR (length({kept}) <= 15 AND length({digits}) - 1 <= 300)",
     )
     b.next()
-    kd = b.let("nkd", f"CASE WHEN {small} THEN CAST({value} AS DOUBLE) END")
+    kd = b.let(
+        "nkd",
+        f"CASE WHEN {small} THEN CAST(coalesce(CAST({value} AS VARCHAR), {big}) AS DOUBLE) END",
+    )
     ks = b.let(
         "nks",
         f"CASE WHEN {digits} IS NOT NULL AND NOT {small} THEN "
@@ -799,20 +819,55 @@ def _integer_numkeys(b: Builder, value: str, big: str) -> list[str]:
     return [kd, ks]
 
 
+HUGEINT_MIN, HUGEINT_MAX = -(2**127), 2**127 - 1
+
+
+def _big_cmp(big: str, bound: int) -> str:
+    """-1/0/1 comparing an integer beyond HUGEINT (its text: sign, digits without leading zeros)
+    with `bound`, exactly: by sign, then number of digits, then digits."""
+    digits = str(abs(bound))
+    negative = bound < 0
+    cell_negative = f"starts_with({big}, '-')"
+    cell_digits = f"ltrim({big}, '-')"
+    magnitude = (
+        f"(CASE WHEN length({cell_digits}) <> {len(digits)} THEN "
+        f"sign(length({cell_digits}) - {len(digits)}) "
+        f"WHEN {cell_digits} > {lit(digits)} THEN 1 WHEN {cell_digits} < {lit(digits)} THEN -1 "
+        "ELSE 0 END)"
+    )
+    return (
+        f"(CASE WHEN {cell_negative} <> {str(negative).lower()} "
+        f"THEN (CASE WHEN {cell_negative} THEN -1 ELSE 1 END) "
+        f"WHEN {cell_negative} THEN -{magnitude} ELSE {magnitude} END)"
+    )
+
+
+def _big_text(value: int) -> str:
+    return ("-" if value < 0 else "") + str(abs(value))
+
+
 def integer_constraint(f: dict[str, Any], col: Column, name: str, raw_value: Any) -> str:
     value, big = col.keys
     if name == "enum":
         values = {constraint_value(f, name, v) for v in raw_value}
         ints = sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool))
-        if not ints:
-            return "true"
-        return f"NOT coalesce({value} IN ({', '.join(str(v) for v in ints)}), false)"
-    bound = constraint_value(f, name, raw_value)
+        small = [v for v in ints if HUGEINT_MIN <= v <= HUGEINT_MAX]
+        large = [_big_text(v) for v in ints if not HUGEINT_MIN <= v <= HUGEINT_MAX]
+        terms = []
+        if small:
+            terms.append(f"{value} IN ({', '.join(str(v) for v in small)})")
+        if large:
+            terms.append(in_list(big, large))
+        return f"NOT coalesce({' OR '.join(terms)}, false)" if terms else "true"
+    bound = int(constraint_value(f, name, raw_value))
     op = COMPARE[name]
-    above = op in (">=", ">")
-    big_result = f"NOT starts_with({big}, '-')" if above else f"starts_with({big}, '-')"
+    if HUGEINT_MIN <= bound <= HUGEINT_MAX:
+        in_range = f"{value} {op} {bound}"
+    else:  # every HUGEINT is on the same side of such a bound
+        in_range = "true" if PYTHON_COMPARE[op](0, bound) else "false"
     return (
-        f"NOT (CASE WHEN {value} IS NOT NULL THEN {value} {op} {int(bound)} ELSE {big_result} END)"
+        f"NOT (CASE WHEN {value} IS NOT NULL THEN {in_range} "
+        f"ELSE {_big_cmp(big, bound)} {op} 0 END)"
     )
 
 
@@ -1483,11 +1538,12 @@ def typed_sql(field: dict[str, Any], column_sql: str) -> str:
     column = compile_column(b, 1, str(field.get("name", "")), column_sql, field, None, NeedKeys())
     kind = column.kind
     ok = f"(NOT {column.none} AND {column.ok})"
+    value = column.value
     if kind == "integer":
-        return f"(CASE WHEN {ok} THEN CAST({column.value} AS BIGINT) END)"
-    if kind == "datetime":
-        return f"(CASE WHEN {ok} THEN CAST({column.value} AS TIMESTAMP) END)"
-    return f"(CASE WHEN {ok} THEN {column.value} END)"
+        value = f"CAST({value} AS BIGINT)"
+    elif kind == "datetime":
+        value = f"CAST({value} AS TIMESTAMP)"
+    return "(" + b.wrap(f"CASE WHEN {ok} THEN {value} END") + ")"
 
 
 # --------------------------------------------------------------------------------------------
@@ -2023,47 +2079,66 @@ def sniffed_skipinitialspace(path: Path, bom: bool) -> bool:
     return bool(dialect.skipinitialspace)
 
 
-def empty_records(path: Path, start: int) -> list[int]:
-    """Record numbers of the empty lines outside quotes: Python's csv reads each as a record
-    [] (a blank row), DuckDB skips them. A cheap byte search first; only when it finds a
-    candidate, a vectorised numpy scan in chunks (never per row)."""
+@dataclass
+class LineScan:
+    """What DuckDB does not tell: the empty records (Python's csv reads an empty line as a
+    record [], DuckDB skips it), the number of records, and whether line ends are mixed."""
+
+    empties: list[int]
+    records: int | None  # None when not counted (the cheap search found nothing to count)
+    mixed: bool
+
+
+def scan_lines(path: Path, start: int, *, count: bool = False) -> LineScan:
+    """A cheap byte search first (C speed, chunked); only when it finds a candidate empty line or
+    mixed line ends (or `count` asks), a vectorised numpy scan in chunks -- never per row."""
     import numpy as np
 
     chunk_size = 1 << 24
     with path.open("rb") as stream:
         stream.seek(start)
-        maybe = stream.read(1) in (b"\r", b"\n")
+        suspect = stream.read(1) in (b"\r", b"\n")
         stream.seek(start)
         tail = b""
-        while not maybe:
-            chunk = stream.read(chunk_size)
-            if not chunk:
-                break
+        crlf = cr = lf = 0
+        while chunk := stream.read(chunk_size):
             window = tail + chunk
-            maybe = b"\n\n" in window or b"\n\r" in window or b"\r\r" in window
+            suspect = suspect or b"\n\n" in window or b"\n\r" in window or b"\r\r" in window
+            crlf += window.count(b"\r\n") - tail.count(b"\r\n")
+            cr += chunk.count(b"\r")
+            lf += chunk.count(b"\n")
             tail = chunk[-1:]
-        if not maybe:
-            return []
+        single_kind = cr == 0 or lf == 0 or cr == lf == crlf
+        if not (suspect or count or not single_kind):
+            return LineScan([], None, False)
         stream.seek(start)
         empties: list[int] = []
+        kinds: set[str] = set()
         parity = 0  # quotes so far, mod 2 (well-formed quoting: each quote flips the state)
         records = 0  # terminators so far
         previous = -1  # the byte before the chunk
-        line_start = True  # the byte before the chunk ended a terminator (or file start)
+        line_start = True  # the byte before the chunk ended a terminator (or the file starts)
         while chunk := stream.read(chunk_size):
             data = np.frombuffer(chunk, dtype=np.uint8)
             inside = (np.cumsum(data == 34, dtype=np.uint8) + parity) & 1
             outside = inside == 0
-            cr = (data == 13) & outside
-            lf = (data == 10) & outside
+            is_cr = (data == 13) & outside
+            is_lf = (data == 10) & outside
             before = np.empty(len(data), dtype=np.int16)
             before[0] = previous
             before[1:] = data[:-1]
-            starts = cr | (lf & (before != 13))  # a terminator (\r\n, \r or \n) begins here
             following = np.empty(len(data), dtype=np.int16)
             following[:-1] = data[1:]
-            following[-1] = -1  # a CR ending the chunk: counted as an end (harmless, see LF)
-            ends = lf | (cr & (following != 10))
+            following[-1] = -1  # a CR ending the chunk counts as an end; its LF then starts nothing
+            lone_lf = is_lf & (before != 13)
+            starts = is_cr | lone_lf  # a terminator (\r\n, \r or \n) begins here
+            ends = is_lf | (is_cr & (following != 10))
+            if lone_lf.any():
+                kinds.add("lf")
+            if (is_cr & (following == 10)).any():
+                kinds.add("crlf")
+            if (is_cr[:-1] & (following[:-1] != 10)).any():
+                kinds.add("cr")
             ended = np.empty(len(data), dtype=bool)
             ended[0] = line_start
             ended[1:] = ends[:-1]
@@ -2073,7 +2148,11 @@ def empty_records(path: Path, start: int) -> list[int]:
             parity = int(inside[-1])
             previous = int(data[-1])
             line_start = bool(ends[-1])
-        return [int(e) for e in empties]
+        if previous == 13:
+            kinds.add("cr")  # a CR ending the file
+        if previous >= 0 and not line_start:
+            records += 1  # the last record has no terminator
+        return LineScan([int(e) for e in empties], records, len(kinds) > 1)
 
 
 def _read_error(error: Exception) -> Unsupported:
@@ -2107,14 +2186,15 @@ def parse_csv(session: Session, path: Path) -> ParsedCsv:
     with path.open("rb") as stream:
         bom = stream.read(3) == b"\xef\xbb\xbf"
     start = 3 if bom else 0
-    if path.stat().st_size <= start:
-        raise Unsupported("the file is empty (frictionless: source-error)")
     if sniffed_skipinitialspace(path, bom):
         raise Unsupported(
             "frictionless's CSV sniffer turns skipinitialspace on for this file; "
             "DuckDB cannot skip initial spaces"
         )
-    empties = empty_records(path, start)
+    scan = scan_lines(path, start)
+    if scan.mixed:
+        raise Unsupported("the file mixes line ends (\\r\\n, \\n, \\r), which DuckDB reads apart")
+    empties = scan.empties
     raw = session.table("csv")
     width = max(first_record_width(con, path), 1)
     source = lit(str(path))
@@ -2125,7 +2205,8 @@ def parse_csv(session: Session, path: Path) -> ParsedCsv:
             f"columns = {_columns(width)}, strict_mode = true)"
         )
     except duckdb.Error:
-        # Ragged rows: padded with NULLs, wider until a sentinel column stays empty.
+        # Ragged rows: padded with NULLs, wider until a sentinel column stays empty. This
+        # lenient reader is trusted only if it finds as many records as Python's csv would.
         width += 1
         while True:
             try:
@@ -2139,20 +2220,28 @@ def parse_csv(session: Session, path: Path) -> ParsedCsv:
             if not scalar(con, f"SELECT count(*) FROM {raw} WHERE c{width} IS NOT NULL"):
                 break
             width *= 2
+        scan = scan_lines(path, start, count=True)
+        found = scalar(con, f"SELECT count(*) FROM {raw}") + len(scan.empties)
+        if scan.mixed or scan.records != found:
+            raise Unsupported(
+                "DuckDB's lenient reader does not find the records Python's csv does"
+            ) from None
+        empties = scan.empties
     cells = [f"c{i}" for i in range(width)]
     if empties:
+        # The j-th empty record (number e) comes after e - 1 - j of DuckDB's records: those
+        # from there on move down by j + 1.
         gaps = session.table("gaps")
-        con.execute(f"CREATE TEMP TABLE {gaps} (t BIGINT, k BIGINT)")
+        con.execute(f"CREATE TEMP TABLE {gaps} (e BIGINT, j BIGINT)")
         con.executemany(
-            f"INSERT INTO {gaps} VALUES (?, ?)", [(e - 1 - j, j + 1) for j, e in enumerate(empties)]
+            f"INSERT INTO {gaps} VALUES (?, ?)", [(e, j) for j, e in enumerate(empties)]
         )
         numbered = (
             f"SELECT {', '.join('r.' + c for c in cells)}, r.__i + 1 + coalesce(g.k, 0) AS __row "
             f"FROM (SELECT *, rowid AS __i FROM {raw}) AS r ASOF LEFT JOIN "
-            f"(SELECT t, max(k) AS k FROM {gaps} GROUP BY t) AS g ON r.__i >= g.t"
+            f"(SELECT e - 1 - j AS t, max(j) + 1 AS k FROM {gaps} GROUP BY ALL) AS g "
+            f"ON r.__i >= g.t UNION ALL SELECT {', '.join('NULL' for _ in cells)}, e FROM {gaps}"
         )
-        blanks = ", ".join("NULL" for _ in cells)
-        numbered += "".join(f" UNION ALL SELECT {blanks}, {e}" for e in empties)
     else:
         numbered = f"SELECT {', '.join(cells)}, rowid + 1 AS __row FROM {raw}"
     counted = " + ".join(f"CAST({c} IS NOT NULL AS INTEGER)" for c in cells)
@@ -2218,8 +2307,27 @@ def header(labels: list[str] | None, schema: dict[str, Any]) -> tuple[list[Slot]
 def csv_plan(
     session: Session, path: Path, schema: dict[str, Any], name: str
 ) -> tuple[Plan, list[Violation]]:
-    parsed = parse_csv(session, path)
+    """The CSV read, its header checked, and the plan for its rows. A file without labels and
+    rows is frictionless's source-error (reported as the only label-level error)."""
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    empty = head in (b"", b"\xef\xbb\xbf")
+    parsed = None if empty else parse_csv(session, path)
+    if parsed is None or (
+        not parsed.labels
+        and not scalar(session.con, f"SELECT count(*) FROM {parsed.table} WHERE __row > 1")
+    ):
+        relation = "(SELECT CAST(NULL AS BIGINT) AS __row, 0 AS __n WHERE false)"
+        slots = [
+            Slot(p, str(f["name"]), "CAST(NULL AS VARCHAR)", f)
+            for p, f in enumerate(fields_of(schema), 1)
+        ]
+        error = Violation("source-error", None, None, None, "the source is empty")
+        return Plan(name, relation, schema, slots, cells_sql="__src.__n"), [error]
     slots, label_errors = header(parsed.labels, schema)
+    for slot in slots:
+        if slot.pos > parsed.width:  # a field no record reaches: every cell absent
+            slot.raw = "CAST(NULL AS VARCHAR)"
     relation = f"(SELECT * FROM {parsed.table} WHERE __row > 1)"
     return Plan(name, relation, schema, slots, cells_sql="__src.__n"), label_errors
 
