@@ -29,7 +29,8 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
-	$(BIN)/python -m bench.s3_publish
+	$(BIN)/python -m bench.validate
+	$(BIN)/python -m bench.publish_10m
 	$(BIN)/python -m bench.catalog
 
 serve: $(STAMP)

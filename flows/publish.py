@@ -122,8 +122,11 @@ def publish_dataset(
         logger.info("%s: skipped (offline)", name)
         return outcome.to_dict()
     prepared = collect_and_validate(name, home, settings.store_url, offline, refresh)
-    package = require_valid(prepared)
-    outcome = publish_version(package, settings.store_url, settings.base_url, bump, dry_run)
+    try:
+        package = require_valid(prepared)
+        outcome = publish_version(package, settings.store_url, settings.base_url, bump, dry_run)
+    finally:
+        prepared.discard()
     logger.info("%s: %s %s", name, outcome.status, outcome.version)
     return outcome.to_dict()
 

@@ -97,7 +97,7 @@ def write_broken_copy(workspace: Path, breakage: str) -> tuple[str, int]:
     folkmangd = next(
         t for t in collect_tables(settings, load(settings, "befolkning")) if t.name == "folkmangd"
     )
-    rows = [list(row) for row in folkmangd.rows]
+    rows = [list(row) for row in folkmangd.text_rows()]
     broken_index = 5
     if breakage == "duplicate-key":
         rows[broken_index] = list(rows[broken_index - 1])

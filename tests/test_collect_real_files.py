@@ -20,7 +20,7 @@ import pytest
 
 from opendata.config import load_settings
 from opendata.publish import collect_tables, load
-from opendata.validate import Table
+from opendata.tables import Table
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO / "datasets"
@@ -67,7 +67,7 @@ ORIGIN_XLSX = re.compile(
 
 def records(table: Table) -> list[dict[str, str]]:
     """The table's rows as dicts keyed by field name (values are the canonical CSV text)."""
-    return [dict(zip(table.fields, row, strict=True)) for row in table.rows]
+    return [dict(zip(table.fields, row, strict=True)) for row in table.text_rows()]
 
 
 def by_key(table: Table, *key: str) -> dict[tuple[str, ...], dict[str, str]]:
@@ -163,7 +163,7 @@ def independent_population() -> dict[tuple[str, str], str]:
 def test_folkmangd_has_every_member_and_year_once(befolkning):
     table = befolkning["folkmangd"]
     assert table.fields == ["kommunkod", "kommun", "ar", "folkmangd"]
-    assert len(table.rows) == 80
+    assert table.row_count == 80
     keys = by_key(table, "kommunkod", "ar")
     assert set(keys) == {(code, year) for code in MEMBERS for year in POPULATION_YEARS}
     for row in records(table):
@@ -207,7 +207,7 @@ def test_folkmangd_every_row_matches_an_independent_reading(befolkning):
 def test_kommuner_are_exactly_the_eight_members(befolkning):
     table = befolkning["kommuner"]
     assert table.fields == ["kommunkod", "kommun"]
-    assert len(table.rows) == 8
+    assert table.row_count == 8
     assert {row["kommunkod"]: row["kommun"] for row in records(table)} == MEMBERS
 
     # The names agree with SCB's own column in the file the list comes from.
@@ -242,7 +242,7 @@ def member_records(path: Path) -> dict[str, dict[str, Any]]:
 def test_utslapp_totalt_equals_smhi_emissions(vaxthusgas):
     table = vaxthusgas["utslapp-totalt"]
     assert table.fields == ["kommunkod", "kommun", "ar", "utslapp_ton"]
-    assert len(table.rows) == 8 * 10
+    assert table.row_count == 8 * 10
     got = by_key(table, "kommunkod", "ar")
     assert set(got) == {(code, year) for code in MEMBERS for year in EMISSION_YEARS}
 
@@ -264,7 +264,7 @@ def test_utslapp_totalt_equals_smhi_emissions(vaxthusgas):
 def test_utslapp_sektor_equals_smhi_sectors(vaxthusgas):
     table = vaxthusgas["utslapp-sektor"]
     assert table.fields == ["kommunkod", "kommun", "ar", "sektor", "utslapp_ton"]
-    assert len(table.rows) == 8 * 10 * 9
+    assert table.row_count == 8 * 10 * 9
     got = by_key(table, "kommunkod", "ar", "sektor")
 
     source = member_records(
@@ -349,7 +349,7 @@ def independent_cars(year: str, sheet: str, header_row: int) -> dict[str, dict[s
 def test_personbilar_has_every_member_and_year_once(personbilar):
     table = personbilar["personbilar"]
     assert table.fields == ["kommunkod", "kommun", "ar", *CAR_FIELDS]
-    assert len(table.rows) == 72
+    assert table.row_count == 72
     keys = by_key(table, "kommunkod", "ar")
     assert set(keys) == {(code, year) for code in MEMBERS for year in CAR_YEARS}
     for row in records(table):
@@ -454,7 +454,7 @@ def test_laddinfrastruktur_matches_power_circle(personbilar):
         "laddstationer",
         "dc_laddstationer",
     ]
-    assert len(table.rows) == 8
+    assert table.row_count == 8
     got = by_key(table, "kommunkod")
     assert set(got) == {(code,) for code in MEMBERS}
     assert {row["manad"] for row in got.values()} == {"2025-12"}
@@ -494,8 +494,8 @@ def _first_cell(dataset: str, filename: str, sheet: str, row: int) -> Any:
 
 def test_folkmangd_origins_name_file_row_and_year_column(befolkning):
     table = befolkning["folkmangd"]
-    assert len(table.origins) == len(table.rows)
-    for row, origin in zip(records(table), table.origins, strict=True):
+    assert len(table.sorted_origins()) == table.row_count
+    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
         assert "row " in origin, origin
         if int(row["ar"]) <= 2022:
             assert "population_scb_1950-2022.xlsx" in origin, origin
@@ -509,7 +509,7 @@ def test_folkmangd_origins_name_file_row_and_year_column(befolkning):
 def test_folkmangd_origin_rows_point_at_the_municipality(befolkning):
     table = befolkning["folkmangd"]
     seen: dict[tuple[str, str, int], Any] = {}
-    for row, origin in zip(records(table), table.origins, strict=True):
+    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
         match = ORIGIN_XLSX.match(origin)
         assert match, origin
         place = (match["file"], match["sheet"], int(match["row"]))
@@ -524,8 +524,8 @@ def test_folkmangd_origin_rows_point_at_the_municipality(befolkning):
 
 def test_personbilar_origins_name_the_years_file_sheet_and_row(personbilar):
     table = personbilar["personbilar"]
-    assert len(table.origins) == len(table.rows)
-    for row, origin in zip(records(table), table.origins, strict=True):
+    assert len(table.sorted_origins()) == table.row_count
+    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
         filename, sheet = CAR_SOURCES[row["ar"]]
         match = ORIGIN_XLSX.match(origin)
         assert match, origin
@@ -534,7 +534,7 @@ def test_personbilar_origins_name_the_years_file_sheet_and_row(personbilar):
     # The row named for Borås 2025 holds Borås' code in the sheet.
     boras = [
         origin
-        for row, origin in zip(records(table), table.origins, strict=True)
+        for row, origin in zip(records(table), table.sorted_origins(), strict=True)
         if row["kommunkod"] == "1490" and row["ar"] in ("2015", "2025")
     ]
     for origin in boras:
@@ -552,7 +552,7 @@ def test_json_and_csv_origins(vaxthusgas, personbilar):
         ("utslapp-sektor", "klimatkollen-municipality-sector-emissions.json"),
     ):
         table = vaxthusgas[name]
-        for row, origin in zip(records(table), table.origins, strict=True):
+        for row, origin in zip(records(table), table.sorted_origins(), strict=True):
             assert filename in origin, origin
             assert re.search(r"record \d+", origin), origin
             assert f"({row['kommun']})" in origin, origin
@@ -568,7 +568,7 @@ def test_json_and_csv_origins(vaxthusgas, personbilar):
         DATASETS / "personbilar-drivmedel" / "sources" / "powercircle-laddinfrastruktur-2025-12.csv"
     )
     lines = path.read_text(encoding="utf-8-sig").splitlines()
-    for row, origin in zip(records(table), table.origins, strict=True):
+    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
         match = re.fullmatch(r".*powercircle-laddinfrastruktur-2025-12\.csv, row (\d+)", origin)
         assert match, origin
         line = next(csv.reader([lines[int(match[1]) - 1]]))

@@ -161,7 +161,7 @@ def test_a_declared_encoding_reads_the_file(workspace: Path) -> None:
     )
     settings = load_settings(home=workspace)
     tables = collect_tables(settings, load(settings, "avfallsplan"))
-    assert tables[0].rows[0][1] == "Hushåll med maten"
+    assert tables[0].text_rows()[0][1] == "Hushåll med maten"
 
 
 def test_a_malformed_xlsx_is_a_source_error(workspace: Path) -> None:

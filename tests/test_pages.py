@@ -232,7 +232,7 @@ def test_index_lists_every_dataset_with_its_facts(site: Site) -> None:
     assert facts["Senaste version"].words() == "1.0.0, publicerad 2024-03-01"
     assert facts["Senaste version"].find("a").attrs["href"] == "datasets/befolkning/#v1.0.0"
     assert facts["Senaste version"].find("time").attrs["datetime"] == "2024-03-01T05:00:12Z"
-    assert facts["Format"].words() == "CSV, JSON"
+    assert facts["Format"].words() == "CSV, JSON, PARQUET"
     assert [li.text() for li in facts["Teman"].find_all("li")] == [
         "Befolkning och samhälle",
         "Regioner och städer",
@@ -292,8 +292,10 @@ def test_dataset_page_downloads_match_the_stored_files(site: Site) -> None:
         "datapackage.json",
         "kommuner.csv",
         "kommuner.json",
+        "kommuner.parquet",
         "folkmangd.csv",
         "folkmangd.json",
+        "folkmangd.parquet",
     ]
     for name in names:
         data = site.file(f"datasets/befolkning/1.0.0/{name}")
@@ -463,8 +465,10 @@ def test_json_ld_describes_the_latest_version(site: Site) -> None:
     assert set(downloads) == {
         "kommuner.csv",
         "kommuner.json",
+        "kommuner.parquet",
         "folkmangd.csv",
         "folkmangd.json",
+        "folkmangd.parquet",
         "datapackage.json",
     }
     csv_file = downloads["folkmangd.csv"]

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from frictionless import Package
 
@@ -79,7 +80,11 @@ def test_every_file_matches_its_descriptor(published: Path, name: str) -> None:
         data = (folder / resource["path"]).read_bytes()
         assert resource["bytes"] == len(data)
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
-        assert resource["encoding"] == "utf-8"
+        if resource["format"] == "parquet":
+            assert resource["mediatype"] == "application/vnd.apache.parquet"
+            assert "encoding" not in resource
+        else:
+            assert resource["encoding"] == "utf-8"
         listed.add(resource["path"])
     on_disk = {p.name for p in folder.iterdir()} - {
         "datapackage.json",
@@ -92,30 +97,39 @@ def test_every_file_matches_its_descriptor(published: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_csv_and_json_hold_the_same_rows(published: Path, name: str) -> None:
+def test_csv_json_and_parquet_hold_the_same_rows(published: Path, name: str) -> None:
     folder = published / "datasets" / name / "1.0.0"
     descriptor = json.loads((folder / "datapackage.json").read_bytes())
+    formats = {r["path"] for r in descriptor["resources"]}
     for resource in descriptor["resources"]:
         if resource["format"] != "csv":
             continue
         raw = (folder / resource["path"]).read_bytes()
         assert b"\r\n" in raw or raw.count(b"\n") <= 1
         rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
-        records = json.loads((folder / resource["path"].replace(".csv", ".json")).read_bytes())
-        assert len(rows) == len(records)
+        json_path = resource["path"].replace(".csv", ".json")
+        parquet_path = resource["path"].replace(".csv", ".parquet")
+        assert {json_path, parquet_path} <= formats
+        records = json.loads((folder / json_path).read_bytes())
+        typed = pq.read_table(folder / parquet_path).to_pylist()
+        assert len(rows) == len(records) == len(typed)
         fields = {f["name"]: f["type"] for f in resource["schema"]["fields"]}
-        for row, record in zip(rows, records, strict=True):
-            assert list(record) == list(fields)
+        for row, record, cells in zip(rows, records, typed, strict=True):
+            assert list(record) == list(fields) == list(cells)
             for field, kind in fields.items():
-                value = record[field]
+                value, cell = record[field], cells[field]
                 if value is None:
-                    assert row[field] == ""
+                    assert row[field] == "" and cell is None
                 elif kind in ("integer", "year"):
-                    assert int(row[field]) == value
+                    assert int(row[field]) == value == cell
                 elif kind == "number":
-                    assert float(row[field]) == value
+                    assert float(row[field]) == value == cell
+                elif kind == "date":
+                    assert row[field] == value == cell.isoformat()
                 else:
-                    assert row[field] == value
+                    assert row[field] == value == cell
+        if "kommunkod" in fields:
+            assert pq.read_schema(folder / parquet_path).field("kommunkod").type == "string"
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -274,8 +288,9 @@ def test_new_content_gets_the_recipes_version(tmp_path: Path, change: str, expec
     assert [r["path"] for r in latest["resources"]] == [
         f"{BASE}datasets/prov/{expected}/data.csv",
         f"{BASE}datasets/prov/{expected}/data.json",
+        f"{BASE}datasets/prov/{expected}/data.parquet",
     ]
-    for copy in ("data.csv", "data.json", "changes.json"):
+    for copy in ("data.csv", "data.json", "data.parquet", "changes.json"):
         assert (tmp_path / f"store/datasets/prov/latest/{copy}").read_bytes() == (
             tmp_path / f"store/datasets/prov/{expected}/{copy}"
         ).read_bytes()
@@ -312,8 +327,8 @@ def test_a_re_run_after_a_crash_adopts_the_half_written_version(tmp_path: Path) 
         ],
     }
     store.replace("datasets/prov/versions.json", json.dumps(claim).encode(), None)
-    for filename, data in package.files.items():
-        store.create(f"datasets/prov/1.0.0/{filename}", data)
+    for filename, written in package.files.items():
+        store.create_file(f"datasets/prov/1.0.0/{filename}", written.path)
     assert publish_once(root, store) == ("published", "1.0.0")
     history, _ = read_history(store, "prov")
     assert [(v["version"], v["status"], v["published"]) for v in history["versions"]] == [

@@ -28,7 +28,7 @@ def serve_population(fake: FakeApis, workspace: Path, revise: bool = False) -> N
         t for t in collect_tables(settings, load(settings, "befolkning")) if t.name == "folkmangd"
     )
     cells: dict[tuple[str, ...], float | None] = {}
-    for code, _name, year, population in table.rows:
+    for code, _name, year, population in table.text_rows():
         cells[(code, "BE0101N1", year)] = float(population)
     if revise:
         cells[("1490", "BE0101N1", "2024")] = float(cells[("1490", "BE0101N1", "2024")] or 0) + 1

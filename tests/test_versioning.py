@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,16 +82,19 @@ def test_schema_changes_and_their_bumps(new: dict[str, Any], kind: str, bump: Bu
 
 def package(
     rows: list[str], schema: dict[str, Any] = BASE, title: str = "T"
-) -> tuple[dict[str, Any], dict[str, bytes]]:
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """A descriptor and its CSV file on disk (the diff joins files, it never holds rows)."""
     header = ",".join(f["name"] for f in schema["fields"])
     data = ("\r\n".join([header, *rows]) + "\r\n").encode()
+    path = Path(tempfile.mkdtemp(prefix="opendata-test-")) / "t.csv"
+    path.write_bytes(data)
     descriptor = {
         "name": "x",
         "title": title,
         "version": "1.0.0",
         "resources": [{"name": "t", "path": "t.csv", "format": "csv", "schema": schema}],
     }
-    return descriptor, {"t.csv": data}
+    return descriptor, {"t.csv": path}
 
 
 ROWS = ["1490,2023,5", "1442,2023,7"]
@@ -151,3 +156,16 @@ def test_next_version(
     previous: str | None, required: Bump, requested: Bump | None, expected: str
 ) -> None:
     assert next_version(previous, required, requested) == expected
+
+
+def test_one_changed_value_among_many_rows_is_a_patch_listing_its_key() -> None:
+    rows = [f"{1000 + i % 8},{1900 + i // 8},{i}" for i in range(200_000)]
+    old = package(rows)
+    changed_rows = list(rows)
+    changed_rows[123_457] = changed_rows[123_457].rsplit(",", 1)[0] + ",-1"
+    new = package(changed_rows)
+    record = diff(old[0], old[1], new[0], new[1]).to_dict("1.0.0", "1.0.1", "patch")
+    resource = record["resources"][0]
+    assert (resource["rows_added"], resource["rows_removed"], resource["rows_changed"]) == (0, 0, 1)
+    assert resource["keys"]["changed"] == [["1001", "17332"]]
+    assert record["required_bump"] == "patch"

@@ -166,6 +166,15 @@ def run_publish_flow(
     raise OpendataError(f"the publish flow ended {state.type.value}: {state.message}")
 
 
+def _refers_to_other_datasets(dataset: Any) -> bool:
+    """A `dataset` source may itself be collected from an API: ask for the client then too."""
+    return any(
+        getattr(source, "kind", None) == "dataset"
+        for resource in dataset.definition.resources
+        for source in resource.sources
+    )
+
+
 @app.command()
 def validate(
     target: Annotated[str, typer.Argument(help="Dataset name or path to a dataset folder.")],
@@ -173,9 +182,8 @@ def validate(
     store: StoreOption = None,
 ) -> None:
     """Validate a dataset without publishing: the report names file, row and field."""
-    from opendata.collect.remote import remote_sources
     from opendata.definitions import load_dataset
-    from opendata.publish import collect_tables
+    from opendata.publish import collect_tables, discard_workspace, new_workspace
     from opendata.storage import open_store
     from opendata.validate import validate_tables
 
@@ -189,9 +197,17 @@ def validate(
     if offline and dataset.needs_remote:
         typer.echo(f"{dataset.name}: skipped (collected from a public API; --offline)")
         return
-    remote = None if offline else remote_sources(settings, open_store(settings.store_url))
-    tables = collect_tables(settings, dataset, remote)
-    report = validate_tables(dataset.name, tables)
+    remote = None
+    if not offline and (dataset.needs_remote or _refers_to_other_datasets(dataset)):
+        from opendata.collect.remote import remote_sources
+
+        remote = remote_sources(settings, open_store(settings.store_url))
+    workspace = new_workspace(dataset.name)
+    try:
+        tables = collect_tables(settings, dataset, remote, workspace=workspace)
+        report = validate_tables(dataset.name, tables, scratch=workspace)
+    finally:
+        discard_workspace(workspace)
     counts = ", ".join(f"{name} {rows} rows" for name, rows in report.rows.items())
     if report.valid:
         typer.echo(f"{dataset.name}: valid ({counts})")
@@ -250,7 +266,13 @@ def diff(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable changes.")] = False,
 ) -> None:
     """What changed between two versions (default: the latest and the one before it)."""
-    from opendata.publish import load_version, read_history, semver
+    from opendata.publish import (
+        discard_workspace,
+        load_version,
+        new_workspace,
+        read_history,
+        semver,
+    )
     from opendata.storage import open_store
     from opendata.versioning import diff as diff_versions
 
@@ -273,9 +295,15 @@ def diff(
             typer.echo(f"{name} {newer} is the first version")
             return
         from_version = older_ones[-1]
-    old_descriptor, old_files = load_version(target, name, from_version)
-    new_descriptor, new_files = load_version(target, name, newer)
-    changes = diff_versions(old_descriptor, old_files, new_descriptor, new_files)
+    workspace = new_workspace(name)
+    try:
+        old_descriptor, old_files = load_version(target, name, from_version, workspace / "old")
+        new_descriptor, new_files = load_version(target, name, newer, workspace / "new")
+        changes = diff_versions(
+            old_descriptor, old_files, new_descriptor, new_files, scratch=workspace
+        )
+    finally:
+        discard_workspace(workspace)
     if as_json:
         typer.echo(
             json.dumps(changes.to_dict(from_version, newer, None), ensure_ascii=False, indent=2)

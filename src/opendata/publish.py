@@ -9,15 +9,19 @@ leaves what readers see exactly as before, and a re-run completes the same versi
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from opendata.collect import CollectedRow, collect_resource
+from opendata.collect import collect_resource
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.definitions import Dataset, load_dataset
+from opendata.engine.outputs import WrittenFile
 from opendata.errors import ConflictError, DefinitionError, OpendataError, StoreError
 from opendata.package import (
     CHANGES,
@@ -29,8 +33,8 @@ from opendata.package import (
     sha256,
 )
 from opendata.storage import Store
-from opendata.tables import cell_text, text_rows
-from opendata.validate import Report, Table, validate_tables
+from opendata.tables import Table, TableWriter
+from opendata.validate import Report, validate_tables
 from opendata.versioning import Bump, Changes, diff, larger, next_version
 
 LATEST = "latest"
@@ -78,10 +82,26 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Prepared:
+    """A collected and validated dataset; its staged tables and files live in `workspace`."""
+
     dataset: Dataset
     tables: list[Table]
     report: Report
     package: BuiltPackage | None
+    workspace: Path
+
+    def discard(self) -> None:
+        """Remove the staged tables and files (call when the run is done with them)."""
+        discard_workspace(self.workspace)
+
+
+def new_workspace(name: str) -> Path:
+    """A private folder for one dataset's staged tables, package files and sort spills."""
+    return Path(tempfile.mkdtemp(prefix=f"opendata-{name}-"))
+
+
+def discard_workspace(workspace: Path) -> None:
+    shutil.rmtree(workspace, ignore_errors=True)
 
 
 def dataset_prefix(name: str) -> str:
@@ -100,11 +120,21 @@ def collect_tables(
     dataset: Dataset,
     remote: RemoteFetcher | None = None,
     refresh: bool = False,
+    *,
+    workspace: Path | None = None,
 ) -> list[Table]:
-    """Every resource of the dataset as canonical text rows, with their origins."""
-    resolving: set[str] = set()
+    """Every resource of the dataset, collected and staged in `workspace` with their origins.
 
-    def resolve(other: str, resource: str) -> list[CollectedRow]:
+    Without a workspace, a new one is made that the caller owns (tests and small tools).
+    """
+    if workspace is None:
+        workspace = new_workspace(dataset.name)
+    resolving: set[str] = set()
+    staged: dict[tuple[str, str], Table] = {}
+
+    def resolve(other: str, resource: str) -> Table:
+        if (other, resource) in staged:
+            return staged[(other, resource)]
         if other in resolving or other == dataset.name:
             raise DefinitionError(f"{dataset.definition_file}: dataset {other!r} refers to itself")
         resolving.add(other)
@@ -114,56 +144,44 @@ def collect_tables(
             raise DefinitionError(
                 f"{dataset.definition_file}: dataset {other!r} has no resource {resource!r}"
             )
-        rows = collect_resource(target, matches[0], resolve, remote)
+        writer = TableWriter(
+            resource,
+            target.schemas[resource],
+            workspace / "staged" / f"{other}--{resource}.parquet",
+        )
+        table = collect_resource(target, matches[0], resolve, writer, remote)
         resolving.discard(other)
-        return rows
+        staged[(other, resource)] = table
+        return table
 
     tables = []
     for resource in dataset.definition.resources:
         schema = dataset.schemas[resource.name]
         if refresh and resource.live:
             resource = resource.model_copy(update={"sources": list(resource.live)})
-        rows = collect_resource(dataset, resource, resolve, remote)
-        fields = [f["name"] for f in schema["fields"]]
-        rows = _sorted_by_key(rows, schema)
-        tables.append(
-            Table(
-                name=resource.name,
-                schema=schema,
-                rows=text_rows(fields, rows),
-                origins=[row.origin for row in rows],
-            )
+        writer = TableWriter(
+            resource.name, schema, workspace / "staged" / f"{resource.name}.parquet"
         )
+        tables.append(collect_resource(dataset, resource, resolve, writer, remote))
     return tables
-
-
-def _sorted_by_key(rows: list[CollectedRow], schema: dict[str, Any]) -> list[CollectedRow]:
-    """Rows in primary-key order, so versions diff cleanly whatever order a source uses."""
-    key = schema.get("primaryKey")
-    if not key:
-        return rows
-    names = [key] if isinstance(key, str) else list(key)
-    return sorted(rows, key=lambda row: tuple(_sort_text(row.values.get(n)) for n in names))
-
-
-def _sort_text(value: object) -> tuple[int, float, str]:
-    """Numbers (also numbers as text, e.g. years from a header) before text, numerically."""
-    text = cell_text(value)
-    try:
-        return (0, float(text), "")
-    except ValueError:
-        return (1, 0.0, text)
 
 
 def prepare(
     settings: Settings, name: str, remote: RemoteFetcher | None = None, refresh: bool = False
 ) -> Prepared:
-    """Collect and validate one dataset and, if it is valid, build its package in memory."""
+    """Collect and validate one dataset and, if it is valid, build its package on disk."""
     dataset = load(settings, name)
-    tables = collect_tables(settings, dataset, remote, refresh)
-    report = validate_tables(dataset.name, tables)
-    package = build_package(dataset, tables, report) if report.valid else None
-    return Prepared(dataset, tables, report, package)
+    workspace = new_workspace(name)
+    try:
+        tables = collect_tables(settings, dataset, remote, refresh, workspace=workspace)
+        report = validate_tables(dataset.name, tables, scratch=workspace)
+        package = (
+            build_package(dataset, tables, report, workspace / "package") if report.valid else None
+        )
+    except BaseException:
+        discard_workspace(workspace)
+        raise
+    return Prepared(dataset, tables, report, package, workspace)
 
 
 def skipped(store: Store, name: str, base_url: str, reason: str) -> Outcome:
@@ -211,20 +229,23 @@ def newest_published(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(live, key=lambda v: semver(v["version"])) if live else None
 
 
-def load_version(store: Store, name: str, version: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """A published version's descriptor and the bytes of its CSV files (for diffs)."""
+def load_version(
+    store: Store, name: str, version: str, folder: Path
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """A published version's descriptor and its CSV files, downloaded into `folder` (diffs)."""
     prefix = f"{dataset_prefix(name)}/{version}"
     raw = store.read_bytes(f"{prefix}/{DESCRIPTOR}")
     if raw is None:
         raise StoreError(f"{prefix}/{DESCRIPTOR} is missing from {store.url}")
     descriptor = json.loads(raw)
+    folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for resource in descriptor.get("resources", []):
         if resource.get("format") == "csv":
-            data = store.read_bytes(f"{prefix}/{resource['path']}")
-            if data is None:
+            target = folder / Path(resource["path"]).name
+            if not store.download(f"{prefix}/{resource['path']}", target):
                 raise StoreError(f"{prefix}/{resource['path']} is missing from {store.url}")
-            files[resource["path"]] = data
+            files[resource["path"]] = target
     return descriptor, files
 
 
@@ -340,8 +361,17 @@ def _publish_attempt(
 
     changes: Changes | None = None
     if latest is not None:
-        old_descriptor, old_files = load_version(store, name, latest["version"])
-        changes = diff(old_descriptor, old_files, package.descriptor, package.files)
+        previous_folder = package.folder.parent / f"previous-{latest['version']}"
+        try:
+            old_descriptor, old_files = load_version(
+                store, name, latest["version"], previous_folder
+            )
+            new_files = {path: file.path for path, file in package.files.items()}
+            changes = diff(
+                old_descriptor, old_files, package.descriptor, new_files, scratch=package.folder
+            )
+        finally:
+            shutil.rmtree(previous_folder, ignore_errors=True)
     required: Bump = changes.required_bump if changes else "patch"
     if mine is not None:
         version, claimed = mine["version"], mine["claimed"]
@@ -386,10 +416,12 @@ def _publish_attempt(
             {"name": name_, "status": "added", "rows_added": count}
             for name_, count in package.rows.items()
         ]
-    files = {**package.files, CHANGES: dump_json(change_record)}
-    files[DESCRIPTOR] = versioned.descriptor_bytes()
-    for filename, data in files.items():
+    small = {CHANGES: dump_json(change_record), DESCRIPTOR: versioned.descriptor_bytes()}
+    for filename, written in package.files.items():
+        store.create_file(f"{prefix}/{version}/{filename}", written.path)
+    for filename, data in small.items():
         store.create(f"{prefix}/{version}/{filename}", data)
+    files: dict[str, WrittenFile | bytes] = {**package.files, **small}
 
     # 3. The pointer: the claim becomes a published version (compare-and-swap again).
     entry = {
@@ -401,7 +433,7 @@ def _publish_attempt(
         "bump": applied,
         "summary": summary,
         "rows": package.rows,
-        "files": {f: {"bytes": len(d), "sha256": sha256(d)} for f, d in files.items()},
+        "files": {f: _file_record(d) for f, d in files.items()},
     }
     entries = [entry if v.get("version") == version else v for v in history["versions"]]
     newest_live = newest_published(entries)
@@ -419,6 +451,12 @@ def _publish_attempt(
     if changes is not None and any(r.rows_removed for r in changes.resources):
         message = f"note: rows that {previous} had are gone in {version} ({summary})"
     return Outcome(name, "published", version, previous, url, rows, message, changes=summary)
+
+
+def _file_record(file: WrittenFile | bytes) -> dict[str, Any]:
+    if isinstance(file, bytes):
+        return {"bytes": len(file), "sha256": sha256(file)}
+    return {"bytes": file.bytes, "sha256": file.sha256}
 
 
 def _parse_time(text: str) -> datetime:
@@ -483,6 +521,18 @@ class VerifyProblem:
         return f"{self.key}: {self.problem}"
 
 
+def _stored_digest(store: Store, key: str) -> WrittenFile | None:
+    """Size and SHA-256 of a stored object, streamed through a temporary file (tables may be
+    larger than memory)."""
+    from opendata.engine.outputs import file_digest
+
+    with tempfile.TemporaryDirectory(prefix="opendata-verify-") as folder:
+        target = Path(folder) / "object"
+        if not store.download(key, target):
+            return None
+        return file_digest(target)
+
+
 def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
     """Re-hash every published file against its descriptor and the pointer's record.
 
@@ -513,19 +563,19 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
             for filename, record in sorted(expected.items()):
                 key = f"{prefix}/{version}/{filename}"
                 checked += 1
-                data = store.read_bytes(key)
-                if data is None:
+                found = _stored_digest(store, key)
+                if found is None:
                     problems.append(VerifyProblem(key, "missing"))
-                elif len(data) != record["bytes"]:
+                elif found.bytes != record["bytes"]:
                     problems.append(
                         VerifyProblem(
-                            key, f"{len(data)} bytes, the descriptor says {record['bytes']}"
+                            key, f"{found.bytes} bytes, the descriptor says {record['bytes']}"
                         )
                     )
-                elif sha256(data) != record["sha256"]:
+                elif found.sha256 != record["sha256"]:
                     problems.append(
                         VerifyProblem(
-                            key, f"sha256 {sha256(data)}, the descriptor says {record['sha256']}"
+                            key, f"sha256 {found.sha256}, the descriptor says {record['sha256']}"
                         )
                     )
         latest = history.get("latest")

@@ -4,16 +4,18 @@ MAJOR: a field added, removed, renamed or re-typed, a constraint made stricter, 
 changed, a resource removed. MINOR: rows added, a resource added, a constraint relaxed. PATCH:
 values corrected or rows removed (no schema change), or descriptive metadata changed.
 The diff is computed from the two packages' descriptors and CSV files (rows keyed on the primary
-key); a steward may ask for a larger bump, never a smaller one.
+key) by the engine, as joins over the files on disk: neither version is ever held as Python rows.
+A steward may ask for a larger bump, never a smaller one.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
+
+from opendata.engine.db import connect, quote_identifier, quote_literal
 
 Bump = Literal["major", "minor", "patch"]
 ORDER: dict[str, int] = {"patch": 0, "minor": 1, "major": 2}
@@ -155,9 +157,10 @@ def table_resources(descriptor: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def diff(
     old: Mapping[str, Any],
-    old_files: Mapping[str, bytes],
+    old_files: Mapping[str, Path],
     new: Mapping[str, Any],
-    new_files: Mapping[str, bytes],
+    new_files: Mapping[str, Path],
+    scratch: Path | None = None,
 ) -> Changes:
     """The changes from package `old` to package `new` (descriptors and their CSV files by path)."""
     old_tables = table_resources(old)
@@ -165,20 +168,23 @@ def diff(
     resources: list[ResourceChanges] = []
     for name in [*old_tables, *(n for n in new_tables if n not in old_tables)]:
         if name not in new_tables:
-            rows = _rows(old_files.get(old_tables[name]["path"], b""))
-            resources.append(ResourceChanges(name, "removed", rows_removed=len(rows)))
+            resource = old_tables[name]
+            rows = count_rows(resource["schema"], old_files.get(resource["path"]))
+            resources.append(ResourceChanges(name, "removed", rows_removed=rows))
             continue
         if name not in old_tables:
-            rows = _rows(new_files.get(new_tables[name]["path"], b""))
-            resources.append(ResourceChanges(name, "added", rows_added=len(rows)))
+            resource = new_tables[name]
+            rows = count_rows(resource["schema"], new_files.get(resource["path"]))
+            resources.append(ResourceChanges(name, "added", rows_added=rows))
             continue
         before, after = old_tables[name], new_tables[name]
         schema_changes = diff_schema(before["schema"], after["schema"])
         changes = diff_rows(
             before["schema"],
-            old_files.get(before["path"], b""),
+            old_files.get(before["path"]),
             after["schema"],
-            new_files.get(after["path"], b""),
+            new_files.get(after["path"]),
+            scratch,
         )
         changes.name = name
         changes.schema = schema_changes
@@ -193,16 +199,42 @@ def diff(
     metadata = sorted(
         key for key in set(old) | set(new) if key not in VOLATILE and old.get(key) != new.get(key)
     )
+    added_formats = sorted(_formats(new) - _formats(old))
+    if added_formats:
+        metadata.append(f"formats added: {', '.join(added_formats)}")
     return Changes(resources, metadata)
 
 
 _FILE_KEYS = {"path", "bytes", "hash", "schema"}
 
 
-def _rows(data: bytes) -> list[dict[str, str]]:
-    if not data:
-        return []
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+def _formats(descriptor: Mapping[str, Any]) -> set[str]:
+    return {str(r.get("format")) for r in descriptor.get("resources", [])}
+
+
+def _csv_relation(schema: Mapping[str, Any], path: Path | None, positions: bool = True) -> str:
+    """A published CSV as a relation of text columns (empty cells as ''), with row positions."""
+    names = [f["name"] for f in schema["fields"]]
+    position = ", row_number() OVER () AS __pos" if positions else ""
+    if path is None or not path.exists() or path.stat().st_size == 0:
+        columns = ", ".join(f"NULL::VARCHAR AS {quote_identifier(n)}" for n in names)
+        empty_position = ", NULL::BIGINT AS __pos" if positions else ""
+        return f"(SELECT {columns}{empty_position} LIMIT 0)"
+    types = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
+    cells = ", ".join(
+        f"coalesce({quote_identifier(n)}, '') AS {quote_identifier(n)}" for n in names
+    )
+    return (
+        f"(SELECT {cells}{position} FROM read_csv("
+        f"{quote_literal(str(path))}, header = true, auto_detect = false, delim = ',', "
+        f"quote = '\"', escape = '\"', columns = {{{types}}}))"
+    )
+
+
+def count_rows(schema: Mapping[str, Any], path: Path | None) -> int:
+    with connect() as con:
+        found = con.execute(f"SELECT count(*) FROM {_csv_relation(schema, path)}").fetchone()
+    return int(found[0]) if found else 0
 
 
 def _key_fields(schema: Mapping[str, Any]) -> list[str] | None:
@@ -213,38 +245,124 @@ def _key_fields(schema: Mapping[str, Any]) -> list[str] | None:
 
 
 def diff_rows(
-    old_schema: Mapping[str, Any], old: bytes, new_schema: Mapping[str, Any], new: bytes
+    old_schema: Mapping[str, Any],
+    old: Path | None,
+    new_schema: Mapping[str, Any],
+    new: Path | None,
+    scratch: Path | None = None,
 ) -> ResourceChanges:
-    """Rows added, removed and changed, keyed on the primary key (the whole row without one)."""
-    old_rows, new_rows = _rows(old), _rows(new)
+    """Rows added, removed and changed, keyed on the primary key (the whole row without one).
+
+    Keys are compared as the CSV's text; with duplicate keys (only possible without a primary
+    key) the last row of a key is its value and its first position its place, as a dict would.
+    """
     old_key, new_key = _key_fields(old_schema), _key_fields(new_schema)
-    common = [
-        f["name"]
-        for f in new_schema["fields"]
-        if f["name"] in {g["name"] for g in old_schema["fields"]}
-    ]
+    old_names = {g["name"] for g in old_schema["fields"]}
+    common = [f["name"] for f in new_schema["fields"] if f["name"] in old_names]
     key = old_key if old_key and old_key == new_key else None
+    keys = list(key or common)
+    values = common
+    if not keys:
+        return ResourceChanges("", "unchanged")
+    if key:
+        return _diff_keyed(key, values, old_schema, old, new_schema, new, scratch)
+    key_list = ", ".join(quote_identifier(k) for k in keys)
+    packed = ", ".join(f"{quote_literal(v)}: {quote_identifier(v)}" for v in values)
 
-    def key_of(row: dict[str, str]) -> tuple[str, ...]:
-        return tuple(row.get(name, "") for name in (key or common))
+    def grouped(relation: str) -> str:
+        return (
+            f"(SELECT {key_list}, min(__pos) AS first, arg_max({{{packed}}}, __pos) AS vals "
+            f"FROM {relation} GROUP BY ALL)"
+        )
 
-    def values(row: dict[str, str]) -> tuple[str, ...]:
-        return tuple(row.get(name, "") for name in common)
-
-    before = {key_of(row): values(row) for row in old_rows}
-    after = {key_of(row): values(row) for row in new_rows}
-    added = [k for k in after if k not in before]
-    removed = [k for k in before if k not in after]
-    changed = [k for k in after if k in before and after[k] != before[k]] if key else []
-    result = ResourceChanges("", "unchanged", len(added), len(removed), len(changed))
-    if 0 < len(added) + len(removed) + len(changed) <= LISTED_KEYS:
-        result.keys = {
-            "fields": [list(key or common)],
-            "added": [list(k) for k in added],
-            "removed": [list(k) for k in removed],
-            "changed": [list(k) for k in changed],
-        }
+    joined = (
+        "SELECT CASE WHEN b.first IS NULL THEN 'added' WHEN a.first IS NULL THEN 'removed' "
+        "WHEN a.vals IS DISTINCT FROM b.vals THEN 'changed' END AS change, "
+        "coalesce(a.first, b.first) AS place, "
+        + ", ".join(f"coalesce(a.{quote_identifier(k)}, b.{quote_identifier(k)})" for k in keys)
+        + f" FROM {grouped(_csv_relation(new_schema, new))} a "
+        f"FULL OUTER JOIN {grouped(_csv_relation(old_schema, old))} b USING ({key_list})"
+    )
+    with connect(scratch) as con:
+        con.execute(
+            f"CREATE TEMP TABLE changed_rows AS SELECT * FROM ({joined}) WHERE change IS NOT NULL"
+        )
+        counts = dict(
+            con.execute("SELECT change, count(*) FROM changed_rows GROUP BY change").fetchall()
+        )
+        added, removed = int(counts.get("added", 0)), int(counts.get("removed", 0))
+        result = ResourceChanges("", "unchanged", added, removed, 0)
+        if 0 < added + removed <= LISTED_KEYS:
+            listed = con.execute(
+                "SELECT * EXCLUDE (change, place), change FROM changed_rows ORDER BY place"
+            ).fetchall()
+            result.keys = {
+                "fields": [keys],
+                "added": [[str(c) for c in row[:-1]] for row in listed if row[-1] == "added"],
+                "removed": [[str(c) for c in row[:-1]] for row in listed if row[-1] == "removed"],
+                "changed": [],
+            }
     return result
+
+
+def _diff_keyed(
+    key: list[str],
+    values: list[str],
+    old_schema: Mapping[str, Any],
+    old: Path | None,
+    new_schema: Mapping[str, Any],
+    new: Path | None,
+    scratch: Path | None,
+) -> ResourceChanges:
+    """With a primary key both versions hold each key once (both were valid): one full outer
+    join, no grouping; the few listed keys come out in the files' own (primary-key) order."""
+    key_list = ", ".join(quote_identifier(k) for k in key)
+    # Each side is its keys and a 128-bit digest of its values: the join's hash table holds
+    # those, not the rows' text, so it stays small (and spills little) at millions of rows.
+    # Length-prefixed, so that no two different rows read the same ("ab" + "c" vs "a" + "bc").
+    parts = [f"length({quote_identifier(v)}), ':', {quote_identifier(v)}" for v in values]
+    joined_parts = ", ".join(parts) or "''"
+    digest = f"md5_number(concat({joined_parts}))"
+
+    def side(schema: Mapping[str, Any], path: Path | None) -> str:
+        return (
+            f"(SELECT {key_list}, {digest} AS __digest FROM {_csv_relation(schema, path, False)})"
+        )
+
+    joined = (
+        "SELECT CASE WHEN b.__digest IS NULL THEN 'added' "
+        "WHEN a.__digest IS NULL THEN 'removed' ELSE 'changed' END AS change, "
+        + ", ".join(f"coalesce(a.{quote_identifier(k)}, b.{quote_identifier(k)})" for k in key)
+        + f" FROM {side(new_schema, new)} a FULL OUTER JOIN {side(old_schema, old)} b "
+        f"USING ({key_list}) "
+        f"WHERE a.__digest IS NULL OR b.__digest IS NULL OR a.__digest <> b.__digest"
+    )
+    with connect(scratch) as con:
+        con.execute(f"CREATE TEMP TABLE changed_rows AS {joined}")
+        counts = dict(
+            con.execute("SELECT change, count(*) FROM changed_rows GROUP BY change").fetchall()
+        )
+        added, removed, changed = (int(counts.get(c, 0)) for c in ("added", "removed", "changed"))
+        result = ResourceChanges("", "unchanged", added, removed, changed)
+        if 0 < added + removed + changed <= LISTED_KEYS:
+            listed = con.execute("SELECT * FROM changed_rows").fetchall()
+            order = sorted(listed, key=lambda row: tuple(_sort_key(str(c)) for c in row[1:]))
+            result.keys = {
+                "fields": [key],
+                **{
+                    change: [[str(c) for c in row[1:]] for row in order if row[0] == change]
+                    for change in ("added", "removed", "changed")
+                },
+            }
+    return result
+
+
+def _sort_key(text: str) -> tuple[int, float, str]:
+    """The published files' primary-key order: numbers first and by value, then text."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
 
 
 _STRICTER_WHEN_ADDED = {

@@ -1,9 +1,9 @@
-"""Collectors: one module per source kind, each turning a declared source into rows.
+"""Collectors: one module per source kind, each turning a declared source into staged rows.
 
 Every row remembers where it came from (file, sheet, row), so that a validation error on the
 published table can be reported against the steward's own file.
 """
 
-from opendata.collect.core import CollectedRow, collect_resource
+from opendata.collect.core import collect_resource
 
-__all__ = ["CollectedRow", "collect_resource"]
+__all__ = ["collect_resource"]

@@ -1,10 +1,20 @@
-"""Shared steps after reading: legend symbols, municipality codes, column mapping, melting."""
+"""Shared steps after reading: legend symbols, municipality codes, column mapping, melting.
+
+Every reader yields `RawBatch`es: the source's cells as text, one column per (normalised) header,
+with each row's origin. Shaping works on whole batches with Arrow compute, so a ten-million-row
+CSV is shaped at the speed of Arrow, in chunks, and a spreadsheet of eighty rows by the very same
+code; values that need Python (municipality names) are mapped once per distinct value.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from opendata.definitions import (
     ApiSource,
@@ -24,24 +34,26 @@ from opendata.errors import (
     SourceError,
 )
 from opendata.municipalities import MEMBERS, code_for_name, national_register, normalise_code
+from opendata.tables import CHUNK_ROWS, ORIGIN, PYTHON_WHITESPACE, Table, TableWriter, cell_text
 
 Cell = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
-class CollectedRow:
-    """One output row and where it came from (for error messages)."""
-
-    values: dict[str, Cell]
-    origin: str
-
-
-@dataclass(frozen=True)
 class RawRecord:
-    """A record as read from a source: header text -> cell, and its location."""
+    """A record as read from a record source (JSON, an API): header -> cell, and its location."""
 
     cells: dict[str, Any]
     origin: str
+
+
+@dataclass
+class RawSource:
+    """What a reader found: the header (in the file's order) and the rows, batch by batch."""
+
+    headers: list[str]
+    batches: Iterable[pa.Table]
+    duplicated: set[str] = field(default_factory=set)
 
 
 def normalise_header(value: object) -> str:
@@ -53,7 +65,42 @@ def normalise_header(value: object) -> str:
     return " ".join(str(value).split())
 
 
-ResolveDataset = Callable[[str, str], list[CollectedRow]]
+def text_batch(columns: dict[str, list[str]], origins: list[str]) -> pa.Table:
+    """A raw batch from Python lists of text (spreadsheets and record sources)."""
+    arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+    arrays[ORIGIN] = pa.array(origins, pa.string())
+    return pa.table(arrays)
+
+
+def records_source(records: Iterable[RawRecord]) -> RawSource:
+    """Record sources as raw batches, a chunk at a time: every key becomes a column ('' where a
+    record lacks it); the first record's keys are the header that mappings are checked against.
+    """
+    iterator = iter(records)
+    first = next(iterator, None)
+    if first is None:
+        return RawSource([], iter(()))
+    headers = list(first.cells)
+
+    def batches() -> Iterator[pa.Table]:
+        chunk = [first]
+        for record in iterator:
+            chunk.append(record)
+            if len(chunk) >= CHUNK_ROWS:
+                yield _records_batch(headers, chunk)
+                chunk = []
+        if chunk:
+            yield _records_batch(headers, chunk)
+
+    return RawSource(headers, batches())
+
+
+def _records_batch(headers: list[str], chunk: list[RawRecord]) -> pa.Table:
+    names: dict[str, None] = dict.fromkeys(headers)
+    for record in chunk:
+        names.update(dict.fromkeys(record.cells))
+    columns = {name: [cell_text(record.cells.get(name)) for record in chunk] for name in names}
+    return text_batch(columns, [record.origin for record in chunk])
 
 
 class RemoteFetcher(Protocol):
@@ -64,50 +111,74 @@ class RemoteFetcher(Protocol):
         ...
 
 
+ResolveDataset = Callable[[str, str], Table]
+
+
 def collect_resource(
     dataset: Dataset,
     resource: ResourceDefinition,
     resolve_dataset: ResolveDataset,
+    writer: TableWriter,
     remote: RemoteFetcher | None = None,
-) -> list[CollectedRow]:
-    """All rows of one resource, from each of its sources in order.
+) -> Table:
+    """All rows of one resource, from each of its sources in order, staged by `writer`.
 
     Without `remote` (offline), a source that needs a public API raises RemoteSourceNeeded.
     """
-    fields = [field["name"] for field in dataset.schemas[resource.name]["fields"]]
-    field_types = {
-        f["name"]: f.get("type", "string") for f in dataset.schemas[resource.name]["fields"]
-    }
-    rows: list[CollectedRow] = []
+    from opendata.collect.files import ExactRowNumbersNeeded
+
+    try:
+        try:
+            _collect(dataset, resource, resolve_dataset, writer, remote, parallel=True)
+        except ExactRowNumbersNeeded:
+            writer.reset()
+            _collect(dataset, resource, resolve_dataset, writer, remote, parallel=False)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
+def _collect(
+    dataset: Dataset,
+    resource: ResourceDefinition,
+    resolve_dataset: ResolveDataset,
+    writer: TableWriter,
+    remote: RemoteFetcher | None,
+    parallel: bool,
+) -> None:
+    schema_fields = dataset.schemas[resource.name]["fields"]
+    fields = [f["name"] for f in schema_fields]
+    field_types = {f["name"]: f.get("type", "string") for f in schema_fields}
     for index, source in enumerate(resource.sources):
         where = f"{dataset.definition_file}: resources.{resource.name}.sources.{index}"
         if isinstance(source, DatasetSource):
-            produced = resolve_dataset(source.dataset, source.resource)
-        elif isinstance(source, ApiSource):
+            other = resolve_dataset(source.dataset, source.resource)
+            for batch in other.batches([*other.fields, ORIGIN]):
+                writer.write(_conform(pa.Table.from_batches([batch]), fields))
+            continue
+        if isinstance(source, ApiSource):
             if remote is None:
                 raise RemoteSourceNeeded(
-                    f"{dataset.name}: resource {resource.name} is collected from {source.kind}, "
-                    "a public API, and this run asks no remote source (--offline)"
+                    f"{dataset.name}: resource {resource.name} is collected from "
+                    f"{source.kind}, a public API, and this run asks no remote source "
+                    "(--offline)"
                 )
             records, label = remote.fetch(source)
-            produced = shape(records, source, fields, field_types, label, where)
+            raw = records_source(records)
         else:
             path = dataset.source_path(source.path)
             label = f"{dataset.folder.name}/{source.path}"
-            records = _read(source, path, label, where)
-            produced = shape(records, source, fields, field_types, label, where)
-        for row in produced:
-            extra = sorted(set(row.values) - set(fields))
-            if extra:
-                raise DefinitionError(
-                    f"{where}: produces field(s) {', '.join(extra)} that schema "
-                    f"{resource.schema_} does not have"
-                )
-        rows.extend(produced)
-    return rows
+            raw = _read(source, path, label, where, parallel)
+        shaper = Shaper(source, fields, field_types, label, where, resource.schema_)
+        for batch in shaper.shape(raw):
+            writer.write(batch)
+        shaper.finish()
 
 
-def _read(source: FileSource, path: Any, label: str, where: str) -> list[RawRecord]:
+def _read(
+    source: FileSource, path: Any, label: str, where: str, parallel: bool = True
+) -> RawSource:
     from opendata.collect import files
 
     if isinstance(source, XlsxSource):
@@ -115,79 +186,220 @@ def _read(source: FileSource, path: Any, label: str, where: str) -> list[RawReco
             path, label, source.sheet, source.header_row, source.first_data_row, where
         )
     if isinstance(source, CsvSource):
-        return files.read_csv(path, label, source.encoding, source.delimiter)
+        return files.read_csv(path, label, source.encoding, source.delimiter, parallel)
     if isinstance(source, JsonSource):
         return files.read_json(path, label, source, where)
     raise DefinitionError(f"{where}: unsupported source kind")  # pragma: no cover
 
 
-def shape(
-    records: Sequence[RawRecord],
-    source: Shaping,
-    fields: list[str],
-    field_types: dict[str, str],
-    label: str,
-    where: str,
-) -> list[CollectedRow]:
-    """Map columns, resolve municipalities, filter to members, melt and add constants."""
-    headers = list(records[0].cells) if records else []
-    declared = dict(source.columns) if source.columns is not None else {}
-    if source.columns is None:
-        declared = _identity_mapping(source, headers)
-    if isinstance(source, JsonSource) and source.unnest is not None:
-        for name in (*source.unnest.keys, source.unnest.value):
-            declared.setdefault(name, name)
-    mapping = {field: normalise_header(header) for field, header in declared.items()}
-    melt = getattr(source, "melt", None)
-    melt_columns = [normalise_header(header) for header in melt.columns] if melt else []
-    needed = dict(mapping)
-    if source.municipality is not None:
-        column = source.municipality.code or source.municipality.name or ""
-        needed["<municipality>"] = column
-    if melt is not None:
-        for header in melt_columns:
-            needed[f"melt.columns {header!r}"] = header
-    if records:
-        _require_headers(needed, headers, where, label)
+def _conform(batch: pa.Table, fields: list[str]) -> pa.Table:
+    """Exactly the schema's fields (missing ones empty) and the origin."""
+    empty = pa.array([""] * batch.num_rows, pa.string())
+    columns = {name: batch.column(name) if name in batch.column_names else empty for name in fields}
+    columns[ORIGIN] = batch.column(ORIGIN)
+    return pa.table(columns)
 
-    decimal_comma = isinstance(source, CsvSource) and source.decimal == ","
-    numeric = {name for name, kind in field_types.items() if kind in ("number", "integer", "year")}
-    out: list[CollectedRow] = []
-    seen_members: set[str] = set()
-    for record in records:
-        cells = {key: _symbol(value, source.symbols) for key, value in record.cells.items()}
-        values: dict[str, Cell] = {}
+
+def strip(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """str.strip() on every cell, vectorised."""
+    return pc.utf8_trim(values, characters=PYTHON_WHITESPACE)
+
+
+class Shaper:
+    """Turns one source's raw batches into rows of the resource's fields."""
+
+    def __init__(
+        self,
+        source: Shaping,
+        fields: list[str],
+        field_types: dict[str, str],
+        label: str,
+        where: str,
+        schema_name: str,
+    ) -> None:
+        self.source = source
+        self.fields = fields
+        self.label = label
+        self.where = where
+        self.schema_name = schema_name
+        numeric = ("number", "integer", "year")
+        self.numeric = {name for name, kind in field_types.items() if kind in numeric}
+        self.decimal_comma = isinstance(source, CsvSource) and source.decimal == ","
+        melt = getattr(source, "melt", None)
+        self.melt_columns = [normalise_header(h) for h in melt.columns] if melt else []
+        self.seen_members: set[str] = set()
+        self.mapping: dict[str, str] = {}
+
+    def shape(self, raw: RawSource) -> Iterator[pa.Table]:
+        source = self.source
+        declared = dict(source.columns) if source.columns is not None else {}
+        if source.columns is None:
+            declared = _identity_mapping(source, raw.headers)
+        if isinstance(source, JsonSource) and source.unnest is not None:
+            for name in (*source.unnest.keys, source.unnest.value):
+                declared.setdefault(name, name)
+        self.mapping = {name: normalise_header(header) for name, header in declared.items()}
+        self._check_produced()
+        needed = dict(self.mapping)
         if source.municipality is not None:
-            code = _municipality(cells, source, record.origin)
-            if code is None:
-                continue
-            if source.municipality.members_only and code not in MEMBERS:
-                continue
-            seen_members.add(code)
-            values["kommunkod"] = code
-            if "kommun" in fields and "kommun" not in mapping:
-                values["kommun"] = national_register()[code]
-        for field, header in mapping.items():
-            values[field] = cells.get(header)
-        for field, constant in source.constants.items():
-            values[field] = constant
-        if melt is None:
-            out.append(CollectedRow(_clean(values, numeric, decimal_comma), record.origin))
-            continue
-        for header in melt_columns:
-            melted = dict(values)
-            melted[melt.variable] = header
-            melted[melt.value] = cells.get(header)
-            origin = f"{record.origin}, column {header!r}"
-            out.append(CollectedRow(_clean(melted, numeric, decimal_comma), origin))
+            needed["<municipality>"] = source.municipality.code or source.municipality.name or ""
+        melt = getattr(source, "melt", None)
+        if melt is not None:
+            for header in self.melt_columns:
+                needed[f"melt.columns {header!r}"] = header
+        if raw.headers:
+            _require_headers(needed, raw.headers, self.where, self.label)
+        twice = sorted(raw.duplicated & set(needed.values()))
+        if twice:
+            raise SourceError(
+                f"{self.label}: column {twice[0]!r} appears more than once in the header; "
+                "rename one of them so that it is clear which one to publish"
+            )
+        for batch in raw.batches:
+            shaped = self._shape_batch(batch)
+            if shaped.num_rows:
+                yield shaped
 
-    municipality = source.municipality
-    if municipality is not None and municipality.members_only and municipality.require_all:
-        missing = sorted(set(MEMBERS) - seen_members)
-        if missing:
-            names = ", ".join(f"{MEMBERS[c]} ({c})" for c in missing)
-            raise InvalidSourceData(f"{label}: member municipalities missing: {names}")
-    return out
+    def _check_produced(self) -> None:
+        """Fields a source would fill that the schema does not have: a definition error."""
+        produced = set(self.mapping) | set(self.source.constants)
+        if self.source.municipality is not None:
+            produced.add("kommunkod")
+        melt = getattr(self.source, "melt", None)
+        if melt is not None:
+            produced.update((melt.variable, melt.value))
+        extra = sorted(produced - set(self.fields))
+        if extra:
+            raise DefinitionError(
+                f"{self.where}: produces field(s) {', '.join(extra)} that schema "
+                f"{self.schema_name} does not have"
+            )
+
+    def _shape_batch(self, batch: pa.Table) -> pa.Table:
+        source = self.source
+        cells = {name: self._symbols(batch.column(name)) for name in batch.column_names}
+        origins = batch.column(ORIGIN)
+        values: dict[str, Any] = {}
+        if source.municipality is not None:
+            codes, keep = self._municipalities(cells, origins)
+            cells = {name: pc.filter(column, keep) for name, column in cells.items()}
+            origins = pc.filter(origins, keep)
+            codes = pc.filter(codes, keep)
+            values["kommunkod"] = codes
+            if "kommun" in self.fields and "kommun" not in self.mapping:
+                register = national_register()
+                values["kommun"] = _map_distinct(codes, lambda code: register[code])
+        rows = len(origins)
+        for name, header in self.mapping.items():
+            values[name] = cells[header] if header in cells else _constant("", rows)
+        for name, constant in source.constants.items():
+            values[name] = _constant(cell_text(constant), rows)
+        melt = getattr(source, "melt", None)
+        if melt is None:
+            return self._finish(values, origins, rows)
+        parts = []
+        for header in self.melt_columns:
+            melted = dict(values)
+            melted[melt.variable] = _constant(header, rows)
+            melted[melt.value] = cells[header]
+            where = pc.binary_join_element_wise(origins, f", column {header!r}", "")
+            parts.append(self._finish(melted, where, rows))
+        if not parts:
+            return self._finish({}, pa.array([], pa.string()), 0)
+        # One row per (record, melted column), in the order the old row-by-row code made them.
+        combined = pa.concat_tables(parts)
+        count = len(parts)
+        order = (np.arange(count)[None, :] * rows + np.arange(rows)[:, None]).ravel()
+        return combined.take(pa.array(order))
+
+    def _symbols(self, column: pa.ChunkedArray) -> pa.ChunkedArray:
+        """Legend symbols ('–', '..') replaced by what the legend says they mean."""
+        symbols = self.source.symbols
+        if not symbols:
+            return column
+        stripped = strip(column)
+        keys = pa.array(list(symbols), pa.string())
+        meanings = pa.array([cell_text(value) for value in symbols.values()], pa.string())
+        index = pc.index_in(stripped, value_set=keys)
+        replaced = pc.take(meanings, pc.fill_null(index, 0))
+        result: pa.ChunkedArray = pc.if_else(pc.is_valid(index), replaced, column)
+        return result
+
+    def _municipalities(
+        self, cells: dict[str, pa.ChunkedArray], origins: pa.ChunkedArray
+    ) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+        """Each row's municipality code, and which rows to keep (members, real codes)."""
+        spec = self.source.municipality
+        assert spec is not None
+        if spec.code is not None:
+            codes = _map_distinct(cells[normalise_header(spec.code)], normalise_code)
+        else:
+            column_name = normalise_header(spec.name)
+            column = cells[column_name]
+
+            def code_of(name: str) -> str | None:
+                if not name.strip():
+                    return "\0blank"
+                return code_for_name(name) or "\0unknown"
+
+            codes = _map_distinct(column, code_of)
+            bad = pc.starts_with(pc.fill_null(codes, ""), "\0")
+            if pc.any(bad).as_py():
+                first = pc.index(bad, True).as_py()
+                origin = origins[first].as_py()
+                value = column[first].as_py()
+                if codes[first].as_py() == "\0blank":
+                    raise InvalidSourceData(f"{origin}: column {spec.name!r}: no municipality name")
+                raise InvalidSourceData(
+                    f"{origin}: column {spec.name!r}: {value!r} is not the name of a Swedish "
+                    "municipality"
+                )
+        keep = pc.is_valid(codes)
+        if spec.members_only:
+            keep = pc.and_(keep, pc.is_in(codes, value_set=pa.array(list(MEMBERS))))
+        keep = pc.fill_null(keep, False)
+        self.seen_members.update(
+            str(code) for code in pc.unique(pc.filter(codes, keep)).to_pylist() if code
+        )
+        return codes, keep
+
+    def _finish(self, values: dict[str, Any], origins: Any, rows: int) -> pa.Table:
+        """Cleaned text for every schema field (stripped; decimal comma for numbers)."""
+        columns: dict[str, Any] = {}
+        for name in self.fields:
+            column = values.get(name)
+            if column is None:
+                columns[name] = _constant("", rows)
+                continue
+            column = strip(column)
+            if self.decimal_comma and name in self.numeric:
+                for old, new in (("\u00a0", ""), (" ", ""), (",", ".")):
+                    column = pc.replace_substring(column, old, new)
+            columns[name] = column
+        columns[ORIGIN] = origins
+        return pa.table(columns)
+
+    def finish(self) -> None:
+        """After the last batch: every member municipality must have been in the source."""
+        municipality = self.source.municipality
+        if municipality is not None and municipality.members_only and municipality.require_all:
+            missing = sorted(set(MEMBERS) - self.seen_members)
+            if missing:
+                names = ", ".join(f"{MEMBERS[c]} ({c})" for c in missing)
+                raise InvalidSourceData(f"{self.label}: member municipalities missing: {names}")
+
+
+def _constant(text: str, rows: int) -> pa.Array:
+    return pa.array([text] * rows, pa.string()) if rows else pa.array([], pa.string())
+
+
+def _map_distinct(column: Any, function: Callable[[str], str | None]) -> pa.ChunkedArray:
+    """Apply a Python function once per distinct value (codes, names: a few hundred at most)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
+    encoded = pc.dictionary_encode(column)
+    mapped = pa.array([function(value) for value in encoded.dictionary.to_pylist()], pa.string())
+    return pa.chunked_array([pc.take(mapped, encoded.indices)], pa.string())
 
 
 def _identity_mapping(source: Shaping, headers: Iterable[str]) -> dict[str, str]:
@@ -211,41 +423,3 @@ def _require_headers(needed: dict[str, str], headers: list[str], where: str, lab
             raise SourceError(
                 f"{where}: {key}: column {header!r} is not in {label} (columns: {shown})"
             )
-
-
-def _symbol(value: Any, symbols: dict[str, str | int | None]) -> Any:
-    if isinstance(value, str) and symbols:
-        stripped = value.strip()
-        if stripped in symbols:
-            return symbols[stripped]
-    return value
-
-
-def _municipality(cells: dict[str, Any], source: Shaping, origin: str) -> str | None:
-    spec = source.municipality
-    assert spec is not None
-    if spec.code is not None:
-        return normalise_code(cells.get(normalise_header(spec.code)))
-    value = cells.get(normalise_header(spec.name))
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidSourceData(f"{origin}: column {spec.name!r}: no municipality name")
-    code = code_for_name(str(value))
-    if code is None:
-        raise InvalidSourceData(
-            f"{origin}: column {spec.name!r}: {str(value)!r} is not the name of a Swedish "
-            "municipality"
-        )
-    return code
-
-
-def _clean(values: dict[str, Any], numeric: set[str], decimal_comma: bool) -> dict[str, Cell]:
-    cleaned: dict[str, Cell] = {}
-    for key, value in values.items():
-        if isinstance(value, str):
-            value = value.strip()
-            if decimal_comma and key in numeric:
-                value = value.replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        elif hasattr(value, "isoformat"):
-            value = value.isoformat()
-        cleaned[key] = value
-    return cleaned

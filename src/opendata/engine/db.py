@@ -16,7 +16,7 @@ def connect(
     scratch: Path | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that never downloads an extension (there is no internet here)."""
-    config: dict[str, str | bool | int] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
@@ -26,7 +26,13 @@ def connect(
     }
     if scratch is not None:
         config["temp_directory"] = str(scratch)
-    return duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=config)
+    # The few cells whose Python reading SQL cannot express (Unicode digits, say) go through
+    # one registered function; ordinary cells never do.
+    from opendata.engine.checks import register_udf
+
+    register_udf(con)
+    return con
 
 
 def quote_identifier(name: str) -> str:

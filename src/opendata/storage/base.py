@@ -113,6 +113,18 @@ class Store(ABC):
         data = self.read_bytes(key)
         return None if data is None else data[:max_bytes]
 
+    def download(self, key: str, target: Path) -> bool:
+        """Copy the object into the local file `target`; False if there is no such object.
+
+        For files too large to hold in memory (a previous version's table, for the diff): stores
+        override this to stream.
+        """
+        data = self.read_bytes(key)
+        if data is None:
+            return False
+        target.write_bytes(data)
+        return True
+
     def write_if_changed(self, key: str, data: bytes) -> bool:
         """Replace a derived file (catalog, page) only when its bytes change; True if written."""
         found = self.read(key)

@@ -66,6 +66,46 @@ class LocalStore(Store):
                 ) from None
         return True
 
+    def create_file(self, key: str, path: Path) -> bool:
+        """`create` from a file on disk, streamed: copied beside the target, then linked."""
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            os.close(handle)
+        except OSError as error:
+            raise StoreError(f"cannot write {target}: {error.strerror}") from None
+        staged = Path(name)
+        try:
+            try:
+                shutil.copyfile(path, staged)
+                with staged.open("rb") as stream:
+                    os.fsync(stream.fileno())
+                os.chmod(staged, 0o644)
+            except OSError as error:
+                raise StoreError(f"cannot write {target}: {error.strerror}") from None
+            try:
+                os.link(staged, target)
+            except FileExistsError:
+                if _same_file_bytes(target, path):
+                    return False
+                raise ConflictError(
+                    f"{key} already exists in {self.root} with other content; "
+                    "published files are never overwritten"
+                ) from None
+        finally:
+            staged.unlink(missing_ok=True)
+        return True
+
+    def download(self, key: str, target: Path) -> bool:
+        try:
+            shutil.copyfile(self._path(key), target)
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
+        return True
+
     def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
         target = self._path(key)
         with self._locked(target):
@@ -134,3 +174,16 @@ class LocalStore(Store):
             yield
         finally:
             os.close(descriptor)
+
+
+def _same_file_bytes(first: Path, second: Path) -> bool:
+    """Whether two files hold the same bytes, compared a chunk at a time."""
+    if first.stat().st_size != second.stat().st_size:
+        return False
+    with first.open("rb") as one, second.open("rb") as other:
+        while True:
+            chunk = one.read(2**20)
+            if chunk != other.read(2**20):
+                return False
+            if not chunk:
+                return True

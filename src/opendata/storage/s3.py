@@ -263,6 +263,18 @@ class S3Store(Store):
             raise self._error(error, "write", key) from None
         return True
 
+    def download(self, key: str, target: Path) -> bool:
+        """The object streamed into `target` (ranged parts in parallel, never whole in memory)."""
+        try:
+            self.client.download_file(self.bucket, self._name(key), str(target))
+        except ClientError as error:
+            if _is_missing(error):
+                return False
+            raise self._error(error, "read", key) from None
+        except BotoCoreError as error:
+            raise self._error(error, "read", key) from None
+        return True
+
     def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
         name = self._name(key)
         # The compare-and-swap: the server writes only if the object still has our ETag, or,
