@@ -523,6 +523,32 @@ def test_reports_list_the_first_of_each_type_and_count_all(tmp_path: Path) -> No
     assert verdict.rows == 2000 and not verdict.valid
 
 
+def test_each_type_has_its_own_limit(tmp_path: Path) -> None:
+    # Many constraint errors and extra cells come first: type errors and missing cells are
+    # still listed.
+    rows = [["a", "b"]] + [["-1", "x", "extra"]] * 50 + [["x"]] * 3
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(csv_text(rows))
+    schema = {
+        "fields": [
+            {"name": "a", "type": "integer", "constraints": {"minimum": 0}},
+            {"name": "b", "type": "string"},
+        ]
+    }
+    with connect() as con:
+        verdict = checks.validate_csv(con, path, schema, limit=2)
+    assert verdict.counts == {
+        "constraint-error": 50,
+        "extra-cell": 50,
+        "type-error": 3,
+        "missing-cell": 3,
+    }
+    assert [(e.type, e.row) for e in verdict.errors] == [
+        ("constraint-error", 2), ("extra-cell", 2), ("constraint-error", 3), ("extra-cell", 3),
+        ("type-error", 52), ("missing-cell", 52), ("type-error", 53), ("missing-cell", 53),
+    ]  # fmt: skip
+
+
 # ---- check_table, check_foreign_keys, typed_sql
 
 

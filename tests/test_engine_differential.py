@@ -115,6 +115,12 @@ def fields(draw: Any, name: str) -> dict[str, Any]:
         field["falseValues"] = draw(st.sampled_from([["no", "N"], ["0"], ["false"]]))
     if kind == "date":
         field["format"] = draw(st.sampled_from(["default", "default", "%d/%m/%Y", "%Y%m%d"]))
+    if kind == "datetime" and draw(st.integers(0, 3)) == 0:
+        field["format"] = "%Y-%m-%d %H:%M"
+    if kind == "time" and draw(st.integers(0, 3)) == 0:
+        field["format"] = "%H:%M"
+    if kind == "string" and draw(st.integers(0, 3)) == 0:
+        del field["type"]  # a field without a type is a string
     if kind == "string":
         if draw(st.booleans()):
             constraints["minLength"] = draw(st.integers(0, 3))
@@ -140,8 +146,8 @@ def fields(draw: Any, name: str) -> dict[str, Any]:
         for name_ in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             if draw(st.integers(0, 3)) == 0:
                 value = draw(bounds[kind])
-                if kind == "date" and field.get("format", "default") != "default":
-                    continue
+                if field.get("format", "default") != "default":
+                    continue  # the pools' bounds are in the default formats
                 processed = {"bareNumber", "decimalChar", "groupChar"} & set(field)
                 if kind == "number" and isinstance(value, str) and processed:
                     continue  # text bounds go through the number's processor: often None
@@ -181,12 +187,22 @@ def bounded(field: dict[str, Any]) -> bool:
 def cell_pool(field: dict[str, Any]) -> list[str]:
     """Cells for a field; none that makes frictionless crash (sNaN where Decimal signals, an
     offset-aware cell against naive bounds)."""
-    kind = field["type"]
+    kind = field.get("type", "string")
     pool = list(POOLS[kind])
     if kind == "date" and field.get("format", "default") == "%d/%m/%Y":
         pool += ["01/02/2024", "29/02/2024", "29/02/2023", "1/2/2024", " 1/02/2024", "31/04/2024"]
     if kind == "date" and field.get("format", "default") == "%Y%m%d":
         pool += ["20240101", "2024011", "2024111", "20241301", "19000229"]
+    if kind == "datetime" and field.get("format", "default") != "default":
+        pool += [
+            "2024-01-01 10:00",
+            "2024-1-1 1:5",
+            "2024-01-01 24:00",
+            "2024-01-01T10:00",
+            "2024-02-30 10:00",
+        ]
+    if kind == "time" and field.get("format", "default") != "default":
+        pool += ["10:00", "1:5", "24:00", "10:00:00", "23:59", " 10:00"]
     constraints = field.get("constraints", {})
     if kind == "number" and not (bounded(field) or "enum" in constraints or field.get("keyed")):
         pool.append("sNaN")
@@ -206,7 +222,11 @@ def schemas(draw: Any, prefix: str = "f", max_fields: int = 4) -> dict[str, Any]
         size = draw(st.integers(1, min(2, count)))
         schema["primaryKey"] = draw(st.permutations(names))[:size]
     if draw(st.integers(0, 3)) == 0:
-        schema["missingValues"] = draw(st.sampled_from([["", "NA"], ["-"], []]))
+        schema["missingValues"] = draw(
+            st.sampled_from(
+                [["", "NA"], ["-"], [], [{"value": "NA", "label": "n/a"}, {"value": ""}]]
+            )
+        )
     keyed = set(schema.get("primaryKey", []))
     for field in schema["fields"]:
         if field["name"] in keyed or field.get("constraints", {}).get("unique"):
@@ -230,6 +250,8 @@ def tables(draw: Any, schema: dict[str, Any], max_rows: int = 12) -> list[list[s
         labels = [*labels, draw(st.sampled_from(["extra", "", labels[0]]))]
     elif mode == 2 and len(labels) > 1:
         labels = labels[:-1]
+    elif mode == 4 and draw(st.booleans()):
+        labels = []  # an empty first line: frictionless then reads no header at all
     elif mode == 3:
         index = draw(st.integers(0, len(labels) - 1))
         labels[index] = draw(
@@ -423,6 +445,43 @@ def test_packages_match_frictionless(tmp_path: Path, data: Any) -> None:
             f"\nonly frictionless={sorted(expected[name] - ours(verdict), key=str)}"
             f"\nonly ours={sorted(ours(verdict) - expected[name], key=str)}"
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.sampled_from(["", "a", "b,c", 'q"', "x\ny", "\r", "\r\n", " "]), max_size=3),
+        max_size=8,
+    ),
+    ending=st.sampled_from(["\r\n", "\n", "\r"]),
+    bom=st.booleans(),
+)
+def test_line_scan_matches_python_csv(
+    tmp_path_factory: Any, rows: list[list[str]], ending: str, bom: bool
+) -> None:
+    """The records Python's csv reader sees (with newline=""), the empty ones ([]) among them,
+    as the line scan finds them without reading rows in Python."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator=ending).writerows(rows)
+    text = buffer.getvalue()
+    path = tmp_path_factory.mktemp("scan") / "t.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    # csv.writer quotes only the characters of its line terminator: with "\n" a cell's "\r"
+    # stays bare and may end a line, so a file can mix line ends. Which line ends end records:
+    # the last line each record of Python's reader consumes.
+    lines = list(io.StringIO(text, newline=""))
+    reader = csv.reader(iter(lines))
+    records, ends = [], set()
+    for record in reader:
+        records.append(record)
+        last = lines[reader.line_num - 1]
+        ends.add(last[len(last.rstrip("\r\n")) :])
+    scan = checks.scan_lines(path, 3 if bom else 0, count=True)
+    assert scan.mixed == (len(ends - {""}) > 1)
+    if scan.mixed:
+        return
+    assert scan.records == len(records)
+    assert scan.empties == [i + 1 for i, record in enumerate(records) if record == []]
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -220,9 +220,8 @@ def kind_of(field: dict[str, Any]) -> str:
 
 
 def format_of(field: dict[str, Any]) -> str:
-    value = field.get("format") or "default"
-    value = str(value)
-    return value.replace("fmt:", "") if value.startswith("fmt:") else value
+    value = str(field["format"]) if field.get("format") is not None else "default"
+    return value.replace("fmt:", "", 1) if value.startswith("fmt:") else value
 
 
 @functools.lru_cache(maxsize=1024)
@@ -269,6 +268,8 @@ def _field_unsupported(field: dict[str, Any]) -> str | None:
     if kind in ("date", "datetime", "time") and fmt != "default":
         if fmt == "any":
             return 'format "any" (dateutil\'s free-form parser) is not supported'
+        if not fmt:
+            return "an empty format is not supported"
         reason = _strptime_unsupported(fmt)
         if reason:
             return reason
@@ -942,16 +943,15 @@ def compile_number(
         for k, v in (f.get("constraints") or {}).items()
         if k in BOUNDS and v is not None
     ]
-    enum = (f.get("constraints") or {}).get("enum")
-    enum_values = [constraint_value(f, "enum", v) for v in enum] if enum is not None else []
-    every_finite = any(
+    # A bound with more than 15 digits may tie in DOUBLE with any cell: then every finite cell
+    # needs its digits for the exact comparison; otherwise only the cells off the fast path.
+    big_bound = any(
         _dec_parts(Decimal(v)) is not None and not _dec_small(Decimal(v))
         for v in bounds
         if isinstance(v, (int, Decimal))
     )
-    need_parts = eq or cmp or num
-    if need_parts:
-        which = f"{cls} = 0" if every_finite else f"{cls} = 0 AND NOT {fastsmall}"
+    if eq or cmp or num:
+        which = f"{cls} = 0" if big_bound else f"{cls} = 0 AND NOT {fastsmall}"
         parts = b.let(
             "np",
             f"CASE WHEN {which} THEN regexp_extract({text}, {lit(NUM_PARTS)}, "
@@ -997,7 +997,6 @@ def compile_number(
             "adj": adjusted,
             "neg": negative,
         }
-    del enum_values
     return column
 
 
@@ -1212,6 +1211,18 @@ DATETIME_FAST = (
 TIME_FAST = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?" + TZ + "?"
 
 
+STRPTIME_GROUPS = {
+    "Y": "year4",
+    "y": "year2",
+    "m": "month",
+    "d": "day",
+    "H": "hour",
+    "M": "minute",
+    "S": "second",
+    "f": "fraction",
+}  # struct field names are case-insensitive in DuckDB: %m and %M need distinct names
+
+
 def _strptime_sql(b: Builder, f: dict[str, Any], raw: str, none: str) -> str:
     """A custom strptime format: Python's own regex for it, the cell made canonical text
     'YYYY-MM-DDTHH:MM:SS.ffffff' (defaults 1900-01-01 00:00:00 as strptime's)."""
@@ -1225,29 +1236,32 @@ def _strptime_sql(b: Builder, f: dict[str, Any], raw: str, none: str) -> str:
         "parts",
         f"CASE WHEN {none} OR strlen({raw}) <> length({raw}) THEN NULL ELSE "
         f"regexp_extract({raw}, {lit('(?i)^(?:' + regex + ')$')}, "
-        f"[{', '.join(lit(n + '_') for n in names)}]) END",
+        f"[{', '.join(lit(STRPTIME_GROUPS[n]) for n in names)}]) END",
     )
     b.next()
 
-    def part(name: str, default: str) -> str:
+    def part(name: str, default: str = "") -> str:
         if name in names:
-            return f"trim({parts}.{name}_)"
+            return f"trim({parts}.{STRPTIME_GROUPS[name]})"
         return lit(default)
 
     if "Y" in names:
-        year = f"lpad({parts}.Y_, 4, '0')"
+        year = part("Y")
     elif "y" in names:
-        short = f"TRY_CAST({parts}.y_ AS INTEGER)"  # strptime's %y: 69-99 -> 19xx, else 20xx
+        short = f"TRY_CAST({part('y')} AS INTEGER)"  # strptime's %y: 69-99 -> 19xx, else 20xx
         year = f"CAST(CASE WHEN {short} <= 68 THEN 2000 ELSE 1900 END + {short} AS VARCHAR)"
     else:
         year = "'1900'"
-    fraction = f"rpad({parts}.f_, 6, '0')" if "f" in names else "'000000'"
-    first = names[0] if names else None
-    matched = f"{parts}.{first}_ <> ''" if first else f"{raw} = {lit(fmt.replace('%%', '%'))}"
+    fraction = f"rpad({part('f')}, 6, '0')" if "f" in names else "'000000'"
+    matched = (
+        f"{part(names[0])} <> ''"
+        if names
+        else f"regexp_full_match({raw}, {lit('(?i)(?:' + regex + ')')})"
+    )
     canonical = (
-        f"{year} || '-' || lpad({part('m', '1')}, 2, '0') || '-' || lpad({part('d', '1')}, 2, '0') "
-        f"|| 'T' || lpad({part('H', '0')}, 2, '0') || ':' || lpad({part('M', '0')}, 2, '0') || ':' "
-        f"|| lpad({part('S', '0')}, 2, '0') || '.' || {fraction}"
+        f"{year} || '-' || lpad({part('m', '1')}, 2, '0') || '-' || lpad({part('d', '1')}, 2, '0')"
+        f" || 'T' || lpad({part('H', '0')}, 2, '0') || ':' || lpad({part('M', '0')}, 2, '0')"
+        f" || ':' || lpad({part('S', '0')}, 2, '0') || '.' || {fraction}"
     )
     return (
         f"CASE WHEN {none} THEN NULL WHEN strlen({raw}) <> length({raw}) "
@@ -1711,16 +1725,22 @@ def run_plan(
             f"(SELECT __row, -1 AS col, 0 AS st, NULL AS cell, NULL::BIGINT AS n FROM {table} "
             f"WHERE __blank ORDER BY __row LIMIT {limit})"
         )
-    for i in range(len(columns)):
-        queries.append(
-            f"(SELECT __row, {i} AS col, __st{i} AS st, __e{i} AS cell, {n} AS n FROM {table} "
-            f"WHERE NOT __blank AND __st{i} > 1 ORDER BY __row LIMIT {limit})"
-        )
-    if plan.cells_sql and (counts.get("extra-cell") or counts.get("missing-cell")):
-        queries.append(
-            f"(SELECT __row, -2 AS col, 0 AS st, NULL AS cell, __n AS n FROM {table} "
-            f"WHERE NOT __blank AND __n <> {width} ORDER BY __row LIMIT {2 * limit})"
-        )
+    for i in range(len(columns)):  # type errors, then constraint errors (each its own limit)
+        for condition in (f"(__st{i} & {TYPE_BIT}) <> 0", f"__st{i} >= 4"):
+            queries.append(
+                f"(SELECT __row, {i} AS col, __st{i} AS st, __e{i} AS cell, {n} AS n "
+                f"FROM {table} WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
+            )
+    if plan.cells_sql:
+        for kind, condition in (
+            ("extra-cell", f"__n > {width}"),
+            ("missing-cell", f"__n < {width}"),
+        ):
+            if counts.get(kind):
+                queries.append(
+                    f"(SELECT __row, -2 AS col, 0 AS st, NULL AS cell, __n AS n FROM {table} "
+                    f"WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
+                )
     if queries:
         for row, col, status, cell, cells in con.execute(" UNION ALL ".join(queries)).fetchall():
             found.extend(_cell_violations(plan, columns, int(row), col, status, cell, cells))
@@ -2059,9 +2079,9 @@ def _columns(width: int) -> str:
 
 @dataclass
 class ParsedCsv:
-    """A CSV file in a temporary table: c0.. (NULL = no such cell), __row, __n (cell count)."""
+    """A CSV file read: c0.. (NULL = no such cell), __row, __n (the cell count)."""
 
-    table: str
+    table: str  # a temporary table, or a query over one
     width: int
     labels: list[str] | None  # None when the header row is an empty line (frictionless: none)
 
@@ -2089,70 +2109,88 @@ class LineScan:
     mixed: bool
 
 
-def scan_lines(path: Path, start: int, *, count: bool = False) -> LineScan:
-    """A cheap byte search first (C speed, chunked); only when it finds a candidate empty line or
-    mixed line ends (or `count` asks), a vectorised numpy scan in chunks -- never per row."""
-    import numpy as np
-
-    chunk_size = 1 << 24
+def _line_end_kinds(path: Path, start: int, chunk_size: int) -> tuple[bool, bool]:
+    """(one kind of line end in the whole file, maybe an empty line): counts and searches at C
+    speed. Quoted line ends count too, so a file may be suspected wrongly, never cleared so."""
+    cr = lf = crlf = 0
+    first = b""
+    tail = b""
     with path.open("rb") as stream:
         stream.seek(start)
-        suspect = stream.read(1) in (b"\r", b"\n")
-        stream.seek(start)
-        tail = b""
-        crlf = cr = lf = 0
         while chunk := stream.read(chunk_size):
-            window = tail + chunk
-            suspect = suspect or b"\n\n" in window or b"\n\r" in window or b"\r\r" in window
-            crlf += window.count(b"\r\n") - tail.count(b"\r\n")
+            first = first or chunk[:2]
             cr += chunk.count(b"\r")
             lf += chunk.count(b"\n")
+            if cr and lf:
+                crlf += chunk.count(b"\r\n") + (tail == b"\r" and chunk[:1] == b"\n")
             tail = chunk[-1:]
-        single_kind = cr == 0 or lf == 0 or cr == lf == crlf
-        if not (suspect or count or not single_kind):
-            return LineScan([], None, False)
+        if cr == 0 or lf == 0 or cr == lf == crlf:
+            pattern = b"\n\n" if cr == 0 else (b"\r\r" if lf == 0 else b"\r\n\r\n")
+            terminator = pattern[: len(pattern) // 2]
+            if first.startswith(terminator):
+                return True, True
+            stream.seek(start)
+            tail = b""
+            while chunk := stream.read(chunk_size):
+                if pattern in tail + chunk[: len(pattern)] or pattern in chunk:
+                    return True, True
+                tail = chunk[-(len(pattern) - 1) :]
+            return True, False
+    return False, True
+
+
+def scan_lines(path: Path, start: int, *, count: bool = False) -> LineScan:
+    """Counts and searches at C speed first; only when they find a candidate empty line or
+    mixed line ends (or `count` asks), a vectorised numpy scan in chunks that works on the
+    positions of quotes and line ends -- never per row."""
+    import numpy as np
+
+    chunk_size = 1 << 26
+    single, suspect = _line_end_kinds(path, start, chunk_size)
+    if single and not suspect and not count:
+        return LineScan([], None, False)
+    empties: list[int] = []
+    kinds: set[str] = set()
+    quotes = 0  # quotes before the chunk (well-formed quoting: each quote flips the state)
+    records = 0  # terminators before the chunk
+    previous = -1  # the byte before the chunk (-1: the file starts)
+    pending_cr = False  # the chunk before ended with a CR outside quotes
+    with path.open("rb") as stream:
         stream.seek(start)
-        empties: list[int] = []
-        kinds: set[str] = set()
-        parity = 0  # quotes so far, mod 2 (well-formed quoting: each quote flips the state)
-        records = 0  # terminators so far
-        previous = -1  # the byte before the chunk
-        line_start = True  # the byte before the chunk ended a terminator (or the file starts)
         while chunk := stream.read(chunk_size):
             data = np.frombuffer(chunk, dtype=np.uint8)
-            inside = (np.cumsum(data == 34, dtype=np.uint8) + parity) & 1
-            outside = inside == 0
-            is_cr = (data == 13) & outside
-            is_lf = (data == 10) & outside
-            before = np.empty(len(data), dtype=np.int16)
-            before[0] = previous
-            before[1:] = data[:-1]
-            following = np.empty(len(data), dtype=np.int16)
-            following[:-1] = data[1:]
-            following[-1] = -1  # a CR ending the chunk counts as an end; its LF then starts nothing
-            lone_lf = is_lf & (before != 13)
+            if pending_cr:
+                kinds.add("crlf" if data[0] == 10 else "cr")
+            quote_at = np.flatnonzero(data == 34)
+            line_at = np.flatnonzero((data == 10) | (data == 13))
+            outside = (np.searchsorted(quote_at, line_at) + quotes) % 2 == 0
+            at = line_at[outside]
+            byte = data[at]
+            before = np.where(at > 0, data[np.maximum(at - 1, 0)].astype(np.int16), previous)
+            after = np.where(
+                at + 1 < len(data), data[np.minimum(at + 1, len(data) - 1)].astype(np.int16), -1
+            )
+            is_cr = byte == 13
+            lone_lf = (byte == 10) & (before != 13)
             starts = is_cr | lone_lf  # a terminator (\r\n, \r or \n) begins here
-            ends = is_lf | (is_cr & (following != 10))
             if lone_lf.any():
                 kinds.add("lf")
-            if (is_cr & (following == 10)).any():
+            if (is_cr & (after == 10)).any():
                 kinds.add("crlf")
-            if (is_cr[:-1] & (following[:-1] != 10)).any():
+            if (is_cr & (after != 10) & (after != -1)).any():
                 kinds.add("cr")
-            ended = np.empty(len(data), dtype=bool)
-            ended[0] = line_start
-            ended[1:] = ends[:-1]
-            before_count = np.cumsum(starts) - starts + records
-            empties.extend((before_count[starts & ended] + 1).tolist())
+            empty = starts & ((before == 10) | (before == 13) | (before == -1))
+            index = np.cumsum(starts) - starts + records
+            empties.extend((index[empty] + 1).tolist())
             records += int(starts.sum())
-            parity = int(inside[-1])
+            quotes += len(quote_at)
+            pending_cr = bool(len(at)) and int(at[-1]) == len(data) - 1 and bool(is_cr[-1])
             previous = int(data[-1])
-            line_start = bool(ends[-1])
-        if previous == 13:
-            kinds.add("cr")  # a CR ending the file
-        if previous >= 0 and not line_start:
-            records += 1  # the last record has no terminator
-        return LineScan([int(e) for e in empties], records, len(kinds) > 1)
+        if pending_cr:
+            kinds.add("cr")
+    if previous not in (-1, 10, 13):
+        records += 1  # the last record has no terminator
+    return LineScan([int(e) for e in empties], records, len(kinds) > 1)
 
 
 def _read_error(error: Exception) -> Unsupported:
@@ -2245,8 +2283,11 @@ def parse_csv(session: Session, path: Path) -> ParsedCsv:
     else:
         numbered = f"SELECT {', '.join(cells)}, rowid + 1 AS __row FROM {raw}"
     counted = " + ".join(f"CAST({c} IS NOT NULL AS INTEGER)" for c in cells)
-    table = session.table("records")
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT *, {counted} AS __n FROM ({numbered})")
+    if empties:
+        table = session.table("records")
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT *, {counted} AS __n FROM ({numbered})")
+    else:  # DuckDB's order is the records' order: no second copy
+        table = f"(SELECT *, {counted} AS __n FROM ({numbered}))"
     labels: list[str] | None = None
     if 1 not in empties:
         first = first_row(con, f"SELECT {', '.join(cells)} FROM {table} WHERE __row = 1")
