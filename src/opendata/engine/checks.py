@@ -234,6 +234,25 @@ def _value_reader(descriptor: str) -> Callable[[Any], Any]:
     return reader
 
 
+@functools.lru_cache(maxsize=256)
+def _cell_reader(descriptor: str) -> Callable[[Any], Any]:
+    from frictionless import Field
+
+    reader: Callable[[Any], Any] = Field.from_descriptor(
+        json.loads(descriptor)
+    ).create_cell_reader()
+    return reader
+
+
+def python_value(field: dict[str, Any], schema: dict[str, Any] | None, cell: str | None) -> Any:
+    """The value frictionless reads from one cell (None if missing or invalid): for the few
+    cells a report quotes, never for every row."""
+    descriptor = {k: v for k, v in field.items() if k != "constraints"}
+    descriptor["missingValues"] = missing_values(field, schema)
+    value, _ = _cell_reader(json.dumps(descriptor, sort_keys=True, default=str))(cell)
+    return value
+
+
 def constraint_value(field: dict[str, Any], name: str, value: Any) -> Any:
     """A constraint value as frictionless reads it (with the field's own value reader)."""
     keep = {k: v for k, v in field.items() if k not in ("constraints", "missingValues")}
@@ -1952,6 +1971,7 @@ def key_relation(
             items.append(f"{expr} AS __key{i}_{j}")
             names_i.append(f"__key{i}_{j}")
         components.append(names_i)
+        items.append(f"{column.raw} AS __raw{i}")
         items.append(f"{present} AS __present{i}")
         presents.append(f"__present{i}")
     source = stage_sql(source_sql(keyed.relation, chosen), stages)
@@ -2025,13 +2045,22 @@ def run_foreign_keys(
             _add(counts, "foreign-key", total)
             if not total:
                 continue
-            note = (
-                f'for "{", ".join(fk["fields"])}": values not found in the lookup table '
-                f'"{fk["resource"]}" as "{", ".join(fk["ref_fields"])}"'
-            )
-            for (row_number,) in con.execute(
-                f"SELECT __row FROM ({bad}) ORDER BY __row LIMIT {limit}"
-            ).fetchall():
+            raws = ", ".join(f"t.__raw{i}" for i in range(len(fk["fields"])))
+            listed = con.execute(
+                f"{bad.replace('SELECT t.__row', f'SELECT t.__row, {raws}', 1)} "
+                f"ORDER BY t.__row LIMIT {limit}"
+            ).fetchall()
+            by_field = {str(f["name"]): f for f in fields_of(target.schema)}
+            for row_number, *cells in listed:
+                values = [
+                    python_value(by_field[field_name], target.schema, cell)
+                    for field_name, cell in zip(fk["fields"], cells, strict=True)
+                ]
+                note = (
+                    f'for "{", ".join(fk["fields"])}": values "{", ".join(map(str, values))}" '
+                    f'not found in the lookup table "{fk["resource"]}" as '
+                    f'"{", ".join(fk["ref_fields"])}"'
+                )
                 violation = Violation("foreign-key", int(row_number), None, None, note)
                 found.append(((int(row_number), PHASE["foreign-key"], index, 0), violation))
         rows = scalar(con, f"SELECT count(*) FROM {target.relation} AS __src")
