@@ -513,6 +513,57 @@ def test_typed_sql_matches_frictionless_values(data: Any) -> None:
             assert value == want, (field, cell, value, want)
 
 
+PATTERN_TOKENS = [
+    "a", "b", "å", "1", "١", ".", "\\d", "\\D", "\\w", "\\W", "\\s", "\\S", "[a-c]", "[^a]", "[\\d\\s]",
+    "[\\w.-]", "|", "(", ")", "(?:", "*", "+", "?", "{2}", "{,2}", "{1,}", "{,}", "*?", "\\.", "\\n", " ", "]", "{",
+]  # fmt: skip
+PATTERN_DB = connect()  # one connection for the many small pattern queries
+TEXT_CHARS = [
+    "a",
+    "b",
+    "c",
+    "å",
+    "1",
+    "١",
+    "٣",
+    " ",
+    "\u3000",
+    "\n",
+    ".",
+    "-",
+    "_",
+    "x",
+    "\xa0",
+    "Ⅻ",
+]
+
+
+@settings(max_examples=max(1, EXAMPLES * 2), deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    tokens=st.lists(st.sampled_from(PATTERN_TOKENS), max_size=6),
+    texts=st.lists(
+        st.lists(st.sampled_from(TEXT_CHARS), max_size=5).map("".join), min_size=1, max_size=8
+    ),
+)
+def test_patterns_match_python_re(tokens: list[str], texts: list[str]) -> None:
+    """A pattern constraint means Python's re.compile(f"^{pattern}$").match: the RE2
+    translation agrees on every text, or the pattern is reported unsupported."""
+    import re
+
+    pattern = "".join(tokens)
+    try:
+        compiled = re.compile(f"^{pattern}$")
+    except re.error:
+        return
+    try:
+        translated = checks.re2_pattern(pattern)
+    except checks.Inexpressible:
+        return
+    got = PATTERN_DB.execute("SELECT regexp_matches(unnest(?), ?)", [texts, translated]).fetchall()
+    for text, (matched,) in zip(texts, got, strict=True):
+        assert matched == bool(compiled.match(text)), (pattern, translated, text)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     rows=st.lists(

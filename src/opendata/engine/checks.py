@@ -354,10 +354,6 @@ class Inexpressible(Exception):
 PY_WORD = r"\p{L}\p{N}_"
 
 
-def _escape_class_char(char: str) -> str:
-    return "\\" + char if char in "\\]^-[" else char
-
-
 def re2_pattern(pattern: str) -> str:
     """An RE2 regex with exactly the meaning of Python's ``re.compile(f"^{pattern}$").match``.
 
@@ -371,10 +367,7 @@ def re2_pattern(pattern: str) -> str:
     out: list[str] = []
     i = 0
     n = len(pattern)
-    ws = "".join(_escape_class_char(c) if c.isascii() else c for c in PY_WHITESPACE)
-    ws = ws.replace("\t", r"\t").replace("\n", r"\n").replace("\r", r"\r")
-    ws = ws.replace("\x0b", r"\x0B").replace("\x0c", r"\x0C")
-    ws = "".join(f"\\x{{{ord(c):X}}}" if ord(c) < 32 or not c.isascii() else c for c in ws)
+    ws = "".join(" " if c == " " else f"\\x{{{ord(c):X}}}" for c in PY_WHITESPACE)
     while i < n:
         char = pattern[i]
         if char == "\\":
@@ -412,8 +405,8 @@ def re2_pattern(pattern: str) -> str:
             continue
         if char == "{":
             match = re.match(r"\{(\d*)(,?)(\d*)\}", pattern[i:])
-            if match and (match.group(1) or match.group(3)):
-                low, comma, high = match.groups()
+            if match and (match.group(1) or match.group(2) or match.group(3)):
+                low, comma, high = match.groups()  # Python's {,} is {0,}, {,n} is {0,n}
                 if (low and int(low) > 1000) or (high and int(high) > 1000):
                     raise Inexpressible("repetition counts above 1000")
                 out.append("{" + (low or "0") + comma + high + "}")
@@ -433,7 +426,18 @@ def re2_pattern(pattern: str) -> str:
             continue
         out.append(char)
         i += 1
-    return "^(?:^" + "".join(out) + r"\n?$)"
+    translated = "^(?:^" + "".join(out) + r"\n?$)"
+    try:
+        _re2_checker().execute("SELECT regexp_matches('', ?)", [translated]).fetchall()
+    except duckdb.Error as error:
+        raise Inexpressible(f"RE2 cannot compile {translated!r} ({error})") from error
+    return translated
+
+
+@functools.lru_cache(maxsize=1)
+def _re2_checker() -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB, only to compile translated patterns with RE2."""
+    return duckdb.connect(":memory:", config={"autoload_known_extensions": False})
 
 
 def _translate_escape(pattern: str, i: int, *, in_class: bool, ws: str) -> tuple[str, int]:
