@@ -669,6 +669,14 @@ def test_typed_sql(field: dict[str, Any], cell: str, value: Any) -> None:
     assert got == value
 
 
+def test_typed_sql_schema_missing_values() -> None:
+    schema = {"fields": [{"name": "a", "type": "string"}], "missingValues": ["NA"]}
+    with connect() as con:
+        typed = checks.typed_sql(schema["fields"][0], "x", schema)
+        got = con.execute(f"SELECT {typed} FROM (SELECT unnest(['NA', '', 'x']) AS x)").fetchall()
+    assert got == [(None,), ("",), ("x",)]
+
+
 def test_typed_sql_number_specials() -> None:
     with connect() as con:
         typed = checks.typed_sql({"name": "a", "type": "number"}, "x")

@@ -1,22 +1,30 @@
 """Frictionless's verdict on a table, computed as vectorised DuckDB SQL.
 
 frictionless-py (5.21) is the reference for what is valid: these checks give the same error types,
-row numbers and fields, but every cell is read by SQL (RE2 regexes, casts) instead of by Python,
-so a million-row table is checked in a fraction of a second instead of half a minute.
+row numbers, fields and notes, but every cell is read by SQL (RE2 regexes, casts) instead of by
+Python, so a million-row table is checked in well under a second instead of half a minute.
 
 How a cell is read, per type, mirrors frictionless's value readers (``frictionless/fields``):
 ordinary ASCII cells are decided entirely in SQL; a cell whose Python semantics SQL cannot
 express (Unicode digits or spaces, ``1_000``, NaN payloads, giant exponents, odd ISO forms such as
 week dates) fails a cheap ASCII pre-check and is handed to a vectorised Python UDF that runs
 frictionless's own value reader on it -- so valid everyday data never goes through Python, and
-the exotic cases are exact by construction.
+the exotic cases are exact by construction. A connection running `typed_sql`'s expressions needs
+that UDF: call `register_udf(con)` (the checks register it themselves).
 
 Reports stay bounded: frictionless stops at its ``limit_errors`` (1,000 errors in total by
 default); we never stop early -- every error is counted (``TableVerdict.counts``) and the first
-``limit`` of each error type are listed (``TableVerdict.errors``).
+``limit`` of each error type are listed (``TableVerdict.errors``), in frictionless's order.
 
-Known places where frictionless itself misbehaves (we give a verdict where it crashes, so these
-are outside the differential tests):
+Where the fast path cannot be exact it says so: `supported()` names the first unsupported schema
+feature (types any/array/object/geo*/duration, string formats, date/time format "any" or strptime
+directives other than %Y %y %m %d %H %M %S %f, floatNumber, patterns RE2 cannot express, bounds
+frictionless cannot read, fieldsMatch other than "exact", schemas frictionless rejects), and the
+CSV readers raise `Unsupported` for files DuckDB would read differently from Python's csv module
+(mixed line ends, a sniffed skipinitialspace, quoting DuckDB rejects).
+
+Known places where frictionless itself crashes (we give a verdict instead; they are outside the
+differential tests):
 
 - a number cell ``sNaN`` in a field with bounds, ``enum``, ``unique`` or a key: Decimal raises
   and the validation crashes; we treat sNaN like NaN (never equal, fails every bound).
@@ -53,6 +61,7 @@ __all__ = [
     "Violation",
     "check_foreign_keys",
     "check_table",
+    "register_udf",
     "supported",
     "typed_sql",
     "validate_csv",
@@ -1562,17 +1571,20 @@ CONSTRAINT_SQL: dict[str, Callable[[dict[str, Any], Column, str, Any], str]] = {
 # typed_sql
 
 
-def typed_sql(field: dict[str, Any], column_sql: str) -> str:
+def typed_sql(field: dict[str, Any], column_sql: str, schema: dict[str, Any] | None = None) -> str:
     """DuckDB expression for the typed value frictionless reads from a cell that passed the
-    checks (NULL for missing values, with the field's own or the default missingValues).
+    checks: NULL for missing values (the field's missingValues, else the schema's when `schema`
+    is given, else [""]) and for cells that fail the type check.
 
     integer -> BIGINT (a valid integer beyond BIGINT raises a conversion error rather than being
     silently altered), number -> DOUBLE (Decimal's NaN/Infinity become NaN/inf), boolean ->
     BOOLEAN, date -> DATE, datetime -> TIMESTAMP (values with an offset are converted to UTC,
     naive values stay as written), time -> TIME (likewise, modulo a day), year -> INTEGER,
-    yearmonth -> VARCHAR 'YYYY-MM', string -> VARCHAR."""
+    yearmonth -> VARCHAR 'YYYY-MM' (the year zero-padded to 4 digits), string -> VARCHAR.
+    Exotic cells go through the UDF: the connection needs register_udf(con)."""
     b = Builder("", inline=True)
-    column = compile_column(b, 1, str(field.get("name", "")), column_sql, field, None, NeedKeys())
+    name = str(field.get("name", ""))
+    column = compile_column(b, 1, name, column_sql, field, schema, NeedKeys())
     kind = column.kind
     ok = f"(NOT {column.none} AND {column.ok})"
     value = column.value
