@@ -1681,6 +1681,7 @@ class Session:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.tables: list[str] = []
+        self.on_close: list[str] = []  # statements restoring the connection's settings
 
     def table(self, stem: str) -> str:
         name = f"__opendata_{stem}_{uuid.uuid4().hex[:12]}"
@@ -1690,7 +1691,10 @@ class Session:
     def close(self) -> None:
         for name in self.tables:
             self.con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+        for statement in self.on_close:
+            self.con.execute(statement)
         self.tables.clear()
+        self.on_close.clear()
 
 
 Found = list[tuple[tuple[int, int, int, int], Violation]]
@@ -2281,6 +2285,11 @@ def parse_csv(session: Session, path: Path) -> ParsedCsv:
     raw = session.table("csv")
     width = max(first_record_width(con, path), 1)
     source = lit(str(path))
+    # Record numbers come from the order DuckDB keeps the records in (rowid).
+    ordered = first_row(con, "SELECT current_setting('preserve_insertion_order')")
+    if not (ordered and ordered[0]):
+        con.execute("SET preserve_insertion_order = true")
+        session.on_close.append("SET preserve_insertion_order = false")
     try:
         # Every record as wide as the first: DuckDB's fast parallel reader, strict.
         con.execute(
