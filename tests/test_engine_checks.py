@@ -549,6 +549,71 @@ def test_each_type_has_its_own_limit(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_only_exotic_cells_go_through_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ordinary cells, valid or not, are read by SQL alone; the UDF sees only the cells that
+    fail the ASCII pre-check (here 3 of 6,000)."""
+    seen: list[str] = []
+    reader = checks._python_reader
+
+    def counting(spec: str) -> Any:
+        read = reader(spec)
+
+        def wrapped(cell: str) -> Any:
+            seen.append(cell)
+            return read(cell)
+
+        return wrapped
+
+    monkeypatch.setattr(checks, "_python_reader", counting)
+    kinds = [
+        "integer",
+        "number",
+        "boolean",
+        "date",
+        "datetime",
+        "time",
+        "year",
+        "yearmonth",
+        "string",
+    ]
+    ordinary = [
+        "12",
+        "-3.5",
+        "true",
+        "2024-02-29",
+        "2024-01-01T10:00:00Z",
+        "10:00:00",
+        "2024",
+        "2024-01",
+        "text",
+    ]
+    broken = ["1.5", "abc", "yes", "2023-02-29", "2024-01-01", "25:00:00", "24", "2024-13", ""]
+    rows = [[f"f{i}" for i in range(len(kinds))]]
+    rows += [ordinary if n % 2 else broken for n in range(666)]
+    rows += [
+        [
+            "١٢",
+            "1_000",
+            "true",
+            "٢٠٢٤-01-01",
+            "2024-01-01T10:00:00",
+            "10:00:00",
+            "2024",
+            "2024-01",
+            "x",
+        ]
+    ]
+    path = tmp_path / "ordinary.csv"
+    path.write_bytes(csv_text(rows))
+    schema = {"fields": [{"name": f"f{i}", "type": kind} for i, kind in enumerate(kinds)]}
+    with connect() as con:
+        verdict = checks.validate_csv(con, path, schema)
+    assert sorted(seen) == sorted(["١٢", "1_000", "٢٠٢٤-01-01"])
+    assert verdict.counts["type-error"] == 333 * 8
+
+
 # ---- check_table, check_foreign_keys, typed_sql
 
 
