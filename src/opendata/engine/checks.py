@@ -1704,8 +1704,10 @@ def run_plan(
     session: Session, plan: Plan, limit: int, label_errors: Sequence[Violation] = ()
 ) -> TableVerdict:
     """Check one table: cells (types, constraints), blank rows, extra/missing cells, unique
-    fields and the primary key. One pass computes every cell's status into a temporary table;
-    the counts and the first `limit` errors of each type come from it."""
+    fields and the primary key. One pass computes every cell's status bits into a small
+    temporary table (2 bytes a cell, so a million rows stay in memory); the counts and the
+    first `limit` errors of each type come from it. Keys are computed in their own pass, for
+    the keyed fields only, and the text of a cell only for the cells listed."""
     con = session.con
     register_udf(con)
     schema = plan.schema
@@ -1718,21 +1720,16 @@ def run_plan(
     pk = primary_key(schema)
     has_pk = bool(pk) and set(pk) <= kept
     keyed = set(unique) | (set(pk) if has_pk else set())
-    columns, stages = compile_slots(plan.slots, schema, keyed, set())
-    stages.append([(f"__st{i}", status_sql(c)) for i, c in enumerate(columns)])
+    columns, stages = compile_slots(plan.slots, schema, set(), set())
     final = ["__row"] + (["__n"] if plan.cells_sql else [])
-    for i, column in enumerate(columns):
-        final.append(f"__st{i}")
-        final.append(f"CASE WHEN __st{i} > 1 THEN __c{i} END AS __e{i}")
-        if column.name in keyed:
-            final.extend(f"{key} AS __k{i}_{j}" for j, key in enumerate(column.keys))
-            final.append(f"coalesce(NOT {column.none} AND {column.ok}, false) AS __p{i}")
-            final.append(f"coalesce({column.nan or 'false'}, false) AS __nan{i}")
-    blank = " AND ".join(f"(__st{i} & {NONE_BIT}) <> 0" for i in range(len(columns)))
+    final += [f"CAST({status_sql(c)} AS USMALLINT) AS __st{i}" for i, c in enumerate(columns)]
+    blank = " AND ".join(f"{c.none}" for c in columns)
     final.append(f"({blank or 'false'}) AS __blank")
     table = session.table("cells")
-    source = stage_sql(source_sql(plan.relation, plan.slots, plan.cells_sql), stages)
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(final)} FROM {source}")
+    source = source_sql(plan.relation, plan.slots, plan.cells_sql)
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT {', '.join(final)} FROM {stage_sql(source, stages)}"
+    )
 
     counts: dict[str, int] = {}
     found: Found = []
@@ -1756,19 +1753,19 @@ def run_plan(
         _add(counts, "extra-cell", values[-2])
         _add(counts, "missing-cell", values[-1])
 
-    # The first `limit` rows with errors of each column: enough for the first `limit` overall.
+    # The first `limit` rows of each column and kind: enough for the first `limit` of a type.
     queries = []
     n = "__n" if plan.cells_sql else "NULL::BIGINT"
     if counts.get("blank-row"):
         queries.append(
-            f"(SELECT __row, -1 AS col, 0 AS st, NULL AS cell, NULL::BIGINT AS n FROM {table} "
+            f"(SELECT __row, -1 AS col, 0 AS st, NULL::BIGINT AS n FROM {table} "
             f"WHERE __blank ORDER BY __row LIMIT {limit})"
         )
     for i in range(len(columns)):  # type errors, then constraint errors (each its own limit)
         for condition in (f"(__st{i} & {TYPE_BIT}) <> 0", f"__st{i} >= 4"):
             queries.append(
-                f"(SELECT __row, {i} AS col, __st{i} AS st, __e{i} AS cell, {n} AS n "
-                f"FROM {table} WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
+                f"(SELECT __row, {i} AS col, __st{i} AS st, {n} AS n FROM {table} "
+                f"WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
             )
     if plan.cells_sql:
         for kind, condition in (
@@ -1777,37 +1774,49 @@ def run_plan(
         ):
             if counts.get(kind):
                 queries.append(
-                    f"(SELECT __row, -2 AS col, 0 AS st, NULL AS cell, __n AS n FROM {table} "
+                    f"(SELECT __row, -2 AS col, 0 AS st, __n AS n FROM {table} "
                     f"WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
                 )
-    if queries:
-        for row, col, status, cell, cells in con.execute(" UNION ALL ".join(queries)).fetchall():
-            found.extend(_cell_violations(plan, columns, int(row), col, status, cell, cells))
+    listed = con.execute(" UNION ALL ".join(queries)).fetchall() if queries else []
+    texts = _cell_texts(con, source, {int(r) for r, col, _, _ in listed if col >= 0})
+    for row, col, status, cells in listed:
+        cell = texts.get((int(row), col)) if col >= 0 else None
+        found.extend(_cell_violations(plan, columns, int(row), col, status, cell, cells))
 
-    # Unique fields: every later occurrence of a value repeats an earlier one.
-    by_name = {c.name: (i, c) for i, c in enumerate(columns) if c.field is not None}
+    # Unique fields and the primary key: the keys of the keyed fields, in a pass of their own.
+    keyed_slots = [s for s in plan.slots if s.field is not None and s.name in keyed]
+    key_columns, key_stages = compile_slots(keyed_slots, schema, keyed, set())
+    by_name = {c.name: (i, c) for i, c in enumerate(key_columns)}
+    items = ["__row"]
+    for i, column in enumerate(key_columns):
+        items.extend(f"{key} AS __k{i}_{j}" for j, key in enumerate(column.keys))
+        items.append(f"coalesce(NOT {column.none} AND {column.ok}, false) AS __p{i}")
+        items.append(f"coalesce({column.nan or 'false'}, false) AS __nan{i}")
+    key_source = source_sql(plan.relation, keyed_slots)
+    keys_sql = f"(SELECT {', '.join(items)} FROM {stage_sql(key_source, key_stages)})"
     for name in unique:
         i, column = by_name[name]
         keys = [f"__k{i}_{j}" for j in range(len(column.keys))]
-        total, repeats = duplicates(con, table, keys, f"__p{i} AND NOT __nan{i}", limit)
+        total, repeats = duplicates(con, keys_sql, keys, f"__p{i} AND NOT __nan{i}", limit)
         _add(counts, "unique-error", total)
         for row, previous in repeats:
             note = f"the same as in the row at position {previous}"
             violation = Violation("unique-error", row, name, None, note)
             found.append(((row, PHASE["unique-error"], column.pos, 0), violation))
-
-    # Primary key: all its cells None, or the same key as an earlier row.
     if has_pk:
         indexes = [by_name[name][0] for name in pk]
+        keys = [f"__k{i}_{j}" for i in indexes for j in range(len(key_columns[i].keys))]
         all_none = " AND ".join(f"NOT __p{i}" for i in indexes)
-        keys = [f"__k{i}_{j}" for i in indexes for j in range(len(columns[i].keys))]
         where = f"NOT ({all_none})" + "".join(f" AND NOT __nan{i}" for i in indexes)
-        total, repeats = duplicates(con, table, keys, where, limit)
-        empty = scalar(con, f"SELECT count(*) FROM {table} WHERE {all_none}")
+        total, repeats = duplicates(con, keys_sql, keys, where, limit)
+        # A key cell reads as None when missing or not of its type (status bits 1 or 2).
+        slot_index = {s.name: i for i, s in enumerate(plan.slots)}
+        none = " AND ".join(f"(__st{slot_index[name]} & 3) <> 0" for name in pk)
+        empty = scalar(con, f"SELECT count(*) FROM {table} WHERE {none}")
         _add(counts, "primary-key", total + empty)
         note = 'cells composing the primary keys are all "None"'
         for (row,) in con.execute(
-            f"SELECT __row FROM {table} WHERE {all_none} ORDER BY __row LIMIT {limit}"
+            f"SELECT __row FROM {table} WHERE {none} ORDER BY __row LIMIT {limit}"
         ).fetchall():
             violation = Violation("primary-key", int(row), None, None, note)
             found.append(((int(row), PHASE["primary-key"], 0, 0), violation))
@@ -1822,18 +1831,37 @@ def run_plan(
     return TableVerdict(plan.name, rows, first_of_each(found, limit), counts)
 
 
+def _cell_texts(
+    con: duckdb.DuckDBPyConnection, source: str, rows: set[int]
+) -> dict[tuple[int, int], str | None]:
+    """The text of every cell of the listed rows (a report quotes a few hundred at most)."""
+    if not rows:
+        return {}
+    result: dict[tuple[int, int], str | None] = {}
+    fetched = con.execute(
+        f"SELECT * FROM {source} WHERE __row IN (SELECT unnest(?::BIGINT[]))", [sorted(rows)]
+    )
+    names = [d[0] for d in fetched.description]
+    for record in fetched.fetchall():
+        values = dict(zip(names, record, strict=True))
+        for name, value in values.items():
+            if name.startswith("__c"):
+                result[(int(values["__row"]), int(name[3:]))] = value
+    return result
+
+
 def _add(counts: dict[str, int], kind: str, count: int) -> None:
     if count:
         counts[kind] = counts.get(kind, 0) + count
 
 
 def duplicates(
-    con: duckdb.DuckDBPyConnection, table: str, keys: list[str], where: str, limit: int
+    con: duckdb.DuckDBPyConnection, relation: str, keys: list[str], where: str, limit: int
 ) -> tuple[int, list[tuple[int, int]]]:
     """How many rows repeat an earlier row's key (NULLs equal, as None == None), and the first
     `limit` of them with the row they repeat (the latest one before, as frictionless notes)."""
     key_list = ", ".join(keys)
-    base = f"(SELECT __row, {key_list} FROM {table} WHERE {where})"
+    base = f"(SELECT __row, {key_list} FROM {relation} WHERE {where})"
     groups = f"SELECT {key_list} FROM {base} GROUP BY ALL HAVING count(*) > 1"
     total = scalar(
         con,
