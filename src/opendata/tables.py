@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -126,7 +127,9 @@ class TableWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = _staging_writer(self.path, self.arrow_schema)
         # The position is the row's number in the canonical CSV before sorting (header = 1).
-        positions = pa.array(range(self.rows + 2, self.rows + 2 + batch.num_rows), pa.int64())
+        positions = pa.array(
+            np.arange(self.rows + 2, self.rows + 2 + batch.num_rows, dtype=np.int64)
+        )
         columns = [batch.column(name) for name in (*self.fields, ORIGIN)]
         staged = pa.Table.from_arrays([*columns, positions], schema=self.arrow_schema)
         if self._order is not None:

@@ -149,7 +149,7 @@ def json_value_sql(field: dict[str, Any], schema: dict[str, Any]) -> str:
 
     column = quote_identifier(field["name"])
     kind = field.get("type", "string")
-    typed = typed_sql(field, column)
+    typed = typed_sql(field, column, schema)
     if kind in ("integer", "year"):
         value = f"CAST({typed} AS VARCHAR)"
     elif kind == "number":
@@ -186,8 +186,9 @@ def output_query(table: Table) -> str:
     if len(cells) > 1:
         line = f"concat_ws(',', {', '.join(cells)})"
     typed = [
-        f"{typed_sql(f, quote_identifier(f['name']))} AS {quote_identifier(f['name'])}"
+        f"{typed_sql(f, column, table.schema)} AS {column}"
         for f in fields
+        for column in [quote_identifier(f["name"])]
     ]
     return (
         f"SELECT {line} || chr(13) || chr(10) AS {CSV_LINE}, "
