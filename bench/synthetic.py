@@ -47,7 +47,8 @@ def write_csv(path: Path, rows: int, *, changed_id: int | None = None) -> None:
     """`rows` rows of the SCHEMA table as a plain UTF-8 CSV; `changed_id` alters one value."""
     path.parent.mkdir(parents=True, exist_ok=True)
     change = f"+ CASE WHEN i = {changed_id} THEN 1 ELSE 0 END" if changed_id is not None else ""
-    with duckdb.connect(config={"enable_progress_bar": False}) as con:
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
         con.execute(
             f"""COPY (
                 SELECT i AS id,
