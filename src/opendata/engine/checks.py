@@ -713,7 +713,7 @@ def compile_column(
     """The SQL reading one cell as frictionless's cell reader does (missing values, type,
     constraints), plus the keys frictionless compares for unique, primary and foreign keys."""
     if field is None:  # a column the header adds: frictionless reads it with an "any" field
-        none = b.let("none", f"{raw} IS NULL OR {raw} = ''")
+        none = b.let("none", f"({raw} IS NULL OR {raw} = '')")
         b.next()
         return Column(pos, name, "any", None, raw, none, "true", raw, keys=[raw], note="")
     kind = kind_of(field)
