@@ -1704,10 +1704,10 @@ def run_plan(
     session: Session, plan: Plan, limit: int, label_errors: Sequence[Violation] = ()
 ) -> TableVerdict:
     """Check one table: cells (types, constraints), blank rows, extra/missing cells, unique
-    fields and the primary key. One pass computes every cell's status bits into a small
-    temporary table (2 bytes a cell, so a million rows stay in memory); the counts and the
-    first `limit` errors of each type come from it. Keys are computed in their own pass, for
-    the keyed fields only, and the text of a cell only for the cells listed."""
+    fields and the primary key. One pass computes every cell's status bits (2 bytes a cell)
+    and the keyed fields' keys into a temporary table small enough to stay in memory; the
+    counts and the first `limit` errors of each type come from it, and the text of a cell is
+    read again only for the cells listed."""
     con = session.con
     register_udf(con)
     schema = plan.schema
@@ -1720,9 +1720,13 @@ def run_plan(
     pk = primary_key(schema)
     has_pk = bool(pk) and set(pk) <= kept
     keyed = set(unique) | (set(pk) if has_pk else set())
-    columns, stages = compile_slots(plan.slots, schema, set(), set())
+    columns, stages = compile_slots(plan.slots, schema, keyed, set())
     final = ["__row"] + (["__n"] if plan.cells_sql else [])
     final += [f"CAST({status_sql(c)} AS USMALLINT) AS __st{i}" for i, c in enumerate(columns)]
+    for i, column in enumerate(columns):
+        if column.field is not None and column.name in keyed:
+            final.extend(f"{key} AS __k{i}_{j}" for j, key in enumerate(column.keys))
+            final.append(f"coalesce({column.nan or 'false'}, false) AS __nan{i}")
     blank = " AND ".join(f"{c.none}" for c in columns)
     final.append(f"({blank or 'false'}) AS __blank")
     table = session.table("cells")
@@ -1783,21 +1787,14 @@ def run_plan(
         cell = texts.get((int(row), col)) if col >= 0 else None
         found.extend(_cell_violations(plan, columns, int(row), col, status, cell, cells))
 
-    # Unique fields and the primary key: the keys of the keyed fields, in a pass of their own.
-    keyed_slots = [s for s in plan.slots if s.field is not None and s.name in keyed]
-    key_columns, key_stages = compile_slots(keyed_slots, schema, keyed, set())
-    by_name = {c.name: (i, c) for i, c in enumerate(key_columns)}
-    items = ["__row"]
-    for i, column in enumerate(key_columns):
-        items.extend(f"{key} AS __k{i}_{j}" for j, key in enumerate(column.keys))
-        items.append(f"coalesce(NOT {column.none} AND {column.ok}, false) AS __p{i}")
-        items.append(f"coalesce({column.nan or 'false'}, false) AS __nan{i}")
-    key_source = source_sql(plan.relation, keyed_slots)
-    keys_sql = f"(SELECT {', '.join(items)} FROM {stage_sql(key_source, key_stages)})"
+    # Unique fields and the primary key. A key cell reads as None when it is missing or not of
+    # its type (status bits 1 or 2): then its key columns are NULL.
+    by_name = {c.name: (i, c) for i, c in enumerate(columns) if c.field is not None}
+    present = {name: f"(__st{by_name[name][0]} & 3) = 0" for name in keyed}
     for name in unique:
         i, column = by_name[name]
         keys = [f"__k{i}_{j}" for j in range(len(column.keys))]
-        total, repeats = duplicates(con, keys_sql, keys, f"__p{i} AND NOT __nan{i}", limit)
+        total, repeats = duplicates(con, table, keys, f"{present[name]} AND NOT __nan{i}", limit)
         _add(counts, "unique-error", total)
         for row, previous in repeats:
             note = f"the same as in the row at position {previous}"
@@ -1805,13 +1802,10 @@ def run_plan(
             found.append(((row, PHASE["unique-error"], column.pos, 0), violation))
     if has_pk:
         indexes = [by_name[name][0] for name in pk]
-        keys = [f"__k{i}_{j}" for i in indexes for j in range(len(key_columns[i].keys))]
-        all_none = " AND ".join(f"NOT __p{i}" for i in indexes)
-        where = f"NOT ({all_none})" + "".join(f" AND NOT __nan{i}" for i in indexes)
-        total, repeats = duplicates(con, keys_sql, keys, where, limit)
-        # A key cell reads as None when missing or not of its type (status bits 1 or 2).
-        slot_index = {s.name: i for i, s in enumerate(plan.slots)}
-        none = " AND ".join(f"(__st{slot_index[name]} & 3) <> 0" for name in pk)
+        keys = [f"__k{i}_{j}" for i in indexes for j in range(len(columns[i].keys))]
+        none = " AND ".join(f"NOT {present[name]}" for name in pk)
+        where = f"NOT ({none})" + "".join(f" AND NOT __nan{i}" for i in indexes)
+        total, repeats = duplicates(con, table, keys, where, limit)
         empty = scalar(con, f"SELECT count(*) FROM {table} WHERE {none}")
         _add(counts, "primary-key", total + empty)
         note = 'cells composing the primary keys are all "None"'
