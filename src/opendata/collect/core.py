@@ -34,7 +34,15 @@ from opendata.errors import (
     SourceError,
 )
 from opendata.municipalities import MEMBERS, code_for_name, national_register, normalise_code
-from opendata.tables import CHUNK_ROWS, ORIGIN, PYTHON_WHITESPACE, Table, TableWriter, cell_text
+from opendata.tables import (
+    CHUNK_ROWS,
+    ORIGIN,
+    PYTHON_WHITESPACE,
+    Table,
+    TableWriter,
+    cell_text,
+    int64_array,
+)
 
 Cell = str | int | float | bool | None
 
@@ -310,7 +318,7 @@ class Shaper:
         combined = pa.concat_tables(parts)
         count = len(parts)
         order = (np.arange(count)[None, :] * rows + np.arange(rows)[:, None]).ravel()
-        return combined.take(pa.array(order))
+        return combined.take(int64_array(order))
 
     def _symbols(self, column: pa.ChunkedArray) -> pa.ChunkedArray:
         """Legend symbols ('–', '..') replaced by what the legend says they mean."""

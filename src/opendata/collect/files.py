@@ -28,7 +28,7 @@ from opendata.collect.core import (
 )
 from opendata.definitions import JsonSource
 from opendata.errors import DefinitionError, SourceError
-from opendata.tables import CHUNK_ROWS, ORIGIN, cell_text
+from opendata.tables import CHUNK_ROWS, ORIGIN, cell_text, int64_array
 
 # JSON files up to this size are parsed whole (exact line numbers in errors); larger ones stream.
 JSON_STREAM_THRESHOLD = 64 * 2**20
@@ -163,7 +163,7 @@ def _csv_batches(
                 aside - np.arange(len(aside)), positions, side="right"
             )
         good += count
-        numbers = pa.array(positions + 2).cast(pa.string())
+        numbers = int64_array(positions + 2).cast(pa.string())
         columns = {name: batch.column(i) for i, name in enumerate(header)}
         # Rows whose cells are all blank are layout, not data: dropped (their numbers stay).
         # The first column decides for nearly every row; the others are looked at only when

@@ -13,7 +13,14 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class YearMonth(NamedTuple):
+    """frictionless's yearmonth: compares as a (year, month) tuple."""
+
+    year: int
+    month: int
 
 DEFAULT_TRUE = ["true", "True", "TRUE", "1"]
 DEFAULT_FALSE = ["false", "False", "FALSE", "0"]
@@ -158,7 +165,7 @@ def _yearmonth(cell: Any) -> Any:
     if isinstance(cell, tuple | list):
         if len(cell) != 2:
             return None
-        return (cell[0], cell[1])
+        return YearMonth(cell[0], cell[1])
     if isinstance(cell, str):
         try:
             year_text, month_text = cell.split("-")
@@ -167,7 +174,7 @@ def _yearmonth(cell: Any) -> Any:
             return None
         if month < 1 or month > 12:
             return None
-        return (year, month)
+        return YearMonth(year, month)
     return None
 
 
