@@ -22,6 +22,7 @@ class YearMonth(NamedTuple):
     year: int
     month: int
 
+
 DEFAULT_TRUE = ["true", "True", "TRUE", "1"]
 DEFAULT_FALSE = ["false", "False", "FALSE", "0"]
 _NOT_BARE = re.compile(r"((^[^-\d]*)|(\D*$))")
