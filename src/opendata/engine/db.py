@@ -10,7 +10,7 @@ import duckdb
 
 # Memory DuckDB may use before it spills sorts, joins and aggregates to disk. It is what bounds
 # the peak of a publish, whatever the size of the table.
-DEFAULT_MEMORY_LIMIT = "256MB"
+DEFAULT_MEMORY_LIMIT = "128MB"
 MEMORY_SETTING = "OPENDATA_ENGINE_MEMORY"
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)\s*$", re.IGNORECASE)
 
