@@ -94,6 +94,9 @@ def publish(
         raise DefinitionError(
             f"no such dataset: {', '.join(unknown)} (datasets: {', '.join(available) or 'none'})"
         )
+    from opendata.tables import arrow_without_pandas
+
+    arrow_without_pandas()
     outcomes, exit_code = run_publish_flow(
         names or None, store, bump.value if bump else None, dry_run, offline, refresh
     )
@@ -185,8 +188,10 @@ def validate(
     from opendata.definitions import load_dataset
     from opendata.publish import collect_tables, discard_workspace, new_workspace
     from opendata.storage import open_store
+    from opendata.tables import arrow_without_pandas
     from opendata.validate import validate_tables
 
+    arrow_without_pandas()
     settings = _settings(store)
     folder = (
         Path(target) if ("/" in target or Path(target).is_dir()) else settings.datasets_dir / target
