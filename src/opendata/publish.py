@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opendata import scratch
 from opendata.collect import collect_resource
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
@@ -96,12 +96,16 @@ class Prepared:
 
 
 def new_workspace(name: str) -> Path:
-    """A private folder for one dataset's staged tables, package files and sort spills."""
-    return Path(tempfile.mkdtemp(prefix=f"opendata-{name}-"))
+    """A private folder for one dataset's staged tables, package files and sort spills.
+
+    What killed runs left in TMPDIR is removed first (scratch.sweep), so kills do not pile up.
+    """
+    scratch.sweep()
+    return scratch.new_folder(name)
 
 
 def discard_workspace(workspace: Path) -> None:
-    shutil.rmtree(workspace, ignore_errors=True)
+    scratch.discard_folder(workspace)
 
 
 def dataset_prefix(name: str) -> str:
@@ -526,11 +530,14 @@ def _stored_digest(store: Store, key: str) -> WrittenFile | None:
     larger than memory)."""
     from opendata.engine.outputs import file_digest
 
-    with tempfile.TemporaryDirectory(prefix="opendata-verify-") as folder:
-        target = Path(folder) / "object"
+    folder = scratch.new_folder("verify")
+    try:
+        target = folder / "object"
         if not store.download(key, target):
             return None
         return file_digest(target)
+    finally:
+        scratch.discard_folder(folder)
 
 
 def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from opendata.errors import StoreError
@@ -124,6 +125,23 @@ class Store(ABC):
             return False
         target.write_bytes(data)
         return True
+
+    def leftovers(self, thorough: bool = True) -> Sequence[str]:
+        """Unfinished writes of runs that ended without finishing them (a killed run's temporary
+        files, an S3 multipart upload never completed), described for `opendata verify`.
+        `thorough` also looks where finding them costs a walk of the whole store."""
+        return []
+
+    def clean_leftovers(self, thorough: bool = False) -> Sequence[str]:
+        """Remove `leftovers()` (never a live run's unfinished write); returns what was removed.
+        Every publish calls it (cheap); `opendata verify --repair` with `thorough`."""
+        return []
+
+    def discard_unfinished(self, prefix: str) -> Sequence[str]:
+        """Remove unfinished writes below `prefix` (S3: incomplete multipart uploads), whoever
+        began them. Only for a caller that holds the claim on `prefix`, so that no live run can
+        be writing there; returns the keys whose unfinished writes were removed."""
+        return []
 
     def write_if_changed(self, key: str, data: bytes) -> bool:
         """Replace a derived file (catalog, page) only when its bytes change; True if written."""

@@ -1,23 +1,29 @@
 """A store in a local folder, with the same guarantees as S3's conditional writes.
 
-Every write goes to a temporary file in the target's folder first: `create` publishes it with
-os.link (fails if the name exists: an exclusive create), `replace` with os.replace under a lock
-(atomic: a reader sees the old or the new file, never half of one).
+Every write goes to a temporary file first: `create` publishes it with os.link (fails if the name
+exists: an exclusive create), `replace` with os.replace under a lock (atomic: a reader sees the
+old or the new file, never half of one). Temporary files live in the store's private area
+(`_private/tmp/`, never served or listed), each locked by its writer while it is written: a
+killed writer's file is found by the free lock and removed by the next run, and no `.tmp` file
+ever appears beside published files.
 """
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from opendata.errors import ConflictError, StoreError
 from opendata.storage.base import Store, check_head_size, check_key
+
+TEMPORARY = "_private/tmp"  # writes in progress (see the module's docstring)
 
 
 def etag_of(data: bytes) -> str:
@@ -69,14 +75,7 @@ class LocalStore(Store):
     def create_file(self, key: str, path: Path) -> bool:
         """`create` from a file on disk, streamed: copied beside the target, then linked."""
         target = self._path(key)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-            os.close(handle)
-        except OSError as error:
-            raise StoreError(f"cannot write {target}: {error.strerror}") from None
-        staged = Path(name)
-        try:
+        with self._temporary(target) as staged:
             try:
                 shutil.copyfile(path, staged)
                 with staged.open("rb") as stream:
@@ -93,8 +92,6 @@ class LocalStore(Store):
                     f"{key} already exists in {self.root} with other content; "
                     "published files are never overwritten"
                 ) from None
-        finally:
-            staged.unlink(missing_ok=True)
         return True
 
     def download(self, key: str, target: Path) -> bool:
@@ -120,18 +117,15 @@ class LocalStore(Store):
     def copy(self, source: str, target: str) -> None:
         """A copy through a temporary file and an atomic rename: readers never see half."""
         source_path, target_path = self._path(source), self._path(target)
-        try:
-            target_path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=target_path.parent)
-            os.close(handle)
-            shutil.copyfile(source_path, name)
-            os.chmod(name, 0o644)
-            os.replace(name, target_path)
-        except FileNotFoundError:
-            Path(name).unlink(missing_ok=True)
-            raise StoreError(f"{source} is missing from {self.root}") from None
-        except OSError as error:
-            raise StoreError(f"cannot copy {source} to {target}: {error.strerror}") from None
+        with self._temporary(target_path) as staged:
+            try:
+                shutil.copyfile(source_path, staged)
+                os.chmod(staged, 0o644)
+                os.replace(staged, target_path)
+            except FileNotFoundError:
+                raise StoreError(f"{source} is missing from {self.root}") from None
+            except OSError as error:
+                raise StoreError(f"cannot copy {source} to {target}: {error.strerror}") from None
 
     def list(self, prefix: str) -> list[str]:
         base = self.root / prefix if prefix else self.root
@@ -149,20 +143,58 @@ class LocalStore(Store):
 
     @contextmanager
     def _staged(self, target: Path, data: bytes) -> Iterator[Path]:
+        with self._temporary(target) as staged:
+            try:
+                with staged.open("wb") as stream:
+                    stream.write(data)
+                    stream.flush()
+                    os.fsync(stream.fileno())
+                os.chmod(staged, 0o644)
+            except OSError as error:
+                raise StoreError(f"cannot write {target}: {error.strerror}") from None
+            yield staged
+
+    @contextmanager
+    def _temporary(self, target: Path) -> Iterator[Path]:
+        """A new empty file in the private temporary folder, locked by us while it exists; the
+        target's folder is made too (the file is then linked or renamed into it)."""
+        folder = self.root / TEMPORARY
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(name, 0o644)
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         except OSError as error:
             raise StoreError(f"cannot write {target}: {error.strerror}") from None
         try:
             yield Path(name)
         finally:
             Path(name).unlink(missing_ok=True)
+            os.close(handle)
+
+    def leftovers(self, thorough: bool = True) -> Sequence[str]:
+        """Temporary files of writers that died (their lock is free) and, when `thorough`, `.tmp-`
+        files beside published files (left by versions of this store from before the private
+        folder; finding them walks the whole store)."""
+        found: builtins.list[str] = []
+        folder = self.root / TEMPORARY
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.name.startswith(".tmp-") and _lock_free(path):
+                    found.append(path.relative_to(self.root).as_posix())
+        for path in sorted(self.root.rglob(".tmp-*")) if thorough else []:
+            if path.is_file() and path.parent != folder:
+                found.append(path.relative_to(self.root).as_posix())
+        return found
+
+    def clean_leftovers(self, thorough: bool = False) -> Sequence[str]:
+        removed: builtins.list[str] = []
+        for relative in self.leftovers(thorough):
+            path = self.root / relative
+            if path.parent != self.root / TEMPORARY or _lock_free(path):
+                path.unlink(missing_ok=True)
+                removed.append(relative)
+        return removed
 
     @contextmanager
     def _locked(self, target: Path) -> Iterator[None]:
@@ -174,6 +206,21 @@ class LocalStore(Store):
             yield
         finally:
             os.close(descriptor)
+
+
+def _lock_free(path: Path) -> bool:
+    """Whether no live writer holds the lock on this temporary file."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+    return True
 
 
 def _same_file_bytes(first: Path, second: Path) -> bool:

@@ -17,12 +17,12 @@ returns, quotes included, the same in `read` and `replace`.
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import hashlib
 import os
 import re
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from opendata import scratch
 from opendata.errors import (
     ConfigError,
     ConflictError,
@@ -211,10 +212,9 @@ class S3Store(Store):
     def create(self, key: str, data: bytes) -> bool:
         if len(data) > self.multipart_threshold:
             # Large files go as a parallel multipart upload, which reads its parts from a file.
-            with tempfile.NamedTemporaryFile(prefix="opendata-upload-") as spool:
-                spool.write(data)
-                spool.flush()
-                return self.create_file(key, Path(spool.name))
+            with scratch.spool_file("upload") as spool:
+                spool.write_bytes(data)
+                return self.create_file(key, spool)
         name = self._name(key)
         try:
             self.client.put_object(
@@ -345,6 +345,45 @@ class S3Store(Store):
         except (ClientError, BotoCoreError) as error:
             raise self._error(error, "list", prefix or "/") from None
         return sorted(keys)
+
+    def _unfinished_uploads(self, prefix: str) -> Sequence[tuple[str, str]]:
+        """(key, upload id) of every multipart upload begun and never completed or aborted."""
+        folder = prefix.strip("/")
+        base = self._name(folder) if folder else self.prefix
+        start = f"{base}/" if base else ""
+        strip = f"{self.prefix}/" if self.prefix else ""
+        found: builtins.list[tuple[str, str]] = []
+        try:
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=start
+            )
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    found.append((upload["Key"][len(strip) :], upload["UploadId"]))
+        except (ClientError, BotoCoreError) as error:
+            raise self._error(error, "list uploads", prefix or "/") from None
+        return sorted(found)
+
+    def leftovers(self, thorough: bool = True) -> Sequence[str]:
+        uploads = self._unfinished_uploads("")
+        return [f"{key} (multipart upload never completed)" for key, _ in uploads]
+
+    def discard_unfinished(self, prefix: str) -> Sequence[str]:
+        """Abort the multipart uploads below `prefix` (the caller holds its claim, so no live run
+        is uploading there: those were begun by a killed run, or by our own failed attempt)."""
+        removed: builtins.list[str] = []
+        for key, upload_id in self._unfinished_uploads(prefix):
+            try:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self._name(key), UploadId=upload_id
+                )
+            except ClientError as error:
+                if _code(error) != "NoSuchUpload":
+                    raise self._error(error, "abort upload", key) from None
+            except BotoCoreError as error:
+                raise self._error(error, "abort upload", key) from None
+            removed.append(key)
+        return removed
 
     def delete(self, key: str) -> None:
         try:

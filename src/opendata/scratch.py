@@ -1,0 +1,103 @@
+"""Private scratch space in TMPDIR that a killed run cannot leave behind for long.
+
+Every folder or spool file a run makes in TMPDIR is named `opendata-…` and carries a lock (an
+exclusive `flock` held for as long as the run uses it). The kernel drops the lock when the process
+dies, however it dies, so the next run's `sweep()` can tell a dead run's leftovers (lock free)
+from a live run's work (lock held), on any host sharing nothing but the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+PREFIX = "opendata-"
+LOCK = ".owner.lock"
+
+# Open lock descriptors of this process's live scratch folders, by folder.
+_held: dict[Path, int] = {}
+
+
+def scratch_root() -> Path:
+    return Path(tempfile.gettempdir())
+
+
+def new_folder(stem: str, root: Path | None = None) -> Path:
+    """A new private folder `opendata-<stem>-…`, locked until `discard_folder`."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{stem}-", dir=root or scratch_root()))
+    descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    _held[folder] = descriptor
+    return folder
+
+
+def discard_folder(folder: Path) -> None:
+    """Remove a folder made by `new_folder` and let go of its lock."""
+    shutil.rmtree(folder, ignore_errors=True)
+    descriptor = _held.pop(folder, None)
+    if descriptor is not None:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def spool_file(stem: str) -> Iterator[Path]:
+    """A private, locked temporary file (e.g. bytes spooled for a multipart upload)."""
+    descriptor, name = tempfile.mkstemp(prefix=f"{PREFIX}{stem}-", dir=scratch_root())
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def _owner_gone(lock_path: Path) -> bool:
+    """Whether nobody holds the lock at `lock_path` (its process ended)."""
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)  # closing drops the lock we may just have taken
+    return True
+
+
+def leftovers(root: Path | None = None) -> list[Path]:
+    """Scratch folders and spool files in TMPDIR whose run has ended without removing them."""
+    found = []
+    base = root or scratch_root()
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(PREFIX) or entry.is_symlink():
+            continue
+        lock = entry / LOCK if entry.is_dir() else entry
+        if (entry.is_dir() and not lock.is_file()) or not _owner_gone(lock):
+            continue
+        if entry in _held:
+            continue
+        found.append(entry)
+    return sorted(found)
+
+
+def sweep(root: Path | None = None) -> list[Path]:
+    """Remove what dead runs left in TMPDIR; returns what was removed."""
+    removed = []
+    for entry in leftovers(root):
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
