@@ -23,6 +23,7 @@ from opendata.config import Settings
 from opendata.definitions import Dataset, load_dataset
 from opendata.engine.outputs import WrittenFile
 from opendata.errors import ConflictError, DefinitionError, OpendataError, StoreError
+from opendata.liveness import Owner, current_owner
 from opendata.package import (
     CHANGES,
     DESCRIPTOR,
@@ -351,17 +352,29 @@ def _publish_attempt(
         return Outcome(name, "unchanged", previous, previous, url, rows, dry_run=dry_run)
 
     moment = now or datetime.now(UTC)
+    me = current_owner()
     claims = [v for v in versions if v.get("status") == "pending"]
-    mine = next((v for v in claims if v.get("content_hash") == package.content_hash), None)
-    live_claims = [
-        v for v in claims if v is not mine and moment - _parse_time(v["claimed"]) < stale_after
-    ]
-    if live_claims and mine is None:
-        other = live_claims[0]
+    live = [v for v in claims if _claim_live(v, me, moment, stale_after)]
+    mine = next(
+        (
+            v
+            for v in claims
+            if v.get("content_hash") == package.content_hash and (v not in live or _owned(v, me))
+        ),
+        None,
+    )
+    others = [v for v in live if v is not mine]
+    if others:
+        other = others[0]
         raise PublishInProgress(
             f"{name}: version {other['version']} is being published by another run "
             f"(claimed {other['claimed']}); nothing published, try again when it has finished"
         )
+    # Claims of dead runs (and entries an older release marked abandoned) give way: their
+    # partial files are removed once our claim stands, and their version numbers are free.
+    displaced = [
+        v for v in versions if v is not mine and v.get("status") in ("pending", "abandoned")
+    ]
 
     changes: Changes | None = None
     if latest is not None:
@@ -380,7 +393,8 @@ def _publish_attempt(
     if mine is not None:
         version, claimed = mine["version"], mine["claimed"]
     else:
-        newest = max((v["version"] for v in versions), key=semver, default=None)
+        numbered = [v["version"] for v in versions if v not in displaced]
+        newest = max(numbered, key=semver, default=None)
         version = next_version(newest, required, bump)
         claimed = timestamp(moment)
     applied: Bump | None = None
@@ -393,23 +407,26 @@ def _publish_attempt(
             name, "published", version, previous, url, rows, dry_run=True, changes=summary
         )
 
-    if mine is None:
-        # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone.
-        entries = [
-            {**v, "status": "abandoned"} if v.get("status") == "pending" else v for v in versions
-        ]
-        entries.append(
-            {
-                "version": version,
-                "status": "pending",
-                "content_hash": package.content_hash,
-                "claimed": claimed,
-            }
-        )
-        etag = store.replace(
-            f"{prefix}/{VERSIONS}", dump_json({**history, "versions": entries}), etag
-        )
-        history = {**history, "versions": entries}
+    # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone. A dead
+    # run's claim on the same content is taken over (its files are ours byte for byte); the
+    # entries displaced stay listed as abandoned until their files are gone.
+    ours = {
+        "version": version,
+        "status": "pending",
+        "content_hash": package.content_hash,
+        "claimed": claimed,
+        "owner": me.to_record(),
+    }
+    entries = [
+        {**v, "status": "abandoned"} if v in displaced else v
+        for v in versions
+        if v is not mine and not (v in displaced and v["version"] == version)
+    ]
+    entries.append(ours)
+    etag = store.replace(f"{prefix}/{VERSIONS}", dump_json({**history, "versions": entries}), etag)
+    history = {**history, "versions": entries}
+    cleared = _clear_displaced(store, prefix, [v["version"] for v in displaced])
+    store.discard_unfinished(f"{prefix}/{version}")
 
     # 2. Every file of the version, never overwriting; the descriptor last. `created` is the
     # claim's time, so a re-run after a crash writes byte-identical files.
@@ -439,7 +456,11 @@ def _publish_attempt(
         "rows": package.rows,
         "files": {f: _file_record(d) for f, d in files.items()},
     }
-    entries = [entry if v.get("version") == version else v for v in history["versions"]]
+    entries = [
+        entry if v.get("version") == version else v
+        for v in history["versions"]
+        if not (v.get("status") == "abandoned" and v["version"] in cleared)
+    ]
     newest_live = newest_published(entries)
     history = {
         "dataset": name,
@@ -455,6 +476,35 @@ def _publish_attempt(
     if changes is not None and any(r.rows_removed for r in changes.resources):
         message = f"note: rows that {previous} had are gone in {version} ({summary})"
     return Outcome(name, "published", version, previous, url, rows, message, changes=summary)
+
+
+def _claim_live(claim: dict[str, Any], me: Owner, moment: datetime, stale: timedelta) -> bool:
+    """Whether the run that made this claim may still be writing its version."""
+    owner = Owner.from_record(claim.get("owner"))
+    if owner == me:
+        return True
+    verdict = owner.alive() if owner is not None else None
+    if verdict is not None:
+        return verdict
+    return moment - _parse_time(claim["claimed"]) < stale
+
+
+def _owned(claim: dict[str, Any], me: Owner) -> bool:
+    return Owner.from_record(claim.get("owner")) == me
+
+
+def _clear_displaced(store: Store, prefix: str, versions: list[str]) -> set[str]:
+    """Remove what dead runs wrote under the version folders they had claimed: those versions
+    were never published, so no reader may find their partial files. Returns the versions
+    cleared (their entries can then leave the pointer)."""
+    cleared = set()
+    for version in versions:
+        folder = f"{prefix}/{version}"
+        store.discard_unfinished(folder)
+        for key in store.list(folder):
+            store.delete(key)
+        cleared.add(version)
+    return cleared
 
 
 def _file_record(file: WrittenFile | bytes) -> dict[str, Any]:
