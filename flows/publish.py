@@ -1,8 +1,10 @@
-"""Prefect flows that publish the datasets; all logic lives in `opendata` (the core).
+"""Prefect flows that publish the datasets: the orchestration of `opendata.run`, as tasks.
 
-`publish_all` runs every dataset as its own subflow, so one invalid or failing dataset does not
-stop the others; the run then ends Failed with a message naming those that did not publish.
-Only the I/O tasks retry, and only when the error is transient.
+`publish_all` runs every dataset as its own subflow (`publish_dataset`), so one invalid or
+failing dataset does not stop the others; the run then ends Failed with a message naming those
+that did not publish. Only the I/O tasks retry, and only when the error is transient. The loop,
+the outcomes, the catalog update and the exit code are `opendata.run`'s: the same functions
+that `opendata publish` runs in-process when no Prefect API is configured.
 """
 
 from __future__ import annotations
@@ -13,44 +15,26 @@ from prefect import flow, get_run_logger, task
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import Task, exponential_backoff
 
-from opendata.catalog import rebuild_catalog
-from opendata.collect.remote import remote_sources
-from opendata.config import load_settings, retry_backoff
-from opendata.definitions import discover
-from opendata.errors import ConfigError, OpendataError, is_transient
+from opendata import run
+from opendata.config import retry_backoff
+from opendata.errors import is_transient
 from opendata.package import BuiltPackage
-from opendata.publish import (
-    DatasetInvalid,
-    Outcome,
-    Prepared,
-    load,
-    prepare,
-    publish_package,
-    require_valid,
-    skipped,
-)
-from opendata.storage import open_store
+from opendata.publish import Outcome, Prepared, publish_package
+from opendata.run import RETRIES, RunFailed, outcome_of_failure
 from opendata.versioning import Bump
 
-RETRIES = 3
+__all__ = [
+    "RETRIES",
+    "RunFailed",
+    "collect_and_validate",
+    "outcome_of_failure",
+    "publish_all",
+    "publish_dataset",
+    "publish_version",
+    "update_catalog",
+]
+
 RETRY_BACKOFF = retry_backoff()
-
-
-class RunFailed(OpendataError):
-    """Some datasets were invalid or failed; carries every dataset's outcome for the CLI."""
-
-    def __init__(
-        self, message: str, outcomes: list[dict[str, Any]], catalog_error: str | None = None
-    ) -> None:
-        super().__init__(message, outcomes, catalog_error)
-        self.message = message
-        self.outcomes = outcomes
-        self.catalog_error = catalog_error
-        codes = [o["exit_code"] for o in outcomes] + ([3] if catalog_error else [])
-        self.exit_code = max(codes, default=3)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -66,33 +50,32 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 def collect_and_validate(
     name: str, home: str | None, store_url: str, offline: bool, refresh: bool
 ) -> Prepared:
-    settings = load_settings(home=home)
-    remote = None if offline else remote_sources(settings, open_store(store_url))
-    return prepare(settings, name, remote, refresh)
+    return run.collect_and_validate(name, home, store_url, offline, refresh)
 
 
 @task(
     name="publish-version",
     retries=RETRIES,
     retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BACKOFF),
-    retry_jitter_factor=0.5,
+    retry_jitter_factor=run.JITTER,
     retry_condition_fn=retry_if_transient,
 )
 def publish_version(
     package: BuiltPackage, store_url: str, base_url: str, bump: Bump | None, dry_run: bool
 ) -> Outcome:
-    return publish_package(open_store(store_url), package, base_url, bump=bump, dry_run=dry_run)
+    # `publish_package` is looked up in this module when the task runs (tests replace it).
+    return run.publish_version(package, store_url, base_url, bump, dry_run, publish=publish_package)
 
 
 @task(
     name="update-catalog",
     retries=RETRIES,
     retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BACKOFF),
-    retry_jitter_factor=0.5,
+    retry_jitter_factor=run.JITTER,
     retry_condition_fn=retry_if_transient,
 )
 def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[str]:
-    return rebuild_catalog(open_store(store_url), base_url, touched)
+    return run.update_catalog(store_url, base_url, touched)
 
 
 @flow(name="publish-dataset", flow_run_name="publish-{name}")
@@ -110,34 +93,18 @@ def publish_dataset(
     Offline, a dataset collected from a public API is `skipped`: its last published version
     stays latest.
     """
-    logger = get_run_logger()
-    settings = load_settings(store=store, home=home)
-    if offline and load(settings, name).needs_remote:
-        outcome = skipped(
-            open_store(settings.store_url),
-            name,
-            settings.base_url,
-            "collected from a public API; skipped offline (run without --offline to collect)",
-        )
-        logger.info("%s: skipped (offline)", name)
-        return outcome.to_dict()
-    prepared = collect_and_validate(name, home, settings.store_url, offline, refresh)
-    try:
-        package = require_valid(prepared)
-        outcome = publish_version(package, settings.store_url, settings.base_url, bump, dry_run)
-    finally:
-        prepared.discard()
-    logger.info("%s: %s %s", name, outcome.status, outcome.version)
-    return outcome.to_dict()
-
-
-def outcome_of_failure(name: str, error: BaseException) -> Outcome:
-    """The report row of a dataset whose subflow failed."""
-    if isinstance(error, DatasetInvalid):
-        return Outcome(name, "invalid", message=error.message, exit_code=1, problems=error.problems)
-    exit_code = error.exit_code if isinstance(error, OpendataError) else 3
-    message = str(error) if isinstance(error, OpendataError) else f"{type(error).__name__}: {error}"
-    return Outcome(name, "failed", message=message, exit_code=exit_code)
+    return run.publish_dataset(
+        name,
+        store,
+        bump,
+        dry_run,
+        home,
+        offline,
+        refresh,
+        prepare_step=collect_and_validate,
+        publish_step=publish_version,
+        logger=get_run_logger(),
+    )
 
 
 @flow(name="publish-all")
@@ -154,15 +121,11 @@ def publish_all(
 
     `offline` asks no remote source: datasets collected from a public API are `skipped`.
     `refresh` collects resources that have `live` sources from their public API instead of
-    their files (e.g. befolkning from SCB's PxWeb).
+    their files (e.g. befolkning from SCB's PxWeb). `store` is a folder or a store URL without
+    credentials (one with credentials is refused before anything runs).
     """
-    if offline and refresh:
-        raise ConfigError("--refresh asks the public APIs and --offline forbids it: choose one")
-    logger = get_run_logger()
-    settings = load_settings(store=store, home=home)
-    names = datasets or discover(settings.datasets_dir)
-    outcomes: list[dict[str, Any]] = []
-    for name in names:
+
+    def publish_one(name: str) -> dict[str, Any]:
         state = publish_dataset(
             name,
             store=store,
@@ -174,28 +137,22 @@ def publish_all(
             return_state=True,
         )
         if state.is_completed():
-            outcomes.append(state.result())
-        else:
-            error = state.result(raise_on_failure=False)
-            if not isinstance(error, BaseException):
-                error = RuntimeError(f"subflow ended {state.type.value}: {state.message}")
-            outcome = outcome_of_failure(name, error)
-            logger.error("%s: %s: %s", name, outcome.status, outcome.message)
-            outcomes.append(outcome.to_dict())
-    problems = []
-    failed = [o for o in outcomes if o["status"] in ("invalid", "failed")]
-    if failed:
-        problems.append(
-            "Not published: " + ", ".join(f"{o['dataset']} ({o['status']})" for o in failed)
-        )
-    catalog_error = None
-    if not dry_run:
-        try:
-            update_catalog(settings.store_url, settings.base_url, names)
-        except OpendataError as error:
-            catalog_error = f"catalog not updated: {error}"
-            logger.error(catalog_error)
-            problems.append(catalog_error)
-    if problems:
-        raise RunFailed("; ".join(problems), outcomes, catalog_error)
-    return outcomes
+            result: dict[str, Any] = state.result()
+            return result
+        error = state.result(raise_on_failure=False)
+        if not isinstance(error, Exception):
+            error = RuntimeError(f"subflow ended {state.type.value}: {state.message}")
+        raise error
+
+    return run.publish_all(
+        datasets,
+        store,
+        bump,
+        dry_run,
+        offline,
+        home,
+        refresh,
+        publish_one=publish_one,
+        catalog_step=update_catalog,
+        logger=get_run_logger(),
+    )

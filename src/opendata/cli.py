@@ -13,13 +13,16 @@ import sys
 import traceback
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from opendata.config import Settings, load_settings
+from opendata.config import Settings, load_settings, prefect_api_url, redact_url
 from opendata.definitions import discover
-from opendata.errors import ConfigError, DefinitionError, OpendataError
+from opendata.errors import ConfigError, DefinitionError, OpendataError, PrefectUnavailable
+
+if TYPE_CHECKING:
+    from opendata.versioning import Bump
 
 app = typer.Typer(
     add_completion=False,
@@ -68,6 +71,18 @@ def echo_table(outcomes: list[dict[str, Any]]) -> None:
         )
 
 
+PrefectChoice = Annotated[
+    bool | None,
+    typer.Option(
+        "--prefect/--no-prefect",
+        help=(
+            "Run as the Prefect flow `publish-all`, or in this process without Prefect "
+            "(default: the flow when a Prefect API is configured, else in this process)."
+        ),
+    ),
+]
+
+
 @app.command()
 def publish(
     names: Annotated[list[str] | None, typer.Argument(help="Datasets (default: all).")] = None,
@@ -83,11 +98,17 @@ def publish(
         bool, typer.Option("--refresh", help="Collect from `live` public-API sources.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    use_prefect: PrefectChoice = None,
 ) -> None:
-    """Collect, validate, package and publish datasets through the Prefect flow."""
-    if offline and refresh:
-        raise ConfigError("--refresh asks the public APIs and --offline forbids it: choose one")
-    settings = _settings(store)
+    """Collect, validate, package and publish datasets.
+
+    Runs in this process when no Prefect API is configured (PREFECT_API_URL unset in the
+    environment and in the active Prefect profile), else as the Prefect flow on that API.
+    """
+    from opendata.run import check_configuration
+
+    # Every setting is checked before any work, and before Prefect is even imported.
+    settings = check_configuration(store, None, offline, refresh)
     available = discover(settings.datasets_dir)
     unknown = [name for name in names or [] if name not in available]
     if unknown:
@@ -97,9 +118,16 @@ def publish(
     from opendata.tables import arrow_without_pandas
 
     arrow_without_pandas()
-    outcomes, exit_code = run_publish_flow(
-        names or None, store, bump.value if bump else None, dry_run, offline, refresh
-    )
+    api = prefect_api_url()
+    if use_prefect is None:
+        use_prefect = api is not None
+    arguments = (names or None, store, bump.value if bump else None, dry_run, offline, refresh)
+    if use_prefect:
+        if api is not None:
+            check_prefect_api(*api)
+        outcomes, exit_code = run_publish_flow(*arguments)
+    else:
+        outcomes, exit_code = run_publish_in_process(*arguments)
     if as_json:
         public = [
             {
@@ -127,9 +155,76 @@ def publish(
         if any(o["status"] == "published" and not o.get("dry_run") for o in outcomes) or all(
             o["status"] in ("published", "unchanged", "skipped") for o in outcomes
         ):
-            typer.echo(f"\nPublished to {settings.store_url}")
+            typer.echo(f"\nPublished to {redact_url(settings.store_url)}")
             typer.echo(f"Browse it: opendata serve  →  {settings.base_url}")
     raise typer.Exit(exit_code)
+
+
+def _unreachable(url: str, where: str) -> PrefectUnavailable:
+    """The one line a steward needs when the configured Prefect API does not answer."""
+    if where.endswith("environment"):
+        without = "unset PREFECT_API_URL"
+    else:
+        without = "`prefect config unset PREFECT_API_URL`"
+    return PrefectUnavailable(
+        f"cannot reach the Prefect API at {redact_url(url)} ({where}): start it with "
+        f"`prefect server start`, or publish without Prefect: {without} (or pass --no-prefect)"
+    )
+
+
+def check_prefect_api(url: str, where: str) -> None:
+    """Ask the configured API's /health before anything is sent to it (a few seconds at most)."""
+    import httpx
+
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5)
+    except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol):
+        raise _unreachable(url, where) from None
+
+
+def run_publish_in_process(
+    names: list[str] | None,
+    store: str | None,
+    bump: str | None,
+    dry_run: bool,
+    offline: bool,
+    refresh: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """Run `opendata.run` here, without Prefect: the same steps, retries and outcomes."""
+    from opendata.run import RunFailed, run_in_process
+
+    if STATE["debug"]:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    steps = {"publish_version": "publishing", "update_catalog": "updating the catalog"}
+
+    def on_retry(step: str, error: BaseException, attempt: int, delay: float) -> None:
+        typer.echo(
+            f"{steps.get(step, step)}: {error}; retry {attempt} of 3 in {delay:.1f} s", err=True
+        )
+
+    def on_outcome(outcome: dict[str, Any]) -> None:
+        if sys.stderr.isatty():
+            version = outcome.get("version") or "-"
+            typer.echo(f"{outcome['dataset']}: {outcome['status']} {version}", err=True)
+
+    try:
+        outcomes = run_in_process(
+            names,
+            store,
+            cast("Bump | None", bump),
+            dry_run,
+            offline,
+            refresh=refresh,
+            on_retry=on_retry,
+            on_outcome=on_outcome,
+        )
+    except RunFailed as error:
+        if error.catalog_error:
+            typer.echo(f"Error: {error.catalog_error}", err=True)
+        return error.outcomes, error.exit_code
+    return outcomes, 0
 
 
 def run_publish_flow(
@@ -140,7 +235,7 @@ def run_publish_flow(
     offline: bool,
     refresh: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Run `publish_all`: on PREFECT_API_URL when set, else Prefect's temporary local server."""
+    """Run `publish_all`: on the configured Prefect API, else (--prefect) a temporary server."""
     # The run's logs go to the Prefect API (UI); the terminal gets our own summary, and
     # Prefect's console log (with tracebacks) only with --debug.
     if not STATE["debug"]:
@@ -148,24 +243,39 @@ def run_publish_flow(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.publish import RunFailed, publish_all
 
-    state = publish_all(
-        datasets=names,
-        store=store,
-        bump=bump,
-        dry_run=dry_run,
-        offline=offline,
-        refresh=refresh,
-        return_state=True,
-    )
+    api = prefect_api_url()
+    try:
+        state = publish_all(
+            datasets=names,
+            store=store,
+            bump=bump,
+            dry_run=dry_run,
+            offline=offline,
+            refresh=refresh,
+            return_state=True,
+        )
+    except Exception as error:
+        text = str(error)
+        if api is not None and (
+            type(error).__module__.startswith("httpx") or "Failed to reach API" in text
+        ):
+            raise _unreachable(*api) from None
+        if "ephemeral Prefect API server" in text:
+            raise PrefectUnavailable(
+                "Prefect's temporary server did not start in time (a busy machine?): start one "
+                "with `prefect server start` and set PREFECT_API_URL, or publish without "
+                "Prefect (--no-prefect)"
+            ) from None
+        raise
     if state.is_completed():
         return state.result(), 0
-    error = state.result(raise_on_failure=False)
-    if isinstance(error, RunFailed):
-        if error.catalog_error:
-            typer.echo(f"Error: {error.catalog_error}", err=True)
-        return error.outcomes, error.exit_code
-    if isinstance(error, BaseException):
-        raise error
+    failure = state.result(raise_on_failure=False)
+    if isinstance(failure, RunFailed):
+        if failure.catalog_error:
+            typer.echo(f"Error: {failure.catalog_error}", err=True)
+        return failure.outcomes, failure.exit_code
+    if isinstance(failure, BaseException):
+        raise failure
     raise OpendataError(f"the publish flow ended {state.type.value}: {state.message}")
 
 

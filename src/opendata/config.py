@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,11 +43,27 @@ class Settings(BaseSettings):
     )
     trafa_url: str = Field(default="https://api.trafa.se/api", description="Trafikanalys API")
 
+    @field_validator("store")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        # Checked here, the first place a store URL is read, so that a secret given in it is
+        # refused before anything is logged or handed to Prefect (never echoed back).
+        if has_credentials(value):
+            raise ValueError(
+                f"{redact_url(value)}: credentials do not belong in the store URL; give them as "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead"
+            )
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _absolute_with_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an absolute http:// or https:// URL")
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(
+                f"{redact_url(value)!r} {problem}; set it to the public http:// or https:// "
+                "address where the store's root is served, e.g. https://data.example.se/"
+            )
         return value if value.endswith("/") else value + "/"
 
     @field_validator("kolada_url", "pxweb_url", "trafa_url")
@@ -74,8 +93,10 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**clean)  # type: ignore[arg-type]
     except ValidationError as error:
+        # Only our messages, never pydantic's rendering of the input (it may hold a secret).
         problems = "; ".join(
-            f"OPENDATA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            f"OPENDATA_{'_'.join(str(p) for p in e['loc']).upper()}: "
+            + str(e["msg"]).removeprefix("Value error, ")
             for e in error.errors()
         )
         raise ConfigError(f"Invalid configuration: {problems}") from None
@@ -95,3 +116,93 @@ def retry_backoff() -> float:
     if value < 0:
         raise ConfigError(f"OPENDATA_RETRY_BACKOFF={text!r}: must not be negative")
     return value
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
+def has_credentials(url: str) -> bool:
+    """Whether `url` carries a user or password (`scheme://key:secret@host/...`)."""
+    if "://" not in url:
+        return False
+    parts = _split(url)
+    return parts is None or "@" in parts.netloc
+
+
+def redact_url(url: str) -> str:
+    """`url` as it may be printed or logged: any user and password replaced by `***`."""
+    if "://" not in url:
+        return url
+    parts = _split(url)
+    if parts is None:
+        return url.split("://", 1)[0] + "://***"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"***@{host}").geturl()
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with an absolute http(s) URL (host, no credentials, no query), if anything."""
+    if any(char.isspace() or ord(char) < 32 for char in url):
+        return "contains whitespace or control characters"
+    parts = _split(url)
+    if parts is None or parts.scheme not in ("http", "https"):
+        return "is not an absolute http:// or https:// URL"
+    if "@" in parts.netloc:
+        return "must not carry credentials"
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number in 0-65535)
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
+    if not parts.hostname:
+        return "has no host name"
+    if parts.query or parts.fragment:
+        return "must not have a query (?…) or a fragment (#…)"
+    return None
+
+
+def prefect_home(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+
+
+def prefect_api_url(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The Prefect API the `opendata` command talks to, and where it is set; None if none.
+
+    The rule (a cheap reading of what Prefect itself does, without importing Prefect):
+
+    1. `PREFECT_API_URL` in the environment decides, even when empty (empty = no API);
+    2. otherwise the active profile in the profiles file: `PREFECT_PROFILES_PATH`, else
+       `$PREFECT_HOME/profiles.toml` (PREFECT_HOME defaults to ~/.prefect); the active profile is
+       `PREFECT_PROFILE`, else the file's `active`; its `PREFECT_API_URL`, if set.
+
+    Prefect's other sources (`.env`, `prefect.toml`, `[tool.prefect]` in pyproject.toml) are
+    not read: set the API in the environment or the profile (`prefect config set`).
+    """
+    env = os.environ if environ is None else environ
+    if "PREFECT_API_URL" in env:
+        value = env["PREFECT_API_URL"].strip()
+        return (value, "set in the environment") if value else None
+    path = (
+        Path(env["PREFECT_PROFILES_PATH"]).expanduser()
+        if env.get("PREFECT_PROFILES_PATH")
+        else prefect_home(env) / "profiles.toml"
+    )
+    try:
+        contents = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        # No profiles file (a fresh home) or one Prefect could not read either: no API.
+        return None
+    profiles = contents.get("profiles")
+    name = env.get("PREFECT_PROFILE") or contents.get("active")
+    if not isinstance(profiles, dict) or not isinstance(name, str):
+        return None
+    profile = profiles.get(name)
+    found = profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+    if not isinstance(found, str) or not found.strip():
+        return None
+    return found.strip(), f"set in the Prefect profile {name!r} of {path}"

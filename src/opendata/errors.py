@@ -79,6 +79,12 @@ class SourceUnavailable(OpendataError):
     exit_code = 3
 
 
+class PrefectUnavailable(OpendataError):
+    """A Prefect API is configured but does not answer: operational (exit 3), one line of help."""
+
+    exit_code = 3
+
+
 class SourceResponseError(OpendataError):
     """An API source answered with something retrying will not fix.
 

@@ -1,0 +1,308 @@
+"""A publish run: every dataset on its own, then the catalog, then one exit code. No Prefect.
+
+The same functions run in two ways:
+
+- in-process (`run_in_process`, what `opendata publish` does when no Prefect API is configured):
+  the I/O steps are wrapped by `retrying` (retry only when `is_transient(error)`, three retries
+  with exponential backoff and jitter, the sleep injectable for tests);
+- as a Prefect flow (flows/publish.py): each step becomes a task (Prefect retries the I/O
+  tasks with the same count and backoff), each dataset a subflow, and the flow passes them here.
+
+A dataset that is invalid or fails becomes an outcome row; the others still publish. The run
+raises `RunFailed` (with every outcome) when anything did not publish or the catalog failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from opendata.catalog import rebuild_catalog
+from opendata.collect.remote import remote_sources
+from opendata.config import Settings, load_settings, retry_backoff
+from opendata.definitions import discover
+from opendata.errors import ConfigError, OpendataError, is_transient
+from opendata.package import BuiltPackage
+from opendata.publish import (
+    DatasetInvalid,
+    Outcome,
+    Prepared,
+    load,
+    prepare,
+    publish_package,
+    require_valid,
+    skipped,
+)
+from opendata.storage import open_store
+from opendata.storage.open import check_store
+from opendata.versioning import Bump
+
+RETRIES = 3  # retries of an I/O step after its first attempt (Prefect's `retries`)
+JITTER = 0.5  # each delay is drawn within ±50% of the exponential backoff
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+PrepareStep = Callable[[str, str | None, str, bool, bool], Prepared]
+PublishStep = Callable[[BuiltPackage, str, str, Bump | None, bool], Outcome]
+CatalogStep = Callable[[str, str, list[str]], list[str]]
+OnRetry = Callable[[str, BaseException, int, float], None]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+log = logging.getLogger("opendata.run")
+# A library logs through its logger; where nobody configured logging, nothing is printed
+# (the CLI prints its own summary and retry lines).
+logging.getLogger("opendata").addHandler(logging.NullHandler())
+
+
+class RunFailed(OpendataError):
+    """Some datasets were invalid or failed; carries every dataset's outcome for the CLI."""
+
+    def __init__(
+        self, message: str, outcomes: list[dict[str, Any]], catalog_error: str | None = None
+    ) -> None:
+        super().__init__(message, outcomes, catalog_error)
+        self.message = message
+        self.outcomes = outcomes
+        self.catalog_error = catalog_error
+        codes = [o["exit_code"] for o in outcomes] + ([3] if catalog_error else [])
+        self.exit_code = max(codes, default=3)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def check_configuration(
+    store: str | None = None, home: str | None = None, offline: bool = False, refresh: bool = False
+) -> Settings:
+    """The run's settings, checked before any work: a ConfigError (exit 2) says what to set."""
+    if offline and refresh:
+        raise ConfigError("--refresh asks the public APIs and --offline forbids it: choose one")
+    settings = load_settings(store=store, home=home)
+    check_store(settings.store_url)
+    retry_backoff()
+    return settings
+
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+def retry_delays(backoff: float, retries: int = RETRIES) -> list[float]:
+    """Prefect's `exponential_backoff`: backoff, 2×backoff, 4×backoff, ..."""
+    return [backoff * 2**attempt for attempt in range(retries)]
+
+
+def retrying(
+    step: Callable[P, T],
+    *,
+    retries: int = RETRIES,
+    backoff: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: OnRetry | None = None,
+) -> Callable[P, T]:
+    """`step` retried like the flow's I/O tasks: only on a transient error, with backoff.
+
+    `backoff` defaults to OPENDATA_RETRY_BACKOFF (read now: a bad value is a ConfigError).
+    `on_retry(step name, error, attempt number, delay)` is told before each wait.
+    """
+    delays = retry_delays(retry_backoff() if backoff is None else backoff, retries)
+    name = getattr(step, "__name__", "step")
+
+    def attempt(*args: P.args, **kwargs: P.kwargs) -> T:
+        for number, delay in enumerate([*delays, None], start=1):
+            try:
+                return step(*args, **kwargs)
+            except Exception as error:
+                if delay is None or not is_transient(error):
+                    raise
+                wait = random.uniform(delay * (1 - JITTER), delay * (1 + JITTER))
+                log.warning("%s: %s; retry %d of %d in %.1f s", name, error, number, retries, wait)
+                if on_retry is not None:
+                    on_retry(name, error, number, wait)
+                sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    attempt.__name__ = name
+    return attempt
+
+
+# -- the steps (the flow's tasks wrap these) ----------------------------------------------------
+
+
+def collect_and_validate(
+    name: str, home: str | None, store_url: str, offline: bool, refresh: bool
+) -> Prepared:
+    """Collect and validate one dataset (public APIs through the store's cache unless offline)."""
+    settings = load_settings(home=home)
+    remote = None if offline else remote_sources(settings, open_store(store_url))
+    return prepare(settings, name, remote, refresh)
+
+
+def publish_version(
+    package: BuiltPackage,
+    store_url: str,
+    base_url: str,
+    bump: Bump | None,
+    dry_run: bool,
+    publish: Callable[..., Outcome] | None = None,
+) -> Outcome:
+    """Write one built package as a new version (or find it unchanged).
+
+    `publish` replaces `publish_package` (looked up at call time, so tests may patch it).
+    """
+    write = publish or publish_package
+    return write(open_store(store_url), package, base_url, bump=bump, dry_run=dry_run)
+
+
+def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[str]:
+    """Rebuild catalog.json, the DCAT files and the pages for the datasets this run touched."""
+    return rebuild_catalog(open_store(store_url), base_url, touched)
+
+
+# -- one dataset, then the whole run ------------------------------------------------------------
+
+
+def publish_dataset(
+    name: str,
+    store: str | None = None,
+    bump: Bump | None = None,
+    dry_run: bool = False,
+    home: str | None = None,
+    offline: bool = False,
+    refresh: bool = False,
+    *,
+    prepare_step: PrepareStep = collect_and_validate,
+    publish_step: PublishStep = publish_version,
+    logger: Logger = log,
+) -> dict[str, Any]:
+    """Collect, validate and publish one dataset; raises if it cannot (DatasetInvalid, ...).
+
+    Offline, a dataset collected from a public API is `skipped`: its last published version
+    stays latest.
+    """
+    settings = load_settings(store=store, home=home)
+    if offline and load(settings, name).needs_remote:
+        outcome = skipped(
+            open_store(settings.store_url),
+            name,
+            settings.base_url,
+            "collected from a public API; skipped offline (run without --offline to collect)",
+        )
+        logger.info("%s: skipped (offline)", name)
+        return outcome.to_dict()
+    prepared = prepare_step(name, home, settings.store_url, offline, refresh)
+    try:
+        package = require_valid(prepared)
+        outcome = publish_step(package, settings.store_url, settings.base_url, bump, dry_run)
+    finally:
+        prepared.discard()
+    logger.info("%s: %s %s", name, outcome.status, outcome.version)
+    return outcome.to_dict()
+
+
+def outcome_of_failure(name: str, error: BaseException) -> Outcome:
+    """The report row of a dataset that could not be published."""
+    if isinstance(error, DatasetInvalid):
+        return Outcome(name, "invalid", message=error.message, exit_code=1, problems=error.problems)
+    exit_code = error.exit_code if isinstance(error, OpendataError) else 3
+    message = str(error) if isinstance(error, OpendataError) else f"{type(error).__name__}: {error}"
+    return Outcome(name, "failed", message=message, exit_code=exit_code)
+
+
+def publish_all(
+    datasets: list[str] | None = None,
+    store: str | None = None,
+    bump: Bump | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    home: str | None = None,
+    refresh: bool = False,
+    *,
+    publish_one: Callable[[str], dict[str, Any]] | None = None,
+    catalog_step: CatalogStep = update_catalog,
+    logger: Logger = log,
+    on_outcome: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Publish the named datasets (all when none are named), each on its own; then the catalog.
+
+    `publish_one(name)` publishes one dataset or raises (default: `publish_dataset` with the
+    plain steps). Returns every outcome, or raises RunFailed carrying them when a dataset did
+    not publish or the catalog could not be updated.
+    """
+    settings = check_configuration(store, home, offline, refresh)
+    names = datasets or discover(settings.datasets_dir)
+    if publish_one is None:
+
+        def publish_one(name: str) -> dict[str, Any]:
+            return publish_dataset(name, store, bump, dry_run, home, offline, refresh)
+
+    outcomes: list[dict[str, Any]] = []
+    for name in names:
+        try:
+            outcome = publish_one(name)
+        except Exception as error:
+            failure = outcome_of_failure(name, error)
+            logger.error("%s: %s: %s", name, failure.status, failure.message)
+            outcome = failure.to_dict()
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    problems = []
+    failed = [o for o in outcomes if o["status"] in ("invalid", "failed")]
+    if failed:
+        problems.append(
+            "Not published: " + ", ".join(f"{o['dataset']} ({o['status']})" for o in failed)
+        )
+    catalog_error = None
+    if not dry_run:
+        try:
+            catalog_step(settings.store_url, settings.base_url, names)
+        except OpendataError as error:
+            catalog_error = f"catalog not updated: {error}"
+            logger.error(catalog_error)
+            problems.append(catalog_error)
+    if problems:
+        raise RunFailed("; ".join(problems), outcomes, catalog_error)
+    return outcomes
+
+
+def run_in_process(
+    datasets: list[str] | None = None,
+    store: str | None = None,
+    bump: Bump | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    home: str | None = None,
+    refresh: bool = False,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: OnRetry | None = None,
+    on_outcome: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """`publish_all` in this process, the I/O steps retried as the flow's tasks are."""
+    publish_step = retrying(publish_version, sleep=sleep, on_retry=on_retry)
+    catalog_step = retrying(update_catalog, sleep=sleep, on_retry=on_retry)
+
+    def publish_one(name: str) -> dict[str, Any]:
+        return publish_dataset(
+            name, store, bump, dry_run, home, offline, refresh, publish_step=publish_step
+        )
+
+    return publish_all(
+        datasets,
+        store,
+        bump,
+        dry_run,
+        offline,
+        home,
+        refresh,
+        publish_one=publish_one,
+        catalog_step=catalog_step,
+        on_outcome=on_outcome,
+    )
