@@ -102,9 +102,10 @@ def publish(
 ) -> None:
     """Collect, validate, package and publish datasets.
 
-    Runs in this process when no Prefect API is configured (PREFECT_API_URL unset in the
-    environment and in the active Prefect profile), else as the Prefect flow on that API.
+    As the Prefect flow when PREFECT_API_URL is configured, else in this process.
     """
+    # "Configured": set in the environment, or in the active Prefect profile (see
+    # opendata.config.prefect_api_url and the README).
     from opendata.run import check_configuration
 
     # Every setting is checked before any work, and before Prefect is even imported.
