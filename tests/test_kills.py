@@ -36,14 +36,14 @@ def kit(
     return open_kit(request.param, tmp_path / "stores", request, monkeypatch)
 
 
-@pytest.mark.parametrize("kill_after", [1, 3])
+@pytest.mark.parametrize("kill_after", [2, 4])
 def test_a_corrected_re_run_right_after_a_killed_claim_publishes_at_once(
     kit: StoreKit, tmp_path: Path, kill_after: int
 ) -> None:
     url = kit.new(f"killed-claim-{kill_after}")
     publish_all(make_home(tmp_path / "base"), open_store(url), BASE, FIRST)
-    # The killed run adds a row (a minor version, 1.1.0): killed right after its claim (1) or
-    # after its claim and two of the version's files (3).
+    # The killed run adds a row (a minor version, 1.1.0): killed right after its claim (its
+    # writes: the journal's mark, the claim, then the version's files) or after two files.
     killed = run_publisher(home_with(tmp_path / "added", "add"), url, kill_after, kit.env, "now")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     store = open_store(url)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from opendata import scratch
+from opendata import journal, scratch
 from opendata.collect import collect_resource
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
@@ -281,6 +281,7 @@ def update_latest(store: Store, name: str, version: str, base_url: str) -> int:
     stable = latest_descriptor(descriptor, base_url, name)
     if store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}") == stable:
         return 0
+    journal.mark(store, name)
     names = [r["path"] for r in descriptor["resources"]] + [VALIDATION, CHANGES]
     for filename in names:
         store.copy(f"{prefix}/{version}/{filename}", f"{prefix}/{LATEST}/{filename}")
@@ -290,8 +291,21 @@ def update_latest(store: Store, name: str, version: str, base_url: str) -> int:
 
 def clear_latest(store: Store, name: str) -> None:
     """No version is left to point at (all withdrawn): the stable URLs answer 404."""
-    for key in store.list(f"{dataset_prefix(name)}/{LATEST}"):
+    keys = store.list(f"{dataset_prefix(name)}/{LATEST}")
+    if keys:
+        journal.mark(store, name)
+    for key in keys:
         store.delete(key)
+
+
+def repair_latest(store: Store, name: str, base_url: str) -> None:
+    """Make the `latest/` copies follow the pointer again (after a run was killed mid-way)."""
+    history, _ = read_history(store, name)
+    latest = history.get("latest")
+    if latest:
+        update_latest(store, name, latest, base_url)
+    elif history.get("versions"):
+        clear_latest(store, name)
 
 
 def publish_package(
@@ -410,6 +424,7 @@ def _publish_attempt(
     # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone. A dead
     # run's claim on the same content is taken over (its files are ours byte for byte); the
     # entries displaced stay listed as abandoned until their files are gone.
+    journal.mark(store, name, moment)
     ours = {
         "version": version,
         "status": "pending",
@@ -548,6 +563,7 @@ def withdraw(
         "reason": reason.strip(),
         "files_deleted": delete_files,
     }
+    journal.mark(store, name, now)
     entries = [tombstone if v is entry else v for v in history["versions"]]
     newest_live = newest_published(entries)
     updated = {

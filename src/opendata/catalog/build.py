@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from opendata import journal
 from opendata.errors import ConflictError
 from opendata.package import DESCRIPTOR, dump_json, sha256
 from opendata.publish import (
@@ -24,6 +25,7 @@ from opendata.publish import (
     dataset_prefix,
     latest_descriptor,
     read_history,
+    repair_latest,
     semver,
 )
 from opendata.storage import Store
@@ -282,11 +284,21 @@ def rebuild_catalog(
 ) -> list[str]:
     """Update catalog.json for the `touched` datasets (all when None), then what derives from it.
 
+    Datasets that a killed run left marked (journal.dead_marks) are repaired on the way: their
+    `latest/` copies follow their pointer again and their entries and pages are rebuilt.
+
     catalog.json is replaced with a compare-and-swap on the ETag it was read with: when another
-    publisher changed it in between, the entries are derived again from the newer pointers.
-    Returns the keys written.
+    publisher changed it in between, the entries are derived again from the newer pointers. The
+    files derived from it are written after it, and never from an older catalog than the one
+    stored: once written, catalog.json is read again, and if another run has replaced it
+    meanwhile, they are derived again from that newer one (the other run may have written them
+    before us, from it). Returns the keys written.
     """
-    names = None if touched is None else list(touched)
+    dead = journal.dead_marks(store)
+    repaired = sorted({mark.dataset for mark in dead})
+    for name in repaired:
+        repair_latest(store, name, base_url)
+    names = None if touched is None else sorted({*touched, *repaired})
     written: list[str] = []
     for attempt in range(1, attempts + 1):
         found = store.read(CATALOG)
@@ -298,14 +310,33 @@ def rebuild_catalog(
             if found is None or found[0] != data:
                 store.replace(CATALOG, data, found[1] if found else None)
                 written.append(CATALOG)
-            # The derived files follow catalog.json; a concurrent publisher writing them too
-            # (a lost compare-and-swap) means: derive everything again from the newer state.
-            for key, content in derived_files(store, catalog, pages).items():
-                if store.write_if_changed(key, content):
-                    written.append(key)
+            written.extend(_write_derived(store, catalog, data, pages))
         except ConflictError:
             if attempt == attempts:
                 raise
             continue
+        rebuilt = None if names is None else set(names)
+        for mark in [*dead, *journal.own_marks(store)]:
+            if rebuilt is None or mark.dataset in rebuilt:
+                store.delete(mark.key)
         return written
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_derived(
+    store: Store, catalog: dict[str, Any], data: bytes, pages: Iterable[str], rounds: int = 20
+) -> list[str]:
+    """Write the files derived from `catalog` (stored as `data`), then check that catalog.json
+    is still that one; if a newer one has replaced it, derive them again from the newer one."""
+    written: list[str] = []
+    pages = list(pages)
+    for _ in range(rounds):
+        for key, content in derived_files(store, catalog, pages).items():
+            if store.write_if_changed(key, content):
+                written.append(key)
+        current = store.read_bytes(CATALOG)
+        if current is None or current == data:
+            return written
+        data = current
+        catalog = json.loads(current)
+    raise ConflictError("catalog.json kept changing while its derived files were written")

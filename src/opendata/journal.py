@@ -1,0 +1,94 @@
+"""Which datasets' derived files (latest copies, catalog, DCAT, pages) may lag their pointer.
+
+A run marks a dataset before it changes what the derived files are built from (its pointer, its
+`latest/` copies) and removes the mark once it has rebuilt them. A run killed in between leaves
+its mark; because the mark records its owner (liveness.Owner), the next run of ANY dataset sees
+that the owner is gone and repairs that dataset's derived files too. So a kill leaves readers a
+mixed view only until the next run, and `opendata verify` names the datasets concerned.
+
+Marks live in the store's private area, one object per run and dataset, so that runs never
+contend for them: `_private/stale/<dataset>/<boot>-<pid>-<start>.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from opendata.liveness import Owner, current_owner
+from opendata.storage import Store
+
+STALE = "_private/stale"
+# A mark whose owner ran on another machine counts as dead after this long (its run would have
+# rebuilt the derived files by then).
+FOREIGN_MARK_AGE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Mark:
+    key: str
+    dataset: str
+    owner: Owner | None
+    since: str
+
+    def dead(self, me: Owner, now: datetime) -> bool:
+        """Whether the run that made the mark is gone without rebuilding the derived files."""
+        if self.owner == me:
+            return False
+        verdict = self.owner.alive() if self.owner is not None else None
+        if verdict is not None:
+            return not verdict
+        try:
+            moment = datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        return now - moment > FOREIGN_MARK_AGE
+
+
+def mark_key(dataset: str, owner: Owner) -> str:
+    return f"{STALE}/{dataset}/{owner.boot or owner.host}-{owner.pid}-{owner.started or 0}.json"
+
+
+def mark(store: Store, dataset: str, now: datetime | None = None) -> str:
+    """Record that this run is about to change `dataset`'s pointer or latest copies."""
+    owner = current_owner()
+    key = mark_key(dataset, owner)
+    if store.read(key) is None:
+        moment = (now or datetime.now(UTC)).replace(microsecond=0)
+        record = {
+            "dataset": dataset,
+            "owner": owner.to_record(),
+            "since": moment.isoformat().replace("+00:00", "Z"),
+        }
+        store.create(key, json.dumps(record, sort_keys=True).encode("utf-8"))
+    return key
+
+
+def marks(store: Store) -> list[Mark]:
+    """Every mark in the store (a few: one per run in progress or killed)."""
+    found = []
+    for key in store.list(STALE):
+        parts = key.split("/")
+        if len(parts) != 4 or not key.endswith(".json"):
+            continue
+        raw = store.read_bytes(key)
+        try:
+            record = json.loads(raw or b"")
+            owner = Owner.from_record(record.get("owner"))
+            since = str(record.get("since", ""))
+        except (ValueError, AttributeError):
+            owner, since = None, ""
+        found.append(Mark(key, parts[2], owner, since))
+    return found
+
+
+def dead_marks(store: Store, now: datetime | None = None) -> list[Mark]:
+    me = current_owner()
+    moment = now or datetime.now(UTC)
+    return [m for m in marks(store) if m.dead(me, moment)]
+
+
+def own_marks(store: Store) -> list[Mark]:
+    me = current_owner()
+    return [m for m in marks(store) if m.owner == me]
