@@ -391,8 +391,12 @@ def test_withdraw_with_deleted_files_and_then_the_last_version(tmp_path: Path) -
     ]
     latest = json.loads((tmp_path / "store/datasets/prov/latest/datapackage.json").read_bytes())
     assert latest["version"] == "1.0.0"
-    assert verify(store, BASE)[1] == []
+    # Until the catalog is rebuilt, verify names it as lagging the pointer.
+    assert [p.describe() for p in verify(store, BASE)[1]][0] == (
+        "catalog.json: does not match the datasets' versions.json for prov"
+    )
     rebuild_catalog(store, BASE, ["prov"])
+    assert verify(store, BASE)[1] == []
     entry = json.loads((tmp_path / "store/catalog.json").read_bytes())["datasets"][0]
     assert entry["latest"] == "1.0.0"
     assert entry["versions"][0]["reason"] == "Publicerad av misstag"

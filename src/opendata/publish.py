@@ -660,4 +660,71 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
                 problems.append(
                     VerifyProblem(f"{prefix}/{LATEST}/{DESCRIPTOR}", f"does not point at {latest}")
                 )
-    return checked, problems
+            entry = next(v for v in history["versions"] if v.get("version") == latest)
+            checked += _check_latest_copies(store, prefix, latest, entry, problems)
+        problems.extend(_dead_claims(name, history["versions"]))
+    problems.extend(_unfinished_runs(store))
+    from opendata.catalog.build import verify_derived
+
+    derived_checked, derived_problems = verify_derived(store, base_url)
+    return checked + derived_checked, problems + derived_problems
+
+
+def _check_latest_copies(
+    store: Store, prefix: str, version: str, entry: dict[str, Any], problems: list[VerifyProblem]
+) -> int:
+    """The `latest/` copies hold the bytes of the latest version's files."""
+    checked = 0
+    for filename, record in sorted(entry.get("files", {}).items()):
+        if filename == DESCRIPTOR:
+            continue
+        key = f"{prefix}/{LATEST}/{filename}"
+        checked += 1
+        found = _stored_digest(store, key)
+        if found is None:
+            problems.append(VerifyProblem(key, f"missing (latest is {version})"))
+        elif found.sha256 != record["sha256"]:
+            problems.append(VerifyProblem(key, f"is not the file of {version}, the latest version"))
+    return checked
+
+
+def _dead_claims(name: str, versions: list[dict[str, Any]]) -> list[VerifyProblem]:
+    """Claims of runs that ended without publishing: their partial files wait for the next
+    publish of the dataset, which removes them."""
+    me = current_owner()
+    moment = datetime.now(UTC)
+    found = []
+    for entry in versions:
+        dead = entry.get("status") == "abandoned" or (
+            entry.get("status") == "pending" and not _claim_live(entry, me, moment, STALE_CLAIM)
+        )
+        if dead:
+            found.append(
+                VerifyProblem(
+                    f"{dataset_prefix(name)}/{entry['version']}/",
+                    "claimed by a run that ended without publishing it; the next publish of "
+                    f"{name} removes what it wrote",
+                )
+            )
+    return found
+
+
+def _unfinished_runs(store: Store) -> list[VerifyProblem]:
+    """Marks of killed runs, unfinished writes in the store and scratch files in TMPDIR."""
+    found = [
+        VerifyProblem(
+            mark.key,
+            f"a run changing {mark.dataset} was killed before its derived files (latest copies, "
+            "catalog, DCAT, pages) were rebuilt; the next publish of any dataset repairs them",
+        )
+        for mark in journal.dead_marks(store)
+    ]
+    found.extend(
+        VerifyProblem(leftover, "an unfinished write of a killed run (removed by the next run)")
+        for leftover in store.leftovers(thorough=True)
+    )
+    found.extend(
+        VerifyProblem(str(path), "scratch space of a killed run (removed by the next run)")
+        for path in scratch.leftovers()
+    )
+    return found

@@ -22,6 +22,7 @@ from opendata.package import DESCRIPTOR, dump_json, sha256
 from opendata.publish import (
     LATEST,
     VERSIONS,
+    VerifyProblem,
     dataset_prefix,
     latest_descriptor,
     read_history,
@@ -340,3 +341,36 @@ def _write_derived(
         data = current
         catalog = json.loads(current)
     raise ConflictError("catalog.json kept changing while its derived files were written")
+
+
+def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
+    """catalog.json and every file derived from it, compared with what the pointers give now.
+
+    Derivation is deterministic (no clock), so any difference is a derived file that lags the
+    pointers (a killed run before the repair) or was changed by hand.
+    """
+    problems: list[VerifyProblem] = []
+    expected = build_catalog(store, base_url)
+    found = store.read_bytes(CATALOG)
+    stored = json.loads(found) if found else None
+    checked = 1
+    if stored is None:
+        if expected["datasets"]:
+            problems.append(VerifyProblem(CATALOG, "missing"))
+        return checked, problems
+    if stored != expected:
+        wanted = {entry["name"]: entry for entry in expected["datasets"]}
+        have = {entry["name"]: entry for entry in stored.get("datasets", [])}
+        lagging = sorted(n for n in {*wanted, *have} if wanted.get(n) != have.get(n))
+        problems.append(
+            VerifyProblem(
+                CATALOG,
+                "does not match the datasets' versions.json"
+                + (f" for {', '.join(lagging)}" if lagging else ""),
+            )
+        )
+    for key, content in derived_files(store, stored, datasets_in_store(store)).items():
+        checked += 1
+        if store.read_bytes(key) != content:
+            problems.append(VerifyProblem(key, "does not match catalog.json"))
+    return checked, problems
