@@ -103,8 +103,30 @@ class Shaping(Strict):
     )
 
 
+class Limits(Strict):
+    """What a source file may hold, checked while it is read so that a hostile file fails early.
+
+    The defaults are generous for the tables we publish (a spreadsheet at Excel's own limits, a
+    CSV of tens of millions of rows); a source that truly needs more says so in dataset.yaml.
+    """
+
+    bytes: int = Field(default=4 * 2**30, ge=1, description="size of the file on disk")
+    inflated_bytes: int = Field(
+        default=256 * 2**20, ge=1, description="an xlsx file's parts, uncompressed, together"
+    )
+    rows: int = Field(default=100_000_000, ge=1)
+    columns: int = Field(default=16_384, ge=1, description="Excel's own limit")
+    cell_bytes: int = Field(default=2**20, ge=1, description="one cell's text, in UTF-8")
+    nesting: int = Field(default=64, ge=1, description="levels of JSON arrays and objects")
+
+
 class FileSource(Shaping):
     path: str
+    limits: Limits = Limits()
+    allow_empty: bool = Field(
+        default=False,
+        description="a header without rows is published as an empty table (else refused)",
+    )
 
     @field_validator("path")
     @classmethod
@@ -208,6 +230,17 @@ class DatasetSource(Strict):
     kind: Literal["dataset"]
     dataset: str
     resource: str
+
+    @field_validator("dataset", "resource")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        # A name, never a path: `../x` or `/etc` would load a definition from anywhere on disk.
+        if not SLUG.match(value):
+            raise ValueError(
+                f"{value!r} is not a name: give the other dataset's (or resource's) name, "
+                "a slug [a-z0-9-] such as befolkning, not a path"
+            )
+        return value
 
 
 Source = Annotated[

@@ -30,9 +30,14 @@ class DefinitionError(OpendataError):
 
 
 class SourceError(OpendataError):
-    """A source file cannot be read as declared: missing, badly encoded, sheet or column absent."""
+    """A source file cannot be read as declared: badly encoded, malformed, ambiguous, beyond a
+    limit, sheet or column absent.
 
-    exit_code = 2
+    A problem with a file's content, not with the definition: the dataset is invalid, exit
+    code 1 (the README's contract), and the message names the file and the line, row or cell.
+    """
+
+    exit_code = 1
 
 
 class StoreError(OpendataError):

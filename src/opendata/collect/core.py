@@ -8,7 +8,7 @@ code; values that need Python (municipality names) are mapped once per distinct 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,11 +57,29 @@ class RawRecord:
 
 @dataclass
 class RawSource:
-    """What a reader found: the header (in the file's order) and the rows, batch by batch."""
+    """What a reader found: the header (in the file's order) and the rows, batch by batch.
+
+    `header_at` says where the header is ("file, line 1"), for messages about it;
+    `header_note` explains a header that may not read as it looks (merged cells), and
+    `merged_header` lists the header's merged cells that span several columns."""
 
     headers: list[str]
     batches: Iterable[pa.Table]
     duplicated: set[str] = field(default_factory=set)
+    header_at: str = ""
+    header_note: str = ""
+    merged_header: list[str] = field(default_factory=list)
+
+
+LISTED = 10
+
+
+def listing(items: Sequence[str], limit: int = LISTED) -> str:
+    """Items for a message, the first `limit` of them and how many more: a header of 10,000
+    columns must not become a 69,000-character line."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", … and {len(items) - limit:,} more"
 
 
 def normalise_header(value: object) -> str:
@@ -182,6 +200,12 @@ def _collect(
         for batch in shaper.shape(raw):
             writer.write(batch)
         shaper.finish()
+        if isinstance(source, FileSource) and not source.allow_empty and not shaper.raw_rows:
+            raise SourceError(
+                f"{label}: no {'records' if isinstance(source, JsonSource) else 'rows'} below "
+                "the header, so the table would be published empty; add the rows, or declare "
+                "`allow_empty: true` on this source in dataset.yaml if it is empty on purpose"
+            )
 
 
 def _read(
@@ -191,10 +215,18 @@ def _read(
 
     if isinstance(source, XlsxSource):
         return files.read_xlsx(
-            path, label, source.sheet, source.header_row, source.first_data_row, where
+            path,
+            label,
+            source.sheet,
+            source.header_row,
+            source.first_data_row,
+            where,
+            source.limits,
         )
     if isinstance(source, CsvSource):
-        return files.read_csv(path, label, source.encoding, source.delimiter, parallel)
+        return files.read_csv(
+            path, label, source.encoding, source.delimiter, parallel, source.limits
+        )
     if isinstance(source, JsonSource):
         return files.read_json(path, label, source, where)
     raise DefinitionError(f"{where}: unsupported source kind")  # pragma: no cover
@@ -237,12 +269,17 @@ class Shaper:
         self.melt_columns = [normalise_header(h) for h in melt.columns] if melt else []
         self.seen_members: set[str] = set()
         self.mapping: dict[str, str] = {}
+        self.raw_rows = 0  # rows the source held (before members are picked)
 
     def shape(self, raw: RawSource) -> Iterator[pa.Table]:
         source = self.source
         declared = dict(source.columns) if source.columns is not None else {}
-        if source.columns is None:
+        unnest = isinstance(source, JsonSource) and source.unnest is not None
+        # Without `columns` (and `unnest`), the header's titles are the fields.
+        identity = source.columns is None and not unnest
+        if identity:
             declared = _identity_mapping(source, raw.headers)
+            self._check_header_fields(raw, list(declared.values()))
         if isinstance(source, JsonSource) and source.unnest is not None:
             for name in (*source.unnest.keys, source.unnest.value):
                 declared.setdefault(name, name)
@@ -256,17 +293,64 @@ class Shaper:
             for header in self.melt_columns:
                 needed[f"melt.columns {header!r}"] = header
         if raw.headers:
-            _require_headers(needed, raw.headers, self.where, self.label)
+            _require_headers(needed, raw.headers, self.where, self.label, raw.header_note)
         twice = sorted(raw.duplicated & set(needed.values()))
         if twice:
             raise SourceError(
-                f"{self.label}: column {twice[0]!r} appears more than once in the header; "
-                "rename one of them so that it is clear which one to publish"
+                f"{raw.header_at or self.label}: column {twice[0]!r} appears more than once in "
+                "the header; rename one of them so that it is clear which one to publish"
             )
+        known = set(raw.headers)
         for batch in raw.batches:
+            self.raw_rows += batch.num_rows
+            if identity:
+                self._check_new_keys(batch, known)
             shaped = self._shape_batch(batch)
             if shaped.num_rows:
                 yield shaped
+
+    def _check_header_fields(self, raw: RawSource, titles: list[str]) -> None:
+        """Without `columns`, every titled column is a field: one the schema lacks is a problem
+        of the source file (named with its header), not of dataset.yaml."""
+        if raw.merged_header:
+            raise SourceError(
+                f"{raw.header_at}: merged cells {listing(raw.merged_header)} in the header title "
+                "only their first column; unmerge them and give every column its own title, or "
+                "choose the columns to publish with `columns` in dataset.yaml"
+            )
+        extra = [title for title in dict.fromkeys(titles) if title not in self.fields]
+        if extra:
+            what = "column {} is not a field" if len(extra) == 1 else "columns {} are not fields"
+            raise SourceError(
+                f"{raw.header_at or self.label}: "
+                + what.format(listing([repr(h) for h in extra]))
+                + f" of schema {self.schema_name} (its fields: "
+                f"{listing([repr(f) for f in self.fields])}); "
+                "remove them from the file, add them to the schema, or choose the columns to "
+                "publish with `columns` in dataset.yaml"
+            )
+
+    def _check_new_keys(self, batch: pa.Table, known: set[str]) -> None:
+        """Records (JSON, APIs) may bring keys the first record lacked: without `columns`, such
+        a key is a field like any other (mapped from here on: the earlier records lacked it), and
+        one the schema lacks must not vanish silently."""
+        for name in batch.column_names:
+            if name == ORIGIN or name in known:
+                continue
+            known.add(name)
+            if name in self.fields:
+                self.mapping.setdefault(name, name)
+                continue
+            column = batch.column(name)
+            filled = pc.greater(pc.utf8_length(column), 0)
+            if pc.any(filled).as_py():
+                origin = batch.column(ORIGIN)[pc.index(filled, True).as_py()].as_py()
+                raise SourceError(
+                    f"{origin}: key {name!r} is not a field of schema {self.schema_name} (its "
+                    f"fields: {listing([repr(f) for f in self.fields])}); remove it from the "
+                    "file, add it to the schema, or choose the fields with `columns` in "
+                    "dataset.yaml"
+                )
 
     def _check_produced(self) -> None:
         """Fields a source would fill that the schema does not have: a definition error."""
@@ -423,11 +507,13 @@ def _identity_mapping(source: Shaping, headers: Iterable[str]) -> dict[str, str]
     return {header: header for header in headers if header and header not in skip}
 
 
-def _require_headers(needed: dict[str, str], headers: list[str], where: str, label: str) -> None:
+def _require_headers(
+    needed: dict[str, str], headers: list[str], where: str, label: str, note: str = ""
+) -> None:
     present = set(headers)
     for key, header in needed.items():
         if header not in present:
-            shown = ", ".join(repr(h) for h in headers if h)
+            shown = listing([repr(h) for h in headers if h])
             raise SourceError(
-                f"{where}: {key}: column {header!r} is not in {label} (columns: {shown})"
+                f"{where}: {key}: column {header!r} is not in {label} (columns: {shown}){note}"
             )

@@ -1,15 +1,25 @@
 """File sources: CSV, XLSX and JSON, read as the steward received them, a chunk at a time.
 
 CSV goes through Arrow's streaming reader (every cell as text, nothing inferred); spreadsheets
-through openpyxl's read-only mode, row by row; JSON through the standard parser, or ijson's
+through openpyxl's read-only parser, row by row; JSON through the standard parser, or ijson's
 streaming parser when the file is large. Each yields raw batches of text with the rows' origins.
+
+Every byte of a source is treated as hostile: a file is refused, naming its line, row or cell,
+rather than read in a way that could change a value (a stray quote, a duplicate JSON key, UTF-8
+declared as Latin-1, a formula without a saved value, a merged cell), and the declared `limits`
+(size, inflated size, rows, columns, cell size, nesting) are checked before or while reading, so
+a hostile file fails within seconds in bounded memory.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import json
+import math
+import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,34 +36,128 @@ from opendata.collect.core import (
     strip,
     text_batch,
 )
-from opendata.definitions import JsonSource
+from opendata.definitions import JsonSource, Limits
 from opendata.errors import DefinitionError, SourceError
 from opendata.tables import CHUNK_ROWS, ORIGIN, cell_text, int64_array
 
 # JSON files up to this size are parsed whole (exact line numbers in errors); larger ones stream.
 JSON_STREAM_THRESHOLD = 64 * 2**20
 CSV_BLOCK_BYTES = 4 * 2**20
+SCAN_BLOCK_BYTES = 8 * 2**20
+# The header line is read with this bound (a hostile file may hold one endless line).
+HEADER_CHARS = 16 * 2**20
+MAX_MERGED_RANGES = 100_000
+DEFAULT_LIMITS = Limits()
 
 
-def _header(path: Path, label: str, encoding: str, delimiter: str) -> list[str]:
+def _raise_limit(key: str) -> str:
+    return f"if the file is genuine, raise `limits: {{{key}: …}}` for this source in dataset.yaml"
+
+
+def check_size(path: Path, label: str, limits: Limits) -> int:
+    """The file's size, refused beyond `limits.bytes` before a byte is parsed."""
+    size = path.stat().st_size
+    if size > limits.bytes:
+        raise SourceError(
+            f"{label}: {size:,} bytes, more than the limit of {limits.bytes:,}; "
+            + _raise_limit("bytes")
+        )
+    return size
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The 1-based line holding byte `offset` (counted on the error path only)."""
+    line = 1
+    with path.open("rb") as stream:
+        done = 0
+        while done < offset and (chunk := stream.read(min(SCAN_BLOCK_BYTES, offset - done))):
+            line += chunk.count(b"\n")
+            done += len(chunk)
+    return line
+
+
+# --------------------------------------------------------------------------------------------
+# CSV
+
+
+def _codec(encoding: str, label: str) -> str:
     try:
-        codec = codecs.lookup(encoding).name
+        return codecs.lookup(encoding).name
     except LookupError:
         raise DefinitionError(f"{label}: unknown encoding {encoding!r}") from None
+
+
+def _ascii_compatible(codec: str) -> bool:
+    """Whether quotes, delimiters and line ends are the same single bytes as in ASCII."""
+    probe = '",;|\t\r\n azAZ09'
+    try:
+        return probe.encode(codec) == probe.encode("ascii")
+    except (UnicodeError, LookupError):
+        return False
+
+
+def _header(
+    path: Path, label: str, encoding: str, delimiter: str, limits: Limits
+) -> tuple[list[str], set[str]]:
+    """The normalised header labels and those that appear more than once."""
+    codec = _codec(encoding, label)
     # A byte-order mark is not part of the first header (Excel writes one).
     reading = "utf-8-sig" if codec == "utf-8" else encoding
+    bound = max(HEADER_CHARS, limits.cell_bytes)
+
+    def lines(stream: Any) -> Iterator[str]:
+        while line := stream.readline(bound + 1):
+            if len(line) > bound:
+                raise SourceError(
+                    f"{label}, line 1: the header line is longer than {bound:,} characters; "
+                    "is this a CSV file?"
+                )
+            yield line
+
     try:
-        with path.open(encoding=reading, newline="") as stream:
-            first = next(csv.reader(stream, delimiter=delimiter, strict=True), None)
+        with path.open(encoding=reading, newline="") as stream, _field_limit(bound):
+            reader = csv.reader(lines(stream), delimiter=delimiter, strict=True)
+            first = next(reader, None)
     except UnicodeDecodeError:
         raise _not_encoded(path, label, encoding) from None
     except csv.Error as error:
-        raise SourceError(f"{label}: malformed CSV: {error}") from None
+        raise SourceError(f"{label}, line 1: malformed CSV header: {error}") from None
     if first is None:
         raise SourceError(f"{label}: the file is empty (no header row)")
+    if len(first) > limits.columns:
+        raise SourceError(
+            f"{label}, line 1: {len(first):,} columns, more than the limit of "
+            f"{limits.columns:,}; " + _raise_limit("columns")
+        )
     if first:
         first[0] = first[0].removeprefix("\ufeff")
-    return [normalise_header(h) for h in first]
+    header = [normalise_header(h) for h in first]
+    return header, _duplicated(header)
+
+
+def _duplicated(header: list[str]) -> set[str]:
+    seen: set[str] = set()
+    twice = set()
+    for label in header:
+        if label and label in seen:
+            twice.add(label)
+        seen.add(label)
+    return twice
+
+
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _field_limit(chars: int) -> Iterator[None]:
+    """csv's cell size limit (process-wide) raised for one reading, then put back."""
+    with _FIELD_LIMIT_LOCK:
+        before = csv.field_size_limit()
+        csv.field_size_limit(max(before, chars))
+        try:
+            yield
+        finally:
+            csv.field_size_limit(before)
 
 
 def _not_encoded(path: Path, label: str, encoding: str) -> SourceError:
@@ -65,12 +169,170 @@ def _not_encoded(path: Path, label: str, encoding: str) -> SourceError:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as error:
+                at = offset + error.start
                 return SourceError(
-                    f"{label}: not valid {encoding} (byte {offset + error.start}); declare the "
-                    "file's `encoding` in dataset.yaml or save it as UTF-8"
+                    f"{label}: not valid {encoding} (byte {at}, line {_line_at(path, at)}); "
+                    "declare the file's `encoding` in dataset.yaml or save it as UTF-8"
                 )
             offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return SourceError(
+            f"{label}: not valid {encoding} (the file ends inside a character, byte {offset}); "
+            "declare the file's `encoding` in dataset.yaml or save it as UTF-8"
+        )
     return SourceError(f"{label}: not valid {encoding}")
+
+
+class _QuoteScan:
+    """Whether every quote of a CSV file sits where a quote may (a fast, vectorised look).
+
+    In a well-formed file the quotes alternate: an opening quote starts a cell (after the
+    delimiter, a line end or the start of the file) or doubles the quote before it, a closing
+    quote ends a cell (before the delimiter, a line end or the end) or is doubled. Arrow's
+    reader is lenient where this does not hold (`"a"b` reads as `ab`, an unclosed quote
+    swallows the rest of the file), so a file that fails this look is read again by Python's
+    strict csv module, which finds the line or clears a quote inside an unquoted cell.
+    """
+
+    def __init__(self, delimiter: str) -> None:
+        self.allowed = np.frombuffer(f'{delimiter}\r\n"'.encode("ascii"), np.uint8)
+        self.quotes = 0
+        self.previous = ord("\n")  # the start of the file is a line start
+        self.suspect = False
+        self.pending = False  # the last byte seen was a closing quote: its follower decides
+
+    def feed(self, block: bytes) -> None:
+        if self.suspect or not block:
+            return
+        data = np.frombuffer(block, np.uint8)
+        if self.pending:
+            self.pending = False
+            if data[0] not in self.allowed:
+                self.suspect = True
+                return
+        positions = np.flatnonzero(data == 34)
+        if len(positions):
+            before = np.empty(len(positions), np.uint8)
+            inside = positions > 0
+            before[inside] = data[positions[inside] - 1]
+            before[~inside] = self.previous
+            kinds = (self.quotes + np.arange(len(positions))) % 2  # 0 opens, 1 closes
+            opening = kinds == 0
+            if not np.isin(before[opening], self.allowed).all():
+                self.suspect = True
+                return
+            closing = positions[~opening]
+            last = closing == len(data) - 1
+            after = data[closing[~last] + 1]
+            if not np.isin(after, self.allowed).all():
+                self.suspect = True
+                return
+            self.pending = bool(last.any())
+            self.quotes += len(positions)
+        self.previous = int(data[-1])
+
+    def finish(self) -> bool:
+        """True when every quote was in place and every quoted cell was closed."""
+        return not self.suspect and self.quotes % 2 == 0
+
+
+def _scan_csv(
+    path: Path, label: str, codec: str, encoding: str, delimiter: str, limits: Limits
+) -> None:
+    """One pass over the raw bytes before parsing: quotes in place, and no UTF-8 file read as
+    Latin-1 (or another single-byte encoding), which would publish 'VÃ¥rgÃ¥rda' for 'Vårgårda'.
+    """
+    utf8 = codec in ("utf-8", "utf-8-sig")
+    quotes = _QuoteScan(delimiter) if _ascii_compatible(codec) and len(delimiter) == 1 else None
+    # Declared not UTF-8: is it UTF-8 all the same (valid, and with a non-ASCII byte)?
+    decoder = None if utf8 or quotes is None else codecs.getincrementaldecoder("utf-8")()
+    non_ascii = False
+    with path.open("rb") as stream:
+        first = True
+        while block := stream.read(SCAN_BLOCK_BYTES):
+            if first and block.startswith(codecs.BOM_UTF8):
+                if decoder is not None:
+                    non_ascii = True  # a UTF-8 byte-order mark: UTF-8 for sure
+                block = block[3:]
+            first = False
+            if quotes is not None:
+                quotes.feed(block)
+            if decoder is not None:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    decoder = None  # not UTF-8: the declared encoding it is
+                else:
+                    non_ascii = non_ascii or not block.isascii()
+    if decoder is not None and non_ascii:
+        raise _mojibake(path, label, encoding, delimiter)
+    if quotes is not None and not quotes.finish():
+        _strict_csv_scan(path, label, encoding, delimiter, limits.cell_bytes)
+
+
+def _mojibake(path: Path, label: str, encoding: str, delimiter: str) -> SourceError:
+    """The first cell with a non-ASCII character, shown as UTF-8 and as the declared encoding."""
+    number, word = 1, "\ufeff"  # when only the byte-order mark is not ASCII
+    with path.open("rb") as stream:
+        for count, line in enumerate(stream, start=1):
+            text = line.decode("utf-8", "replace").removeprefix("\ufeff").strip()
+            if not text.isascii():
+                number = count
+                word = next(cell for cell in text.split(delimiter) if not cell.isascii())
+                word = word.strip().strip('"')[:40]
+                break
+    wrong = word.encode("utf-8").decode(encoding, "replace")
+    return SourceError(
+        f"{label}, line {number}: declared `encoding: {encoding}`, but the file is UTF-8 "
+        f"({word!r} would be read as {wrong!r}); declare `encoding: utf-8` in dataset.yaml "
+        "(or leave `encoding` out)"
+    )
+
+
+def _strict_csv_scan(
+    path: Path, label: str, encoding: str, delimiter: str, cell_chars: int, row_bytes: int = 0
+) -> None:
+    """Read the file with Python's strict csv module and raise at the first malformed line.
+
+    Slower than Arrow, so only done when the fast look found something odd, or Arrow failed:
+    a stray quote, an unclosed quote, an oversized cell, a row longer than Arrow's block."""
+    reading = "utf-8-sig" if _codec(encoding, label) == "utf-8" else encoding
+    try:
+        with path.open(encoding=reading, newline="") as stream, _field_limit(cell_chars):
+            reader = csv.reader(stream, delimiter=delimiter, strict=True)
+            record_line = 1  # where the record being read began
+            for row in reader:
+                if row_bytes and sum(len(c.encode()) + 1 for c in row) >= row_bytes:
+                    raise SourceError(
+                        f"{label}, line {reader.line_num}: a row of more than {row_bytes:,} "
+                        "bytes, longer than the reader's block; shorten its cells"
+                    )
+                record_line = reader.line_num + 1
+    except UnicodeDecodeError:
+        raise _not_encoded(path, label, encoding) from None
+    except csv.Error as error:
+        text = str(error)
+        if "field larger than field limit" in text:
+            raise SourceError(
+                f"{label}, line {reader.line_num}: a cell longer than {cell_chars:,} "
+                "characters; " + _raise_limit("cell_bytes")
+            ) from None
+        if "expected after" in text:
+            text = 'a quote inside a quoted cell must be doubled (""), and a quoted cell ' + (
+                f"must end at the {_delimiter_name(delimiter)} or the line end ({text})"
+            )
+        elif "unexpected end of data" in text:
+            raise SourceError(
+                f"{label}, line {record_line}: malformed CSV: a quoted cell that begins on this "
+                "line is never closed (a missing quote)"
+            ) from None
+        raise SourceError(f"{label}, line {reader.line_num}: malformed CSV: {text}") from None
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "comma", ";": "semicolon", "\t": "tab"}.get(delimiter, repr(delimiter))
 
 
 class ExactRowNumbersNeeded(Exception):
@@ -78,7 +340,12 @@ class ExactRowNumbersNeeded(Exception):
 
 
 def read_csv(
-    path: Path, label: str, encoding: str, delimiter: str, parallel: bool = True
+    path: Path,
+    label: str,
+    encoding: str,
+    delimiter: str,
+    parallel: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RawSource:
     """Rows of a delimited text file; the first line is the header.
 
@@ -86,15 +353,23 @@ def read_csv(
     lines, rows with a wrong number of cells); when it meets one, it raises ExactRowNumbersNeeded
     and the caller reads the file again with `parallel=False`, so every origin stays exact.
     """
-    header = _header(path, label, encoding, delimiter)
-    seen: set[str] = set()
-    duplicated = {h for h in header if h and (h in seen or seen.add(h))}  # type: ignore[func-returns-value]
-    batches = _csv_batches(path, label, encoding, delimiter, header, parallel)
-    return RawSource(header, batches, duplicated)
+    check_size(path, label, limits)
+    codec = _codec(encoding, label)
+    header, duplicated = _header(path, label, encoding, delimiter, limits)
+    if parallel:  # the first reading only (the serial one reads the same bytes)
+        _scan_csv(path, label, codec, encoding, delimiter, limits)
+    batches = _csv_batches(path, label, encoding, delimiter, header, parallel, limits)
+    return RawSource(header, batches, duplicated, header_at=f"{label}, line 1")
 
 
 def _csv_batches(
-    path: Path, label: str, encoding: str, delimiter: str, header: list[str], parallel: bool
+    path: Path,
+    label: str,
+    encoding: str,
+    delimiter: str,
+    header: list[str],
+    parallel: bool,
+    limits: Limits,
 ) -> Iterator[pa.Table]:
     import pyarrow.csv as pacsv
 
@@ -103,6 +378,7 @@ def _csv_batches(
     skipped: list[int] = []  # record numbers of rows the parser set aside (blank lines)
     wrong: list[tuple[int, int]] = []
     unnumbered: list[str] = []
+    block = max(CSV_BLOCK_BYTES, 4 * limits.cell_bytes)
 
     def set_aside(row: Any) -> str:
         if row.number is None:
@@ -113,6 +389,16 @@ def _csv_batches(
             skipped.append(row.number or 0)
         return "skip"
 
+    def failed(error: Exception) -> SourceError:
+        return _csv_error(path, label, encoding, delimiter, error, limits, block)
+
+    def check_set_aside() -> None:
+        if unnumbered:
+            raise ExactRowNumbersNeeded(label)
+        if wrong:
+            number, cells = wrong[0]
+            raise SourceError(f"{label}, row {number}: {cells} cells where the header has {width}")
+
     try:
         reader = pacsv.open_csv(
             path,
@@ -121,7 +407,7 @@ def _csv_batches(
                 skip_rows_after_names=1,
                 encoding=encoding,
                 use_threads=parallel,
-                block_size=CSV_BLOCK_BYTES,
+                block_size=block,
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
@@ -139,7 +425,7 @@ def _csv_batches(
             ),
         )
     except pa.ArrowInvalid as error:
-        raise _csv_error(path, label, encoding, error) from None
+        raise failed(error) from None
     good = 0
     while True:
         try:
@@ -147,12 +433,8 @@ def _csv_batches(
         except StopIteration:
             break
         except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-            raise _csv_error(path, label, encoding, error) from None
-        if unnumbered:
-            raise ExactRowNumbersNeeded(label)
-        if wrong:
-            number, cells = wrong[0]
-            raise SourceError(f"{label}, row {number}: {cells} cells where the header has {width}")
+            raise failed(error) from None
+        check_set_aside()
         count = batch.num_rows
         # A row's record number: its place among the data rows, plus the rows set aside
         # before it, plus the header.
@@ -162,7 +444,10 @@ def _csv_batches(
             positions = positions + np.searchsorted(
                 aside - np.arange(len(aside)), positions, side="right"
             )
+        if good + count > limits.rows:
+            raise SourceError(f"{label}: more than {limits.rows:,} rows; " + _raise_limit("rows"))
         good += count
+        _check_cell_bytes(batch, header, label, positions, limits)
         numbers = int64_array(positions + 2).cast(pa.string())
         columns = {name: batch.column(i) for i, name in enumerate(header)}
         # Rows whose cells are all blank are layout, not data: dropped (their numbers stay).
@@ -181,17 +466,174 @@ def _csv_batches(
             table = table.filter(pc.invert(blank))
         if table.num_rows:
             yield table
+    # A malformed last row may be set aside without a batch after it.
+    check_set_aside()
 
 
-def _csv_error(path: Path, label: str, encoding: str, error: Exception) -> SourceError:
+def _check_cell_bytes(
+    batch: pa.RecordBatch, header: list[str], label: str, positions: Any, limits: Limits
+) -> None:
+    for i, name in enumerate(header):
+        lengths = pc.binary_length(batch.column(i))
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > limits.cell_bytes:
+            at = pc.index(pc.greater(lengths, limits.cell_bytes), True).as_py()
+            raise SourceError(
+                f"{label}, row {int(positions[at]) + 2}, column {name!r}: a cell of "
+                f"{longest:,} bytes, more than the limit of {limits.cell_bytes:,}; "
+                + _raise_limit("cell_bytes")
+            )
+
+
+def _csv_error(
+    path: Path,
+    label: str,
+    encoding: str,
+    delimiter: str,
+    error: Exception,
+    limits: Limits,
+    block: int,
+) -> SourceError:
+    """Arrow's parse errors name no line: Python's strict reader finds it."""
     text = str(error)
     if isinstance(error, UnicodeDecodeError) or "UTF8" in text or "decode" in text:
         return _not_encoded(path, label, encoding)
+    try:
+        _strict_csv_scan(path, label, encoding, delimiter, limits.cell_bytes, row_bytes=block)
+    except SourceError as located:
+        return located
     return SourceError(f"{label}: malformed CSV: {text.splitlines()[0] if text else error}")
 
 
+# --------------------------------------------------------------------------------------------
+# XLSX
+
+
+class Unsaved:
+    """A formula cell without a saved value (the file was written by a program that does not
+    calculate): its value is unknown, which is not the same as empty."""
+
+    def __init__(self, formula: str) -> None:
+        self.formula = formula
+
+
+def _check_inflated(path: Path, label: str, limits: Limits) -> None:
+    """An xlsx file is a zip: the sizes its parts declare, uncompressed, are checked before
+    openpyxl opens it, so that a small file that inflates to gigabytes is refused at once.
+    (zipfile never inflates a part beyond its declared size: a lying header fails its CRC.)"""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise SourceError(f"{label}: not a readable .xlsx workbook ({error})") from None
+    if inflated > limits.inflated_bytes:
+        raise SourceError(
+            f"{label}: its parts inflate to {inflated:,} bytes, more than the limit of "
+            f"{limits.inflated_bytes:,} (a compressed file that expands this much is refused "
+            "before it is read); " + _raise_limit("inflated_bytes")
+        )
+
+
+_MERGE = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3}[0-9]{1,7}(?::[A-Z]{1,3}[0-9]{1,7})?)"'
+)
+
+
+def _merged_ranges(archive: Any, member: str, label: str) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged cells (min_col, min_row, max_col, max_row), from its XML.
+
+    openpyxl's read-only mode does not report them; they come after the rows, so the XML is
+    searched (as bytes, without parsing) before the rows are read."""
+    from openpyxl.utils.cell import range_boundaries
+
+    found: set[bytes] = set()
+    tail = b""
+    with archive.open(member) as stream:
+        while chunk := stream.read(2**20):
+            data = tail + chunk
+            if b"mergeCell" in data:
+                found.update(match.group(1) for match in _MERGE.finditer(data))
+                if len(found) > MAX_MERGED_RANGES:
+                    raise SourceError(
+                        f"{label}: more than {MAX_MERGED_RANGES:,} merged cell ranges in one sheet"
+                    )
+            tail = data[-256:]
+    ranges = []
+    for ref in found:
+        text = ref.decode("ascii")
+        if ":" not in text:
+            continue
+        min_col, min_row, max_col, max_row = range_boundaries(text)
+        ranges.append((min_col or 1, min_row or 1, max_col or 1, max_row or 1))
+    return sorted(ranges, key=lambda r: (r[1], r[0]))
+
+
+def _range_text(merged: tuple[int, int, int, int]) -> str:
+    from openpyxl.utils.cell import get_column_letter
+
+    min_col, min_row, max_col, max_row = merged
+    return f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row}"
+
+
+def _coordinate(row: int, column: int) -> str:
+    from openpyxl.utils.cell import get_column_letter
+
+    return f"{get_column_letter(column)}{row}"
+
+
+def _sheet_rows(workbook: Any, worksheet: Any) -> Iterator[tuple[int, list[Any]]]:
+    """(row number, values) for every row the sheet's XML holds, in order, gaps left out.
+
+    openpyxl's own read-only rows are padded to the dimension the file declares (a hostile file
+    declares A1:XFD1048576) and cut at it (a sloppy one declares too little); with
+    `data_only`, a formula cell without a saved value reads as empty. This parser reads what
+    is there, and marks such a formula `Unsaved`."""
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+    class Parser(WorkSheetParser):  # type: ignore[misc]
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            cell: dict[str, Any] = super().parse_cell(element)
+            if cell["value"] is None:
+                formula = element.find(FORMULA_TAG)
+                if formula is not None:
+                    cell["value"] = Unsaved("=" + (formula.text or ""))
+            return cell
+
+    with worksheet._get_source() as source:
+        parser = Parser(
+            source,
+            worksheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        last = 0
+        for number, cells in parser.parse():
+            if number <= last:
+                continue  # openpyxl ignores a repeated row number too
+            last = number
+            width = max((cell["column"] for cell in cells), default=0)
+            values: list[Any] = [None] * width
+            for cell in cells:
+                values[cell["column"] - 1] = cell["value"]
+            yield number, values
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def read_xlsx(
-    path: Path, label: str, sheet: str, header_row: int, first_data_row: int | None, where: str
+    path: Path,
+    label: str,
+    sheet: str,
+    header_row: int,
+    first_data_row: int | None,
+    where: str,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RawSource:
     """The block of rows from `first_data_row` up to the first blank row after the data.
 
@@ -203,69 +645,271 @@ def read_xlsx(
 
     import openpyxl
 
+    check_size(path, label, limits)
+    _check_inflated(path, label, limits)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as error:
         raise SourceError(f"{label}: not a readable .xlsx workbook ({error})") from None
     if sheet not in workbook.sheetnames:
         sheets = ", ".join(repr(n) for n in workbook.sheetnames)
         workbook.close()
         raise SourceError(f"{where}: sheet: {label} has no sheet {sheet!r} (sheets: {sheets})")
-    rows = workbook[sheet].iter_rows(values_only=True)
-    header: list[str] | None = None
-    counted = 0
-    for number, row in enumerate(rows, start=1):
-        counted = number
-        if number == header_row:
-            header = [normalise_header(cell) for cell in row]
-            break
+    worksheet = workbook[sheet]
+    place = f"{label}, sheet {sheet!r}"
+    try:
+        merged = _merged_ranges(workbook._archive, worksheet._worksheet_path, place)
+        rows = _sheet_rows(workbook, worksheet)
+        header: list[str] | None = None
+        counted = 0
+        for number, row in rows:
+            counted = number
+            if number > header_row:
+                break
+            if number == header_row:
+                header = _xlsx_header(row, place, number, limits)
+                break
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as error:
+        workbook.close()
+        raise SourceError(f"{label}: not a readable .xlsx workbook ({error})") from None
+    except BaseException:
+        workbook.close()
+        raise
     if header is None:
         workbook.close()
+        if counted > header_row:
+            raise SourceError(
+                f"{where}: header_row: row {header_row} of sheet {sheet!r} of {label} is empty"
+            )
         raise SourceError(f"{where}: header_row: sheet {sheet!r} of {label} has {counted} rows")
-    seen: set[str] = set()
-    duplicated = {h for h in header if h and (h in seen or seen.add(h))}  # type: ignore[func-returns-value]
     names = list(dict.fromkeys(h for h in header if h))
     start = first_data_row or header_row + 1
+    in_header = [m for m in merged if m[1] <= header_row <= m[3] and m[2] > m[0]]
+    note = ""
+    if in_header:
+        shown = ", ".join(_range_text(m) for m in in_header[:5])
+        note = (
+            f"; row {header_row} of sheet {sheet!r} has merged cells ({shown}): a merged cell "
+            "titles only its first column, so unmerge them and give every column its own title"
+        )
+    # Merged ranges that reach into the data, for each titled column they cover.
+    covering: dict[int, list[tuple[int, int, int, int]]] = {}
+    for merged_range in merged:
+        if merged_range[3] >= start:
+            for column in range(merged_range[0], min(merged_range[2], len(header)) + 1):
+                if header[column - 1]:
+                    covering.setdefault(column, []).append(merged_range)
 
     def batches() -> Iterator[pa.Table]:
         try:
             columns: dict[str, list[str]] = {name: [] for name in names}
             origins: list[str] = []
             started = False
-            for number, row in enumerate(rows, start=header_row + 1):
+            expected = start
+            data_rows = 0
+            for number, row in rows:
                 if number < start:
                     continue
-                blank = all(
-                    cell is None or (isinstance(cell, str) and not cell.strip()) for cell in row
-                )
-                if blank:
+                if started and number > expected:
+                    break  # a missing row is a blank row: the block ends
+                expected = number + 1
+                if len(row) > limits.columns:
+                    raise SourceError(
+                        f"{place}, row {number}: {len(row):,} columns, more than the limit "
+                        f"of {limits.columns:,}; " + _raise_limit("columns")
+                    )
+                for index, value in enumerate(row):
+                    if isinstance(value, Unsaved):
+                        raise _unsaved(place, number, index, header, value)
+                if all(_is_blank(cell) for cell in row):
                     if started:
                         break
                     continue
                 started = True
-                cells = {n: v for n, v in zip(header, row, strict=False) if n}
+                data_rows += 1
+                if data_rows > limits.rows:
+                    raise SourceError(
+                        f"{place}: more than {limits.rows:,} rows; " + _raise_limit("rows")
+                    )
+                origin = f"{place}, row {number}"
+                cells: dict[str, Any] = {}
+                for index, name in enumerate(header):
+                    if not name:
+                        continue
+                    value = row[index] if index < len(row) else None
+                    if value is None:
+                        if index + 1 in covering:
+                            _check_merged(covering[index + 1], number, index + 1, origin, name)
+                    elif (
+                        isinstance(value, str)
+                        and len(value) * 4 > limits.cell_bytes  # else it cannot be too long
+                        and len(value.encode()) > limits.cell_bytes
+                    ):
+                        raise SourceError(
+                            f"{origin}, column {name!r}: a cell of more than "
+                            f"{limits.cell_bytes:,} bytes; " + _raise_limit("cell_bytes")
+                        )
+                    cells[name] = value
                 for name in names:
                     columns[name].append(cell_text(cells.get(name)))
-                origins.append(f"{label}, sheet {sheet!r}, row {number}")
+                origins.append(origin)
                 if len(origins) >= CHUNK_ROWS:
                     yield text_batch(columns, origins)
                     columns = {name: [] for name in names}
                     origins = []
             if origins:
                 yield text_batch(columns, origins)
+        except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as error:
+            raise SourceError(f"{label}: not a readable .xlsx workbook ({error})") from None
         finally:
             workbook.close()
 
-    return RawSource(header, batches(), duplicated)
+    merged_header = [_range_text(m) for m in in_header]
+    return RawSource(
+        header,
+        batches(),
+        _duplicated(header),
+        header_at=f"{place}, row {header_row}",
+        header_note=note,
+        merged_header=merged_header,
+    )
+
+
+def _xlsx_header(row: list[Any], place: str, number: int, limits: Limits) -> list[str]:
+    if len(row) > limits.columns:
+        raise SourceError(
+            f"{place}, row {number}: {len(row):,} columns, more than the limit of "
+            f"{limits.columns:,}; " + _raise_limit("columns")
+        )
+    for index, cell in enumerate(row):
+        if isinstance(cell, Unsaved):
+            raise _unsaved(place, number, index, [], cell)
+    return [normalise_header(cell) for cell in row]
+
+
+def _unsaved(place: str, number: int, index: int, header: list[str], cell: Unsaved) -> SourceError:
+    name = header[index] if index < len(header) else ""
+    column = f", column {name!r}" if name else ""
+    return SourceError(
+        f"{place}, row {number}{column}: cell {_coordinate(number, index + 1)} holds the formula "
+        f"{cell.formula} without a saved value (the file was written by a program that does "
+        "not calculate), so its value is unknown; open the file in Excel or LibreOffice and "
+        "save it, so that the values are stored"
+    )
+
+
+def _check_merged(
+    merged: list[tuple[int, int, int, int]], row: int, column: int, origin: str, name: str
+) -> None:
+    """An empty cell inside merged cells is not empty to the reader of the sheet: refused."""
+    for min_col, min_row, max_col, max_row in merged:
+        if min_row > row:
+            break
+        if row <= max_row and (row, column) != (min_row, min_col):
+            span = _range_text((min_col, min_row, max_col, max_row))
+            raise SourceError(
+                f"{origin}, column {name!r}: cell {_coordinate(row, column)} lies in the merged "
+                f"cells {span}, so it shows the value of {_coordinate(min_row, min_col)} but "
+                "holds none; unmerge the cells and fill in every row"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
 
 
 def read_json(path: Path, label: str, source: JsonSource, where: str) -> RawSource:
     """Records of a JSON file; nested mappings are walked by `unnest` into one record per leaf."""
-    if path.stat().st_size > JSON_STREAM_THRESHOLD:
+    limits = source.limits
+    size = check_size(path, label, limits)
+    _check_nesting(path, label, limits.nesting)
+    if size > JSON_STREAM_THRESHOLD:
         items = _stream_items(path, label, source)
     else:
         items = iter(_load_items(path, label, source, where))
-    return records_source(_json_records(items, label, source))
+    raw = records_source(_json_records(items, label, source))
+    raw.header_at = f"{label}, record 1"
+    return raw
+
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _check_nesting(path: Path, label: str, limit: int) -> None:
+    """Arrays and objects nested deeper than `limit` are refused before any parser sees them
+    (json's recursion and ijson's prefixes grow with the depth: a hostile file exhausts them).
+
+    Bytes are looked at, not parsed: escapes and strings are cut out, brackets are counted."""
+    depth = 0
+    deepest = 0
+    in_string = False
+    carry = b""
+    with path.open("rb") as stream:
+        while block := stream.read(SCAN_BLOCK_BYTES):
+            data = carry + block
+            carry = b""
+            trailing = len(data) - len(data.rstrip(b"\\"))
+            if trailing % 2:  # an escape continues into the next block
+                data, carry = data[:-1], b"\\"
+            data = _ESCAPE.sub(b"", data)
+            if in_string:
+                end = data.find(b'"')
+                if end < 0:
+                    continue
+                data = data[end + 1 :]
+                in_string = False
+            data = _STRING.sub(b"", data)
+            opened = data.find(b'"')
+            if opened >= 0:  # a string continues into the next block
+                data = data[:opened]
+                in_string = True
+            brackets = np.frombuffer(data.translate(None, _NOT_BRACKETS), np.uint8)
+            if not len(brackets):
+                continue
+            steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+            levels = depth + np.cumsum(steps)
+            deepest = max(deepest, int(levels.max()))
+            depth = int(levels[-1])
+            if deepest > limit:
+                raise SourceError(
+                    f"{label}: arrays and objects nested more than {limit} levels deep; a table "
+                    "is not nested this deep. " + _raise_limit("nesting").capitalize()
+                )
+
+
+class _Duplicated(dict[str, Any]):
+    """An object that held a key twice (the first value is kept, for the message)."""
+
+    twice: tuple[str, Any, Any] = ("", None, None)
+
+
+def _first_duplicate(node: Any) -> _Duplicated | None:
+    """The first object in `node` (depth first) that held a key twice."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Duplicated):
+            return item
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return None
+
+
+def _duplicate_error(where: str, twice: tuple[str, Any, Any]) -> SourceError:
+    key, first, second = twice
+    return SourceError(
+        f"{where}: an object has the key {key!r} twice ({_short(first)} and {_short(second)}); "
+        "JSON readers would keep one of them silently: remove or rename the other"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 def _json_records(items: Iterator[Any], label: str, source: JsonSource) -> Iterator[RawRecord]:
@@ -274,6 +918,7 @@ def _json_records(items: Iterator[Any], label: str, source: JsonSource) -> Itera
         if not isinstance(item, dict):
             raise SourceError(f"{origin}: expected an object")
         flat = {key: value for key, value in item.items() if not isinstance(value, dict | list)}
+        _check_finite(flat, origin)
         if source.unnest is None:
             yield RawRecord(flat, origin)
             continue
@@ -285,24 +930,64 @@ def _json_records(items: Iterator[Any], label: str, source: JsonSource) -> Itera
             cells.update(zip(source.unnest.keys, keys, strict=True))
             cells[source.unnest.value] = value
             path_text = ".".join([source.unnest.path, *keys])
-            yield RawRecord(cells, f"{origin} ({flat.get('name', '')}), {path_text}")
+            leaf = f"{origin} ({flat.get('name', '')}), {path_text}"
+            _check_finite({source.unnest.value: value}, leaf)
+            yield RawRecord(cells, leaf)
+
+
+def _check_finite(cells: dict[str, Any], origin: str) -> None:
+    """NaN and infinities (`NaN`, `Infinity`, or a number beyond ±1.8e308 that overflows to one)
+    are not JSON numbers; Python's parser accepts them, we do not."""
+    for key, value in cells.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SourceError(
+                f"{origin}, key {key!r}: {value!r} is not a finite number (NaN, Infinity or a "
+                "number beyond ±1.8e308, which JSON cannot hold); write null or leave the key "
+                "out for a missing value"
+            )
 
 
 def _load_items(path: Path, label: str, source: JsonSource, where: str) -> list[Any]:
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
-        raise SourceError(f"{label}: not valid UTF-8 (byte {error.start})") from None
+        raise SourceError(
+            f"{label}: not valid UTF-8 (byte {error.start}, line {_line_at(path, error.start)})"
+        ) from None
+    twice: list[tuple[str, Any, Any]] = []
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        """A key given twice is noted and its object marked, never silently resolved."""
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                marked = _Duplicated(pairs)
+                marked.twice = (key, result[key], value)
+                twice.append(marked.twice)
+                return marked
+            result[key] = value
+        return result
+
+    try:
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as error:
         raise SourceError(f"{label}: malformed JSON at line {error.lineno}: {error.msg}") from None
     except RecursionError:
         raise SourceError(f"{label}: JSON nested too deeply to be a table") from None
+    if isinstance(data, _Duplicated):  # the document's own object
+        raise _duplicate_error(label, data.twice)
     if source.records is not None:
         if not isinstance(data, dict) or source.records not in data:
             raise SourceError(f"{where}: records: {label} has no key {source.records!r}")
         data = data[source.records]
     if not isinstance(data, list):
         raise SourceError(f"{label}: expected a list of records")
+    if twice:  # in a record (named), or elsewhere in the document
+        for index, item in enumerate(data, start=1):
+            found = _first_duplicate(item)
+            if found is not None:
+                raise _duplicate_error(f"{label}, record {index}", found.twice)
+        raise _duplicate_error(label, twice[0])
     return data
 
 
@@ -310,12 +995,31 @@ def _stream_items(path: Path, label: str, source: JsonSource) -> Iterator[Any]:
     """The records of a large file, one at a time (ijson), never the whole document."""
     import ijson
 
+    found: list[tuple[str, Any, Any]] = []
+
+    class UniqueKeys(dict[str, Any]):
+        """ijson's mapping: a repeated key is noted (the record is refused when complete)."""
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            if key in self:
+                found.append((key, self[key], value))
+                return
+            super().__setitem__(key, value)
+
     prefix = f"{source.records}.item" if source.records is not None else "item"
+    index = 0
     try:
         with path.open("rb") as stream:
-            yield from ijson.items(stream, prefix, use_float=True)
+            for item in ijson.items(stream, prefix, use_float=True, map_type=UniqueKeys):
+                index += 1
+                if found:
+                    raise _duplicate_error(f"{label}, record {index}", found[0])
+                yield item
     except ijson.JSONError as error:
-        raise SourceError(f"{label}: malformed JSON: {error}") from None
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "overflow" in message:
+            message += " (a number beyond ±1.8e308, which JSON readers cannot hold)"
+        raise SourceError(f"{label}: malformed JSON after record {index}: {message}") from None
 
 
 def _walk(node: Any, depth: int, origin: str) -> list[tuple[list[str], Any]]:
