@@ -12,6 +12,8 @@ stop early, so the counts are exact however many rows are bad.)
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +23,14 @@ from opendata.engine.db import connect, quote_identifier, quote_literal
 from opendata.tables import POSITION, Table
 
 MAX_LISTED = 20
-CELL_ERRORS = ("type-error", "constraint-error", "non-finite-number")
+CELL_ERRORS = (
+    "type-error",
+    "constraint-error",
+    "non-finite-number",
+    "integer-out-of-range",
+    "formula-like-text",
+)
+SHOWN_CELL = 200  # characters of a cell quoted in a message
 LISTED_PER_TYPE = 100
 NON_FINITE = r"^[+-]?([iI][nN][fF]([iI][nN][iI][tT][yY])?|[sS]?[nN][aA][nN][0-9]*)$"
 
@@ -134,7 +143,7 @@ def validate_tables(dataset: str, tables: Sequence[Table], scratch: Path | None 
             found[name].extend(verdict.errors)
             _count(report, name, verdict.counts)
         for table in tables:
-            errors, counts = _non_finite_numbers(con, table)
+            errors, counts = _domain_rules(con, table)
             found[table.name].extend(errors)
             _count(report, table.name, counts)
     for name, errors in found.items():
@@ -164,7 +173,11 @@ def _problem(table: Table, error: Any, origins: dict[int, str]) -> Problem:
         field_name = _key_fields(table.schema, error.type)
     note = error.note
     if error.type in CELL_ERRORS and error.cell is not None:
-        note = f"{error.cell!r}: {note}"
+        cell = str(error.cell)
+        shown = repr(cell if len(cell) <= SHOWN_CELL else cell[:SHOWN_CELL])
+        if len(cell) > SHOWN_CELL:
+            shown += f" … ({len(cell):,} characters)"
+        note = f"{shown}: {note}"
     return Problem(
         resource=table.name,
         code=error.type,
@@ -197,31 +210,130 @@ class _Found:
     note: str
 
 
-def _non_finite_numbers(con: Any, table: Table) -> tuple[list[_Found], dict[str, int]]:
-    """Our rule on top of frictionless's: NaN and infinities are valid Table Schema numbers but
-    have no JSON form, so a table holding them cannot be published as JSON."""
-    numbers = [f["name"] for f in table.schema["fields"] if f.get("type") == "number"]
-    if not numbers:
+# Our rules on top of frictionless's: values a Table Schema allows that we cannot publish as
+# they are, or that would hurt the people who open the files.
+NON_FINITE_NOTE = "NaN and infinities have no JSON form: leave the cell empty for a missing value"
+OVERFLOW_NOTE = (
+    "beyond ±1.8e308, the largest number the JSON and Parquet copies hold (it would become "
+    "infinite): check the value, or make the field a string"
+)
+INTEGER_NOTE = (
+    "beyond the 64-bit integers (±9,223,372,036,854,775,807) that the JSON and Parquet copies "
+    "hold: make the field a string if this is an identifier"
+)
+FORMULA_NOTE = (
+    "starts with {!r}, so a spreadsheet that opens the published CSV runs it as a formula (CSV "
+    "injection): remove the leading character, or mark the field "
+    '`"opendata:allowFormulas": true` in its Table Schema if such text is meant'
+)
+# What OWASP's CSV-injection guidance lists as the start of a formula; a plain number
+# (-12, +46, 1.5e3) is not one, nor is a lone dash.
+FORMULA_CHARS = "=+-@\t\r"
+PLAIN_NUMBER = "[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)([eE][+-]?[0-9]+)?|-"
+ALLOW_FORMULAS = "opendata:allowFormulas"
+INT64 = (-(2**63), 2**63 - 1)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    code: str
+    field: str
+    condition: str  # SQL over the staged row: true when the cell breaks the rule
+
+
+def _rules(table: Table) -> list[_Rule]:
+    """Every field's rules, as SQL conditions over the staged text. Each starts with a cheap
+    test that clears nearly every valid cell (a first character, a plain cast, a length), so
+    valid data pays a few milliseconds a million cells; only the rest is read exactly."""
+    from opendata.engine import checks
+
+    rules = []
+    for field_ in table.schema["fields"]:
+        name = field_["name"]
+        cell = quote_identifier(name)
+        kind = field_.get("type", "string")
+        if kind == "number":
+            try:
+                exact = (
+                    f"coalesce(NOT isfinite({checks.typed_sql(field_, cell, table.schema)}), false)"
+                )
+            except Exception:  # a field the engine cannot read: the text decides
+                exact = f"regexp_matches({cell}, {quote_literal(NON_FINITE)})"
+            condition = (
+                f"CASE WHEN {cell} = '' OR isfinite(TRY_CAST({cell} AS DOUBLE)) THEN false "
+                f"ELSE {exact} END"
+            )
+            rules.append(_Rule("non-finite-number", name, condition))
+        elif kind == "integer":
+            with contextlib.suppress(Exception):  # a field the engine cannot read: no rule
+                exact = _out_of_range(field_, cell, table)
+                condition = f"CASE WHEN strlen({cell}) < 19 THEN false ELSE {exact} END"
+                rules.append(_Rule("integer-out-of-range", name, condition))
+        elif kind == "string" and field_.get(ALLOW_FORMULAS) is not True:
+            condition = (
+                f"CASE WHEN ord({cell}) IN ({', '.join(str(ord(c)) for c in FORMULA_CHARS)}) "
+                f"THEN NOT regexp_full_match({cell}, {quote_literal(PLAIN_NUMBER)}) ELSE false END"
+            )
+            rules.append(_Rule("formula-like-text", name, condition))
+    return rules
+
+
+def _out_of_range(field_: dict[str, Any], cell: str, table: Table) -> str:
+    """A valid integer (as frictionless reads it) outside int64: the engine's reading of the
+    cell, with its value kept as HUGEINT (NULL beyond that, where the text is still an integer)."""
+    from opendata.engine import checks
+
+    builder = checks.Builder("", inline=True)
+    column = checks.compile_column(
+        builder, 1, field_["name"], cell, field_, table.schema, checks.NeedKeys()
+    )
+    low, high = INT64
+    value = column.value
+    test = (
+        f"(NOT {column.none} AND {column.ok} AND "
+        f"({value} IS NULL OR {value} < {low} OR {value} > {high}))"
+    )
+    return f"coalesce({builder.wrap(test)}, false)"
+
+
+def _domain_rules(con: Any, table: Table) -> tuple[list[_Found], dict[str, int]]:
+    """Our rules: one scan counts every rule's cells; only a rule some cell breaks is scanned
+    again, for its first `LISTED_PER_TYPE` cells."""
+    rules = _rules(table)
+    if not rules:
         return [], {}
     source = f"read_parquet({quote_literal(str(table.path))})"
-    flags = [
-        f"regexp_matches({quote_identifier(name)}, {quote_literal(NON_FINITE)})" for name in numbers
-    ]
-    # One scan: the bad cells' positions, listed up to the limit per field, and their count.
-    selects = " UNION ALL ".join(
-        f"SELECT {i} AS field, {POSITION} AS row, {quote_identifier(name)} AS cell "
-        f"FROM {source} WHERE {flag}"
-        for i, (name, flag) in enumerate(zip(numbers, flags, strict=True))
-    )
-    found = con.execute(
-        f"SELECT field, row, cell, count(*) OVER (PARTITION BY field) FROM ({selects}) "
-        f"QUALIFY row_number() OVER (PARTITION BY field ORDER BY row) <= {LISTED_PER_TYPE}"
-    ).fetchall()
-    note = "NaN and infinities have no JSON form: leave the cell empty for a missing value"
-    errors = [_Found("non-finite-number", int(r), numbers[f], str(c), note) for f, r, c, _ in found]
-    totals = {int(f): int(n) for f, _, _, n in found}
-    count = sum(totals.values())
-    return errors, ({"non-finite-number": count} if count else {})
+    counted = con.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {rule.condition})" for rule in rules)
+        + f" FROM {source}"
+    ).fetchone()
+    totals = [int(n) for n in counted or []]
+    counts: dict[str, int] = {}
+    errors = []
+    for rule, total in zip(rules, totals, strict=True):
+        if not total:
+            continue
+        counts[rule.code] = counts.get(rule.code, 0) + total
+        listed = con.execute(
+            f"SELECT {POSITION}, {quote_identifier(rule.field)} FROM {source} "
+            f"WHERE {rule.condition} ORDER BY {POSITION} LIMIT {LISTED_PER_TYPE}"
+        ).fetchall()
+        for row, cell in listed:
+            errors.append(
+                _Found(rule.code, int(row), rule.field, str(cell), _note(rule.code, str(cell)))
+            )
+    return errors, counts
+
+
+def _note(code: str, cell: str) -> str:
+    if code == "non-finite-number":
+        if re.match(NON_FINITE, cell):
+            return NON_FINITE_NOTE
+        return OVERFLOW_NOTE
+    if code == "integer-out-of-range":
+        return INTEGER_NOTE
+    return FORMULA_NOTE.format(cell[:1])
 
 
 def _export_csv(con: Any, table: Table, folder: Path) -> Path:

@@ -467,9 +467,23 @@ class Shaper:
             if self.decimal_comma and name in self.numeric:
                 for old, new in (("\u00a0", ""), (" ", ""), (",", ".")):
                     column = pc.replace_substring(column, old, new)
+            at = first_control_character(column)
+            if at is not None:
+                self._refuse_control(name, column[at].as_py(), origins[at].as_py())
             columns[name] = column
         columns[ORIGIN] = origins
         return pa.table(columns)
+
+    def _refuse_control(self, name: str, cell: str, origin: str) -> None:
+        char = next(c for c in cell if ord(c) < 32 and CONTROL_CHARACTERS[ord(c)])
+        header = self.mapping.get(name)
+        where = f"column {header!r}" if header and header != name else f"field {name!r}"
+        shown = repr(cell if len(cell) <= 80 else cell[:80] + "…")
+        raise SourceError(
+            f"{origin}, {where}: {shown} holds the control character U+{ord(char):04X}"
+            f"{' (NUL)' if char == chr(0) else ''}, which text tools, XML and web pages cannot "
+            "show and which usually comes from a broken export; remove it from the source"
+        )
 
     def finish(self) -> None:
         """After the last batch: every member municipality must have been in the source."""
@@ -479,6 +493,35 @@ class Shaper:
             if missing:
                 names = ", ".join(f"{MEMBERS[c]} ({c})" for c in missing)
                 raise InvalidSourceData(f"{self.label}: member municipalities missing: {names}")
+
+
+# C0 control characters but tab, line feed and carriage return (what XML 1.0 forbids too).
+CONTROL_CHARACTERS = np.zeros(256, dtype=bool)
+CONTROL_CHARACTERS[[c for c in range(32) if c not in (9, 10, 13)]] = True
+
+
+def first_control_character(column: pa.Array | pa.ChunkedArray) -> int | None:
+    """The index of the first cell holding a control character, or None.
+
+    A look at the column's bytes (numpy over Arrow's buffer, about a millisecond a million
+    cells) clears nearly every column; only one that holds such a byte is searched cell by
+    cell. UTF-8 never uses these bytes inside a longer character, so a byte is a character."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    base = 0
+    for chunk in chunks:
+        if len(chunk) and chunk.buffers()[2] is not None:
+            wide = pa.types.is_large_string(chunk.type)
+            offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)
+            offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+            data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+            low = data[data < 32]  # tabs and line ends are the usual few, often none
+            if len(low) and CONTROL_CHARACTERS[low].any():
+                hits = pc.match_substring_regex(chunk, r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+                at = pc.index(hits, True).as_py()
+                if at >= 0:
+                    return base + int(at)
+        base += len(chunk)
+    return None
 
 
 def _constant(text: str, rows: int) -> pa.Array:
