@@ -17,6 +17,19 @@ from tests.s3server import s3_server  # noqa: F401  (a real S3 server, shared by
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test (and the commands it runs) gets a TMPDIR of its own: `opendata verify` reports
+    what killed runs left in TMPDIR, and one test's kills must not show up in another's."""
+    import tempfile
+
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
     """A real Prefect API server on 127.0.0.1 for the whole session (Prefect's test harness)."""

@@ -63,7 +63,11 @@ class KillingStore(Store):
 def publish_all(home: Path, store: Store, base_url: str, now: datetime) -> None:
     settings = load_settings(home=home)
     for name in sorted(p.name for p in (home / "datasets").iterdir()):
-        publish_package(store, require_valid(prepare(settings, name)), base_url, now=now)
+        prepared = prepare(settings, name)
+        try:
+            publish_package(store, require_valid(prepared), base_url, now=now)
+        finally:
+            prepared.discard()
     rebuild_catalog(store, base_url)
 
 

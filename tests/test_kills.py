@@ -9,6 +9,7 @@ the owner is gone and takes the claim over, clearing what the dead run wrote.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
 from opendata.errors import ConflictError
 from opendata.liveness import Owner, _start_time, current_owner
@@ -26,7 +28,7 @@ from opendata.storage import open_store
 from tests.fault_publish import publish_all
 from tests.storekit import StoreKit, open_kit, tree
 from tests.test_concurrency import home_with
-from tests.test_faults import BASE, FIRST, SECOND, make_home, run_publisher
+from tests.test_faults import BASE, FIRST, SECOND, correct_a_value, make_home, run_publisher
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -104,3 +106,55 @@ def test_a_live_claim_blocks_until_its_owner_dies(kit: StoreKit, tmp_path: Path)
     assert store.list("datasets/avfallsplan/1.1.0") == []
     history, _ = read_history(store, "avfallsplan")
     assert [v["version"] for v in history["versions"]] == ["1.0.0", "1.0.1"]
+
+
+def two_dataset_home(root: Path, corrected: bool) -> Path:
+    """avfallsplan and a copy of it under another name (two datasets sharing one catalog)."""
+    home = make_home(root)
+    shutil.copytree(home / "datasets/avfallsplan", home / "datasets/kopia")
+    if corrected:
+        correct_a_value(home)
+        goals = home / "datasets/kopia/sources/mal.csv"
+        goals.write_text(
+            goals.read_text("utf-8").replace(",35,g per portion", ",30,g per portion"), "utf-8"
+        )
+    return home
+
+
+def publish_one(home: Path, store_url: str, name: str) -> None:
+    """One dataset's run, as the flow does it: publish, then the catalog for what it touched."""
+    store = open_store(store_url)
+    prepared = prepare(load_settings(home=home), name)
+    try:
+        publish_package(store, require_valid(prepared), BASE)
+    finally:
+        prepared.discard()
+    rebuild_catalog(store, BASE, [name])
+
+
+def test_after_a_kill_at_any_write_the_next_run_of_another_dataset_repairs_every_reader_view(
+    kit: StoreKit, tmp_path: Path
+) -> None:
+    """Issue 9, class 7: what readers fetch (latest copies, catalog.json, DCAT, pages) agrees with
+    the pointers once ANY dataset has run after the kill — not only the killed one — and verify
+    names what lags in between. The killed dataset's own claim waits for its next publish."""
+    base = two_dataset_home(tmp_path / "base", corrected=False)
+    home = two_dataset_home(tmp_path / "home", corrected=True)
+    reference_url = kit.new("reference")
+    publish_all(base, open_store(reference_url), BASE, FIRST)
+    counted = run_publisher(home, reference_url, 0, kit.env)
+    assert counted.returncode == 0, counted.stderr
+    writes = int(counted.stdout.strip())
+    step = 1 if kit.kind == "local" else 3
+    for kill_after in range(1, writes, step):
+        url = kit.new(f"repair-{kill_after}")
+        publish_all(base, open_store(url), BASE, FIRST)
+        killed = run_publisher(home, url, kill_after, kit.env)
+        assert killed.returncode == -signal.SIGKILL, (kill_after, killed.stderr)
+        store = open_store(url)
+        publish_one(home, url, "kopia")
+        left = [p.describe() for p in verify(store, BASE)[1]]
+        assert all("claimed by a run that ended" in p for p in left), (kill_after, left)
+        publish_one(home, url, "avfallsplan")
+        assert verify(store, BASE)[1] == [], kill_after
+        assert list(store.leftovers()) == [], kill_after

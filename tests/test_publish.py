@@ -392,7 +392,7 @@ def test_withdraw_with_deleted_files_and_then_the_last_version(tmp_path: Path) -
     latest = json.loads((tmp_path / "store/datasets/prov/latest/datapackage.json").read_bytes())
     assert latest["version"] == "1.0.0"
     # Until the catalog is rebuilt, verify names it as lagging the pointer.
-    assert [p.describe() for p in verify(store, BASE)[1]][0] == (
+    assert next(p.describe() for p in verify(store, BASE)[1]) == (
         "catalog.json: does not match the datasets' versions.json for prov"
     )
     rebuild_catalog(store, BASE, ["prov"])
