@@ -1,8 +1,9 @@
 """Run one publish in this process and SIGKILL it after the N-th write to the store.
 
-Used by tests/test_faults.py: `python -m tests.fault_publish HOME STORE_URL BASE_URL KILL_AFTER NOW`
-(KILL_AFTER 0: never; NOW the fixed ISO time of the publish). Prints the number of writes when
-it survives.
+Used by tests/test_faults.py: `python -m tests.fault_publish HOME STORE_URL BASE_URL KILL_AFTER NOW
+[touched]` (KILL_AFTER 0: never; NOW the fixed ISO time of the publish; `touched`: rebuild only
+the published datasets' catalog entries, as the flow does). Prints the number of writes when it
+survives.
 """
 
 from __future__ import annotations
@@ -60,23 +61,29 @@ class KillingStore(Store):
         self._wrote()
 
 
-def publish_all(home: Path, store: Store, base_url: str, now: datetime) -> None:
+def publish_all(
+    home: Path, store: Store, base_url: str, now: datetime, touched_only: bool = False
+) -> None:
+    """Every dataset of `home`, then the catalog: all of it, or (as the flow does) only the
+    entries of the datasets published, when `touched_only`."""
     settings = load_settings(home=home)
-    for name in sorted(p.name for p in (home / "datasets").iterdir()):
+    names = sorted(p.name for p in (home / "datasets").iterdir())
+    for name in names:
         prepared = prepare(settings, name)
         try:
             publish_package(store, require_valid(prepared), base_url, now=now)
         finally:
             prepared.discard()
-    rebuild_catalog(store, base_url)
+    rebuild_catalog(store, base_url, names if touched_only else None)
 
 
 def main(arguments: list[str]) -> None:
-    home, store_url, base_url, kill_after, now = arguments
+    home, store_url, base_url, kill_after, now = arguments[:5]
+    touched_only = arguments[5:] == ["touched"]
     store = KillingStore(open_store(store_url), int(kill_after))
     moment = datetime.fromisoformat(now) if now != "now" else datetime.now(UTC)
     try:
-        publish_all(Path(home), store, base_url, moment)
+        publish_all(Path(home), store, base_url, moment, touched_only)
     except ConflictError as error:
         print(f"conflict: {error}")
         sys.exit(3)

@@ -86,3 +86,64 @@ def test_two_publishers_with_the_same_content(kit: StoreKit, tmp_path: Path, rou
         ("1.0.0", "published"),
         ("1.0.1", "published"),
     ]
+
+
+def one_dataset_home(root: Path, name: str, round_: int) -> Path:
+    """A home holding one copy of avfallsplan named `name`, its content different each round."""
+    home = make_home(root)
+    (home / "datasets/avfallsplan").rename(home / f"datasets/{name}")
+    if round_:
+        goals = home / f"datasets/{name}/sources/mal.csv"
+        goals.write_text(
+            goals.read_text("utf-8").replace(",35,g per portion", f",{35 + round_},g per portion"),
+            "utf-8",
+        )
+    return home
+
+
+@pytest.mark.parametrize("publishers", [6])
+def test_concurrent_publishers_of_different_datasets_never_lose_a_catalog_update(
+    kit: StoreKit, tmp_path: Path, publishers: int
+) -> None:
+    """Issue 9, class 9: derived files (catalog.json, the DCAT files, the index and the pages)
+    never go back in time: after every round of concurrent publishers, each dataset's newest
+    version is in every one of them."""
+    url = kit.new("six")
+    names = [f"set-{i}" for i in range(publishers)]
+    rounds = 4 if kit.kind == "local" else 2
+    for round_ in range(rounds):
+        homes = [one_dataset_home(tmp_path / f"r{round_}-{n}", n, round_) for n in names]
+        running = [
+            subprocess.Popen(
+                [*PUBLISHER, str(home), url, BASE, "0", "now", "touched"],
+                cwd=REPO,
+                env=kit.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for home in homes
+        ]
+        for process in running:
+            out, err = process.communicate(timeout=300)
+            assert process.returncode == 0, out + err
+        store = open_store(url)
+        derived = {
+            key: (store.read_bytes(key) or b"").decode("utf-8")
+            for key in ["catalog.json", "index.html", *DCAT_KEYS]
+        }
+        for name in names:
+            history = json.loads(store.read_bytes(f"datasets/{name}/versions.json") or b"")
+            newest = f"datasets/{name}/{history['latest']}/"
+            assert history["latest"] == f"1.0.{round_}"
+            for key, text in derived.items():
+                if key != "index.html":
+                    assert newest in text, (round_, name, key)
+            page = (store.read_bytes(f"datasets/{name}/index.html") or b"").decode("utf-8")
+            assert history["latest"] in page, (round_, name)
+        _checked, problems = verify(store, BASE)
+        assert problems == [], [p.describe() for p in problems]
+
+
+DCAT_KEYS = ["dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld"]
+PUBLISHER = [sys.executable, "-m", "tests.fault_publish"]
