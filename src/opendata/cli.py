@@ -110,6 +110,8 @@ def publish(
 
     # Every setting is checked before any work, and before Prefect is even imported.
     settings = check_configuration(store, None, offline, refresh)
+    if not dry_run:
+        warn_default_base_url(settings)
     available = discover(settings.datasets_dir)
     unknown = [name for name in names or [] if name not in available]
     if unknown:
@@ -157,8 +159,35 @@ def publish(
             o["status"] in ("published", "unchanged", "skipped") for o in outcomes
         ):
             typer.echo(f"\nPublished to {redact_url(settings.store_url)}")
-            typer.echo(f"Browse it: opendata serve  →  {settings.base_url}")
+            typer.echo(where_to_look(settings))
     raise typer.Exit(exit_code)
+
+
+def is_s3(settings: Settings) -> bool:
+    return settings.store_url.startswith("s3://")
+
+
+def where_to_look(settings: Settings) -> str:
+    """The run's last line: where a person (or a harvester) finds what was published."""
+    if is_s3(settings):
+        return (
+            f"Catalog: {settings.base_url}catalog.json  ·  "
+            f"DCAT-AP-SE: {settings.base_url}dcat/catalog.rdf"
+        )
+    return f"Browse it: opendata serve  →  {settings.base_url}"
+
+
+def warn_default_base_url(settings: Settings) -> None:
+    """An s3:// store published with the default base URL links everything to localhost."""
+    from opendata.config import DEFAULT_BASE_URL
+
+    if is_s3(settings) and settings.base_url == DEFAULT_BASE_URL:
+        typer.echo(
+            f"Warning: OPENDATA_BASE_URL is the default {DEFAULT_BASE_URL}, so the catalog, the "
+            "DCAT files and the pages will link there; set it to the bucket's public address "
+            "(e.g. https://<bucket>.s3.<region>.amazonaws.com/ or your own domain).",
+            err=True,
+        )
 
 
 def _unreachable(url: str, where: str) -> PrefectUnavailable:
@@ -485,22 +514,80 @@ def verify(store: StoreOption = None) -> None:
 
 @app.command()
 def serve(
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port to listen on (default: OPENDATA_BASE_URL's, or 8000)."),
+    ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     store: StoreOption = None,
 ) -> None:
     """Serve a local store over HTTP with the right content types."""
-    from opendata.serve import serve_folder
+    import errno
+    from urllib.parse import urlsplit
+
+    from opendata.serve import make_server, run_server
 
     settings = _settings(store)
     url = settings.store_url
     if "://" in url and not url.startswith("file://"):
-        raise ConfigError(f"opendata serve serves a local folder, not {url}")
+        raise ConfigError(
+            f"opendata serve serves a local folder, not {redact_url(url)}: an s3:// store is "
+            "served by its bucket (see `opendata setup-bucket`)"
+        )
     root = Path(url.removeprefix("file://"))
     if not root.is_dir():
         raise ConfigError(f"{root} does not exist yet: run `opendata publish` first")
-    typer.echo(f"Serving {root} at http://{host}:{port}/ (Ctrl-C to stop)")
-    serve_folder(root, host, port)
+    base = urlsplit(settings.base_url)
+    local = base.scheme == "http" and base.hostname in LOCAL_NAMES
+    if port is None:
+        port = (base.port or 80) if local else 8000
+    try:
+        server = make_server(root, host, port)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (another `opendata serve`?): stop "
+                f"that server or choose another port, e.g. --port {port + 1}"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    address = f"http://{'localhost' if host in LOCAL_NAMES else host}:{port}/"
+    typer.echo(f"Serving {root} at {address} (Ctrl-C to stop)")
+    if not (local and (base.port or 80) == port):
+        typer.echo(
+            f"Note: the published pages and files link to {settings.base_url} "
+            f"(OPENDATA_BASE_URL). To browse them here, publish with "
+            f"OPENDATA_BASE_URL={address} and serve with the same setting.",
+            err=True,
+        )
+    run_server(server)
+
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+@app.command(name="setup-bucket")
+def setup_bucket(
+    store: StoreOption = None,
+    public: Annotated[
+        bool,
+        typer.Option("--public/--private", help="Let anyone read what is published (default)."),
+    ] = True,
+) -> None:
+    """Create the s3:// store's bucket if needed and make what is published readable by all."""
+    from opendata.storage import open_store
+    from opendata.storage.s3 import S3Store
+
+    settings = _settings(store)
+    target = open_store(settings.store_url)
+    if not isinstance(target, S3Store):
+        raise ConfigError(
+            "setup-bucket is for an s3:// store; OPENDATA_STORE is "
+            + redact_url(settings.store_url)
+        )
+    for line in target.ensure_bucket(public=public):
+        typer.echo(line)
+    warn_default_base_url(settings)
+    typer.echo(f"Ready: {redact_url(settings.store_url)}; publish with `opendata publish`.")
 
 
 def main() -> None:

@@ -236,7 +236,11 @@ def make_server(
 
 
 def serve_folder(root: Path, host: str, port: int) -> None:
-    server = make_server(root, host, port)
+    run_server(make_server(root, host, port))
+
+
+def run_server(server: ThreadingHTTPServer) -> None:
+    """Serve until Ctrl-C, then release the port."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:

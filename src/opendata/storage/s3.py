@@ -20,6 +20,7 @@ import base64
 import builtins
 import contextlib
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 MiB = 1024 * 1024
+# What the site publishes below the store's prefix: the catalog, its pages, the DCAT files and
+# the datasets (tests/test_s3_setup.py checks that a publish writes nothing public elsewhere).
+PUBLIC_AREAS = ("index.html", "catalog.json", "dcat/*", "datasets/*")
 MULTIPART_THRESHOLD = 16 * MiB  # files above this size go up as a multipart upload
 PART_SIZE = 8 * MiB  # S3's minimum is 5 MiB (except for the last part)
 MAX_PARTS = 10_000  # S3's maximum: the part size grows for files above ~78 GiB
@@ -166,6 +170,52 @@ class S3Store(Store):
         if not parsed.netloc:
             raise ConfigError(f"{url}: the S3 bucket is missing (s3://bucket/prefix)")
         return cls(parsed.netloc, parsed.path, **options)
+
+    # -- setting up the bucket -----------------------------------------------------------------
+
+    def public_read_policy(self) -> dict[str, Any]:
+        """Anyone may GET what the site publishes (PUBLIC_AREAS below the store's prefix), and
+        nothing else: not the private area (`_private/`: the API cache, the run journal), and
+        no listing of the bucket. An allow-list, so a new private area stays private."""
+        base = f"arn:aws:s3:::{self.bucket}/{self.prefix + '/' if self.prefix else ''}"
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OpendataPublicRead",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": [f"{base}{area}" for area in PUBLIC_AREAS],
+                }
+            ],
+        }
+
+    def ensure_bucket(self, public: bool = True) -> list[str]:
+        """Create the bucket when it does not exist and, if `public`, give it the public-read
+        policy; returns what was done, for the steward (`opendata setup-bucket`)."""
+        done = []
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            if _status(error) != 404 and _code(error) not in ("404", "NoSuchBucket", "NotFound"):
+                raise self._error(error, "check the bucket", "/") from None
+            try:
+                self.client.create_bucket(Bucket=self.bucket)
+            except ClientError as create_error:
+                raise self._error(create_error, "create the bucket", "/") from None
+            done.append(f"created the bucket {self.bucket}")
+        except BotoCoreError as error:
+            raise self._error(error, "check the bucket", "/") from None
+        if public:
+            policy = json.dumps(self.public_read_policy(), indent=2)
+            try:
+                self.client.put_bucket_policy(Bucket=self.bucket, Policy=policy)
+            except (ClientError, BotoCoreError) as error:
+                raise self._error(error, "set the bucket policy", "/") from None
+            areas = ", ".join(PUBLIC_AREAS)
+            done.append(f"anyone may now read {areas} (not _private/, no listing)")
+        return done
 
     # -- the Store interface -------------------------------------------------------------------
 
