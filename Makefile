@@ -29,6 +29,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.cli
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.publish_10m
 	$(BIN)/python -m bench.catalog
