@@ -179,3 +179,13 @@ def test_publishing_to_s3_warns_about_the_default_base_url_and_ends_with_the_cat
     )
     assert configured.returncode == 0
     assert "Warning" not in configured.stderr
+
+
+def test_the_flow_runs_only_on_a_server_that_keeps_running(tmp_path: Path) -> None:
+    """No temporary Prefect server is ever started by the CLI (a killed command would leave it
+    running): --prefect without a configured API is refused before any work."""
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "schemas").mkdir()
+    done = run_cli(["publish", "--prefect"], tmp_path, HOME=str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: --prefect needs a Prefect server: start one")

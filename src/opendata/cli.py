@@ -126,8 +126,15 @@ def publish(
         use_prefect = api is not None
     arguments = (names or None, store, bump.value if bump else None, dry_run, offline, refresh)
     if use_prefect:
-        if api is not None:
-            check_prefect_api(*api)
+        if api is None:
+            # Prefect would start its temporary server as a child process, which outlives this
+            # command when it is killed: the flow runs only on a server that keeps running.
+            raise ConfigError(
+                "--prefect needs a Prefect server: start one (`prefect server start`) and set "
+                "PREFECT_API_URL (or `prefect config set PREFECT_API_URL=…`); without --prefect "
+                "the run needs none"
+            )
+        check_prefect_api(*api)
         outcomes, exit_code = run_publish_flow(*arguments)
     else:
         outcomes, exit_code = run_publish_in_process(*arguments)
@@ -265,7 +272,7 @@ def run_publish_flow(
     offline: bool,
     refresh: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Run `publish_all`: on the configured Prefect API, else (--prefect) a temporary server."""
+    """Run `publish_all` on the configured Prefect API."""
     # The run's logs go to the Prefect API (UI); the terminal gets our own summary, and
     # Prefect's console log (with tracebacks) only with --debug.
     if not STATE["debug"]:
