@@ -20,7 +20,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -880,19 +880,20 @@ def _check_nesting(path: Path, label: str, limit: int) -> None:
 
 
 class _Duplicated(dict[str, Any]):
-    """An object that held a key twice (the first value is kept, for the message)."""
+    """An object that may have held a key twice: `twice` is (key, first value, second value)."""
 
-    twice: tuple[str, Any, Any] = ("", None, None)
+    twice: tuple[str, Any, Any] | None = None
 
 
-def _first_duplicate(node: Any) -> _Duplicated | None:
-    """The first object in `node` (depth first) that held a key twice."""
+def _first_duplicate(node: Any) -> tuple[str, Any, Any] | None:
+    """The first key given twice in an object of `node` (depth first)."""
     stack = [node]
     while stack:
         item = stack.pop()
-        if isinstance(item, _Duplicated):
-            return item
         if isinstance(item, dict):
+            twice: tuple[str, Any, Any] | None = getattr(item, "twice", None)
+            if twice is not None:
+                return twice
             stack.extend(reversed(list(item.values())))
         elif isinstance(item, list):
             stack.extend(reversed(item))
@@ -913,37 +914,70 @@ def _short(value: Any) -> str:
 
 
 def _json_records(items: Iterator[Any], label: str, source: JsonSource) -> Iterator[RawRecord]:
+    limits = source.limits
+    rows = 0
     for index, item in enumerate(items):
         origin = f"{label}, record {index + 1}"
         if not isinstance(item, dict):
             raise SourceError(f"{origin}: expected an object")
         flat = {key: value for key, value in item.items() if not isinstance(value, dict | list)}
-        _check_finite(flat, origin)
+        _check_cells(flat, origin, limits)
+        leaves: Iterable[tuple[dict[str, Any], str]]
         if source.unnest is None:
-            yield RawRecord(flat, origin)
-            continue
-        nested = item.get(source.unnest.path)
-        if not isinstance(nested, dict):
-            raise SourceError(f"{origin}: {source.unnest.path!r} is not an object")
-        for keys, value in _walk(nested, len(source.unnest.keys), origin):
-            cells = dict(flat)
-            cells.update(zip(source.unnest.keys, keys, strict=True))
-            cells[source.unnest.value] = value
-            path_text = ".".join([source.unnest.path, *keys])
-            leaf = f"{origin} ({flat.get('name', '')}), {path_text}"
-            _check_finite({source.unnest.value: value}, leaf)
-            yield RawRecord(cells, leaf)
+            leaves = [(flat, origin)]
+        else:
+            nested = item.get(source.unnest.path)
+            if not isinstance(nested, dict):
+                raise SourceError(f"{origin}: {source.unnest.path!r} is not an object")
+            leaves = _leaves(source, flat, nested, origin, limits)
+        for cells, where in leaves:
+            rows += 1
+            if rows > limits.rows:
+                raise SourceError(
+                    f"{label}: more than {limits.rows:,} rows; " + _raise_limit("rows")
+                )
+            yield RawRecord(cells, where)
 
 
-def _check_finite(cells: dict[str, Any], origin: str) -> None:
-    """NaN and infinities (`NaN`, `Infinity`, or a number beyond ±1.8e308 that overflows to one)
-    are not JSON numbers; Python's parser accepts them, we do not."""
+def _leaves(
+    source: JsonSource, flat: dict[str, Any], nested: dict[str, Any], origin: str, limits: Limits
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """One record per leaf of the nested mapping (`unnest`), the flat keys repeated."""
+    assert source.unnest is not None
+    for keys, value in _walk(nested, len(source.unnest.keys), origin):
+        cells = dict(flat)
+        cells.update(zip(source.unnest.keys, keys, strict=True))
+        cells[source.unnest.value] = value
+        path_text = ".".join([source.unnest.path, *keys])
+        leaf = f"{origin} ({flat.get('name', '')}), {path_text}"
+        _check_cells({source.unnest.value: value}, leaf, limits)
+        yield cells, leaf
+
+
+def _check_cells(cells: dict[str, Any], origin: str, limits: Limits) -> None:
+    """A record's values: finite numbers (NaN, Infinity and numbers beyond ±1.8e308 are no JSON
+    numbers; Python's parser accepts them, we do not), text within `cell_bytes`, keys within
+    `columns`."""
+    if len(cells) > limits.columns:
+        raise SourceError(
+            f"{origin}: {len(cells):,} keys, more than the limit of {limits.columns:,} columns; "
+            + _raise_limit("columns")
+        )
     for key, value in cells.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise SourceError(
                 f"{origin}, key {key!r}: {value!r} is not a finite number (NaN, Infinity or a "
                 "number beyond ±1.8e308, which JSON cannot hold); write null or leave the key "
                 "out for a missing value"
+            )
+        if (
+            isinstance(value, str)
+            and len(value) * 4 > limits.cell_bytes
+            and len(value.encode()) > limits.cell_bytes
+        ):
+            raise SourceError(
+                f"{origin}, key {key!r}: a value of more than {limits.cell_bytes:,} bytes; "
+                + _raise_limit("cell_bytes")
             )
 
 
@@ -974,7 +1008,7 @@ def _load_items(path: Path, label: str, source: JsonSource, where: str) -> list[
         raise SourceError(f"{label}: malformed JSON at line {error.lineno}: {error.msg}") from None
     except RecursionError:
         raise SourceError(f"{label}: JSON nested too deeply to be a table") from None
-    if isinstance(data, _Duplicated):  # the document's own object
+    if isinstance(data, _Duplicated) and data.twice is not None:  # the document's own object
         raise _duplicate_error(label, data.twice)
     if source.records is not None:
         if not isinstance(data, dict) or source.records not in data:
@@ -986,7 +1020,7 @@ def _load_items(path: Path, label: str, source: JsonSource, where: str) -> list[
         for index, item in enumerate(data, start=1):
             found = _first_duplicate(item)
             if found is not None:
-                raise _duplicate_error(f"{label}, record {index}", found.twice)
+                raise _duplicate_error(f"{label}, record {index}", found)
         raise _duplicate_error(label, twice[0])
     return data
 
@@ -995,14 +1029,17 @@ def _stream_items(path: Path, label: str, source: JsonSource) -> Iterator[Any]:
     """The records of a large file, one at a time (ijson), never the whole document."""
     import ijson
 
-    found: list[tuple[str, Any, Any]] = []
+    found: list[bool] = []  # whether any object so far held a key twice
 
-    class UniqueKeys(dict[str, Any]):
-        """ijson's mapping: a repeated key is noted (the record is refused when complete)."""
+    class UniqueKeys(_Duplicated):
+        """ijson's mapping: a repeated key is noted on the object (ijson may build records
+        ahead of the one it yields, so the record that holds it is found by a walk)."""
 
         def __setitem__(self, key: str, value: Any) -> None:
             if key in self:
-                found.append((key, self[key], value))
+                if self.twice is None:
+                    self.twice = (key, self[key], value)
+                found.append(True)
                 return
             super().__setitem__(key, value)
 
@@ -1013,7 +1050,9 @@ def _stream_items(path: Path, label: str, source: JsonSource) -> Iterator[Any]:
             for item in ijson.items(stream, prefix, use_float=True, map_type=UniqueKeys):
                 index += 1
                 if found:
-                    raise _duplicate_error(f"{label}, record {index}", found[0])
+                    twice = _first_duplicate(item)
+                    if twice is not None:
+                        raise _duplicate_error(f"{label}, record {index}", twice)
                 yield item
     except ijson.JSONError as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
