@@ -870,3 +870,25 @@ def test_an_unknown_limit_is_a_definition_error(tmp_path: Path) -> None:
     result = run_cli(["validate", "prov"], home)
     assert result.returncode == 2
     assert result.stderr.endswith("resources.0.sources.0.csv.limits.rowz: unknown key\n")
+
+
+def test_publish_refuses_the_hostile_dataset_and_publishes_the_others(tmp_path: Path) -> None:
+    home = csv_home(tmp_path, b"id,namn,varde\n1,a\x00b,1\n")
+    good = home / "datasets" / "bra"
+    (good / "sources").mkdir(parents=True)
+    (good / "dataset.yaml").write_text(
+        (home / "datasets/prov/dataset.yaml").read_text("utf-8"), "utf-8"
+    )
+    (good / "sources/data.csv").write_text("id,namn,varde\n1,a,1\n", "utf-8")
+    store = home / "public"
+    result = run_cli(["publish", "--offline", "--no-prefect", "--store", str(store)], home)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"bra\s+published\s+1\.0\.0\s+1", lines[1]), lines
+    assert re.fullmatch(r"prov\s+(invalid|failed)\s+-\s+-", lines[2]), lines
+    assert "prov/sources/data.csv, row 2, field 'namn': 'a\\x00b' holds the control" in (
+        result.stderr
+    )
+    assert (store / "datasets/bra/1.0.0/datapackage.json").is_file()
+    assert not (store / "datasets/prov").exists()
+    assert "Traceback" not in result.stderr

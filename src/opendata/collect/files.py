@@ -672,6 +672,9 @@ def read_xlsx(
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as error:
         workbook.close()
         raise SourceError(f"{label}: not a readable .xlsx workbook ({error})") from None
+    except AttributeError:  # a chart sheet: no cells
+        workbook.close()
+        raise SourceError(f"{where}: sheet: {sheet!r} of {label} is not a worksheet") from None
     except BaseException:
         workbook.close()
         raise
