@@ -772,6 +772,48 @@ def test_a_sheet_declaring_a_wrong_dimension_is_read_whole(tmp_path: Path) -> No
     assert len(collect(xlsx_home(tmp_path, stream.getvalue()))) == 5
 
 
+def _with_sheet(workbook: bytes, sheet_data: bytes) -> bytes:
+    """The workbook with its one sheet's rows replaced by `sheet_data` (XML <row> elements)."""
+    with zipfile.ZipFile(io.BytesIO(workbook)) as original:
+        parts = {info.filename: original.read(info) for info in original.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = re.sub(
+        rb"<sheetData>.*</sheetData>|<sheetData/>",
+        lambda _: b"<sheetData>" + sheet_data + b"</sheetData>",
+        parts[sheet],
+        flags=re.DOTALL,
+    )
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as changed:
+        for name, content in parts.items():
+            changed.writestr(name, content)
+    return stream.getvalue()
+
+
+def test_a_far_right_cell_in_every_row_costs_nothing(tmp_path: Path) -> None:
+    """One cell in column XFD made every row 16,384 cells wide (openpyxl pads to the width);
+    rows are read up to the header's width, and the far cell still makes its row non-blank."""
+    header = (
+        b'<row r="1">'
+        + b"".join(
+            b'<c r="%s1" t="inlineStr"><is><t>%s</t></is></c>' % (col, name)
+            for col, name in ((b"A", b"id"), (b"B", b"namn"), (b"C", b"varde"))
+        )
+        + b"</row>"
+    )
+    rows = b"".join(
+        b'<row r="%d"><c r="A%d"><v>%d</v></c><c r="XFD%d" t="inlineStr"><is><t>x</t></is></c>'
+        b"</row>" % (i, i, i, i)
+        for i in range(2, 40_002)
+    )
+    workbook = _with_sheet(_workbook([["id"]]), header + rows)
+    started = time.monotonic()
+    collected = collect(xlsx_home(tmp_path, workbook))
+    assert time.monotonic() - started < 15
+    assert len(collected) == 40_000
+    assert collected[0] == ["2", "", ""]
+
+
 # --------------------------------------------------------------------------------------------
 # 5. Limits: a hostile file fails within seconds, in bounded memory
 

@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -245,7 +245,8 @@ def _scan_csv(
     Latin-1 (or another single-byte encoding), which would publish 'VÃ¥rgÃ¥rda' for 'Vårgårda'.
     """
     utf8 = codec in ("utf-8", "utf-8-sig")
-    quotes = _QuoteScan(delimiter) if _ascii_compatible(codec) and len(delimiter) == 1 else None
+    single = len(delimiter) == 1 and delimiter.isascii()
+    quotes = _QuoteScan(delimiter) if _ascii_compatible(codec) and single else None
     # Declared not UTF-8: is it UTF-8 all the same (valid, and with a non-ASCII byte)?
     decoder = None if utf8 or quotes is None else codecs.getincrementaldecoder("utf-8")()
     non_ascii = False
@@ -267,7 +268,12 @@ def _scan_csv(
                 else:
                     non_ascii = non_ascii or not block.isascii()
     if decoder is not None and non_ascii:
-        raise _mojibake(path, label, encoding, delimiter)
+        try:
+            decoder.decode(b"", final=True)  # the file does not end inside a character
+        except UnicodeDecodeError:
+            pass
+        else:
+            raise _mojibake(path, label, encoding, delimiter)
     if quotes is not None and not quotes.finish():
         _strict_csv_scan(path, label, encoding, delimiter, limits.cell_bytes)
 
@@ -583,43 +589,64 @@ def _coordinate(row: int, column: int) -> str:
     return f"{get_column_letter(column)}{row}"
 
 
-def _sheet_rows(workbook: Any, worksheet: Any) -> Iterator[tuple[int, list[Any]]]:
-    """(row number, values) for every row the sheet's XML holds, in order, gaps left out.
+class _Row(NamedTuple):
+    number: int
+    values: list[Any]  # up to `SheetRows.width` cells
+    beyond: bool  # some cell past that width is not blank
+    widest: int  # the last column the row's XML names
+
+
+class SheetRows:
+    """The rows the sheet's XML holds, in order, gaps left out (a gap is a blank row).
 
     openpyxl's own read-only rows are padded to the dimension the file declares (a hostile file
     declares A1:XFD1048576) and cut at it (a sloppy one declares too little); with
     `data_only`, a formula cell without a saved value reads as empty. This parser reads what
-    is there, and marks such a formula `Unsaved`."""
-    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+    is there and marks such a formula `Unsaved`; once `width` is set (the header's), a row's
+    values stop there, so one far-right cell costs nothing per row."""
 
-    class Parser(WorkSheetParser):  # type: ignore[misc]
-        def parse_cell(self, element: Any) -> dict[str, Any]:
-            cell: dict[str, Any] = super().parse_cell(element)
-            if cell["value"] is None:
-                formula = element.find(FORMULA_TAG)
-                if formula is not None:
-                    cell["value"] = Unsaved("=" + (formula.text or ""))
-            return cell
+    def __init__(self, workbook: Any, worksheet: Any) -> None:
+        self.workbook = workbook
+        self.worksheet = worksheet
+        self.width: int | None = None
 
-    with worksheet._get_source() as source:
-        parser = Parser(
-            source,
-            worksheet._shared_strings,
-            data_only=True,
-            epoch=workbook.epoch,
-            date_formats=workbook._date_formats,
-            timedelta_formats=workbook._timedelta_formats,
-        )
-        last = 0
-        for number, cells in parser.parse():
-            if number <= last:
-                continue  # openpyxl ignores a repeated row number too
-            last = number
-            width = max((cell["column"] for cell in cells), default=0)
-            values: list[Any] = [None] * width
-            for cell in cells:
-                values[cell["column"] - 1] = cell["value"]
-            yield number, values
+    def __iter__(self) -> Iterator[_Row]:
+        from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+        class Parser(WorkSheetParser):  # type: ignore[misc]
+            def parse_cell(self, element: Any) -> dict[str, Any]:
+                cell: dict[str, Any] = super().parse_cell(element)
+                if cell["value"] is None:
+                    formula = element.find(FORMULA_TAG)
+                    if formula is not None:
+                        cell["value"] = Unsaved("=" + (formula.text or ""))
+                return cell
+
+        workbook = self.workbook
+        with self.worksheet._get_source() as source:
+            parser = Parser(
+                source,
+                self.worksheet._shared_strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=workbook._date_formats,
+                timedelta_formats=workbook._timedelta_formats,
+            )
+            last = 0
+            for number, cells in parser.parse():
+                if number <= last:
+                    continue  # openpyxl ignores a repeated row number too
+                last = number
+                widest = max((cell["column"] for cell in cells), default=0)
+                width = widest if self.width is None else min(widest, self.width)
+                values: list[Any] = [None] * width
+                beyond = False
+                for cell in cells:
+                    if cell["column"] <= width:
+                        values[cell["column"] - 1] = cell["value"]
+                    elif not _is_blank(cell["value"]):
+                        beyond = True
+                yield _Row(number, values, beyond, widest)
 
 
 def _is_blank(value: Any) -> bool:
@@ -659,10 +686,11 @@ def read_xlsx(
     place = f"{label}, sheet {sheet!r}"
     try:
         merged = _merged_ranges(workbook._archive, worksheet._worksheet_path, place)
-        rows = _sheet_rows(workbook, worksheet)
+        sheet_rows = SheetRows(workbook, worksheet)
+        rows = iter(sheet_rows)
         header: list[str] | None = None
         counted = 0
-        for number, row in rows:
+        for number, row, _beyond, _widest in rows:
             counted = number
             if number > header_row:
                 break
@@ -687,6 +715,7 @@ def read_xlsx(
         raise SourceError(f"{where}: header_row: sheet {sheet!r} of {label} has {counted} rows")
     names = list(dict.fromkeys(h for h in header if h))
     start = first_data_row or header_row + 1
+    sheet_rows.width = len(header)  # cells right of the header are never read
     in_header = [m for m in merged if m[1] <= header_row <= m[3] and m[2] > m[0]]
     note = ""
     if in_header:
@@ -710,21 +739,21 @@ def read_xlsx(
             started = False
             expected = start
             data_rows = 0
-            for number, row in rows:
+            for number, row, beyond, widest in rows:
                 if number < start:
                     continue
                 if started and number > expected:
                     break  # a missing row is a blank row: the block ends
                 expected = number + 1
-                if len(row) > limits.columns:
+                if widest > limits.columns:
                     raise SourceError(
-                        f"{place}, row {number}: {len(row):,} columns, more than the limit "
+                        f"{place}, row {number}: {widest:,} columns, more than the limit "
                         f"of {limits.columns:,}; " + _raise_limit("columns")
                     )
                 for index, value in enumerate(row):
                     if isinstance(value, Unsaved):
                         raise _unsaved(place, number, index, header, value)
-                if all(_is_blank(cell) for cell in row):
+                if not beyond and all(_is_blank(cell) for cell in row):
                     if started:
                         break
                     continue
@@ -739,7 +768,7 @@ def read_xlsx(
                 for index, name in enumerate(header):
                     if not name:
                         continue
-                    value = row[index] if index < len(row) else None
+                    value = row[index] if index < len(row) else None  # a short row
                     if value is None:
                         if index + 1 in covering:
                             _check_merged(covering[index + 1], number, index + 1, origin, name)
