@@ -868,6 +868,12 @@ def test_a_huge_cell_fails_fast_with_its_line(tmp_path: Path) -> None:
         "genuine, raise `limits: {cell_bytes: …}` for this source in dataset.yaml"
     )
     assert time.monotonic() - started < 10
+    lines = "x\n" * (3 * 2**20)  # a quoted cell over three million lines: named by its row
+    csv_home(tmp_path, f'id,namn,varde\n1,a,1\n2,"{lines}",2\n3,c,3\n')
+    assert refusal(tmp_path).startswith(
+        "prov/sources/data.csv, row 3, column 'namn': a cell of 6,291,456 bytes, more than the "
+        "limit of 1,048,576; "
+    )
     csv_home(tmp_path, "id,namn,varde\n1,a,1\n2,bbbbbbbb,2\n", ", limits: {cell_bytes: 4}")
     assert refusal(tmp_path) == (
         "prov/sources/data.csv, row 3, column 'namn': a cell of 8 bytes, more than the limit of 4; "

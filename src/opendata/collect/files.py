@@ -275,20 +275,22 @@ def _scan_csv(
         else:
             raise _mojibake(path, label, encoding, delimiter)
     if quotes is not None and not quotes.finish():
-        _strict_csv_scan(path, label, encoding, delimiter, limits.cell_bytes)
+        _strict_csv_scan(path, label, encoding, delimiter, limits.cell_bytes, _block(limits))
 
 
 def _mojibake(path: Path, label: str, encoding: str, delimiter: str) -> SourceError:
     """The first cell with a non-ASCII character, shown as UTF-8 and as the declared encoding."""
     number, word = 1, "\ufeff"  # when only the byte-order mark is not ASCII
     with path.open("rb") as stream:
-        for count, line in enumerate(stream, start=1):
-            text = line.decode("utf-8", "replace").removeprefix("\ufeff").strip()
+        line = 1
+        while piece := stream.readline(2**20):  # a bounded piece of a line
+            text = piece.decode("utf-8", "replace").removeprefix("\ufeff").strip()
             if not text.isascii():
-                number = count
+                number = line
                 word = next(cell for cell in text.split(delimiter) if not cell.isascii())
                 word = word.strip().strip('"')[:40]
                 break
+            line += piece.endswith(b"\n")
     wrong = word.encode("utf-8").decode(encoding, "replace")
     return SourceError(
         f"{label}, line {number}: declared `encoding: {encoding}`, but the file is UTF-8 "
@@ -298,19 +300,35 @@ def _mojibake(path: Path, label: str, encoding: str, delimiter: str) -> SourceEr
 
 
 def _strict_csv_scan(
-    path: Path, label: str, encoding: str, delimiter: str, cell_chars: int, row_bytes: int = 0
+    path: Path, label: str, encoding: str, delimiter: str, cell_chars: int, row_bytes: int
 ) -> None:
     """Read the file with Python's strict csv module and raise at the first malformed line.
 
     Slower than Arrow, so only done when the fast look found something odd, or Arrow failed:
-    a stray quote, an unclosed quote, an oversized cell, a row longer than Arrow's block."""
+    a stray quote, an unclosed quote, an oversized cell, a row longer than Arrow's block.
+    Lines are read with a bound (csv would hold a 100 MB line whole before judging it)."""
     reading = "utf-8-sig" if _codec(encoding, label) == "utf-8" else encoding
+
+    def lines(stream: Any) -> Iterator[str]:
+        number = 0
+        while line := stream.readline(row_bytes + 1):
+            number += 1
+            if len(line) > row_bytes:
+                longest = max(len(part) for part in line.split(delimiter))
+                kind = (
+                    f"a cell longer than {cell_chars:,} characters"
+                    if longest > cell_chars
+                    else f"a line longer than {row_bytes:,} characters"
+                )
+                raise SourceError(f"{label}, line {number}: {kind}; " + _raise_limit("cell_bytes"))
+            yield line
+
     try:
         with path.open(encoding=reading, newline="") as stream, _field_limit(cell_chars):
-            reader = csv.reader(stream, delimiter=delimiter, strict=True)
+            reader = csv.reader(lines(stream), delimiter=delimiter, strict=True)
             record_line = 1  # where the record being read began
             for row in reader:
-                if row_bytes and sum(len(c.encode()) + 1 for c in row) >= row_bytes:
+                if sum(len(c.encode()) + 1 for c in row) >= row_bytes:
                     raise SourceError(
                         f"{label}, line {reader.line_num}: a row of more than {row_bytes:,} "
                         "bytes, longer than the reader's block; shorten its cells"
@@ -322,7 +340,7 @@ def _strict_csv_scan(
         text = str(error)
         if "field larger than field limit" in text:
             raise SourceError(
-                f"{label}, line {reader.line_num}: a cell longer than {cell_chars:,} "
+                f"{label}, line {record_line}: a cell longer than {cell_chars:,} "
                 "characters; " + _raise_limit("cell_bytes")
             ) from None
         if "expected after" in text:
@@ -384,7 +402,7 @@ def _csv_batches(
     skipped: list[int] = []  # record numbers of rows the parser set aside (blank lines)
     wrong: list[tuple[int, int]] = []
     unnumbered: list[str] = []
-    block = max(CSV_BLOCK_BYTES, 4 * limits.cell_bytes)
+    block = _block(limits)
 
     def set_aside(row: Any) -> str:
         if row.number is None:
@@ -474,6 +492,11 @@ def _csv_batches(
             yield table
     # A malformed last row may be set aside without a batch after it.
     check_set_aside()
+
+
+def _block(limits: Limits) -> int:
+    """Arrow's block: a row must fit in one, so it grows with the cell limit."""
+    return max(CSV_BLOCK_BYTES, 4 * limits.cell_bytes)
 
 
 def _check_cell_bytes(
