@@ -81,7 +81,9 @@ def test_a_live_claim_blocks_until_its_owner_dies(kit: StoreKit, tmp_path: Path)
         me = current_owner()
         owner = Owner(me.host, me.boot, sleeper.pid, _start_time(sleeper.pid) or "")
         assert owner.alive() is True
-        history, etag = read_history(store, "avfallsplan")
+        found = store.read("datasets/avfallsplan/versions.json")
+        assert found is not None
+        history, etag = json.loads(found[0]), found[1]
         history["versions"].append(
             {
                 "version": "1.1.0",
@@ -105,7 +107,7 @@ def test_a_live_claim_blocks_until_its_owner_dies(kit: StoreKit, tmp_path: Path)
     assert (outcome.status, outcome.version) == ("published", "1.0.1")
     assert store.list("datasets/avfallsplan/1.1.0") == []
     history, _ = read_history(store, "avfallsplan")
-    assert [v["version"] for v in history["versions"]] == ["1.0.0", "1.0.1"]
+    assert [str(v.version) for v in history.versions] == ["1.0.0", "1.0.1"]
 
 
 def two_dataset_home(root: Path, corrected: bool) -> Path:

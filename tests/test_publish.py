@@ -280,8 +280,8 @@ def test_new_content_gets_the_recipes_version(tmp_path: Path, change: str, expec
     make_repo(root, rows, schema)
     assert publish_once(root, store) == ("published", expected)
     history, _ = read_history(store, "prov")
-    assert [v["version"] for v in history["versions"]] == ["1.0.0", expected]
-    assert history["latest"] == expected
+    assert [str(v.version) for v in history.versions] == ["1.0.0", expected]
+    assert str(history.latest) == expected
     assert (tmp_path / "store/datasets/prov/1.0.0/data.csv").read_bytes() == first
     latest = json.loads((tmp_path / "store/datasets/prov/latest/datapackage.json").read_bytes())
     assert latest["version"] == expected
@@ -331,7 +331,7 @@ def test_a_re_run_after_a_crash_adopts_the_half_written_version(tmp_path: Path) 
         store.create_file(f"datasets/prov/1.0.0/{filename}", written.path)
     assert publish_once(root, store) == ("published", "1.0.0")
     history, _ = read_history(store, "prov")
-    assert [(v["version"], v["status"], v["published"]) for v in history["versions"]] == [
+    assert [(str(v.version), v.status, v.published) for v in history.versions] == [
         ("1.0.0", "published", "2026-01-01T00:00:00Z")
     ]
     descriptor = json.loads((tmp_path / "store/datasets/prov/1.0.0/datapackage.json").read_bytes())
@@ -375,7 +375,7 @@ def test_withdraw_with_deleted_files_and_then_the_last_version(tmp_path: Path) -
     assert publish_once(root, store) == ("published", "1.1.0")
 
     tombstone = withdraw(store, "prov", "1.1.0", "Publicerad av misstag", BASE, delete_files=True)
-    assert (tombstone["status"], tombstone["reason"], tombstone["files_deleted"]) == (
+    assert (tombstone.status, tombstone.reason, tombstone.files_deleted) == (
         "withdrawn",
         "Publicerad av misstag",
         True,
@@ -384,8 +384,8 @@ def test_withdraw_with_deleted_files_and_then_the_last_version(tmp_path: Path) -
         (tmp_path / "store/datasets/prov/1.1.0").iterdir()
     )
     history, _ = read_history(store, "prov")
-    assert history["latest"] == "1.0.0"
-    assert [(v["version"], v["status"]) for v in history["versions"]] == [
+    assert str(history.latest) == "1.0.0"
+    assert [(str(v.version), v.status) for v in history.versions] == [
         ("1.0.0", "published"),
         ("1.1.0", "withdrawn"),
     ]
@@ -407,5 +407,5 @@ def test_withdraw_with_deleted_files_and_then_the_last_version(tmp_path: Path) -
 
     withdraw(store, "prov", "1.2.0", "Fel", BASE)
     withdraw(store, "prov", "1.0.0", "Fel", BASE)
-    assert read_history(store, "prov")[0]["latest"] is None
+    assert read_history(store, "prov")[0].latest is None
     assert not (tmp_path / "store/datasets/prov/latest/datapackage.json").exists()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from opendata.state import SemVer
 from opendata.versioning import Bump, diff, diff_schema, next_version
 
 BASE: dict[str, Any] = {
@@ -155,7 +156,8 @@ def test_resources_added_and_removed() -> None:
 def test_next_version(
     previous: str | None, required: Bump, requested: Bump | None, expected: str
 ) -> None:
-    assert next_version(previous, required, requested) == expected
+    before = SemVer.parse(previous) if previous else None
+    assert str(next_version(before, required, requested)) == expected
 
 
 def test_one_changed_value_among_many_rows_is_a_patch_listing_its_key() -> None:

@@ -373,7 +373,7 @@ def validate(
 def list_datasets(store: StoreOption = None) -> None:
     """List the datasets defined in datasets/ and their latest published version."""
     from opendata.definitions import load_dataset
-    from opendata.publish import read_history
+    from opendata.state import read_history
     from opendata.storage import open_store
 
     settings = _settings(store)
@@ -382,7 +382,7 @@ def list_datasets(store: StoreOption = None) -> None:
     for name in discover(settings.datasets_dir):
         history, _ = read_history(target, name)
         title = load_dataset(settings.datasets_dir / name, settings.schemas_dir).definition.title.sv
-        rows.append((name, history.get("latest") or "-", title))
+        rows.append((name, str(history.latest or "-"), title))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     for row in rows:
         typer.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}")
@@ -391,22 +391,22 @@ def list_datasets(store: StoreOption = None) -> None:
 @app.command()
 def history(name: str, store: StoreOption = None) -> None:
     """The versions of a dataset, newest first, with what changed (withdrawn ones with why)."""
-    from opendata.publish import read_history, semver
+    from opendata.state import Status, read_history
     from opendata.storage import open_store
 
     settings = _settings(store)
     record, _ = read_history(open_store(settings.store_url), name)
-    shown = [v for v in record["versions"] if v["status"] in ("published", "withdrawn")]
+    shown = record.listed()
     if not shown:
         raise DefinitionError(f"{name}: nothing published in {settings.store_url}")
-    for version in sorted(shown, key=lambda v: semver(v["version"]), reverse=True):
-        marker = " (latest)" if version["version"] == record.get("latest") else ""
-        line = f"{version['version']}{marker}  {version['published']}  {version['status']}"
-        if version["status"] == "withdrawn":
-            line += f" {version['withdrawn']}: {version['reason']}"
-        rows = sum(version.get("rows", {}).values())
-        bump = version.get("bump") or "first"
-        typer.echo(f"{line}  {rows} rows  [{bump}] {version.get('summary', '')}".rstrip())
+    for version in shown:
+        marker = " (latest)" if version.version == record.latest else ""
+        line = f"{version.version}{marker}  {version.published}  {version.status}"
+        if version.status is Status.WITHDRAWN:
+            line += f" {version.withdrawn}: {version.reason}"
+        rows = sum(version.rows.values())
+        bump = version.bump or "first"
+        typer.echo(f"{line}  {rows} rows  [{bump}] {version.summary}".rstrip())
 
 
 @app.command()
@@ -418,35 +418,28 @@ def diff(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable changes.")] = False,
 ) -> None:
     """What changed between two versions (default: the latest and the one before it)."""
-    from opendata.publish import (
-        discard_workspace,
-        load_version,
-        new_workspace,
-        read_history,
-        semver,
-    )
+    from opendata.publish import discard_workspace, load_version, new_workspace
+    from opendata.state import SemVer, read_history
     from opendata.storage import open_store
     from opendata.versioning import diff as diff_versions
 
     settings = _settings(store)
     target = open_store(settings.store_url)
     record, _ = read_history(target, name)
-    known = sorted(
-        (v["version"] for v in record["versions"] if v["status"] in ("published", "withdrawn")),
-        key=semver,
-    )
+    listed = sorted(v.version for v in record.listed())
+    known = [str(v) for v in listed]
     if not known:
         raise DefinitionError(f"{name}: nothing published in {settings.store_url}")
     for given in (from_version, to_version):
         if given is not None and given not in known:
             raise DefinitionError(f"{name} has no version {given} (versions: {', '.join(known)})")
-    newer = to_version or (record.get("latest") or known[-1])
+    newer = SemVer.parse(to_version) if to_version else (record.latest or listed[-1])
     if from_version is None:
-        older_ones = [v for v in known if semver(v) < semver(newer)]
+        older_ones = [v for v in listed if v < newer]
         if not older_ones:
             typer.echo(f"{name} {newer} is the first version")
             return
-        from_version = older_ones[-1]
+        from_version = str(older_ones[-1])
     workspace = new_workspace(name)
     try:
         old_descriptor, old_files = load_version(target, name, from_version, workspace / "old")
@@ -458,7 +451,9 @@ def diff(
         discard_workspace(workspace)
     if as_json:
         typer.echo(
-            json.dumps(changes.to_dict(from_version, newer, None), ensure_ascii=False, indent=2)
+            json.dumps(
+                changes.to_dict(from_version, str(newer), None), ensure_ascii=False, indent=2
+            )
         )
         return
     kind = "no" if changes.empty else changes.required_bump
@@ -488,8 +483,8 @@ def withdraw(
 ) -> None:
     """Withdraw a published version: it stays listed as a tombstone, latest moves back."""
     from opendata.catalog import rebuild_catalog
-    from opendata.publish import read_history
     from opendata.publish import withdraw as withdraw_version
+    from opendata.state import read_history
     from opendata.storage import open_store
 
     settings = _settings(store)
@@ -498,9 +493,7 @@ def withdraw(
     rebuild_catalog(target, settings.base_url, [name])
     record, _ = read_history(target, name)
     files = "its files deleted" if delete_files else "its files kept"
-    typer.echo(
-        f"{name} {version} withdrawn ({files}); latest is now {record.get('latest') or 'none'}"
-    )
+    typer.echo(f"{name} {version} withdrawn ({files}); latest is now {record.latest or 'none'}")
 
 
 @app.command()

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from opendata import journal, scratch
 from opendata.collect import collect_resource
@@ -33,13 +33,26 @@ from opendata.package import (
     dump_json,
     sha256,
 )
+from opendata.state import (
+    CLAIMED,
+    VERSIONS,
+    Claim,
+    FileRecord,
+    Release,
+    SemVer,
+    Status,
+    VersionEntry,
+    claims,
+    newest_published,
+    versions_key,
+)
+from opendata.state import read_history as read_history  # the one reader, also here
 from opendata.storage import Store
 from opendata.tables import Table, TableWriter
 from opendata.validate import Report, validate_tables
 from opendata.versioning import Bump, Changes, diff, larger, next_version
 
 LATEST = "latest"
-VERSIONS = "versions.json"
 MAX_ATTEMPTS = 5
 # A claim older than this with no published version behind it belongs to a run that died.
 STALE_CLAIM = timedelta(minutes=15)
@@ -61,12 +74,15 @@ class DatasetInvalid(OpendataError):
         return self.message
 
 
+OutcomeStatus = Literal["published", "unchanged", "skipped", "invalid", "failed"]
+
+
 @dataclass
 class Outcome:
     """What happened to one dataset in a run: the `--json` contract's object."""
 
     dataset: str
-    status: str  # published | unchanged | skipped | invalid | failed
+    status: OutcomeStatus
     version: str | None = None
     previous_version: str | None = None
     url: str | None = None
@@ -192,7 +208,7 @@ def prepare(
 def skipped(store: Store, name: str, base_url: str, reason: str) -> Outcome:
     """A dataset not collected in this run: its last published version stays latest."""
     history, _ = read_history(store, name)
-    latest = history.get("latest")
+    latest = str(history.latest) if history.latest else None
     url = f"{base_url}{dataset_prefix(name)}/{latest}/{DESCRIPTOR}" if latest else None
     return Outcome(name, "skipped", latest, latest, url, message=reason)
 
@@ -210,32 +226,12 @@ def require_valid(prepared: Prepared) -> BuiltPackage:
     return prepared.package
 
 
-def read_history(store: Store, name: str) -> tuple[dict[str, Any], str | None]:
-    """The dataset's versions pointer and its ETag (None when nothing is published yet)."""
-    found = store.read(f"{dataset_prefix(name)}/{VERSIONS}")
-    if found is None:
-        return {"dataset": name, "latest": None, "versions": []}, None
-    try:
-        return json.loads(found[0]), found[1]
-    except json.JSONDecodeError:
-        raise StoreError(f"{dataset_prefix(name)}/{VERSIONS} in {store.url} is corrupt") from None
-
-
 def timestamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def semver(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-def newest_published(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    live = [v for v in versions if v.get("status") == "published"]
-    return max(live, key=lambda v: semver(v["version"])) if live else None
-
-
 def load_version(
-    store: Store, name: str, version: str, folder: Path
+    store: Store, name: str, version: SemVer | str, folder: Path
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """A published version's descriptor and its CSV files, downloaded into `folder` (diffs)."""
     prefix = f"{dataset_prefix(name)}/{version}"
@@ -267,7 +263,7 @@ def latest_descriptor(descriptor: dict[str, Any], base_url: str, name: str) -> b
     return dump_json(stable)
 
 
-def update_latest(store: Store, name: str, version: str, base_url: str) -> int:
+def update_latest(store: Store, name: str, version: SemVer | str, base_url: str) -> int:
     """Point the stable `latest/` URLs at `version`; returns the number of objects written.
 
     The per-file copies first, the descriptor last; a run that finds the descriptor already
@@ -301,10 +297,9 @@ def clear_latest(store: Store, name: str) -> None:
 def repair_latest(store: Store, name: str, base_url: str) -> None:
     """Make the `latest/` copies follow the pointer again (after a run was killed mid-way)."""
     history, _ = read_history(store, name)
-    latest = history.get("latest")
-    if latest:
-        update_latest(store, name, latest, base_url)
-    elif history.get("versions"):
+    if history.latest:
+        update_latest(store, name, history.latest, base_url)
+    elif history.versions:
         clear_latest(store, name)
 
 
@@ -355,25 +350,25 @@ def _publish_attempt(
     name = package.name
     prefix = dataset_prefix(name)
     history, etag = read_history(store, name)
-    versions: list[dict[str, Any]] = history.get("versions", [])
+    versions = history.versions
     latest = newest_published(versions)
-    previous = latest["version"] if latest else None
+    previous = str(latest.version) if latest else None
     rows = sum(package.rows.values())
-    if latest is not None and latest.get("content_hash") == package.content_hash:
+    if latest is not None and latest.content_hash == package.content_hash:
         if not dry_run:
-            update_latest(store, name, latest["version"], base_url)
+            update_latest(store, name, latest.version, base_url)
         url = f"{base_url}{prefix}/{previous}/{DESCRIPTOR}"
         return Outcome(name, "unchanged", previous, previous, url, rows, dry_run=dry_run)
 
     moment = now or datetime.now(UTC)
     me = current_owner()
-    claims = [v for v in versions if v.get("status") == "pending"]
-    live = [v for v in claims if _claim_live(v, me, moment, stale_after)]
+    pending = [v for v in claims(versions) if v.status is Status.PENDING]
+    live = [v for v in pending if _claim_live(v, me, moment, stale_after)]
     mine = next(
         (
             v
-            for v in claims
-            if v.get("content_hash") == package.content_hash and (v not in live or _owned(v, me))
+            for v in pending
+            if v.content_hash == package.content_hash and (v not in live or _owned(v, me))
         ),
         None,
     )
@@ -381,22 +376,18 @@ def _publish_attempt(
     if others:
         other = others[0]
         raise PublishInProgress(
-            f"{name}: version {other['version']} is being published by another run "
-            f"(claimed {other['claimed']}); nothing published, try again when it has finished"
+            f"{name}: version {other.version} is being published by another run "
+            f"(claimed {other.claimed}); nothing published, try again when it has finished"
         )
     # Claims of dead runs (and entries an older release marked abandoned) give way: their
     # partial files are removed once our claim stands, and their version numbers are free.
-    displaced = [
-        v for v in versions if v is not mine and v.get("status") in ("pending", "abandoned")
-    ]
+    displaced = [v for v in versions if v is not mine and v.status in CLAIMED]
 
     changes: Changes | None = None
     if latest is not None:
-        previous_folder = package.folder.parent / f"previous-{latest['version']}"
+        previous_folder = package.folder.parent / f"previous-{latest.version}"
         try:
-            old_descriptor, old_files = load_version(
-                store, name, latest["version"], previous_folder
-            )
+            old_descriptor, old_files = load_version(store, name, latest.version, previous_folder)
             new_files = {path: file.path for path, file in package.files.items()}
             changes = diff(
                 old_descriptor, old_files, package.descriptor, new_files, scratch=package.folder
@@ -405,11 +396,10 @@ def _publish_attempt(
             shutil.rmtree(previous_folder, ignore_errors=True)
     required: Bump = changes.required_bump if changes else "patch"
     if mine is not None:
-        version, claimed = mine["version"], mine["claimed"]
+        version, claimed = mine.version, mine.claimed
     else:
-        numbered = [v["version"] for v in versions if v not in displaced]
-        newest = max(numbered, key=semver, default=None)
-        version = next_version(newest, required, bump)
+        numbered = [v.version for v in versions if v not in displaced]
+        version = next_version(max(numbered, default=None), required, bump)
         claimed = timestamp(moment)
     applied: Bump | None = None
     if previous is not None:
@@ -418,35 +408,35 @@ def _publish_attempt(
     summary = changes.summary() if changes else "first version"
     if dry_run:
         return Outcome(
-            name, "published", version, previous, url, rows, dry_run=True, changes=summary
+            name, "published", str(version), previous, url, rows, dry_run=True, changes=summary
         )
 
     # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone. A dead
     # run's claim on the same content is taken over (its files are ours byte for byte); the
     # entries displaced stay listed as abandoned until their files are gone.
     journal.mark(store, name, moment)
-    ours = {
-        "version": version,
-        "status": "pending",
-        "content_hash": package.content_hash,
-        "claimed": claimed,
-        "owner": me.to_record(),
-    }
-    entries = [
-        {**v, "status": "abandoned"} if v in displaced else v
+    ours = Claim(
+        version=version,
+        status=Status.PENDING,
+        content_hash=package.content_hash,
+        claimed=claimed,
+        owner=me,
+    )
+    entries: list[VersionEntry] = [
+        v.model_copy(update={"status": Status.ABANDONED}) if v in displaced else v
         for v in versions
-        if v is not mine and not (v in displaced and v["version"] == version)
+        if v is not mine and not (v in displaced and v.version == version)
     ]
     entries.append(ours)
-    etag = store.replace(f"{prefix}/{VERSIONS}", dump_json({**history, "versions": entries}), etag)
-    history = {**history, "versions": entries}
-    cleared = _clear_displaced(store, prefix, [v["version"] for v in displaced])
+    history = history.model_copy(update={"versions": entries})
+    etag = store.replace(versions_key(name), history.dump(), etag)
+    cleared = _clear_displaced(store, prefix, [v.version for v in displaced])
     store.discard_unfinished(f"{prefix}/{version}")
 
     # 2. Every file of the version, never overwriting; the descriptor last. `created` is the
     # claim's time, so a re-run after a crash writes byte-identical files.
-    versioned = package.with_version(version, claimed)
-    change_record = (changes or Changes([], [])).to_dict(previous, version, applied)
+    versioned = package.with_version(str(version), claimed)
+    change_record = (changes or Changes([], [])).to_dict(previous, str(version), applied)
     if changes is None:
         change_record["resources"] = [
             {"name": name_, "status": "added", "rows_added": count}
@@ -460,55 +450,50 @@ def _publish_attempt(
     files: dict[str, WrittenFile | bytes] = {**package.files, **small}
 
     # 3. The pointer: the claim becomes a published version (compare-and-swap again).
-    entry = {
-        "version": version,
-        "status": "published",
-        "published": claimed,
-        "content_hash": package.content_hash,
-        "datapackage": f"{version}/{DESCRIPTOR}",
-        "bump": applied,
-        "summary": summary,
-        "rows": package.rows,
-        "files": {f: _file_record(d) for f, d in files.items()},
-    }
+    entry = Release(
+        version=version,
+        status=Status.PUBLISHED,
+        published=claimed,
+        content_hash=package.content_hash,
+        datapackage=f"{version}/{DESCRIPTOR}",
+        bump=applied,
+        summary=summary,
+        rows=dict(package.rows),
+        files={f: _file_record(d) for f, d in files.items()},
+    )
     entries = [
-        entry if v.get("version") == version else v
-        for v in history["versions"]
-        if not (v.get("status") == "abandoned" and v["version"] in cleared)
+        entry if v.version == version else v
+        for v in history.versions
+        if not (v.status is Status.ABANDONED and v.version in cleared)
     ]
-    newest_live = newest_published(entries)
-    history = {
-        "dataset": name,
-        "latest": newest_live["version"] if newest_live else None,
-        "versions": entries,
-    }
-    store.replace(f"{prefix}/{VERSIONS}", dump_json(history), etag)
+    history = history.with_versions(entries)
+    store.replace(versions_key(name), history.dump(), etag)
 
     # 4. The stable latest URLs (the catalog and pages are rebuilt after all datasets).
-    if history["latest"] == version:
+    if history.latest == version:
         update_latest(store, name, version, base_url)
     message = None
     if changes is not None and any(r.rows_removed for r in changes.resources):
         message = f"note: rows that {previous} had are gone in {version} ({summary})"
-    return Outcome(name, "published", version, previous, url, rows, message, changes=summary)
+    return Outcome(name, "published", str(version), previous, url, rows, message, changes=summary)
 
 
-def _claim_live(claim: dict[str, Any], me: Owner, moment: datetime, stale: timedelta) -> bool:
+def _claim_live(claim: Claim, me: Owner, moment: datetime, stale: timedelta) -> bool:
     """Whether the run that made this claim may still be writing its version."""
-    owner = Owner.from_record(claim.get("owner"))
+    owner = claim.owner
     if owner == me:
         return True
     verdict = owner.alive() if owner is not None else None
     if verdict is not None:
         return verdict
-    return moment - _parse_time(claim["claimed"]) < stale
+    return moment - _parse_time(claim.claimed) < stale
 
 
-def _owned(claim: dict[str, Any], me: Owner) -> bool:
-    return Owner.from_record(claim.get("owner")) == me
+def _owned(claim: Claim, me: Owner) -> bool:
+    return claim.owner == me
 
 
-def _clear_displaced(store: Store, prefix: str, versions: list[str]) -> set[str]:
+def _clear_displaced(store: Store, prefix: str, versions: list[SemVer]) -> set[SemVer]:
     """Remove what dead runs wrote under the version folders they had claimed: those versions
     were never published, so no reader may find their partial files. Returns the versions
     cleared (their entries can then leave the pointer)."""
@@ -522,10 +507,10 @@ def _clear_displaced(store: Store, prefix: str, versions: list[str]) -> set[str]
     return cleared
 
 
-def _file_record(file: WrittenFile | bytes) -> dict[str, Any]:
+def _file_record(file: WrittenFile | bytes) -> FileRecord:
     if isinstance(file, bytes):
-        return {"bytes": len(file), "sha256": sha256(file)}
-    return {"bytes": file.bytes, "sha256": file.sha256}
+        return FileRecord(bytes=len(file), sha256=sha256(file))
+    return FileRecord(bytes=file.bytes, sha256=file.sha256)
 
 
 def _parse_time(text: str) -> datetime:
@@ -545,35 +530,30 @@ def withdraw(
     *,
     delete_files: bool = False,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> Release:
     """Mark a version withdrawn (a tombstone with the reason) and move latest back."""
     prefix = dataset_prefix(name)
     history, etag = read_history(store, name)
-    entry = next((v for v in history["versions"] if v["version"] == version), None)
+    entry = history.entry(version)
     if entry is None:
         raise DefinitionError(f"{name} has no version {version} in {store.url}")
-    if entry["status"] != "published":
-        raise DefinitionError(f"{name} {version} is {entry['status']}, not published")
+    if not isinstance(entry, Release) or entry.status is not Status.PUBLISHED:
+        raise DefinitionError(f"{name} {version} is {entry.status}, not published")
     if not reason.strip():
         raise DefinitionError("withdraw needs a --reason that tells users why")
-    tombstone = {
-        **entry,
-        "status": "withdrawn",
-        "withdrawn": timestamp(now),
-        "reason": reason.strip(),
-        "files_deleted": delete_files,
-    }
+    tombstone = entry.model_copy(
+        update={
+            "status": Status.WITHDRAWN,
+            "withdrawn": timestamp(now),
+            "reason": reason.strip(),
+            "files_deleted": delete_files,
+        }
+    )
     journal.mark(store, name, now)
-    entries = [tombstone if v is entry else v for v in history["versions"]]
-    newest_live = newest_published(entries)
-    updated = {
-        **history,
-        "latest": newest_live["version"] if newest_live else None,
-        "versions": entries,
-    }
-    store.replace(f"{prefix}/{VERSIONS}", dump_json(updated), etag)
-    if newest_live is not None:
-        update_latest(store, name, newest_live["version"], base_url)
+    updated = history.with_versions([tombstone if v is entry else v for v in history.versions])
+    store.replace(versions_key(name), updated.dump(), etag)
+    if updated.latest is not None:
+        update_latest(store, name, updated.latest, base_url)
     else:
         clear_latest(store, name)
     if delete_files:
@@ -619,39 +599,32 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
     for name in names:
         history, _ = read_history(store, name)
         prefix = dataset_prefix(name)
-        for entry in history["versions"]:
-            status = entry.get("status")
-            if status not in ("published", "withdrawn") or entry.get("files_deleted"):
-                continue
-            version = entry["version"]
-            recorded: dict[str, dict[str, Any]] = entry.get("files", {})
+        for entry in history.versions:
+            if not isinstance(entry, Release) or entry.files_deleted:
+                continue  # claims have no files to check; deleted ones are gone on purpose
+            version = entry.version
+            expected = {f: (r.bytes, r.sha256) for f, r in entry.files.items()}
             descriptor_bytes = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
-            expected = dict(recorded)
             if descriptor_bytes is not None:
                 for resource in json.loads(descriptor_bytes).get("resources", []):
                     expected.setdefault(
-                        resource["path"],
-                        {"bytes": resource["bytes"], "sha256": resource["hash"].split(":", 1)[1]},
+                        resource["path"], (resource["bytes"], resource["hash"].split(":", 1)[1])
                     )
-            for filename, record in sorted(expected.items()):
+            for filename, (size, digest) in sorted(expected.items()):
                 key = f"{prefix}/{version}/{filename}"
                 checked += 1
                 found = _stored_digest(store, key)
                 if found is None:
                     problems.append(VerifyProblem(key, "missing"))
-                elif found.bytes != record["bytes"]:
+                elif found.bytes != size:
                     problems.append(
-                        VerifyProblem(
-                            key, f"{found.bytes} bytes, the descriptor says {record['bytes']}"
-                        )
+                        VerifyProblem(key, f"{found.bytes} bytes, the descriptor says {size}")
                     )
-                elif found.sha256 != record["sha256"]:
+                elif found.sha256 != digest:
                     problems.append(
-                        VerifyProblem(
-                            key, f"sha256 {found.sha256}, the descriptor says {record['sha256']}"
-                        )
+                        VerifyProblem(key, f"sha256 {found.sha256}, the descriptor says {digest}")
                     )
-        latest = history.get("latest")
+        latest = history.latest
         if latest and not any(p.key.startswith(f"{prefix}/{latest}/") for p in problems):
             raw = store.read_bytes(f"{prefix}/{latest}/{DESCRIPTOR}")
             stable = store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}")
@@ -660,9 +633,11 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
                 problems.append(
                     VerifyProblem(f"{prefix}/{LATEST}/{DESCRIPTOR}", f"does not point at {latest}")
                 )
-            entry = next(v for v in history["versions"] if v.get("version") == latest)
-            checked += _check_latest_copies(store, prefix, latest, entry, problems)
-        problems.extend(_dead_claims(name, history["versions"]))
+            release = next(
+                v for v in history.versions if isinstance(v, Release) and v.version == latest
+            )
+            checked += _check_latest_copies(store, prefix, latest, release, problems)
+        problems.extend(_dead_claims(name, history.versions))
     problems.extend(_unfinished_runs(store))
     from opendata.catalog.build import verify_derived
 
@@ -671,11 +646,11 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
 
 
 def _check_latest_copies(
-    store: Store, prefix: str, version: str, entry: dict[str, Any], problems: list[VerifyProblem]
+    store: Store, prefix: str, version: SemVer, entry: Release, problems: list[VerifyProblem]
 ) -> int:
     """The `latest/` copies hold the bytes of the latest version's files."""
     checked = 0
-    for filename, record in sorted(entry.get("files", {}).items()):
+    for filename, record in sorted(entry.files.items()):
         if filename == DESCRIPTOR:
             continue
         key = f"{prefix}/{LATEST}/{filename}"
@@ -683,25 +658,25 @@ def _check_latest_copies(
         found = _stored_digest(store, key)
         if found is None:
             problems.append(VerifyProblem(key, f"missing (latest is {version})"))
-        elif found.sha256 != record["sha256"]:
+        elif found.sha256 != record.sha256:
             problems.append(VerifyProblem(key, f"is not the file of {version}, the latest version"))
     return checked
 
 
-def _dead_claims(name: str, versions: list[dict[str, Any]]) -> list[VerifyProblem]:
+def _dead_claims(name: str, versions: list[VersionEntry]) -> list[VerifyProblem]:
     """Claims of runs that ended without publishing: their partial files wait for the next
     publish of the dataset, which removes them."""
     me = current_owner()
     moment = datetime.now(UTC)
     found = []
-    for entry in versions:
-        dead = entry.get("status") == "abandoned" or (
-            entry.get("status") == "pending" and not _claim_live(entry, me, moment, STALE_CLAIM)
+    for entry in claims(versions):
+        dead = entry.status is Status.ABANDONED or (
+            entry.status is Status.PENDING and not _claim_live(entry, me, moment, STALE_CLAIM)
         )
         if dead:
             found.append(
                 VerifyProblem(
-                    f"{dataset_prefix(name)}/{entry['version']}/",
+                    f"{dataset_prefix(name)}/{entry.version}/",
                     "claimed by a run that ended without publishing it; the next publish of "
                     f"{name} removes what it wrote",
                 )

@@ -13,40 +13,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from opendata.engine.db import connect, quote_identifier, quote_literal
+from opendata.state import BUMP_ORDER, FIRST_VERSION, SemVer
+from opendata.state import Bump as Bump  # where the flows and the CLI import it from
 
-Bump = Literal["major", "minor", "patch"]
-ORDER: dict[str, int] = {"patch": 0, "minor": 1, "major": 2}
-FIRST_VERSION = "1.0.0"
+ORDER = BUMP_ORDER
 LISTED_KEYS = 20  # changes of at most this many rows list their keys in changes.json
 VOLATILE = ("version", "created", "resources")
-
-
-def parse(version: str) -> tuple[int, int, int]:
-    major, minor, patch = (int(part) for part in version.split("."))
-    return major, minor, patch
-
-
-def bumped(version: str, bump: Bump) -> str:
-    major, minor, patch = parse(version)
-    if bump == "major":
-        return f"{major + 1}.0.0"
-    if bump == "minor":
-        return f"{major}.{minor + 1}.0"
-    return f"{major}.{minor}.{patch + 1}"
 
 
 def larger(first: Bump, second: Bump) -> Bump:
     return first if ORDER[first] >= ORDER[second] else second
 
 
-def next_version(previous: str | None, required: Bump, requested: Bump | None) -> str:
+def next_version(previous: SemVer | None, required: Bump, requested: Bump | None) -> SemVer:
     """The first version, or the previous one bumped by max(required, requested)."""
     if previous is None:
         return FIRST_VERSION
-    return bumped(previous, larger(required, requested) if requested else required)
+    return previous.bump(larger(required, requested) if requested else required)
 
 
 @dataclass

@@ -18,24 +18,36 @@ from typing import Any
 
 from opendata import journal
 from opendata.errors import ConflictError
-from opendata.package import DESCRIPTOR, dump_json, sha256
+from opendata.package import DESCRIPTOR, sha256
 from opendata.publish import (
     LATEST,
-    VERSIONS,
     VerifyProblem,
     dataset_prefix,
     latest_descriptor,
-    read_history,
     repair_latest,
-    semver,
+)
+from opendata.state import (
+    CATALOG,
+    CATALOG_FORMAT,
+    VERSIONS,
+    Catalog,
+    CatalogEntry,
+    CatalogFile,
+    CatalogResource,
+    CatalogVersion,
+    Release,
+    SemVer,
+    Status,
+    dump_catalog,
+    load_catalog,
+    read_catalog,
+    read_history,
 )
 from opendata.storage import Store
 
-CATALOG = "catalog.json"
 INDEX = "index.html"
 PAGE = "index.html"
 PUBLISHER = "Boråsregionen, Sjuhärads kommunalförbund"
-LISTED = ("published", "withdrawn")  # claims of runs in progress or abandoned are not listed
 PREVIEW_ROWS = 10
 # The preview reads no more than the start of a CSV: 10 rows fit in it many times over, and a
 # table of ten million rows (600 MB) costs one small ranged read.
@@ -54,25 +66,23 @@ def datasets_in_store(store: Store) -> list[str]:
     return sorted(names)
 
 
-def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | None:
-    """One dataset's catalog entry: metadata of its latest version and every listed version."""
+def dataset_entry(store: Store, name: str, base_url: str) -> CatalogEntry | None:
+    """One dataset's catalog entry: metadata of its latest version and every listed version
+    (published and withdrawn: claims of runs in progress or abandoned are not listed)."""
     history, _ = read_history(store, name)
-    listed = sorted(
-        (v for v in history.get("versions", []) if v.get("status") in LISTED),
-        key=lambda v: semver(v["version"]),
-        reverse=True,
-    )
+    listed = history.listed()
     if not listed:
         return None
-    latest = history.get("latest")
-    shown = latest or listed[0]["version"]  # all withdrawn: describe the newest tombstone
+    latest = history.latest
+    shown = latest or listed[0].version  # all withdrawn: describe the newest tombstone
     raw = store.read_bytes(f"{dataset_prefix(name)}/{shown}/{DESCRIPTOR}")
     descriptor: dict[str, Any] = json.loads(raw) if raw else {}
     english = descriptor.get("translations", {}).get("en", {})
     home = f"{base_url}{dataset_prefix(name)}/"
-    published = [v for v in listed if v["status"] == "published"]
-    first = min((v["published"] for v in listed), default=None)
-    resources = []
+    published = [v for v in listed if v.status is Status.PUBLISHED]
+    first = min((v.published for v in listed), default=None)
+    shown_rows = next(v.rows for v in listed if v.version == shown)
+    resources: list[CatalogResource] = []
     by_name = {r["name"]: r for r in reversed(descriptor.get("resources", []))}  # first wins
     for resource in descriptor.get("resources", []):
         if resource.get("format") != "csv":
@@ -90,17 +100,13 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
                 "description": resource.get("description"),
                 "description_en": resource.get("translations", {}).get("en", {}).get("description"),
                 "schema": resource["schema"],
-                "rows": next(
-                    (
-                        v.get("rows", {}).get(resource["name"])
-                        for v in listed
-                        if v["version"] == shown
-                    ),
-                    None,
-                ),
+                "rows": shown_rows.get(resource["name"]),
                 "files": [_file(home, shown, latest, item) for item in (resource, *twins)],
             }
         )
+    datapackage_bytes, datapackage_sha256 = _stable_descriptor_file(
+        descriptor, base_url, name, latest
+    )
     return {
         "name": name,
         "title": descriptor.get("title", name),
@@ -120,10 +126,11 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
         "sources": descriptor.get("sources", []),
         "landing_page": f"{home}",
         "issued": first,
-        "modified": published[0]["published"] if published else None,
-        "latest": latest,
+        "modified": published[0].published if published else None,
+        "latest": str(latest) if latest else None,
         "datapackage": f"{home}{LATEST}/{DESCRIPTOR}" if latest else None,
-        **_stable_descriptor_file(descriptor, base_url, name, latest),
+        "datapackage_bytes": datapackage_bytes,
+        "datapackage_sha256": datapackage_sha256,
         "formats": sorted({r["format"].upper() for r in descriptor.get("resources", [])}),
         "validation": {"valid": True, "url": f"{home}{shown}/validation.json"},
         "resources": resources,
@@ -132,16 +139,18 @@ def dataset_entry(store: Store, name: str, base_url: str) -> dict[str, Any] | No
 
 
 def _stable_descriptor_file(
-    descriptor: dict[str, Any], base_url: str, name: str, latest: str | None
-) -> dict[str, Any]:
+    descriptor: dict[str, Any], base_url: str, name: str, latest: SemVer | None
+) -> tuple[int | None, str | None]:
     """Size and SHA-256 of latest/datapackage.json (its bytes differ from the version's)."""
     if not latest or not descriptor:
-        return {"datapackage_bytes": None, "datapackage_sha256": None}
+        return None, None
     stable = latest_descriptor(descriptor, base_url, name)
-    return {"datapackage_bytes": len(stable), "datapackage_sha256": sha256(stable)}
+    return len(stable), sha256(stable)
 
 
-def _file(home: str, version: str, latest: str | None, resource: dict[str, Any]) -> dict[str, Any]:
+def _file(
+    home: str, version: SemVer, latest: SemVer | None, resource: dict[str, Any]
+) -> CatalogFile:
     return {
         "name": resource["path"],
         "format": resource["format"].upper(),
@@ -153,45 +162,45 @@ def _file(home: str, version: str, latest: str | None, resource: dict[str, Any])
     }
 
 
-def _version(home: str, entry: dict[str, Any]) -> dict[str, Any]:
-    version = entry["version"]
-    result: dict[str, Any] = {
-        "version": version,
-        "status": entry["status"],
-        "published": entry["published"],
-        "bump": entry.get("bump"),
-        "changes": entry.get("summary"),
-        "rows": entry.get("rows", {}),
-        "datapackage": f"{home}{entry['datapackage']}",
+def _version(home: str, entry: Release) -> CatalogVersion:
+    version = entry.version
+    result: CatalogVersion = {
+        "version": str(version),
+        "status": entry.status,
+        "published": entry.published,
+        "bump": entry.bump,
+        "changes": entry.summary,
+        "rows": dict(entry.rows),
+        "datapackage": f"{home}{entry.datapackage}",
         "files": [
             {
                 "name": filename,
                 "url": f"{home}{version}/{filename}",
-                "bytes": record["bytes"],
-                "sha256": record["sha256"],
+                "bytes": record.bytes,
+                "sha256": record.sha256,
             }
-            for filename, record in sorted(entry.get("files", {}).items())
+            for filename, record in sorted(entry.files.items())
         ],
     }
-    if entry["status"] == "withdrawn":
-        result["withdrawn"] = entry.get("withdrawn")
-        result["reason"] = entry.get("reason")
-        result["files_deleted"] = entry.get("files_deleted", False)
+    if entry.status is Status.WITHDRAWN:
+        result["withdrawn"] = entry.withdrawn
+        result["reason"] = entry.reason
+        result["files_deleted"] = bool(entry.files_deleted)
     return result
 
 
 def build_catalog(
     store: Store,
     base_url: str,
-    previous: dict[str, Any] | None = None,
+    previous: Catalog | None = None,
     touched: Iterable[str] | None = None,
-) -> dict[str, Any]:
+) -> Catalog:
     """The catalog.json document; with `previous`, only `touched` datasets are re-derived."""
-    entries: dict[str, dict[str, Any]] = {}
-    if previous is None or touched is None or previous.get("homepage") != base_url:
+    entries: dict[str, CatalogEntry] = {}
+    if previous is None or touched is None or previous["homepage"] != base_url:
         names: Iterable[str] = datasets_in_store(store)
     else:
-        entries = {entry["name"]: entry for entry in previous.get("datasets", [])}
+        entries = {entry["name"]: entry for entry in previous["datasets"]}
         names = touched
     for name in names:
         entry = dataset_entry(store, name, base_url)
@@ -200,6 +209,7 @@ def build_catalog(
         else:
             entries[name] = entry
     return {
+        "format": CATALOG_FORMAT,
         "title": "Boråsregionens öppna data",
         "title_en": "Open data of Boråsregionen",
         "description": (
@@ -222,14 +232,14 @@ def build_catalog(
 
 
 def preview_rows(
-    store: Store, entry: dict[str, Any], limit: int = PREVIEW_ROWS, max_bytes: int = PREVIEW_BYTES
+    store: Store, entry: CatalogEntry, limit: int = PREVIEW_ROWS, max_bytes: int = PREVIEW_BYTES
 ) -> dict[str, list[list[str]]]:
     """The header and first `limit` rows of each resource of the latest version, for the page.
 
     Only the first `max_bytes` of each CSV are read (Store.read_head), never the whole file.
     """
     previews: dict[str, list[list[str]]] = {}
-    for resource in entry.get("resources", []):
+    for resource in entry["resources"]:
         csv_file = next((f for f in resource["files"] if f["format"] == "CSV"), None)
         if csv_file is None:
             continue
@@ -258,9 +268,7 @@ def head_records(data: bytes, whole: bool, count: int) -> list[list[str]]:
     return records if whole else records[:-1]
 
 
-def derived_files(
-    store: Store, catalog: dict[str, Any], touched: Iterable[str]
-) -> dict[str, bytes]:
+def derived_files(store: Store, catalog: Catalog, touched: Iterable[str]) -> dict[str, bytes]:
     """The index page, the DCAT files and the touched datasets' pages, by key."""
     from opendata.catalog.pages import render_dataset_page, render_index
 
@@ -302,14 +310,16 @@ def rebuild_catalog(
     names = None if touched is None else sorted({*touched, *repaired})
     written: list[str] = []
     for attempt in range(1, attempts + 1):
-        found = store.read(CATALOG)
-        previous = json.loads(found[0]) if found else None
+        stored = read_catalog(store)
+        # A catalog of an older format is derived again whole, from the pointers: it holds
+        # nothing they do not.
+        previous = stored.catalog if stored is not None and stored.current else None
         catalog = build_catalog(store, base_url, previous, names)
-        data = dump_json(catalog)
+        data = dump_catalog(catalog)
         pages = names if names is not None and previous is not None else datasets_in_store(store)
         try:
-            if found is None or found[0] != data:
-                store.replace(CATALOG, data, found[1] if found else None)
+            if stored is None or stored.data != data:
+                store.replace(CATALOG, data, stored.etag if stored else None)
                 written.append(CATALOG)
             written.extend(_write_derived(store, catalog, data, pages))
         except ConflictError:
@@ -325,7 +335,7 @@ def rebuild_catalog(
 
 
 def _write_derived(
-    store: Store, catalog: dict[str, Any], data: bytes, pages: Iterable[str], rounds: int = 20
+    store: Store, catalog: Catalog, data: bytes, pages: Iterable[str], rounds: int = 20
 ) -> list[str]:
     """Write the files derived from `catalog` (stored as `data`), then check that catalog.json
     is still that one; if a newer one has replaced it, derive them again from the newer one."""
@@ -339,7 +349,7 @@ def _write_derived(
         if current is None or current == data:
             return written
         data = current
-        catalog = json.loads(current)
+        catalog, _ = load_catalog(current, store.url)
     raise ConflictError("catalog.json kept changing while its derived files were written")
 
 
@@ -351,16 +361,16 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
     """
     problems: list[VerifyProblem] = []
     expected = build_catalog(store, base_url)
-    found = store.read_bytes(CATALOG)
-    stored = json.loads(found) if found else None
+    found = read_catalog(store)
     checked = 1
-    if stored is None:
+    if found is None:
         if expected["datasets"]:
             problems.append(VerifyProblem(CATALOG, "missing"))
         return checked, problems
+    stored = found.catalog
     if stored != expected:
         wanted = {entry["name"]: entry for entry in expected["datasets"]}
-        have = {entry["name"]: entry for entry in stored.get("datasets", [])}
+        have = {entry["name"]: entry for entry in stored["datasets"]}
         lagging = sorted(n for n in {*wanted, *have} if wanted.get(n) != have.get(n))
         problems.append(
             VerifyProblem(

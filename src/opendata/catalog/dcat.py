@@ -80,6 +80,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
+from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
+
 __all__ = ["DCAT_FILES", "catalog_graph", "dcat_files", "iri"]
 
 DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
@@ -255,7 +257,7 @@ def publisher_iri(explicit: str | None = None) -> URIRef:
 class _Builder:
     """Collects the triples of one catalog graph."""
 
-    def __init__(self, catalog: dict[str, Any], publisher: URIRef) -> None:
+    def __init__(self, catalog: Catalog, publisher: URIRef) -> None:
         self.graph = Graph(bind_namespaces="none")
         self.catalog = catalog
         self.base = str(catalog["homepage"])
@@ -320,10 +322,10 @@ class _Builder:
         g.add((THEME_TAXONOMY, RDF.type, SKOS.ConceptScheme))
         g.add((THEME_TAXONOMY, DCT.title, Literal("Data theme", lang="en")))
         datasets = catalog.get("datasets", [])
-        issued = [d["issued"] for d in datasets if d.get("issued")]
-        changed = [d["modified"] for d in datasets if d.get("modified")]
+        issued = [when for d in datasets if (when := d.get("issued"))]
+        changed = [when for d in datasets if (when := d.get("modified"))]
         changed += [
-            v["withdrawn"] for d in datasets for v in d.get("versions", []) if v.get("withdrawn")
+            when for d in datasets for v in d.get("versions", []) if (when := v.get("withdrawn"))
         ]
         if issued:
             self.when(node, DCT.issued, min(issued))
@@ -351,7 +353,7 @@ class _Builder:
 
     # -- a dataset ----------------------------------------------------------------------------
 
-    def dataset(self, entry: dict[str, Any]) -> URIRef:
+    def dataset(self, entry: CatalogEntry) -> URIRef:
         g = self.graph
         name = str(entry["name"])
         home = f"{self.base}datasets/{name}/"
@@ -392,7 +394,7 @@ class _Builder:
         self.when(node, DCT.modified, entry.get("modified"))
         self.provenance(node, home, entry.get("sources") or [])
 
-        versions = sorted(entry.get("versions") or [], key=lambda v: _semver(v["version"]))
+        versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
         latest = entry.get("latest")
         current = next((v for v in versions if v["version"] == latest), None)
         if current is not None:
@@ -414,13 +416,14 @@ class _Builder:
         if latest:
             for resource in entry.get("resources") or []:
                 for file in resource.get("files") or []:
-                    if not file.get("latest_url"):
+                    latest_url = file.get("latest_url")
+                    if not latest_url:
                         continue
                     dist = self.distribution(
                         f"{home}#distribution-{file['name']}",
                         title=_titles(resource, file.get("format")),
                         description=(resource.get("description"), resource.get("description_en")),
-                        url=file["latest_url"],
+                        url=latest_url,
                         fmt=file.get("format"),
                         size=file.get("bytes"),
                         checksum=(f"{home}{latest}/#checksum-{file['name']}", file.get("sha256")),
@@ -430,7 +433,8 @@ class _Builder:
                     )
                     self.when(dist, DCT.modified, entry.get("modified"))
                     g.add((node, DCAT.distribution, dist))
-            if entry.get("datapackage"):
+            datapackage = entry.get("datapackage")
+            if datapackage:
                 dist = self.distribution(
                     f"{home}#distribution-{DATAPACKAGE}",
                     title=(
@@ -438,7 +442,7 @@ class _Builder:
                         f"Data package ({DATAPACKAGE}): descriptor, schemas and file links",
                     ),
                     description=(None, None),
-                    url=entry["datapackage"],
+                    url=datapackage,
                     fmt="JSON",
                     size=entry.get("datapackage_bytes"),
                     checksum=(
@@ -465,7 +469,7 @@ class _Builder:
             g.add((card, VCARD.hasEmail, iri(f"mailto:{contact['email']}")))
         g.add((node, DCAT.contactPoint, card))
 
-    def keywords(self, node: URIRef, entry: dict[str, Any]) -> None:
+    def keywords(self, node: URIRef, entry: CatalogEntry) -> None:
         words = [w for w in entry.get("keywords") or [] if isinstance(w, str) and w.strip()]
         english = entry.get("keywords_en")
         for word in words:
@@ -528,9 +532,9 @@ class _Builder:
 
     def version(
         self,
-        entry: dict[str, Any],
+        entry: CatalogEntry,
         home: str,
-        version: dict[str, Any],
+        version: CatalogVersion,
         previous: URIRef | None,
     ) -> URIRef:
         g = self.graph
@@ -552,7 +556,7 @@ class _Builder:
         self.add(node, DCAT.previousVersion, previous)
         g.add((node, DCT.publisher, self.publisher))
         self.when(node, DCT.issued, version.get("published"))
-        if version.get("status") == "withdrawn":
+        if version["status"] == Status.WITHDRAWN:
             reason = str(version.get("reason") or "").strip()
             gone = version.get("files_deleted")
             sv = f"Version {number} av {title} är tillbakadragen"
@@ -587,7 +591,7 @@ class _Builder:
             if filename in NOT_DISTRIBUTED:
                 continue
             fmt = filename.rsplit(".", 1)[-1].upper()
-            resource = titles.get(filename, {})
+            resource = titles.get(filename)
             if filename == DATAPACKAGE:
                 title_pair: tuple[str | None, str | None] = (
                     f"Datapaket ({DATAPACKAGE})",
@@ -600,7 +604,11 @@ class _Builder:
             dist = self.distribution(
                 f"{prefix}#distribution-{filename}",
                 title=title_pair,
-                description=(resource.get("description"), resource.get("description_en")),
+                description=(
+                    (resource.get("description"), resource.get("description_en"))
+                    if resource
+                    else (None, None)
+                ),
                 url=file["url"],
                 fmt=fmt,
                 size=file.get("bytes"),
@@ -667,7 +675,7 @@ class _Builder:
         return node
 
 
-def _titles(resource: dict[str, Any], fmt: str | None) -> tuple[str | None, str | None]:
+def _titles(resource: CatalogResource, fmt: str | None) -> tuple[str | None, str | None]:
     """A distribution's titles: the resource's, with the format (CSV, JSON, PARQUET differ)."""
     suffix = f" ({fmt.upper()})" if fmt else ""
     title = resource.get("title") or resource.get("name")
@@ -675,11 +683,7 @@ def _titles(resource: dict[str, Any], fmt: str | None) -> tuple[str | None, str 
     return (f"{title}{suffix}" if title else None, f"{title_en}{suffix}" if title_en else None)
 
 
-def _semver(version: str) -> tuple[int, ...]:
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
-
-
-def catalog_graph(catalog: dict[str, Any], publisher: str | None = None) -> Graph:
+def catalog_graph(catalog: Catalog, publisher: str | None = None) -> Graph:
     """The catalog.json document as a DCAT-AP graph (IRIs only, no blank nodes)."""
     return _Builder(catalog, publisher_iri(publisher)).build()
 
@@ -731,6 +735,6 @@ def serialize(graph: Graph) -> dict[str, bytes]:
     }
 
 
-def dcat_files(catalog: dict[str, Any]) -> dict[str, bytes]:
+def dcat_files(catalog: Catalog) -> dict[str, bytes]:
     """`dcat/catalog.rdf`, `.ttl` and `.jsonld` for the catalog.json document `catalog`."""
     return serialize(catalog_graph(catalog))

@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from opendata.catalog.dcat import THEMES
+from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion
 
 INDEX_DIR = ""  # the index page's folder, relative to the site root
 DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
@@ -178,7 +179,7 @@ def relative_url(url: str | None, homepage: str, here: str) -> str:
     return relative + (f"#{fragment}" if fragment else "")
 
 
-def citation(entry: dict[str, Any], version: dict[str, Any]) -> str:
+def citation(entry: CatalogEntry, version: CatalogVersion) -> str:
     """How to cite one version: publisher (year). Title (version x) [Datamängd]. URL."""
     year = day(version.get("published"))[:4]
     return (
@@ -225,17 +226,17 @@ def assets() -> dict[str, str]:
 # Page data
 
 
-def latest_version(entry: dict[str, Any]) -> dict[str, Any] | None:
+def latest_version(entry: CatalogEntry) -> CatalogVersion | None:
     return next((v for v in entry.get("versions", []) if v["version"] == entry.get("latest")), None)
 
 
-def numeric_columns(resource: dict[str, Any], header: list[str]) -> list[bool]:
+def numeric_columns(resource: CatalogResource, header: list[str]) -> list[bool]:
     """Which preview columns hold numbers (right-aligned), from the resource's schema."""
     types = {f.get("name"): f.get("type") for f in resource.get("schema", {}).get("fields", [])}
     return [types.get(name) in ("integer", "number") for name in header]
 
 
-def search_text(entry: dict[str, Any]) -> str:
+def search_text(entry: CatalogEntry) -> str:
     """What the index filter matches a dataset against."""
     parts = [
         entry.get("name"),
@@ -250,7 +251,7 @@ def search_text(entry: dict[str, Any]) -> str:
     return " ".join(" ".join(str(part).split()) for part in parts if part)
 
 
-def dataset_jsonld(entry: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
+def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
     """The schema.org Dataset of the latest version, for search engines and harvesters."""
     version = latest_version(entry)
     license_ = entry.get("license") or {}
@@ -346,7 +347,7 @@ def dataset_jsonld(entry: dict[str, Any], catalog: dict[str, Any]) -> dict[str, 
     return {key: value for key, value in data.items() if value not in (None, "", [])}
 
 
-def _common(catalog: dict[str, Any], here: str) -> dict[str, Any]:
+def _common(catalog: Catalog, here: str) -> dict[str, Any]:
     homepage = catalog.get("homepage") or ""
 
     def href(url: str | None) -> str:
@@ -359,7 +360,7 @@ def _common(catalog: dict[str, Any], here: str) -> dict[str, Any]:
     return {"catalog": catalog, "href": href, "site": site, "assets": assets(), "themes": THEMES}
 
 
-def render_index(catalog: dict[str, Any]) -> str:
+def render_index(catalog: Catalog) -> str:
     datasets = catalog.get("datasets", [])
     theme_codes = sorted({code for entry in datasets for code in entry.get("themes", [])})
     return (
@@ -377,7 +378,7 @@ def render_index(catalog: dict[str, Any]) -> str:
 
 
 def render_dataset_page(
-    entry: dict[str, Any], previews: dict[str, list[list[str]]], catalog: dict[str, Any]
+    entry: CatalogEntry, previews: dict[str, list[list[str]]], catalog: Catalog
 ) -> str:
     latest = latest_version(entry)
     descriptor = None
