@@ -669,6 +669,22 @@ def test_formulas_fail_through_the_cli_and_the_opt_out_publishes_them(tmp_path: 
     assert (result.returncode, result.stdout) == (0, "prov: valid (data 4 rows)\n")
 
 
+def test_frictionless_accepts_the_opt_out_and_its_fallback_path_applies_our_rule() -> None:
+    """The custom field property is valid Table Schema for frictionless (which ignores it), and
+    a schema the fast path leaves to frictionless (format "email") still gets our rule."""
+    from frictionless import Schema
+
+    fields = [
+        {"name": "a", "type": "string", "format": "email"},
+        {"name": "b", "type": "string", "opendata:allowFormulas": True},
+    ]
+    assert list(Schema.metadata_validate({"fields": fields})) == []
+    with scratch() as folder:
+        table = staged_table(folder, fields, [["=x@example.org", "=1+1"]])
+        report = validate_tables("prov", [table], folder)
+        assert [(p.code, p.field) for p in report.problems] == [("formula-like-text", "a")]
+
+
 # --------------------------------------------------------------------------------------------
 # 4. Messages that lead to the fix
 
