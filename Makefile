@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench serve clean
+.PHONY: run test lint typecheck bench serve notify clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/opendata serve
+
+## Create or update the failure notification on the Prefect server PREFECT_API_URL points at:
+##   make notify OPENDATA_NOTIFY_WEBHOOK=https://hooks.example.org/...
+## (automations/notify-on-failure.yaml; the URL is kept in Prefect, never printed).
+notify: $(STAMP)
+	$(BIN)/python -m flows.notify
 
 clean:
 	rm -rf $(VENV) public
