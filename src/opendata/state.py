@@ -33,6 +33,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
@@ -42,7 +43,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
-    StringConstraints,
     TypeAdapter,
     ValidationError,
     model_serializer,
@@ -156,8 +156,24 @@ class Status(StrEnum):
 LISTED = frozenset({Status.PUBLISHED, Status.WITHDRAWN})
 CLAIMED = frozenset({Status.PENDING, Status.ABANDONED})
 
-Timestamp = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")]
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+def _check_timestamp(text: str) -> str:
+    try:
+        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise ValueError(f"{text!r} is not a UTC time like 2025-01-31T10:00:00Z") from None
+    return text
+
+
+def _check_sha256(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ValueError(f"{text!r} is not a SHA-256 digest (64 hex digits)")
+    return text
+
+
+# Times as the pointers store them (whole seconds, UTC, `Z`), kept as that text.
+Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
+Sha256 = Annotated[str, AfterValidator(_check_sha256)]
 Count = Annotated[int, Field(ge=0)]
 
 
@@ -357,7 +373,7 @@ class CatalogVersionFile(TypedDict):
 @with_config(ConfigDict(extra="forbid"))
 class CatalogVersion(TypedDict):
     version: VersionText
-    status: Status
+    status: Literal[Status.PUBLISHED, Status.WITHDRAWN]
     published: Timestamp
     bump: Bump | None
     changes: str | None
@@ -551,8 +567,9 @@ def _describe(error: ValidationError) -> str:
         message = "a version without a status"
     else:
         message = str(first["msg"]).removeprefix("Value error, ")
+        message = re.sub(r"<Status\.\w+: ('\w+')>", r"\1", message)  # enum reprs as their text
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{path or 'the document'}: {message}{more}"
+    return f"{path}: {message}{more}" if path else f"{message}{more}"
 
 
 def _dump_json(value: Any) -> bytes:

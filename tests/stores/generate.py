@@ -1,0 +1,101 @@
+"""Write a small store with the installed opendata, for tests/test_state.py.
+
+    python -m tests.stores.generate tests/stores/format-N
+
+What each format of versions.json and catalog.json looks like is pinned by a store that the
+release writing it produced: `format-1/` was written by the code before stored state had a
+format (commit 339254d), `format-2/` by the code that introduced it. Both hold every kind of
+entry: avfallsplan has a published version (1.0.0), a withdrawn one (1.0.1) and the claim of a
+run that was killed right after claiming 1.1.0; handlingsplan has one published version. The
+times are fixed, so a re-run writes the same bytes. The private area (the killed run's mark) is
+left out: the tests are about the pointers and the catalog.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from opendata import publish as publishing
+from opendata.catalog import rebuild_catalog
+from opendata.config import load_settings
+from opendata.storage import LocalStore
+
+REPO = Path(__file__).resolve().parents[2]
+MAL = "datasets/avfallsplan/sources/mal.csv"
+EXTRA = (
+    "test-extra,1,Ett mål som bara finns i teststoren,10,procent,,,"
+    "https://borasregionen.se/var-verksamhet/regional-utveckling/regional-avfallsplan.html\n"
+)
+
+
+# Left out: the killed run's mark, and what a publish derives again from the pointers.
+DERIVED = ("_private", "index.html", "dcat")
+
+
+class Killed(Exception):
+    """Stands for a SIGKILL right after the claim was written."""
+
+
+def publish(home: Path, store: LocalStore, name: str, when: datetime) -> None:
+    settings = load_settings(home=home, store=str(store.root))
+    prepared = publishing.prepare(settings, name)
+    try:
+        package = publishing.require_valid(prepared)
+        publishing.publish_package(store, package, settings.base_url, now=when)
+    finally:
+        prepared.discard()
+
+
+def main(target: Path) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        home = Path(scratch) / "home"
+        shutil.copytree(REPO / "datasets", home / "datasets")
+        shutil.copytree(REPO / "schemas", home / "schemas")
+        store = LocalStore(Path(scratch) / "store")
+        base_url = load_settings(home=home).base_url
+        mal = home / MAL
+        original = mal.read_text(encoding="utf-8")
+
+        mal.write_text(original + EXTRA, encoding="utf-8")
+        publish(home, store, "avfallsplan", datetime(2025, 1, 15, 10, 0, tzinfo=UTC))
+        publish(home, store, "handlingsplan", datetime(2025, 1, 15, 10, 0, 5, tzinfo=UTC))
+        rebuild_catalog(store, base_url)
+
+        mal.write_text(original + EXTRA.replace(",10,", ",20,"), encoding="utf-8")
+        publish(home, store, "avfallsplan", datetime(2025, 2, 1, 9, 30, tzinfo=UTC))
+        rebuild_catalog(store, base_url, ["avfallsplan"])
+        publishing.withdraw(
+            store,
+            "avfallsplan",
+            "1.0.1",
+            "Fel målvärde i test-extra",
+            base_url,
+            now=datetime(2025, 2, 2, 8, 0, tzinfo=UTC),
+        )
+        rebuild_catalog(store, base_url, ["avfallsplan"])
+
+        mal.write_text(original + EXTRA + EXTRA.replace("test-extra", "test-extra-2"), "utf-8")
+        real = publishing._clear_displaced
+
+        def killed(*args: object) -> set[str]:
+            raise Killed
+
+        publishing._clear_displaced = killed  # type: ignore[assignment]
+        try:
+            publish(home, store, "avfallsplan", datetime(2025, 3, 1, 7, 0, tzinfo=UTC))
+        except Killed:
+            pass
+        finally:
+            publishing._clear_displaced = real  # type: ignore[assignment]
+
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(store.root, target, ignore=shutil.ignore_patterns(*DERIVED))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -1,0 +1,443 @@
+"""Issue 9, class 11: versions.json and catalog.json are typed records with a format.
+
+- A store of each format is kept in tests/stores (written by the release that wrote that
+  format, see tests/stores/generate.py): format 1 (no `format` key) is read and migrated, and a
+  publish on top of it works and `opendata verify` is clean; format 2 is what the code writes
+  now, byte for byte; the migrated format 1 writes the same bytes plus the `format` key.
+- A newer format is refused with the message and exit code 3; a corrupt file names itself and
+  the field, whatever its bytes.
+- SemVer: str() and parse() round-trip, ordering is the tuple's, other texts are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opendata.catalog import rebuild_catalog
+from opendata.errors import StoreError
+from opendata.state import (
+    _CATALOG_MIGRATIONS,
+    _VERSIONS_MIGRATIONS,
+    CATALOG_FORMAT,
+    VERSIONS_FORMAT,
+    History,
+    InvalidVersion,
+    SemVer,
+    dump_catalog,
+    load_catalog,
+    load_history,
+    read_history,
+)
+from opendata.storage import LocalStore
+from tests.conftest import run_cli
+from tests.stores import generate
+
+STORES = Path(__file__).parent / "stores"
+POINTERS = [
+    "catalog.json",
+    "datasets/avfallsplan/versions.json",
+    "datasets/handlingsplan/versions.json",
+]
+BASE = "http://localhost:8000/"  # the default base URL, which the stores were written with
+
+
+def assemble(fmt: int | str, root: Path) -> Path:
+    """A store of format `fmt`: the shared version files and that format's pointer files."""
+    shutil.copytree(STORES / "files", root)
+    shutil.copytree(STORES / f"format-{fmt}", root, dirs_exist_ok=True)
+    return root
+
+
+def without_owner(data: bytes) -> bytes:
+    """The claim's owner names the process that wrote it: the one part that differs per run."""
+    return re.sub(rb'"owner": \{[^}]*\}', b'"owner": {}', data)
+
+
+def with_format(data: bytes, fmt: int) -> bytes:
+    """Format-1 bytes as the current code writes them: the same, with `format` first."""
+    assert data.startswith(b"{\n")
+    return b'{\n  "format": %d,\n' % fmt + data[2:]
+
+
+def load(key: str, data: bytes) -> History | dict[str, object]:
+    if key == "catalog.json":
+        return dict(load_catalog(data, "test")[0])
+    return load_history(data, key.split("/")[1], "test")
+
+
+def dump(key: str, data: bytes) -> bytes:
+    if key == "catalog.json":
+        return dump_catalog(load_catalog(data, "test")[0])
+    return load_history(data, key.split("/")[1], "test").dump()
+
+
+# -- the stores kept in the repository ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", POINTERS)
+def test_format_1_is_migrated_to_what_format_2_holds(key: str) -> None:
+    old = (STORES / "format-1" / key).read_bytes()
+    new = (STORES / "format-2" / key).read_bytes()
+    assert not old.startswith(b'{\n  "format"') and new.startswith(b'{\n  "format": 2,\n')
+    # Read, the old file is the new one; written again, it is its own bytes plus `format`.
+    assert without_owner(dump(key, old)) == without_owner(with_format(old, 2))
+    assert without_owner(dump(key, old)) == without_owner(new)
+    assert dump(key, new) == new
+    if key != "catalog.json":
+        history = load_history(old, key.split("/")[1], "test")
+        assert history.format == VERSIONS_FORMAT
+
+
+def test_every_older_format_has_a_migration() -> None:
+    assert sorted(_VERSIONS_MIGRATIONS) == list(range(1, VERSIONS_FORMAT))
+    assert sorted(_CATALOG_MIGRATIONS) == list(range(1, CATALOG_FORMAT))
+
+
+def test_the_code_writes_format_2_byte_for_byte(tmp_path: Path) -> None:
+    """tests/stores/generate.py run now writes the kept format-2 pointers, and the very version
+    files both kept formats point at."""
+    generate.main(tmp_path / "now")
+    for key in POINTERS:
+        written = (tmp_path / "now" / key).read_bytes()
+        assert without_owner(written) == without_owner((STORES / "format-2" / key).read_bytes())
+    files = sorted(p.relative_to(STORES / "files") for p in (STORES / "files").rglob("*"))
+    now = sorted(
+        p.relative_to(tmp_path / "now")
+        for p in (tmp_path / "now").rglob("*")
+        if str(p.relative_to(tmp_path / "now")) not in POINTERS
+    )
+    assert files == now
+    for path in files:
+        if (STORES / "files" / path).is_file():
+            assert (tmp_path / "now" / path).read_bytes() == (STORES / "files" / path).read_bytes()
+
+
+@pytest.mark.parametrize("fmt", [1, 2])
+def test_a_store_of_each_format_is_read_and_published_on(
+    workspace: Path, tmp_path: Path, fmt: int
+) -> None:
+    store = assemble(fmt, tmp_path / "store")
+    untouched = (store / "datasets/handlingsplan/versions.json").read_bytes()
+
+    listed = run_cli(["list", "--store", str(store)], workspace)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^avfallsplan +1\.0\.0 ", listed.stdout, re.MULTILINE)
+    assert re.search(r"^handlingsplan +1\.0\.0 ", listed.stdout, re.MULTILINE)
+    shown = run_cli(["history", "avfallsplan", "--store", str(store)], workspace)
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split("  ")[0] for line in shown.stdout.splitlines()] == [
+        "1.0.1",
+        "1.0.0 (latest)",
+    ]
+    assert "withdrawn 2025-02-02T08:00:00Z: Fel målvärde i test-extra" in shown.stdout
+
+    # The repository's avfallsplan lacks the stores' extra goal (a patch); handlingsplan is as
+    # published. The killed run's claim on 1.1.0 gives way; its number is free again.
+    published = run_cli(
+        [
+            *("publish", "avfallsplan", "handlingsplan", "--offline", "--no-prefect", "--json"),
+            *("--store", str(store)),
+        ],
+        workspace,
+    )
+    assert published.returncode == 0, published.stdout + published.stderr
+    outcomes = {o["dataset"]: o for o in json.loads(published.stdout)}
+    assert (outcomes["avfallsplan"]["status"], outcomes["avfallsplan"]["version"]) == (
+        "published",
+        "1.0.2",
+    )
+    assert outcomes["handlingsplan"]["status"] == "unchanged"
+    verified = run_cli(["verify", "--store", str(store)], workspace)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith("OK: ")
+
+    written = (store / "datasets/avfallsplan/versions.json").read_bytes()
+    assert written.startswith(b'{\n  "format": 2,\n')
+    history = load_history(written, "avfallsplan", "test")
+    assert [(str(v.version), v.status) for v in history.versions] == [
+        ("1.0.0", "published"),
+        ("1.0.1", "withdrawn"),
+        ("1.0.2", "published"),
+    ]
+    catalog = (store / "catalog.json").read_bytes()
+    assert catalog.startswith(b'{\n  "format": 2,\n')
+    entries = {e["name"]: e for e in json.loads(catalog)["datasets"]}
+    assert (entries["avfallsplan"]["latest"], entries["handlingsplan"]["latest"]) == (
+        "1.0.2",
+        "1.0.0",
+    )
+    # A pointer that was not written keeps its format until it is.
+    assert (store / "datasets/handlingsplan/versions.json").read_bytes() == untouched
+
+
+# -- refusals -----------------------------------------------------------------------------------
+
+
+def set_format(path: Path, fmt: object) -> None:
+    record = json.loads(path.read_bytes())
+    path.write_text(
+        json.dumps({"format": fmt, **{k: v for k, v in record.items() if k != "format"}})
+    )
+
+
+def test_a_newer_versions_json_is_refused(workspace: Path, tmp_path: Path) -> None:
+    store = assemble(2, tmp_path / "store")
+    pointer = store / "datasets/avfallsplan/versions.json"
+    set_format(pointer, 99)
+    before = pointer.read_bytes()
+    message = (
+        f"Error: datasets/avfallsplan/versions.json in {store.as_uri()}: written by a newer "
+        "opendata (format 99); upgrade opendata (this one reads formats 1 to 2)"
+    )
+    listed = run_cli(["list", "--store", str(store)], workspace)
+    assert (listed.returncode, listed.stderr.strip()) == (3, message)
+    published = run_cli(
+        ["publish", "avfallsplan", "--offline", "--no-prefect", "--store", str(store)], workspace
+    )
+    assert published.returncode == 3, published.stdout + published.stderr
+    assert message.removeprefix("Error: ") in published.stdout + published.stderr
+    assert pointer.read_bytes() == before
+    assert not (store / "datasets/avfallsplan/1.0.2").exists()
+
+
+def test_a_newer_catalog_json_is_refused(workspace: Path, tmp_path: Path) -> None:
+    store = assemble(2, tmp_path / "store")
+    set_format(store / "catalog.json", 3)
+    before = (store / "catalog.json").read_bytes()
+    message = (
+        f"catalog.json in {store.as_uri()}: written by a newer opendata (format 3); "
+        "upgrade opendata (this one reads formats 1 to 2)"
+    )
+    verified = run_cli(["verify", "--store", str(store)], workspace)
+    assert (verified.returncode, verified.stderr.strip()) == (3, f"Error: {message}")
+    with pytest.raises(StoreError) as refused:
+        rebuild_catalog(LocalStore(store), BASE, ["avfallsplan"])
+    assert str(refused.value) == message
+    assert (store / "catalog.json").read_bytes() == before
+
+
+VERSIONS_REMEDY = "; restore it from a backup of the store (it is the dataset's list of versions)"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda r: r["versions"][0].update(version="1.0"),
+            "versions[0].version: '1.0' is not a version number MAJOR.MINOR.PATCH",
+        ),
+        (
+            lambda r: r["versions"][0].update(version="01.0.0"),
+            "versions[0].version: '01.0.0' is not a version number MAJOR.MINOR.PATCH",
+        ),
+        (
+            lambda r: r["versions"][0].update(status="publishd"),
+            "versions[0]: status 'publishd' is not one of pending, published, withdrawn, abandoned",
+        ),
+        (
+            lambda r: r["versions"][1].update(extra=1),
+            "versions[1].extra: Extra inputs are not permitted",
+        ),
+        (
+            lambda r: r["versions"][1].pop("reason"),
+            "versions[1]: a withdrawn version needs `withdrawn` and `reason`",
+        ),
+        (
+            lambda r: r["versions"][2].update(claimed="yesterday"),
+            "versions[2].claimed: 'yesterday' is not a UTC time like 2025-01-31T10:00:00Z",
+        ),
+        (
+            lambda r: r["versions"][2]["owner"].update(pid="12"),
+            "versions[2].owner.pid: Input should be a valid integer",
+        ),
+        (
+            lambda r: r["versions"][0]["rows"].update(mal=-1),
+            "versions[0].rows.mal: Input should be greater than or equal to 0",
+        ),
+        (lambda r: r.update(latest="1.0.1"), "latest 1.0.1 is not a published version"),
+        (lambda r: r.update(format="2"), "format '2' is not a format opendata writes"),
+        (lambda r: r.update(format=0), "format 0 is not a format opendata writes"),
+        (lambda r: r.update(dataset="other"), "dataset is 'other', not 'avfallsplan'"),
+        (
+            lambda r: r["versions"].append(r["versions"][0]),
+            "version 1.0.0 is listed more than once",
+        ),
+    ],
+)
+def test_a_corrupt_versions_json_names_the_file_and_the_field(
+    tmp_path: Path, change: object, problem: str
+) -> None:
+    store = assemble(2, tmp_path / "store")
+    pointer = store / "datasets/avfallsplan/versions.json"
+    record = json.loads(pointer.read_bytes())
+    change(record)  # type: ignore[operator]
+    pointer.write_text(json.dumps(record))
+    with pytest.raises(StoreError) as refused:
+        read_history(LocalStore(store), "avfallsplan")
+    assert str(refused.value) == (
+        f"datasets/avfallsplan/versions.json in {store.as_uri()} is corrupt: {problem}"
+        + VERSIONS_REMEDY
+    )
+
+
+def test_a_corrupt_file_is_named_by_the_cli(workspace: Path, tmp_path: Path) -> None:
+    store = assemble(1, tmp_path / "store")
+    pointer = store / "datasets/avfallsplan/versions.json"
+    pointer.write_bytes(pointer.read_bytes()[:100])
+    shown = run_cli(["history", "avfallsplan", "--store", str(store)], workspace)
+    assert shown.returncode == 3
+    assert shown.stderr.startswith(
+        f"Error: datasets/avfallsplan/versions.json in {store.as_uri()} is corrupt: not JSON ("
+    )
+    assert shown.stderr.strip().endswith(VERSIONS_REMEDY)
+
+    shutil.copy(STORES / "format-1/datasets/avfallsplan/versions.json", pointer)
+    (store / "catalog.json").write_bytes(b"[]")
+    verified = run_cli(["verify", "--store", str(store)], workspace)
+    assert (verified.returncode, verified.stderr.strip()) == (
+        3,
+        f"Error: catalog.json in {store.as_uri()} is corrupt: not a JSON object; it is derived "
+        "from the datasets' versions.json: delete it and run `opendata publish` to derive it "
+        "again",
+    )
+
+
+def test_a_catalog_lists_only_published_and_withdrawn_versions() -> None:
+    record = json.loads((STORES / "format-2/catalog.json").read_bytes())
+    record["datasets"][0]["versions"][0]["status"] = "pending"
+    with pytest.raises(
+        StoreError,
+        match=r"is corrupt: datasets\[0\]\.versions\[0\]\.status: "
+        r"Input should be 'published' or 'withdrawn'",
+    ):
+        load_catalog(json.dumps(record).encode(), "test")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | JSON.map(lambda v: json.dumps(v).encode()))
+def test_any_bytes_are_a_history_or_a_store_error(raw: bytes) -> None:
+    for reader in (
+        lambda: load_history(raw, "x", "test"),
+        lambda: load_catalog(raw, "test"),
+    ):
+        try:
+            reader()
+        except StoreError as error:
+            assert " is corrupt: " in str(error) or "written by a newer opendata" in str(error)
+
+
+FORMAT_1 = json.loads((STORES / "format-1/datasets/avfallsplan/versions.json").read_bytes())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_a_changed_value_anywhere_is_read_right_or_refused(data: st.DataObject) -> None:
+    """Replace one value of a real versions.json by another JSON value: either the file still
+    fits the model (and reads back as written) or it is refused naming the file."""
+    record = json.loads(json.dumps(FORMAT_1))
+    paths: list[tuple[object, object]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                paths.append((node, key))
+                walk(value)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                paths.append((node, index))
+                walk(value)
+
+    walk(record)
+    parent, key = data.draw(st.sampled_from(paths))
+    parent[key] = data.draw(JSON)  # type: ignore[index]
+    raw = json.dumps(record).encode()
+    try:
+        history = load_history(raw, "avfallsplan", "file:///s")
+    except StoreError as error:
+        assert str(error).startswith("datasets/avfallsplan/versions.json in file:///s ")
+    else:
+        again = load_history(history.dump(), "avfallsplan", "file:///s")
+        assert again == history
+
+
+# -- SemVer -------------------------------------------------------------------------------------
+
+PARTS = st.integers(min_value=0, max_value=10**15)
+VERSIONS = st.builds(SemVer, PARTS, PARTS, PARTS)
+
+
+@given(VERSIONS)
+def test_a_version_reads_back_from_its_text(version: SemVer) -> None:
+    assert SemVer.parse(str(version)) == version
+
+
+@given(VERSIONS, VERSIONS)
+def test_versions_order_as_their_tuples(a: SemVer, b: SemVer) -> None:
+    ta, tb = (a.major, a.minor, a.patch), (b.major, b.minor, b.patch)
+    assert (a < b, a == b, a > b) == (ta < tb, ta == tb, ta > tb)
+
+
+@given(VERSIONS)
+def test_a_bump_is_the_next_version_of_its_kind(version: SemVer) -> None:
+    major, minor, patch = version.major, version.minor, version.patch
+    assert version.bump("major") == SemVer(major + 1, 0, 0)
+    assert version.bump("minor") == SemVer(major, minor + 1, 0)
+    assert version.bump("patch") == SemVer(major, minor, patch + 1)
+    assert version < version.bump("patch") < version.bump("minor") <= version.bump("major")
+
+
+@given(st.text(max_size=20) | st.from_regex(r"\A[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\Z"))
+def test_a_text_is_one_version_spelled_one_way_or_refused(text: str) -> None:
+    try:
+        version = SemVer.parse(text)
+    except InvalidVersion as error:
+        assert repr(text) in str(error)
+    else:
+        assert str(version) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "1",
+        "1.0",
+        "1.0.0.0",
+        "01.0.0",
+        "1.00.0",
+        "1.0.0-rc.1",
+        "1.0.0+build",
+        "v1.0.0",
+        " 1.0.0",
+        "1.0.0\n",
+        "-1.0.0",
+        "1.-1.0",
+        "١.٠.٠",
+        "1.0.x",
+        "1..0",
+    ],
+)
+def test_other_texts_are_not_versions(text: str) -> None:
+    with pytest.raises(InvalidVersion, match=r"is not a version number MAJOR\.MINOR\.PATCH"):
+        SemVer.parse(text)
+
+
+def test_a_version_has_no_negative_part() -> None:
+    with pytest.raises(InvalidVersion):
+        SemVer(1, -1, 0)
