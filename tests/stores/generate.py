@@ -1,14 +1,18 @@
 """Write a small store with the installed opendata, for tests/test_state.py.
 
-    python -m tests.stores.generate tests/stores/format-N
+    python -m tests.stores.generate DIR
 
 What each format of versions.json and catalog.json looks like is pinned by a store that the
-release writing it produced: `format-1/` was written by the code before stored state had a
-format (commit 339254d), `format-2/` by the code that introduced it. Both hold every kind of
-entry: avfallsplan has a published version (1.0.0), a withdrawn one (1.0.1) and the claim of a
-run that was killed right after claiming 1.1.0; handlingsplan has one published version. The
-times are fixed, so a re-run writes the same bytes. The private area (the killed run's mark) is
-left out: the tests are about the pointers and the catalog.
+release writing it produced. The store holds every kind of entry: avfallsplan has a published
+version (1.0.0), a withdrawn one (1.0.1) and the claim of a run killed right after claiming
+1.1.0; handlingsplan has one published version. The times are fixed, so a run writes the same
+bytes (but for the claim's owner, the process that wrote it). Left out: the killed run's mark in
+the private area, and the files a publish derives again (index, pages, DCAT).
+
+Kept in tests/stores: `files/`, the version folders and `latest/` copies, which are the same
+for every format; `format-N/`, the pointer files (catalog.json and each versions.json). Format 1
+was written by the code before stored state had a format (commit 339254d), format 2 by the code
+that introduced it; test_state checks that this script still writes format 2's bytes.
 """
 
 from __future__ import annotations
