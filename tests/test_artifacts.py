@@ -295,6 +295,30 @@ def test_a_long_report_is_cut_and_says_how_many_more() -> None:
     assert "… och 70 till / … and 70 more" in report
 
 
+def test_the_counts_are_the_validators_when_it_listed_only_the_first() -> None:
+    problems = [
+        {
+            "resource": "r",
+            "code": code,
+            "message": "bad",
+            "row": row,
+            "field": "f",
+            "origin": f"sources/r.csv, row {row}",
+        }
+        for row, code in [(2, "type-error"), (3, "type-error"), (4, "constraint-error")]
+    ]
+    message = (
+        "r is invalid (3 problems), nothing published:\n...\n... and 12,349 more problems\n"
+        "    in all: type-error 12,345, constraint-error 7"
+    )
+    report = reporting.invalid_report(outcome(status="invalid", problems=problems, message=message))
+    assert cells(render(report))[:2] == [
+        ["fel sorts värde / wrong kind of value (type-error)", "12\u00a0345"],
+        ["värdet bryter mot en regel / the value breaks a rule (constraint-error)", "7"],
+    ]
+    assert "… och 12\u00a0349 till / … and 12\u00a0349 more" in report
+
+
 def test_a_source_file_that_cannot_be_read_gets_a_report_of_its_message() -> None:
     failed = outcome(
         dataset="avfallsplan",

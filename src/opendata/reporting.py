@@ -216,6 +216,21 @@ _SHOWN_VALUE = re.compile(
 _ORIGIN = re.compile(r"^(.*?)(?:, (?:row|line|rad|cell|cells|rows) .*)?$", re.S)
 
 
+_IN_ALL = re.compile(r"^\s*in all: (.*)$", re.M)
+_KIND_COUNT = re.compile(r"([A-Za-z0-9_-]+) (\d{1,3}(?:,\d{3})*)(?=, |$)")
+
+
+def counted_in_all(message: str) -> Counter[str]:
+    """The problems per kind the validator counted (its "in all: type-error 1,234, ..." line,
+    written when it listed only the first of each kind); empty when there is no such line."""
+    match = _IN_ALL.search(message)
+    if not match:
+        return Counter()
+    return Counter(
+        {code: int(count.replace(",", "")) for code, count in _KIND_COUNT.findall(match.group(1))}
+    )
+
+
 def _value_and_note(problem: Mapping[str, Any]) -> tuple[str, str]:
     """The cell's value and what is wrong with it.
 
@@ -316,13 +331,16 @@ def invalid_report(outcome: Mapping[str, Any], limit: int = LISTED) -> str:
         return "\n".join(lines) + "\n"
 
     counts = Counter(str(problem.get("code") or "") for problem in problems)
+    totals = counted_in_all(str(outcome.get("message") or ""))
+    if sum(totals.values()) > len(problems):
+        counts = totals  # the validator listed only the first problems of each kind
     lines += [
         "## Fel per sort / Problems by kind",
         "",
         "| Sort / kind | Antal / count |",
         "|---|---:|",
     ]
-    lines += [f"| {kind_label(code)} | {count} |" for code, count in counts.most_common()]
+    lines += [f"| {kind_label(code)} | {_count(count)} |" for code, count in counts.most_common()]
     lines += [
         "",
         "## Felen i radordning / The problems, in row order",
@@ -346,11 +364,11 @@ def invalid_report(outcome: Mapping[str, Any], limit: int = LISTED) -> str:
             )
             + " |"
         )
-    hidden = len(problems) - limit
+    hidden = max(sum(counts.values()), len(problems)) - min(limit, len(problems))
     if hidden > 0:
         lines += [
             "",
-            f"… och {hidden} till / … and {hidden} more "
+            f"… och {_count(hidden)} till / … and {_count(hidden)} more "
             "(`opendata validate` visar alla / lists them all)",
         ]
     return "\n".join(lines) + "\n"
