@@ -590,8 +590,32 @@ def setup_bucket(
     typer.echo(f"Ready: {redact_url(settings.store_url)}; publish with `opendata publish`.")
 
 
+def show_library_messages() -> None:
+    """What the library logs reaches the steward on stderr as it happens: warnings always (a
+    slow API's retries, say), progress (a line per dataset and resource) in a terminal. Rich
+    formats them in a terminal; logs and pipes get plain lines."""
+    import logging
+
+    library = logging.getLogger("opendata")
+    if any(not isinstance(h, logging.NullHandler) for h in library.handlers):
+        return
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler = RichHandler(show_time=False, show_path=False, markup=False)
+        handler.setLevel(logging.INFO)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setLevel(logging.WARNING)
+    library.addHandler(handler)
+    library.setLevel(logging.INFO)
+
+
 def main() -> None:
     """Console entry point: turn typed errors into a message and the contract's exit code."""
+    show_library_messages()
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
