@@ -99,6 +99,13 @@ def publish(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
     use_prefect: PrefectChoice = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            help="Datasets published at once (default: $OPENDATA_PARALLEL, else up to 4).",
+        ),
+    ] = None,
 ) -> None:
     """Collect, validate, package and publish datasets.
 
@@ -109,7 +116,12 @@ def publish(
     from opendata.run import check_configuration
 
     # Every setting is checked before any work, and before Prefect is even imported.
-    settings = check_configuration(store, None, offline, refresh)
+    if parallel is not None and parallel < 1:
+        raise ConfigError(
+            f"--parallel {parallel}: give how many datasets to publish at once, 1 or more "
+            "(1 publishes them one after another)"
+        )
+    settings = check_configuration(store, None, offline, refresh, parallel)
     if not dry_run:
         warn_default_base_url(settings)
     available = discover(settings.datasets_dir)
@@ -135,9 +147,12 @@ def publish(
                 "the run needs none"
             )
         check_prefect_api(*api)
+        if parallel is not None:
+            # The flow runs in this process; its task runner reads the setting when it starts.
+            os.environ["OPENDATA_PARALLEL"] = str(parallel)
         outcomes, exit_code = run_publish_flow(*arguments)
     else:
-        outcomes, exit_code = run_publish_in_process(*arguments)
+        outcomes, exit_code = run_publish_in_process(*arguments, parallel=parallel)
     if as_json:
         public = [
             {
@@ -226,6 +241,7 @@ def run_publish_in_process(
     dry_run: bool,
     offline: bool,
     refresh: bool = False,
+    parallel: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Run `opendata.run` here, without Prefect: the same steps, retries and outcomes."""
     from opendata.run import RunFailed, run_in_process
@@ -254,6 +270,7 @@ def run_publish_in_process(
             dry_run,
             offline,
             refresh=refresh,
+            parallel=parallel,
             on_retry=on_retry,
             on_outcome=on_outcome,
         )

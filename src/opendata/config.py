@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from opendata.errors import ConfigError
 
 DEFAULT_BASE_URL = "http://localhost:8000/"
+# Datasets published at once when OPENDATA_PARALLEL is not set (fewer when the run has fewer).
+DEFAULT_PARALLEL = 4
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 
 
 def project_root() -> Path:
@@ -42,6 +45,12 @@ class Settings(BaseSettings):
         default="https://api.scb.se/ov0104/v2beta/api/v2", description="SCB PxWeb API v2"
     )
     trafa_url: str = Field(default="https://api.trafa.se/api", description="Trafikanalys API")
+    parallel: int | None = Field(
+        default=None, description="datasets published at once (default: min(4, datasets))"
+    )
+    dask_address: str = Field(
+        default="", description="scheduler of an existing Dask cluster the flow runs tasks on"
+    )
 
     @field_validator("store")
     @classmethod
@@ -72,6 +81,35 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("parallel", mode="before")
+    @classmethod
+    def _positive_count(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+            raise ValueError(
+                f"{text[:40]!r} is not a number of datasets to publish at once: give a whole "
+                "number, 1 or more (1 publishes one after another), e.g. 4"
+            )
+        return int(text)
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_address(cls, value: str) -> str:
+        value = value.strip()
+        if value and dask_address_problem(value):
+            raise ValueError(
+                f"{redact_url(value)[:80]!r} {dask_address_problem(value)}; give the address of "
+                "the Dask scheduler, e.g. tcp://10.0.0.5:8786, or leave it unset to publish "
+                "with threads in the flow's process"
+            )
+        return value
+
+    def parallel_for(self, datasets: int) -> int:
+        """How many of `datasets` to publish at once: OPENDATA_PARALLEL, else min(4, datasets)."""
+        return self.parallel or max(1, min(DEFAULT_PARALLEL, datasets))
 
     @property
     def datasets_dir(self) -> Path:
@@ -163,6 +201,23 @@ def url_problem(url: str) -> str | None:
         return "has no host name"
     if parts.query or parts.fragment:
         return "must not have a query (?…) or a fragment (#…)"
+    return None
+
+
+def dask_address_problem(address: str) -> str | None:
+    """What is wrong with a Dask scheduler address (`[scheme://]host:port`), if anything."""
+    if any(char.isspace() or ord(char) < 32 for char in address):
+        return "contains whitespace or control characters"
+    scheme, _, rest = address.rpartition("://")
+    if scheme and scheme not in DASK_SCHEMES:
+        return f"has the scheme {scheme!r}, not one of {', '.join(DASK_SCHEMES)}"
+    if scheme == "inproc":
+        return None
+    host, _, port = rest.rpartition(":")
+    if "@" in rest or "/" in rest.rstrip("/"):
+        return "must be only a host and a port"
+    if not host or not port.rstrip("/").isdigit() or not 0 < int(port.rstrip("/")) < 65536:
+        return "is not host:port with a port from 1 to 65535"
     return None
 
 

@@ -6,9 +6,13 @@ The same functions run in two ways:
   the I/O steps are wrapped by `retrying` (retry only when `is_transient(error)`, three retries
   with exponential backoff and jitter, the sleep injectable for tests);
 - as a Prefect flow (flows/publish.py): each step becomes a task (Prefect retries the I/O
-  tasks with the same count and backoff), each dataset a subflow, and the flow passes them here.
+  tasks with the same count and backoff), each dataset a task submitted to the flow's task
+  runner (threads, or an existing Dask cluster), and the flow passes them here.
 
-A dataset that is invalid or fails becomes an outcome row; the others still publish. The run
+Datasets are published side by side (OPENDATA_PARALLEL at once, `--parallel`): the publish
+protocol is safe for concurrent publishers of different datasets, and each dataset has its own
+DuckDB connection, scratch folder and journal mark. A dataset that is invalid or fails becomes an
+outcome row; the others still publish. The catalog is updated once, after every dataset. The run
 raises `RunFailed` (with every outcome) when anything did not publish or the catalog failed.
 """
 
@@ -17,7 +21,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from contextvars import copy_context
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
 from opendata.catalog import rebuild_catalog
@@ -48,6 +56,8 @@ PrepareStep = Callable[[str, str | None, str, bool, bool], Prepared]
 PublishStep = Callable[[BuiltPackage, str, str, Bump | None, bool], Outcome]
 CatalogStep = Callable[[str, str, list[str]], list[str]]
 OnRetry = Callable[[str, BaseException, int, float], None]
+# Starts one dataset and returns what waits for its outcome (raising if it did not publish).
+Submit = Callable[[str], Callable[[], dict[str, Any]]]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -79,12 +89,16 @@ class RunFailed(OpendataError):
 
 
 def check_configuration(
-    store: str | None = None, home: str | None = None, offline: bool = False, refresh: bool = False
+    store: str | None = None,
+    home: str | None = None,
+    offline: bool = False,
+    refresh: bool = False,
+    parallel: int | None = None,
 ) -> Settings:
     """The run's settings, checked before any work: a ConfigError (exit 2) says what to set."""
     if offline and refresh:
         raise ConfigError("--refresh asks the public APIs and --offline forbids it: choose one")
-    settings = load_settings(store=store, home=home)
+    settings = load_settings(store=store, home=home, parallel=parallel)
     check_store(settings.store_url)
     retry_backoff()
     return settings
@@ -215,6 +229,37 @@ def outcome_of_failure(name: str, error: BaseException) -> Outcome:
     return Outcome(name, "failed", message=message, exit_code=exit_code)
 
 
+def unique(names: Iterable[str]) -> list[str]:
+    """`names` without repeats, in their order.
+
+    A dataset is published once per run: two publishers of one dataset in one process would
+    share the claim's owner (the process), and each would take the other's claim for its own.
+    """
+    return list(dict.fromkeys(names))
+
+
+def in_threads(
+    publish_one: Callable[[str], dict[str, Any]], parallel: int, stack: ExitStack
+) -> Submit:
+    """`submit` for `publish_all` in this process: `parallel` threads, or the caller's thread.
+
+    Per dataset everything is its own: DuckDB connection, scratch folder, store client, journal
+    mark (one per dataset and process). A thread that fails fails only its dataset.
+    """
+    if parallel <= 1:
+        # One after another in the calling thread, when the run waits for each outcome.
+        return lambda name: partial(publish_one, name)
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="publish")
+    # On the way out (Ctrl-C included) datasets not started yet are not started at all.
+    stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+
+    def submit(name: str) -> Callable[[], dict[str, Any]]:
+        # The caller's context (a Prefect run's, say) goes with the dataset into its thread.
+        return pool.submit(copy_context().run, publish_one, name).result
+
+    return submit
+
+
 def publish_all(
     datasets: list[str] | None = None,
     store: str | None = None,
@@ -224,35 +269,47 @@ def publish_all(
     home: str | None = None,
     refresh: bool = False,
     *,
+    parallel: int | None = None,
     publish_one: Callable[[str], dict[str, Any]] | None = None,
+    submit: Submit | None = None,
     catalog_step: CatalogStep = update_catalog,
     logger: Logger = log,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Publish the named datasets (all when none are named), each on its own; then the catalog.
+    """Publish the named datasets (all when none are named), side by side; then the catalog.
 
     `publish_one(name)` publishes one dataset or raises (default: `publish_dataset` with the
-    plain steps). Returns every outcome, or raises RunFailed carrying them when a dataset did
-    not publish or the catalog could not be updated.
+    plain steps); `parallel` of them run at once in threads (default OPENDATA_PARALLEL, else
+    min(4, datasets); 1: one after another). A caller with its own executor (the flow's task
+    runner) passes `submit(name)`, which starts one dataset and returns what waits for its
+    outcome. Outcomes are in the order of the names, whatever order the datasets finish in;
+    the catalog is updated once, after all of them. Returns every outcome, or raises RunFailed
+    carrying them when a dataset did not publish or the catalog could not be updated.
     """
-    settings = check_configuration(store, home, offline, refresh)
-    names = datasets or discover(settings.datasets_dir)
+    settings = check_configuration(store, home, offline, refresh, parallel)
+    names = unique(datasets or discover(settings.datasets_dir))
     if publish_one is None:
 
         def publish_one(name: str) -> dict[str, Any]:
             return publish_dataset(name, store, bump, dry_run, home, offline, refresh)
 
     outcomes: list[dict[str, Any]] = []
-    for name in names:
-        try:
-            outcome = publish_one(name)
-        except Exception as error:
-            failure = outcome_of_failure(name, error)
-            logger.error("%s: %s: %s", name, failure.status, failure.message)
-            outcome = failure.to_dict()
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+    with ExitStack() as stack:
+        if submit is None:
+            submit = in_threads(publish_one, settings.parallel_for(len(names)), stack)
+        started: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+        for name in names:
+            started.append((name, _started(submit, name)))
+        for name, wait in started:
+            try:
+                outcome = wait()
+            except Exception as error:
+                failure = outcome_of_failure(name, error)
+                logger.error("%s: %s: %s", name, failure.status, failure.message)
+                outcome = failure.to_dict()
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
     problems = []
     failed = [o for o in outcomes if o["status"] in ("invalid", "failed")]
     if failed:
@@ -272,6 +329,19 @@ def publish_all(
     return outcomes
 
 
+def _started(submit: Submit, name: str) -> Callable[[], dict[str, Any]]:
+    """`submit(name)`; a dataset that cannot even be started fails alone, when waited for."""
+    try:
+        return submit(name)
+    except Exception as error:
+        problem = error  # `error` itself is gone once the except clause ends
+
+        def failed() -> dict[str, Any]:
+            raise problem
+
+        return failed
+
+
 def run_in_process(
     datasets: list[str] | None = None,
     store: str | None = None,
@@ -281,11 +351,15 @@ def run_in_process(
     home: str | None = None,
     refresh: bool = False,
     *,
+    parallel: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: OnRetry | None = None,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """`publish_all` in this process, the I/O steps retried as the flow's tasks are."""
+    """`publish_all` in this process, the I/O steps retried as the flow's tasks are.
+
+    `parallel` datasets at once (default OPENDATA_PARALLEL, else min(4, datasets)).
+    """
     publish_step = retrying(publish_version, sleep=sleep, on_retry=on_retry)
     catalog_step = retrying(update_catalog, sleep=sleep, on_retry=on_retry)
 
@@ -302,6 +376,7 @@ def run_in_process(
         offline,
         home,
         refresh,
+        parallel=parallel,
         publish_one=publish_one,
         catalog_step=catalog_step,
         on_outcome=on_outcome,

@@ -13,6 +13,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,9 @@ LOCK = ".owner.lock"
 
 # Open lock descriptors of this process's live scratch folders, by folder.
 _held: dict[Path, int] = {}
+# Threads of one process publishing side by side: a folder or file is made and locked, and TMPDIR
+# swept, one thread at a time, so that a sweep never sees a new folder between the two steps.
+_making = threading.Lock()
 
 
 def scratch_root() -> Path:
@@ -29,10 +33,11 @@ def scratch_root() -> Path:
 
 def new_folder(stem: str, root: Path | None = None) -> Path:
     """A new private folder `opendata-<stem>-…`, locked until `discard_folder`."""
-    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{stem}-", dir=root or scratch_root()))
-    descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(descriptor, fcntl.LOCK_EX)
-    _held[folder] = descriptor
+    with _making:
+        folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{stem}-", dir=root or scratch_root()))
+        descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        _held[folder] = descriptor
     return folder
 
 
@@ -47,9 +52,10 @@ def discard_folder(folder: Path) -> None:
 @contextlib.contextmanager
 def spool_file(stem: str) -> Iterator[Path]:
     """A private, locked temporary file (e.g. bytes spooled for a multipart upload)."""
-    descriptor, name = tempfile.mkstemp(prefix=f"{PREFIX}{stem}-", dir=scratch_root())
-    try:
+    with _making:
+        descriptor, name = tempfile.mkstemp(prefix=f"{PREFIX}{stem}-", dir=scratch_root())
         fcntl.flock(descriptor, fcntl.LOCK_EX)
+    try:
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
@@ -94,7 +100,9 @@ def leftovers(root: Path | None = None) -> list[Path]:
 def sweep(root: Path | None = None) -> list[Path]:
     """Remove what dead runs left in TMPDIR; returns what was removed."""
     removed = []
-    for entry in leftovers(root):
+    with _making:
+        found = leftovers(root)
+    for entry in found:
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
         else:

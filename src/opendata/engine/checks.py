@@ -41,6 +41,7 @@ import itertools
 import json
 import operator
 import re
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -439,10 +440,14 @@ def re2_pattern(pattern: str) -> str:
         i += 1
     translated = "^(?:^" + "".join(out) + r"\n?$)"
     try:
-        _re2_checker().execute("SELECT regexp_matches('', ?)", [translated]).fetchall()
+        with _RE2_LOCK:  # one connection, shared by the threads of a parallel publish
+            _re2_checker().execute("SELECT regexp_matches('', ?)", [translated]).fetchall()
     except duckdb.Error as error:
         raise Inexpressible(f"RE2 cannot compile {translated!r} ({error})") from error
     return translated
+
+
+_RE2_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
