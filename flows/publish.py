@@ -1,10 +1,18 @@
 """Prefect flows that publish the datasets: the orchestration of `opendata.run`, as tasks.
 
-`publish_all` runs every dataset as its own subflow (`publish_dataset`), so one invalid or
-failing dataset does not stop the others; the run then ends Failed with a message naming those
-that did not publish. Only the I/O tasks retry, and only when the error is transient. The loop,
-the outcomes, the catalog update and the exit code are `opendata.run`'s: the same functions
-that `opendata publish` runs in-process when no Prefect API is configured.
+`publish_all` submits every dataset as a task of its own (`publish-dataset`, run name
+`publish-<dataset>`) to the flow's task runner, so datasets publish side by side and one invalid
+or failing dataset does not stop the others; the run then ends Failed with a message naming those
+that did not publish. The task runner is chosen when each run starts, from the settings of the
+process running the flow: an existing Dask cluster when OPENDATA_DASK_ADDRESS is set (prefect-dask;
+its workers need this repository on PYTHONPATH and the store's settings and credentials), else
+threads in the flow's process, OPENDATA_PARALLEL of them (default 4). (Prefect 3 runs a subflow
+in the caller's thread, never on a task runner: hence a task per dataset.) The `publish-dataset`
+flow publishes one dataset on its own, for a deployment or a person.
+
+Only the I/O tasks retry, and only when the error is transient. The loop, the outcomes, the
+catalog update and the exit code are `opendata.run`'s: the same functions that `opendata publish`
+runs in-process when no Prefect API is configured.
 
 What a steward reads in the UI (Flow run → Artifacts): `publish_all` leaves a table of the
 datasets (key `publish-summary`) on every run, failed runs included, and a report per dataset
@@ -14,19 +22,25 @@ notifications are an automation (automations/notify-on-failure.yaml, `make notif
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
-from opendata import reporting, run
-from opendata.config import retry_backoff
+from opendata import journal, reporting, run
+from opendata.config import DEFAULT_PARALLEL, load_settings, retry_backoff
 from opendata.errors import OpendataError, is_transient
+from opendata.liveness import Owner, current_owner
 from opendata.package import BuiltPackage
 from opendata.publish import Outcome, Prepared, publish_package
 from opendata.run import RETRIES, RunFailed, outcome_of_failure
+from opendata.storage import open_store
 from opendata.versioning import Bump
 
 __all__ = [
@@ -38,7 +52,9 @@ __all__ = [
     "publish_all",
     "publish_artifacts",
     "publish_dataset",
+    "publish_one",
     "publish_version",
+    "task_runner",
     "update_catalog",
 ]
 
@@ -87,6 +103,138 @@ def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[st
     return run.update_catalog(store_url, base_url, touched)
 
 
+# -- one dataset as a task, on the flow's task runner --------------------------------------------
+
+
+@task(name="publish-dataset", task_run_name="publish-{name}", cache_policy=NO_CACHE)
+def publish_one(
+    name: str,
+    store: str | None,
+    bump: Bump | None,
+    dry_run: bool,
+    home: str | None,
+    offline: bool,
+    refresh: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One dataset, wherever the task runner runs it (a thread, a Dask worker).
+
+    Returns the outcome and the process that published it (whose journal marks the flow lets
+    go of once the catalog is rebuilt). An error carries that process as `publisher`.
+    """
+    publisher = current_owner().to_record()
+    try:
+        outcome = run.publish_dataset(
+            name,
+            store,
+            bump,
+            dry_run,
+            home,
+            offline,
+            refresh,
+            prepare_step=collect_and_validate,
+            publish_step=publish_version,
+            logger=get_run_logger(),
+        )
+    except Exception as error:
+        error.publisher = publisher  # type: ignore[attr-defined]
+        raise
+    return outcome, publisher
+
+
+class ConfiguredTaskRunner(TaskRunner[PrefectFuture[Any]]):
+    """The flow's task runner, chosen when each run starts (Prefect starts a run's runner with
+    `duplicate()`): so the settings of the process that runs the flow decide, not those at
+    import, and a deployment's worker is configured by its environment."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    def duplicate(self) -> Any:
+        return task_runner()
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("ConfiguredTaskRunner only chooses a task runner: see duplicate()")
+
+
+def task_runner() -> TaskRunner[Any]:
+    """A DaskTaskRunner on OPENDATA_DASK_ADDRESS's cluster, else OPENDATA_PARALLEL threads.
+
+    A bad setting is reported by the flow itself (it checks the settings first, and says so in
+    its artifacts): here it only falls back to the default threads.
+    """
+    try:
+        settings = load_settings()
+    except OpendataError:
+        return ThreadPoolTaskRunner(max_workers=DEFAULT_PARALLEL)
+    if settings.dask_address:
+        from prefect_dask.task_runners import DaskTaskRunner
+
+        return DaskTaskRunner(address=settings.dask_address)
+    return ThreadPoolTaskRunner(max_workers=settings.parallel or DEFAULT_PARALLEL)
+
+
+def submit_to_runner(
+    store: str | None,
+    bump: Bump | None,
+    dry_run: bool,
+    home: str | None,
+    offline: bool,
+    refresh: bool,
+    publishers: dict[str, Owner],
+) -> run.Submit:
+    """`submit` for `run.publish_all`: the dataset's task goes to the flow's task runner.
+
+    Waiting gives the outcome, or raises the task's error; the publishing process of each
+    dataset is noted in `publishers`.
+    """
+
+    def submit(name: str) -> Callable[[], dict[str, Any]]:
+        future = publish_one.submit(name, store, bump, dry_run, home, offline, refresh)
+
+        def wait() -> dict[str, Any]:
+            future.wait()
+            state = future.state
+            if state.is_completed():
+                outcome, publisher = state.result()
+                _note(publishers, name, publisher)
+                return dict(outcome)
+            error = state.result(raise_on_failure=False)
+            if not isinstance(error, Exception):
+                error = RuntimeError(f"task ended {state.type.value}: {state.message}")
+            _note(publishers, name, getattr(error, "publisher", None))
+            raise error
+
+        return wait
+
+    return submit
+
+
+def _note(publishers: dict[str, Owner], name: str, record: Any) -> None:
+    owner = Owner.from_record(record)
+    if owner is not None:
+        publishers[name] = owner
+
+
+def let_go_of_marks(store: str | None, home: str | None, publishers: dict[str, Owner]) -> None:
+    """Remove the journal marks that other processes (Dask workers) made for this run.
+
+    The catalog rebuild removes the marks of the process it runs in and of dead ones; a mark of
+    a worker that is still alive would otherwise stay until that worker ends. The catalog has
+    just been rebuilt for these datasets, so their marks have served. A failure here is only
+    logged: the next run or the worker's end clears them.
+    """
+    me = current_owner()
+    remote = {name: owner for name, owner in publishers.items() if owner != me}
+    if not remote:
+        return
+    try:
+        target = open_store(load_settings(store=store, home=home).store_url)
+        for name, owner in remote.items():
+            target.delete(journal.mark_key(name, owner))
+    except Exception as error:
+        get_run_logger().warning("journal marks not removed: %s: %s", type(error).__name__, error)
+
+
 @flow(name="publish-dataset", flow_run_name="publish-{name}")
 def publish_dataset(
     name: str,
@@ -130,7 +278,7 @@ def publish_dataset(
     )
 
 
-@flow(name="publish-all")
+@flow(name="publish-all", task_runner=ConfiguredTaskRunner())
 def publish_all(
     datasets: list[str] | None = None,
     store: str | None = None,
@@ -140,11 +288,13 @@ def publish_all(
     home: str | None = None,
     refresh: bool = False,
 ) -> list[dict[str, Any]]:
-    """Publish the named datasets (all when none are named), each on its own.
+    """Publish the named datasets (all when none are named), each on its own, side by side.
 
-    Every run leaves a table of what happened to each dataset, and a report for each dataset
-    whose data is wrong, under Artifacts. A store URL with credentials is refused before
-    anything runs: credentials belong in the worker's environment.
+    Each dataset is a task on the flow's task runner: OPENDATA_PARALLEL threads (default 4),
+    or the Dask cluster at OPENDATA_DASK_ADDRESS. Every run leaves a table of what happened to
+    each dataset, and a report for each dataset whose data is wrong, under Artifacts. A store
+    URL with credentials is refused before anything runs: credentials belong in the worker's
+    environment.
 
     Args:
         datasets: The datasets to publish: folder names under datasets/, e.g.
@@ -162,25 +312,8 @@ def publish_all(
             PxWeb) from the API instead of their files.
     """
 
-    def publish_one(name: str) -> dict[str, Any]:
-        state = publish_dataset(
-            name,
-            store=store,
-            bump=bump,
-            dry_run=dry_run,
-            home=home,
-            offline=offline,
-            refresh=refresh,
-            return_state=True,
-        )
-        if state.is_completed():
-            result: dict[str, Any] = state.result()
-            return result
-        error = state.result(raise_on_failure=False)
-        if not isinstance(error, Exception):
-            error = RuntimeError(f"subflow ended {state.type.value}: {state.message}")
-        raise error
-
+    publishers: dict[str, Owner] = {}
+    submit = submit_to_runner(store, bump, dry_run, home, offline, refresh, publishers)
     try:
         outcomes = run.publish_all(
             datasets,
@@ -190,16 +323,20 @@ def publish_all(
             offline,
             home,
             refresh,
-            publish_one=publish_one,
+            submit=submit,
             catalog_step=update_catalog,
             logger=get_run_logger(),
         )
     except RunFailed as failure:
+        if failure.catalog_error is None and not dry_run:
+            let_go_of_marks(store, home, publishers)
         publish_artifacts(failure.outcomes, failure.catalog_error)
         raise
     except OpendataError as error:
         publish_artifacts([], stopped=str(error))
         raise
+    if not dry_run:
+        let_go_of_marks(store, home, publishers)
     publish_artifacts(outcomes)
     return outcomes
 
