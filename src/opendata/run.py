@@ -32,7 +32,13 @@ from opendata.catalog import rebuild_catalog
 from opendata.collect.remote import remote_sources
 from opendata.config import Settings, load_settings, retry_backoff
 from opendata.definitions import discover
-from opendata.errors import ConfigError, OpendataError, is_transient
+from opendata.errors import (
+    ConfigError,
+    InvalidSourceData,
+    OpendataError,
+    SourceError,
+    is_transient,
+)
 from opendata.package import BuiltPackage
 from opendata.publish import (
     DatasetInvalid,
@@ -221,9 +227,16 @@ def publish_dataset(
 
 
 def outcome_of_failure(name: str, error: BaseException) -> Outcome:
-    """The report row of a dataset that could not be published."""
+    """The report row of a dataset that could not be published.
+
+    Wrong data is `invalid` (exit 1) whether the validator found it or the source file could
+    not be read as declared (a SourceError or InvalidSourceData names file and row): either
+    way the steward corrects a source; `failed` is for what a steward cannot fix in the data.
+    """
     if isinstance(error, DatasetInvalid):
         return Outcome(name, "invalid", message=error.message, exit_code=1, problems=error.problems)
+    if isinstance(error, SourceError | InvalidSourceData):
+        return Outcome(name, "invalid", message=str(error), exit_code=1)
     exit_code = error.exit_code if isinstance(error, OpendataError) else 3
     message = str(error) if isinstance(error, OpendataError) else f"{type(error).__name__}: {error}"
     return Outcome(name, "failed", message=message, exit_code=exit_code)
