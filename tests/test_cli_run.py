@@ -112,7 +112,7 @@ def test_without_an_api_the_run_is_in_process_and_fast(
     assert (outcome["status"], outcome["version"], outcome["changes"]) == (
         "published",
         "1.0.1",
-        "mal: 1 rows changed",
+        "mal: 1 row changed",
     )
 
 

@@ -78,7 +78,7 @@ def test_refresh_from_pxweb(workspace: Path, prefect_api: str, fake_apis: FakeAp
     assert (outcomes[0]["status"], outcomes[0]["version"], outcomes[0]["changes"]) == (
         "published",
         "1.0.1",
-        "folkmangd: 1 rows changed",
+        "folkmangd: 1 row changed",
     )
 
     result = run_cli(["publish", "--offline", "--refresh", "befolkning"], workspace)

@@ -104,9 +104,9 @@ ROWS = ["1490,2023,5", "1442,2023,7"]
 @pytest.mark.parametrize(
     ("rows", "title", "bump", "summary"),
     [
-        (["1490,2023,6", "1442,2023,7"], "T", "patch", "t: 1 rows changed"),
-        (["1490,2023,5"], "T", "patch", "t: 1 rows removed"),
-        ([*ROWS, "1443,2024,1"], "T", "minor", "t: 1 rows added"),
+        (["1490,2023,6", "1442,2023,7"], "T", "patch", "t: 1 row changed"),
+        (["1490,2023,5"], "T", "patch", "t: 1 row removed"),
+        ([*ROWS, "1443,2024,1"], "T", "minor", "t: 1 row added"),
         (ROWS, "Ny titel", "patch", "metadata changed: title"),
     ],
 )
@@ -128,7 +128,7 @@ def test_small_changes_list_their_keys() -> None:
         "removed": [["1442", "2023"]],
         "changed": [["1490", "2023"]],
     }
-    assert record["summary"] == "t: 1 rows added, 1 rows removed, 1 rows changed"
+    assert record["summary"] == "t: 1 row added, 1 row removed, 1 row changed"
 
 
 def test_resources_added_and_removed() -> None:

@@ -5,12 +5,20 @@ changed, a resource removed. MINOR: rows added, a resource added, a constraint r
 values corrected or rows removed (no schema change), or descriptive metadata changed.
 The diff is computed from the two packages' descriptors and CSV files (rows keyed on the primary
 key) by the engine, as joins over the files on disk: neither version is ever held as Python rows.
-A steward may ask for a larger bump, never a smaller one.
+Only for the first LISTED_KEYS changed keys of a resource are the old and new rows fetched (a
+semi-join of each file with those keys) to say which cells went from what to what; the rest are
+counted. A steward may ask for a larger bump, never a smaller one.
+
+The change summary is English (`Changes.summary`, stored in versions.json since the first
+release); `summary_sv` says the same in Swedish for the Swedish pages and DCAT, from that text,
+so versions published before it existed read in Swedish too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +28,12 @@ from opendata.state import BUMP_ORDER, FIRST_VERSION, SemVer
 from opendata.state import Bump as Bump  # where the flows and the CLI import it from
 
 ORDER = BUMP_ORDER
-LISTED_KEYS = 20  # changes of at most this many rows list their keys in changes.json
+# Of each kind of row change (added, removed, changed) in a resource, the first this many rows
+# (in key order) are listed by key in changes.json, the changed ones with their old → new cells;
+# the counts say how many there are in all.
+LISTED_KEYS = 20
+# A listed cell value longer than this is cut (a cell may hold a long text).
+CELL_CHARS = 200
 VOLATILE = ("version", "created", "resources")
 
 
@@ -47,14 +60,40 @@ class SchemaChange:
 
 
 @dataclass
+class CellChange:
+    """One cell of a changed row: its field, and its text before and after (cut when long)."""
+
+    field: str
+    old: str
+    new: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "old": self.old, "new": self.new}
+
+
+@dataclass
+class RowChange:
+    """A changed row: its key and the cells whose values differ."""
+
+    key: list[str]
+    cells: list[CellChange]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "cells": [cell.to_dict() for cell in self.cells]}
+
+
+@dataclass
 class ResourceChanges:
     name: str
     status: str  # added | removed | changed | unchanged
     rows_added: int = 0
     rows_removed: int = 0
     rows_changed: int = 0
+    # The first LISTED_KEYS keys of each kind: {"fields": [[key fields]], "added": [[...]], ...}
     keys: dict[str, list[list[str]]] | None = None
     schema: list[SchemaChange] = field(default_factory=list)
+    # The listed changed rows with their cells before and after (None: not looked up).
+    values: list[RowChange] | None = None
 
     @property
     def bump(self) -> Bump | None:
@@ -76,11 +115,11 @@ class ResourceChanges:
             return f"{self.name}: resource {self.status}"
         parts = []
         if self.rows_added:
-            parts.append(f"{self.rows_added} rows added")
+            parts.append(f"{rows(self.rows_added)} added")
         if self.rows_removed:
-            parts.append(f"{self.rows_removed} rows removed")
+            parts.append(f"{rows(self.rows_removed)} removed")
         if self.rows_changed:
-            parts.append(f"{self.rows_changed} rows changed")
+            parts.append(f"{rows(self.rows_changed)} changed")
         parts.extend(change.detail for change in self.schema)
         return f"{self.name}: {', '.join(parts)}"
 
@@ -95,7 +134,62 @@ class ResourceChanges:
         }
         if self.keys is not None:
             result["keys"] = self.keys
+        if self.values is not None:
+            result["changed_values"] = [row.to_dict() for row in self.values]
         return result
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> ResourceChanges:
+        """A resource's entry of a stored changes.json, of any release (older ones list keys
+        only when few rows changed, and no values); what does not fit is left out."""
+        schema = [
+            SchemaChange(
+                str(c.get("kind", "")),
+                c.get("field") if isinstance(c.get("field"), str) else None,
+                str(c.get("detail", "")),
+                c["bump"] if c.get("bump") in ORDER else "patch",
+            )
+            for c in _dicts(record.get("schema_changes"))
+        ]
+        keys = record.get("keys")
+        values = record.get("changed_values")
+        return cls(
+            str(record.get("name", "")),
+            str(record.get("status", "changed")),
+            _count(record.get("rows_added")),
+            _count(record.get("rows_removed")),
+            _count(record.get("rows_changed")),
+            keys if _is_keys(keys) else None,
+            schema,
+            [
+                RowChange(
+                    [str(k) for k in row.get("key") or []],
+                    [
+                        CellChange(str(c.get("field")), str(c.get("old")), str(c.get("new")))
+                        for c in _dicts(row.get("cells"))
+                    ],
+                )
+                for row in _dicts(values)
+            ]
+            if isinstance(values, list)
+            else None,
+        )
+
+
+def rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+# Why a version needs its bump, in the order they are told (within one bump).
+REASONS = (
+    "schema changed",
+    "resource removed",
+    "resource added",
+    "rows added",
+    "rows removed",
+    "values changed",
+    "metadata changed",
+)
 
 
 @dataclass
@@ -124,16 +218,183 @@ class Changes:
             parts.append(f"metadata changed: {', '.join(self.metadata)}")
         return "; ".join(parts) or "no changes"
 
-    def to_dict(self, previous: str | None, version: str, bump: Bump | None) -> dict[str, Any]:
+    def reasons(self) -> list[tuple[str, Bump]]:
+        """Each kind of change found and the bump it needs, the largest first: why the version
+        is the one it is (rows added, values changed, schema changed, ...)."""
+        found: dict[str, Bump] = {}
+
+        def add(reason: str, bump: Bump) -> None:
+            found[reason] = larger(found[reason], bump) if reason in found else bump
+
+        for resource in self.resources:
+            if resource.status in ("added", "removed"):
+                add(f"resource {resource.status}", resource.bump or "patch")
+                continue
+            for change in resource.schema:
+                if change.kind in ("resource-metadata", "field-metadata"):
+                    add("metadata changed", change.bump)
+                else:
+                    add("schema changed", change.bump)
+            if resource.rows_added:
+                add("rows added", "minor")
+            if resource.rows_removed:
+                add("rows removed", "patch")
+            if resource.rows_changed:
+                add("values changed", "patch")
+        if self.metadata:
+            add("metadata changed", "patch")
+        return sorted(found.items(), key=lambda item: (-ORDER[item[1]], REASONS.index(item[0])))
+
+    def why(self, bump: Bump | None = None) -> str:
+        """The required bump and each reason with the bump it needs: 'minor: rows added
+        (minor), values changed (patch)'; with a steward's larger `bump`, that one first."""
+        required = self.required_bump
+        reasons = ", ".join(f"{reason} ({level})" for reason, level in self.reasons())
+        text = f"{required}: {reasons or 'files changed'}"
+        if bump is not None and ORDER[bump] > ORDER[required]:
+            text = f"{bump} as asked; the changes need {text}"
+        return text
+
+    def headline(self) -> str:
+        """'minor change (rows added, values changed)', or 'no change'."""
+        if self.empty:
+            return "no change"
+        reasons = ", ".join(reason for reason, _ in self.reasons())
+        return f"{self.required_bump} change ({reasons})" if reasons else "patch change"
+
+    def to_dict(
+        self, previous: str | None, version: str, bump: Bump | None, message: str | None = None
+    ) -> dict[str, Any]:
+        summary = self.summary() if previous else "first version"
         return {
             "from": previous,
             "to": version,
             "bump": bump,
             "required_bump": self.required_bump if previous else None,
-            "summary": self.summary() if previous else "first version",
+            "reasons": [{"reason": reason, "bump": level} for reason, level in self.reasons()]
+            if previous
+            else [],
+            "summary": summary,
+            "summary_sv": summary_sv(summary),
+            "message": message,
             "metadata_changed": self.metadata,
             "resources": [r.to_dict() for r in self.resources],
         }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Changes:
+        """A stored changes.json (of any release) read back."""
+        metadata = record.get("metadata_changed")
+        return cls(
+            [ResourceChanges.from_dict(r) for r in _dicts(record.get("resources"))],
+            [str(m) for m in metadata] if isinstance(metadata, list) else [],
+        )
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _is_keys(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and all(isinstance(value.get(k), list) for k in ("fields", "added", "removed", "changed"))
+        and bool(value["fields"])
+        and isinstance(value["fields"][0], list)
+    )
+
+
+# -- the summary in Swedish and the changes as lines ------------------------------------------
+
+_NAME = r"([^,;]+?)"
+_END = r"(?=, |; |$)"
+
+
+def _plural(one: str, many: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: f"{m.group(1)} {one if m.group(1) == '1' else many}"
+
+
+# Every phrase Changes.summary writes (and the "1 rows" of releases before it said "1 row").
+_SWEDISH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^first version$"), "första versionen"),
+    (re.compile(r"^no changes$"), "inga ändringar"),
+    (re.compile(r"\b(\d+) rows? added\b"), _plural("rad tillagd", "rader tillagda")),
+    (re.compile(r"\b(\d+) rows? removed\b"), _plural("rad borttagen", "rader borttagna")),
+    (re.compile(r"\b(\d+) rows? changed\b"), _plural("rad ändrad", "rader ändrade")),
+    (re.compile(r": resource added" + _END), ": resursen tillagd"),
+    (re.compile(r": resource removed" + _END), ": resursen borttagen"),
+    (re.compile(rf"\bfield {_NAME} renamed to {_NAME}{_END}"), r"fältet \1 har bytt namn till \2"),
+    (re.compile(rf"\bfield {_NAME} re-typed "), r"fältet \1 har ny typ: "),
+    (re.compile(rf"\bfield {_NAME} description changed{_END}"), r"fältet \1: ny beskrivning"),
+    (re.compile(rf"\bfield {_NAME} removed{_END}"), r"fältet \1 borttaget"),
+    (re.compile(rf"\bfield {_NAME} added{_END}"), r"fältet \1 tillagt"),
+    (re.compile(r"\bfield ([^,;:]+?): "), r"fältet \1: "),
+    (re.compile(r"\bprimary key changed\b"), "ny primärnyckel"),
+    (re.compile(r"\bforeign keys added or changed\b"), "främmande nycklar tillagda eller ändrade"),
+    (re.compile(r"\bforeign keys removed\b"), "främmande nycklar borttagna"),
+    (re.compile(r"\bdescriptive metadata changed\b"), "ändrad beskrivning"),
+    (re.compile(r"(^|; )metadata changed: "), r"\1ändrad metadata: "),
+    (re.compile(r"\bformats added: "), "nya format: "),
+]
+
+
+def summary_sv(summary: str | None) -> str:
+    """A change summary (Changes.summary's English) in Swedish: '1 rows changed' → '1 rad
+    ändrad'. Names of resources, fields and metadata keys stay as they are."""
+    text = summary or ""
+    for pattern, swedish in _SWEDISH:
+        text = pattern.sub(swedish, text)
+    return text
+
+
+def shown_value(text: str) -> str:
+    """A cell's text for a terminal line: '(empty)' for none, quoted when spaces or line
+    breaks would hide where it begins or ends."""
+    if text == "":
+        return "(empty)"
+    if text != text.strip() or any(c in text for c in "\r\n\t,;→") or text.startswith('"'):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def key_text(fields: list[str], key: list[str]) -> str:
+    """A row's key as `field=value` pairs: 'kommunkod=1490, ar=2023'."""
+    return ", ".join(f"{f}={shown_value(v)}" for f, v in zip(fields, key, strict=False))
+
+
+def row_lines(resource: ResourceChanges, limit: int | None = None) -> list[str]:
+    """The listed rows of a resource's changes, one line each (changed ones with their cells
+    old → new), at most `limit` of each kind, and how many more there are."""
+    if resource.keys is None or resource.status not in ("changed", "unchanged"):
+        return []
+    fields = resource.keys["fields"][0]
+    lines: list[str] = []
+    values = {tuple(row.key): row for row in resource.values or []}
+    kinds = (
+        ("changed", resource.rows_changed),
+        ("added", resource.rows_added),
+        ("removed", resource.rows_removed),
+    )
+    for kind, total in kinds:
+        listed = resource.keys.get(kind, [])
+        shown = listed if limit is None else listed[:limit]
+        for key in shown:
+            line = f"{kind} {key_text(fields, key)}"
+            row = values.get(tuple(key))
+            if row is not None and row.cells:
+                cells = "; ".join(
+                    f"{c.field} {shown_value(c.old)} → {shown_value(c.new)}" for c in row.cells
+                )
+                line += f": {cells}"
+            lines.append(line)
+        more = total - len(shown)
+        if more > 0:
+            lines.append(f"… and {rows(more)} more {kind}")
+    return lines
 
 
 def table_resources(descriptor: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -263,29 +524,33 @@ def diff_rows(
 
     joined = (
         "SELECT CASE WHEN b.first IS NULL THEN 'added' WHEN a.first IS NULL THEN 'removed' "
-        "WHEN a.vals IS DISTINCT FROM b.vals THEN 'changed' END AS change, "
-        "coalesce(a.first, b.first) AS place, "
-        + ", ".join(f"coalesce(a.{quote_identifier(k)}, b.{quote_identifier(k)})" for k in keys)
+        "WHEN a.vals IS DISTINCT FROM b.vals THEN 'changed' END AS __change, "
+        "coalesce(a.first, b.first) AS __place, "
+        + ", ".join(
+            f"coalesce(a.{quote_identifier(k)}, b.{quote_identifier(k)}) AS __k{i}"
+            for i, k in enumerate(keys)
+        )
         + f" FROM {grouped(_csv_relation(new_schema, new))} a "
         f"FULL OUTER JOIN {grouped(_csv_relation(old_schema, old))} b USING ({key_list})"
     )
     with connect(scratch) as con:
         con.execute(
-            f"CREATE TEMP TABLE changed_rows AS SELECT * FROM ({joined}) WHERE change IS NOT NULL"
+            f"CREATE TEMP TABLE changed_rows AS SELECT * FROM ({joined}) WHERE __change IS NOT NULL"
         )
         counts = dict(
-            con.execute("SELECT change, count(*) FROM changed_rows GROUP BY change").fetchall()
+            con.execute("SELECT __change, count(*) FROM changed_rows GROUP BY ALL").fetchall()
         )
         added, removed = int(counts.get("added", 0)), int(counts.get("removed", 0))
         result = ResourceChanges("", "unchanged", added, removed, 0)
-        if 0 < added + removed <= LISTED_KEYS:
+        if added + removed:
             listed = con.execute(
-                "SELECT * EXCLUDE (change, place), change FROM changed_rows ORDER BY place"
+                "SELECT * EXCLUDE (__place) FROM changed_rows QUALIFY row_number() OVER "
+                f"(PARTITION BY __change ORDER BY __place) <= {LISTED_KEYS} ORDER BY __place"
             ).fetchall()
             result.keys = {
                 "fields": [keys],
-                "added": [[str(c) for c in row[:-1]] for row in listed if row[-1] == "added"],
-                "removed": [[str(c) for c in row[:-1]] for row in listed if row[-1] == "removed"],
+                "added": [[str(c) for c in row[1:]] for row in listed if row[0] == "added"],
+                "removed": [[str(c) for c in row[1:]] for row in listed if row[0] == "removed"],
                 "changed": [],
             }
     return result
@@ -301,7 +566,9 @@ def _diff_keyed(
     scratch: Path | None,
 ) -> ResourceChanges:
     """With a primary key both versions hold each key once (both were valid): one full outer
-    join, no grouping; the few listed keys come out in the files' own (primary-key) order."""
+    join, no grouping. The first LISTED_KEYS keys of each kind come out in the files' own
+    (primary-key) order; for the changed ones among them, each file is read once more for
+    just those rows (a semi-join), so that their cells can be told old → new."""
     key_list = ", ".join(quote_identifier(k) for k in key)
     # Each side is its keys and a 128-bit digest of its values: the join's hash table holds
     # those, not the rows' text, so it stays small (and spills little) at millions of rows.
@@ -317,30 +584,79 @@ def _diff_keyed(
 
     joined = (
         "SELECT CASE WHEN b.__digest IS NULL THEN 'added' "
-        "WHEN a.__digest IS NULL THEN 'removed' ELSE 'changed' END AS change, "
-        + ", ".join(f"coalesce(a.{quote_identifier(k)}, b.{quote_identifier(k)})" for k in key)
+        "WHEN a.__digest IS NULL THEN 'removed' ELSE 'changed' END AS __change, "
+        + ", ".join(
+            f"coalesce(a.{quote_identifier(k)}, b.{quote_identifier(k)}) AS __k{i}"
+            for i, k in enumerate(key)
+        )
         + f" FROM {side(new_schema, new)} a FULL OUTER JOIN {side(old_schema, old)} b "
         f"USING ({key_list}) "
         f"WHERE a.__digest IS NULL OR b.__digest IS NULL OR a.__digest <> b.__digest"
     )
+    # The published files' primary-key order (as _sort_key): numbers first, by value, then text.
+    order = ", ".join(
+        f"try_cast(__k{i} AS DOUBLE) IS NULL, try_cast(__k{i} AS DOUBLE), __k{i}"
+        for i in range(len(key))
+    )
     with connect(scratch) as con:
         con.execute(f"CREATE TEMP TABLE changed_rows AS {joined}")
         counts = dict(
-            con.execute("SELECT change, count(*) FROM changed_rows GROUP BY change").fetchall()
+            con.execute("SELECT __change, count(*) FROM changed_rows GROUP BY ALL").fetchall()
         )
         added, removed, changed = (int(counts.get(c, 0)) for c in ("added", "removed", "changed"))
         result = ResourceChanges("", "unchanged", added, removed, changed)
-        if 0 < added + removed + changed <= LISTED_KEYS:
-            listed = con.execute("SELECT * FROM changed_rows").fetchall()
-            order = sorted(listed, key=lambda row: tuple(_sort_key(str(c)) for c in row[1:]))
-            result.keys = {
-                "fields": [key],
-                **{
-                    change: [[str(c) for c in row[1:]] for row in order if row[0] == change]
-                    for change in ("added", "removed", "changed")
-                },
-            }
+        if not added + removed + changed:
+            return result
+        con.execute(
+            "CREATE TEMP TABLE listed_rows AS SELECT * FROM changed_rows QUALIFY row_number() "
+            f"OVER (PARTITION BY __change ORDER BY {order}) <= {LISTED_KEYS}"
+        )
+        listed = con.execute("SELECT * FROM listed_rows").fetchall()
+        ordered = sorted(listed, key=lambda row: tuple(_sort_key(str(c)) for c in row[1:]))
+        result.keys = {
+            "fields": [key],
+            **{
+                change: [[str(c) for c in row[1:]] for row in ordered if row[0] == change]
+                for change in ("added", "removed", "changed")
+            },
+        }
+        if changed:
+            before = _listed_cells(con, key, values, old_schema, old)
+            after = _listed_cells(con, key, values, new_schema, new)
+            result.values = []
+            for row_key in result.keys["changed"]:
+                old_row, new_row = before.get(tuple(row_key)), after.get(tuple(row_key))
+                if old_row is None or new_row is None:
+                    continue
+                cells = [
+                    CellChange(name, _cut(old_row[i]), _cut(new_row[i]))
+                    for i, name in enumerate(values)
+                    if name not in key and old_row[i] != new_row[i]
+                ]
+                result.values.append(RowChange(row_key, cells))
     return result
+
+
+def _listed_cells(
+    con: Any, key: list[str], values: list[str], schema: Mapping[str, Any], path: Path | None
+) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The values of the listed changed rows in one version's file, by key: one streaming pass
+    over the file, a semi-join with the few listed keys (never the table in memory)."""
+    columns = ", ".join(f"r.{quote_identifier(v)}" for v in values)
+    on = " AND ".join(f"r.{quote_identifier(k)} = l.__k{i}" for i, k in enumerate(key))
+    found = con.execute(
+        f"SELECT {', '.join(f'r.{quote_identifier(k)}' for k in key)}, {columns} "
+        f"FROM {_csv_relation(schema, path, False)} r "
+        f"SEMI JOIN (SELECT * FROM listed_rows WHERE __change = 'changed') l ON {on}"
+    ).fetchall()
+    return {tuple(str(c) for c in row[: len(key)]): tuple(row[len(key) :]) for row in found}
+
+
+def _cut(text: str) -> str:
+    """A cell's text as changes.json lists it: whole, or its start and its length."""
+    if len(text) <= CELL_CHARS:
+        return text
+    return f"{text[:CELL_CHARS]} … ({len(text):,} characters)"
 
 
 def _sort_key(text: str) -> tuple[int, float, str]:
