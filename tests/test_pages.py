@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.build import preview_rows
+from opendata.catalog.build import preview_rows, version_changes
 from opendata.catalog.pages import filesize, render_dataset_page, render_index
 from opendata.config import load_settings
 from opendata.publish import prepare, publish_package, require_valid, withdraw
@@ -405,7 +405,7 @@ def test_version_history_newest_first_with_files_and_tombstone(site: Site) -> No
     assert facts == {
         "Publicerad": "2024-06-10 05:00 UTC",
         "Ändringstyp": "rättelse (patch)",
-        "Ändringar": "mal: 1 rows changed",
+        "Ändringar": "mal: 1 rad ändrad",
         "Rader": "mal 3, malomraden 6",
     }
     assert "senaste" in patch.find("h3").words()
@@ -586,9 +586,13 @@ def test_content_security_policy_allows_exactly_the_inline_style_and_script(site
 def test_output_is_deterministic_and_carries_no_render_time(site: Site) -> None:
     entry = site.entry("avfallsplan")
     previews = preview_rows(site.store, entry)
-    first = render_dataset_page(entry, previews, site.catalog)
+    changes = version_changes(site.store, entry)
+    first = render_dataset_page(entry, previews, site.catalog, changes)
     again = render_dataset_page(
-        copy.deepcopy(entry), copy.deepcopy(previews), copy.deepcopy(site.catalog)
+        copy.deepcopy(entry),
+        copy.deepcopy(previews),
+        copy.deepcopy(site.catalog),
+        copy.deepcopy(changes),
     )
     assert first == again
     assert first.encode() == site.file("datasets/avfallsplan/index.html")

@@ -1,9 +1,10 @@
 """Issue 9, class 11: versions.json and catalog.json are typed records with a format.
 
 - A store of each format is kept in tests/stores (written by the release that wrote that
-  format, see tests/stores/generate.py): format 1 (no `format` key) is read and migrated, and a
-  publish on top of it works and `opendata verify` is clean; format 2 is what the code writes
-  now, byte for byte; the migrated format 1 writes the same bytes plus the `format` key.
+  format, see tests/stores/generate.py): formats 1 (no `format` key) and 2 are read and
+  migrated, and a publish on top of them works and `opendata verify` is clean; format 3 (a
+  version's `message`) is what the code writes now, byte for byte; a migrated older file writes
+  its own bytes with the current `format` (and, in catalog.json, each version's `message`: null).
 - A newer format is refused with the message and exit code 3; a corrupt file names itself and
   the field, whatever its bytes.
 - SemVer: str() and parse() round-trip, ordering is the tuple's, other texts are refused.
@@ -49,10 +50,22 @@ BASE = "http://localhost:8000/"  # the default base URL, which the stores were w
 
 
 def assemble(fmt: int | str, root: Path) -> Path:
-    """A store of format `fmt`: the shared version files and that format's pointer files."""
+    """A store of format `fmt`: the shared version files and that format's pointer files (and,
+    from format 3, the version files its release wrote differently: changes.json)."""
     shutil.copytree(STORES / "files", root)
     shutil.copytree(STORES / f"format-{fmt}", root, dirs_exist_ok=True)
     return root
+
+
+def kept_files(fmt: int) -> dict[Path, bytes]:
+    """The version files of the kept store of format `fmt`, by path."""
+    files = {p.relative_to(STORES / "files"): p for p in (STORES / "files").rglob("*")}
+    files.update(
+        (p.relative_to(STORES / f"format-{fmt}"), p)
+        for p in (STORES / f"format-{fmt}").rglob("*")
+        if str(p.relative_to(STORES / f"format-{fmt}")) not in POINTERS
+    )
+    return {path: p.read_bytes() if p.is_file() else b"" for path, p in files.items()}
 
 
 def without_owner(data: bytes) -> bytes:
@@ -61,9 +74,23 @@ def without_owner(data: bytes) -> bytes:
 
 
 def with_format(data: bytes, fmt: int) -> bytes:
-    """Format-1 bytes as the current code writes them: the same, with `format` first."""
+    """Older bytes as the current code writes them: the same, with `format` first."""
     assert data.startswith(b"{\n")
+    data = re.sub(rb'^\{\n  "format": \d+,\n', b"{\n", data)
     return b'{\n  "format": %d,\n' % fmt + data[2:]
+
+
+def with_messages(catalog: bytes) -> bytes:
+    """An older catalog.json as format 3 writes it: each version with `message`: null after
+    `changes` (and the format first)."""
+    record = json.loads(catalog)
+    for entry in record["datasets"]:
+        for number, version in enumerate(entry["versions"]):
+            items = list(version.items())
+            at = list(version).index("changes") + 1
+            entry["versions"][number] = dict([*items[:at], ("message", None), *items[at:]])
+    data = (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode()
+    return with_format(data, 3)
 
 
 def load(key: str, data: bytes) -> History | dict[str, object]:
@@ -86,13 +113,23 @@ def test_format_1_is_migrated_to_what_format_2_holds(key: str) -> None:
     old = (STORES / "format-1" / key).read_bytes()
     new = (STORES / "format-2" / key).read_bytes()
     assert not old.startswith(b'{\n  "format"') and new.startswith(b'{\n  "format": 2,\n')
-    # Read, the old file is the new one; written again, it is its own bytes plus `format`.
-    assert without_owner(dump(key, old)) == without_owner(with_format(old, 2))
-    assert without_owner(dump(key, old)) == without_owner(new)
-    assert dump(key, new) == new
+    # Read, the old file is the new one.
+    assert without_owner(dump(key, old)) == without_owner(dump(key, new))
     if key != "catalog.json":
         history = load_history(old, key.split("/")[1], "test")
         assert history.format == VERSIONS_FORMAT
+
+
+@pytest.mark.parametrize("fmt", [1, 2])
+@pytest.mark.parametrize("key", POINTERS)
+def test_an_older_format_is_written_as_its_bytes_in_the_current_one(key: str, fmt: int) -> None:
+    old = (STORES / f"format-{fmt}" / key).read_bytes()
+    written = dump(key, old)
+    assert written.startswith(b'{\n  "format": 3,\n')
+    # versions.json: its own bytes with `format` 3 (format 3 only allows a `message`).
+    expected = with_messages(old) if key == "catalog.json" else with_format(old, 3)
+    assert without_owner(written) == without_owner(expected)
+    assert dump(key, written) == written
 
 
 def test_every_older_format_has_a_migration() -> None:
@@ -100,26 +137,25 @@ def test_every_older_format_has_a_migration() -> None:
     assert sorted(_CATALOG_MIGRATIONS) == list(range(1, CATALOG_FORMAT))
 
 
-def test_the_code_writes_format_2_byte_for_byte(tmp_path: Path) -> None:
-    """tests/stores/generate.py run now writes the kept format-2 pointers, and the very version
-    files both kept formats point at."""
+def test_the_code_writes_format_3_byte_for_byte(tmp_path: Path) -> None:
+    """tests/stores/generate.py run now writes the kept format-3 pointers, and the very version
+    files they point at."""
     generate.main(tmp_path / "now")
     for key in POINTERS:
         written = (tmp_path / "now" / key).read_bytes()
-        assert without_owner(written) == without_owner((STORES / "format-2" / key).read_bytes())
-    files = sorted(p.relative_to(STORES / "files") for p in (STORES / "files").rglob("*"))
-    now = sorted(
-        p.relative_to(tmp_path / "now")
+        assert without_owner(written) == without_owner((STORES / "format-3" / key).read_bytes())
+    now = {
+        p.relative_to(tmp_path / "now"): p.read_bytes() if p.is_file() else b""
         for p in (tmp_path / "now").rglob("*")
         if str(p.relative_to(tmp_path / "now")) not in POINTERS
-    )
-    assert files == now
-    for path in files:
-        if (STORES / "files" / path).is_file():
-            assert (tmp_path / "now" / path).read_bytes() == (STORES / "files" / path).read_bytes()
+    }
+    kept = kept_files(3)
+    assert sorted(now) == sorted(kept)
+    for path, data in kept.items():
+        assert now[path] == data, path
 
 
-@pytest.mark.parametrize("fmt", [1, 2])
+@pytest.mark.parametrize("fmt", [1, 2, 3])
 def test_a_store_of_each_format_is_read_and_published_on(
     workspace: Path, tmp_path: Path, fmt: int
 ) -> None:
@@ -132,11 +168,16 @@ def test_a_store_of_each_format_is_read_and_published_on(
     assert re.search(r"^handlingsplan +1\.0\.0 ", listed.stdout, re.MULTILINE)
     shown = run_cli(["history", "avfallsplan", "--store", str(store)], workspace)
     assert shown.returncode == 0, shown.stderr
-    assert [line.split("  ")[0] for line in shown.stdout.splitlines()] == [
+    assert [
+        line.split("  ")[0] for line in shown.stdout.splitlines() if not line.startswith(" ")
+    ] == [
         "1.0.1",
         "1.0.0 (latest)",
     ]
     assert "withdrawn 2025-02-02T08:00:00Z: Fel målvärde i test-extra" in shown.stdout
+    # Each release's changes.json is read: the changed key (and, from format 3, its values).
+    changed = "    mal: changed id=test-extra" + (": malvarde 10 → 20" if fmt == 3 else "")
+    assert changed in shown.stdout.splitlines()
 
     # The repository's avfallsplan lacks the stores' extra goal (a patch); handlingsplan is as
     # published. The killed run's claim on 1.1.0 gives way; its number is free again.
@@ -159,7 +200,7 @@ def test_a_store_of_each_format_is_read_and_published_on(
     assert verified.stdout.startswith("OK: ")
 
     written = (store / "datasets/avfallsplan/versions.json").read_bytes()
-    assert written.startswith(b'{\n  "format": 2,\n')
+    assert written.startswith(b'{\n  "format": 3,\n')
     history = load_history(written, "avfallsplan", "test")
     assert [(str(v.version), v.status) for v in history.versions] == [
         ("1.0.0", "published"),
@@ -167,7 +208,7 @@ def test_a_store_of_each_format_is_read_and_published_on(
         ("1.0.2", "published"),
     ]
     catalog = (store / "catalog.json").read_bytes()
-    assert catalog.startswith(b'{\n  "format": 2,\n')
+    assert catalog.startswith(b'{\n  "format": 3,\n')
     entries = {e["name"]: e for e in json.loads(catalog)["datasets"]}
     assert (entries["avfallsplan"]["latest"], entries["handlingsplan"]["latest"]) == (
         "1.0.2",
@@ -194,7 +235,7 @@ def test_a_newer_versions_json_is_refused(workspace: Path, tmp_path: Path) -> No
     before = pointer.read_bytes()
     message = (
         f"Error: datasets/avfallsplan/versions.json in {store.as_uri()}: written by a newer "
-        "opendata (format 99); upgrade opendata (this one reads formats 1 to 2)"
+        "opendata (format 99); upgrade opendata (this one reads formats 1 to 3)"
     )
     listed = run_cli(["list", "--store", str(store)], workspace)
     assert (listed.returncode, listed.stderr.strip()) == (3, message)
@@ -209,11 +250,11 @@ def test_a_newer_versions_json_is_refused(workspace: Path, tmp_path: Path) -> No
 
 def test_a_newer_catalog_json_is_refused(workspace: Path, tmp_path: Path) -> None:
     store = assemble(2, tmp_path / "store")
-    set_format(store / "catalog.json", 3)
+    set_format(store / "catalog.json", 4)
     before = (store / "catalog.json").read_bytes()
     message = (
-        f"catalog.json in {store.as_uri()}: written by a newer opendata (format 3); "
-        "upgrade opendata (this one reads formats 1 to 2)"
+        f"catalog.json in {store.as_uri()}: written by a newer opendata (format 4); "
+        "upgrade opendata (this one reads formats 1 to 3)"
     )
     verified = run_cli(["verify", "--store", str(store)], workspace)
     assert (verified.returncode, verified.stderr.strip()) == (3, f"Error: {message}")

@@ -33,7 +33,7 @@ def test_edits_history_diff_withdraw_verify(workspace: Path, prefect_api: str) -
         "1.0.1",
         "1.0.0",
     )
-    assert outcome["changes"] == "mal: 1 rows changed"
+    assert outcome["changes"] == "mal: 1 row changed"
 
     # Added rows: minor.
     with goals.open("a", encoding="utf-8") as stream:
@@ -65,31 +65,42 @@ def test_edits_history_diff_withdraw_verify(workspace: Path, prefect_api: str) -
 
     history = run_cli(["history", "avfallsplan"], workspace)
     assert history.returncode == 0
-    assert [line.split("  ")[0] for line in history.stdout.splitlines()] == [
+    assert [
+        line.split("  ")[0] for line in history.stdout.splitlines() if not line.startswith(" ")
+    ] == [
         "2.0.0 (latest)",
         "1.1.0",
         "1.0.1",
         "1.0.0",
     ]
     assert "[major] mal: field giltighet removed" in history.stdout
-    assert "[minor] mal: 1 rows added" in history.stdout
-    assert "[patch] mal: 1 rows changed" in history.stdout
+    assert "[minor] mal: 1 row added\n    mal: added id=ny-mal\n" in history.stdout
+    assert (
+        "[patch] mal: 1 row changed\n    mal: changed id=matsvinn-per-portion: malvarde 35 → 30\n"
+        in history.stdout
+    )
 
     diff = run_cli(["diff", "avfallsplan", "1.0.0", "1.0.1"], workspace)
     assert diff.stdout.splitlines() == [
-        "avfallsplan 1.0.0 → 1.0.1: patch change",
-        "  mal: 1 rows changed",
-        "    changed (id) = (matsvinn-per-portion)",
+        "avfallsplan 1.0.0 → 1.0.1: patch change (values changed)",
+        "  mal: 1 row changed",
+        "    changed id=matsvinn-per-portion: malvarde 35 → 30",
     ]
     latest_diff = run_cli(["diff", "avfallsplan"], workspace)
-    assert latest_diff.stdout.splitlines()[0] == "avfallsplan 1.1.0 → 2.0.0: major change"
+    assert latest_diff.stdout.splitlines()[0] == (
+        "avfallsplan 1.1.0 → 2.0.0: major change (schema changed)"
+    )
 
     # Withdraw the newest version: it stays listed as a tombstone, latest moves back.
     withdrawn = run_cli(
         ["withdraw", "avfallsplan", "2.0.0", "--reason", "Fältet behövs"], workspace
     )
     assert withdrawn.returncode == 0, withdrawn.stderr
-    assert withdrawn.stdout == "avfallsplan 2.0.0 withdrawn (its files kept); latest is now 1.1.0\n"
+    assert withdrawn.stdout.splitlines() == [
+        "avfallsplan 2.0.0 withdrawn (its files kept); latest is now 1.1.0",
+        "The same data will not be published again (publish and the schedule report avfallsplan "
+        "as withdrawn); to publish it anyway: opendata publish avfallsplan --republish",
+    ]
     latest = json.loads((store / "latest/datapackage.json").read_bytes())
     assert latest["version"] == "1.1.0"
     catalog = json.loads((workspace / "public/catalog.json").read_bytes())

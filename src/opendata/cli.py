@@ -405,14 +405,20 @@ def list_datasets(store: StoreOption = None) -> None:
         typer.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}")
 
 
+HISTORY_ROWS = 3  # rows of each kind shown per resource and version by `history`
+
+
 @app.command()
 def history(name: str, store: StoreOption = None) -> None:
     """The versions of a dataset, newest first, with what changed (withdrawn ones with why)."""
+    from opendata.publish import read_changes
     from opendata.state import Status, read_history
     from opendata.storage import open_store
+    from opendata.versioning import Changes, row_lines
 
     settings = _settings(store)
-    record, _ = read_history(open_store(settings.store_url), name)
+    target = open_store(settings.store_url)
+    record, _ = read_history(target, name)
     shown = record.listed()
     if not shown:
         raise DefinitionError(f"{name}: nothing published in {settings.store_url}")
@@ -424,6 +430,22 @@ def history(name: str, store: StoreOption = None) -> None:
         rows = sum(version.rows.values())
         bump = version.bump or "first"
         typer.echo(f"{line}  {rows} rows  [{bump}] {version.summary}".rstrip())
+        if version.message:
+            typer.echo(f"    why: {version.message}")
+        stored = None
+        if version.bump and not version.files_deleted:
+            stored = read_changes(target, name, version.version)
+        if stored is None:
+            continue
+        more = False
+        for resource in Changes.from_dict(stored).resources:
+            for row in row_lines(resource, HISTORY_ROWS):
+                more = more or row.startswith("…")
+                typer.echo(f"    {resource.name}: {row}")
+        if more and stored.get("from"):
+            typer.echo(
+                f"    (all of them: opendata diff {name} {stored['from']} {version.version})"
+            )
 
 
 @app.command()
@@ -434,11 +456,13 @@ def diff(
     store: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable changes.")] = False,
 ) -> None:
-    """What changed between two versions (default: the latest and the one before it)."""
+    """What changed between two versions (default: the latest and the one before it): the
+    first rows of each resource with their values old → new, and how many more."""
     from opendata.publish import discard_workspace, load_version, new_workspace
     from opendata.state import SemVer, read_history
     from opendata.storage import open_store
     from opendata.versioning import diff as diff_versions
+    from opendata.versioning import row_lines
 
     settings = _settings(store)
     target = open_store(settings.store_url)
@@ -457,6 +481,7 @@ def diff(
             typer.echo(f"{name} {newer} is the first version")
             return
         from_version = str(older_ones[-1])
+    older = SemVer.parse(from_version)
     workspace = new_workspace(name)
     try:
         old_descriptor, old_files = load_version(target, name, from_version, workspace / "old")
@@ -466,24 +491,26 @@ def diff(
         )
     finally:
         discard_workspace(workspace)
+    # The steward's word on each version in between (the later one of the two included).
+    messages = [
+        (v.version, v.message)
+        for v in sorted(record.listed(), key=lambda v: v.version)
+        if older < v.version <= newer and v.message
+    ]
     if as_json:
-        typer.echo(
-            json.dumps(
-                changes.to_dict(from_version, str(newer), None), ensure_ascii=False, indent=2
-            )
-        )
+        result = changes.to_dict(from_version, str(newer), None)
+        result["message"] = messages[-1][1] if messages and messages[-1][0] == newer else None
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    kind = "no" if changes.empty else changes.required_bump
-    typer.echo(f"{name} {from_version} → {newer}: {kind} change")
+    typer.echo(f"{name} {from_version} → {newer}: {changes.headline()}")
+    for version, message in messages:
+        typer.echo(f"  why {version}: {message}")
     for resource in changes.resources:
         if resource.status == "unchanged":
             continue
         typer.echo(f"  {resource.summary()}")
-        if resource.keys:
-            fields = ", ".join(resource.keys["fields"][0])
-            for change in ("added", "removed", "changed"):
-                for key in resource.keys[change]:
-                    typer.echo(f"    {change} ({fields}) = ({', '.join(key)})")
+        for line in row_lines(resource):
+            typer.echo(f"    {line}")
     if changes.metadata:
         typer.echo(f"  metadata changed: {', '.join(changes.metadata)}")
 
@@ -498,7 +525,11 @@ def withdraw(
     ] = False,
     store: StoreOption = None,
 ) -> None:
-    """Withdraw a published version: it stays listed as a tombstone, latest moves back."""
+    """Withdraw a published version: it stays listed as a tombstone, latest moves back.
+
+    The same data is not published again by a plain publish or the schedule (they report the
+    dataset `withdrawn`); `opendata publish NAME --republish` publishes it as a new version.
+    """
     from opendata.catalog import rebuild_catalog
     from opendata.publish import withdraw as withdraw_version
     from opendata.state import read_history
@@ -511,6 +542,10 @@ def withdraw(
     record, _ = read_history(target, name)
     files = "its files deleted" if delete_files else "its files kept"
     typer.echo(f"{name} {version} withdrawn ({files}); latest is now {record.latest or 'none'}")
+    typer.echo(
+        f"The same data will not be published again (publish and the schedule report "
+        f"{name} as withdrawn); to publish it anyway: opendata publish {name} --republish"
+    )
 
 
 @app.command()

@@ -74,12 +74,22 @@ class DatasetInvalid(OpendataError):
         return self.message
 
 
-OutcomeStatus = Literal["published", "unchanged", "skipped", "invalid", "failed"]
+# `withdrawn`: the data is that of a withdrawn version, so it was not published again (a
+# success, exit code 0: the steward withdrew it on purpose; `republish=True` publishes it).
+OutcomeStatus = Literal["published", "unchanged", "skipped", "invalid", "failed", "withdrawn"]
+# A steward's message on a version: one line, this long at most.
+MESSAGE_CHARS = 1000
 
 
 @dataclass
 class Outcome:
-    """What happened to one dataset in a run: the `--json` contract's object."""
+    """What happened to one dataset in a run: the `--json` contract's object.
+
+    For a version published (or, in a dry run, the one that would be): `bump` is the bump made,
+    `required_bump` the one the changes need and `reason` why ('minor: rows added; also values
+    changed (patch)'); a dry run also returns `diff`, the record changes.json would hold (the
+    first rows of each resource with their cells old → new, counts for the rest).
+    """
 
     dataset: str
     status: OutcomeStatus
@@ -92,6 +102,10 @@ class Outcome:
     changes: str | None = None
     exit_code: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
+    bump: Bump | None = None
+    required_bump: Bump | None = None
+    reason: str | None = None
+    diff: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -250,6 +264,17 @@ def load_version(
     return descriptor, files
 
 
+def read_changes(store: Store, name: str, version: SemVer | str) -> dict[str, Any] | None:
+    """A version's changes.json (None when it is gone or not a JSON object: files deleted on
+    withdrawal, or a store that never had one)."""
+    raw = store.read_bytes(f"{dataset_prefix(name)}/{version}/{CHANGES}")
+    try:
+        record = json.loads(raw) if raw is not None else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def latest_descriptor(descriptor: dict[str, Any], base_url: str, name: str) -> bytes:
     """The stable latest descriptor: the version's, with absolute URLs to the version's files.
 
@@ -310,23 +335,33 @@ def publish_package(
     *,
     bump: Bump | None = None,
     dry_run: bool = False,
+    message: str | None = None,
+    republish: bool = False,
     now: datetime | None = None,
     stale_after: timedelta = STALE_CLAIM,
     wait_for_others: timedelta = WAIT_FOR_OTHERS,
 ) -> Outcome:
     """Publish one validated package as a new immutable version, or report it unchanged.
 
+    `message` is the steward's word on why the version is made: it is kept in versions.json,
+    changes.json, the catalog, the page and the DCAT version's notes. Data equal to a withdrawn
+    version's is not published again (status `withdrawn`, saying which version and why) unless
+    `republish` asks for it: then it becomes a new version like any other change.
+
     A pointer conflict (another publisher moved versions.json between our read and our write)
     is retried on top of the other's work; while another live run holds a claim on this
     dataset we wait for it (up to `wait_for_others`), then publish on top of its version or
     give up with PublishInProgress, a ConflictError (exit 3).
     """
+    note = check_message(message)
     deadline = time.monotonic() + wait_for_others.total_seconds()
     attempt = 0
     while True:
         attempt += 1
         try:
-            return _publish_attempt(store, package, base_url, bump, dry_run, now, stale_after)
+            return _publish_attempt(
+                store, package, base_url, bump, dry_run, now, stale_after, note, republish
+            )
         except PublishInProgress:
             # Another run is publishing this dataset: wait for it, then publish on top of it.
             if time.monotonic() > deadline:
@@ -338,6 +373,41 @@ def publish_package(
                 raise
 
 
+def check_message(message: str | None) -> str | None:
+    """A steward's message as it is kept: on one line (whitespace runs as one space), or None
+    when empty; DefinitionError (exit 2) when it is too long to be a note."""
+    if message is None:
+        return None
+    text = " ".join(message.split())
+    if len(text) > MESSAGE_CHARS:
+        raise DefinitionError(
+            f"the message is {len(text)} characters; say why the version was made in at most "
+            f"{MESSAGE_CHARS} (the details are in its changes)"
+        )
+    return text or None
+
+
+def withdrawn_match(versions: list[VersionEntry], content_hash: str) -> Release | None:
+    """The withdrawn version whose data this is, unless a later published version has the same
+    data (a steward republished it: the withdrawal no longer stands for it)."""
+    same = [v for v in versions if isinstance(v, Release) and v.content_hash == content_hash]
+    newest = max(same, key=lambda v: v.version, default=None)
+    return newest if newest is not None and newest.status is Status.WITHDRAWN else None
+
+
+def withdrawn_message(name: str, tombstone: Release, latest: Release | None) -> str:
+    """What a steward reads when the data is a withdrawn version's: which, when, why, and how
+    to publish it anyway."""
+    withdrawn = tombstone.withdrawn or ""
+    when = f"{withdrawn[:10]} {withdrawn[11:16]} UTC" if len(withdrawn) >= 16 else withdrawn
+    stays = f"{latest.version} stays the latest" if latest else "no version is published"
+    return (
+        f"the same data as version {tombstone.version}, withdrawn {when} (reason: "
+        f"{tombstone.reason}); not published again, {stays}. To publish it anyway as a new "
+        f"version: opendata publish {name} --republish"
+    )
+
+
 def _publish_attempt(
     store: Store,
     package: BuiltPackage,
@@ -346,6 +416,8 @@ def _publish_attempt(
     dry_run: bool,
     now: datetime | None,
     stale_after: timedelta,
+    message: str | None = None,
+    republish: bool = False,
 ) -> Outcome:
     name = package.name
     prefix = dataset_prefix(name)
@@ -359,6 +431,18 @@ def _publish_attempt(
             update_latest(store, name, latest.version, base_url)
         url = f"{base_url}{prefix}/{previous}/{DESCRIPTOR}"
         return Outcome(name, "unchanged", previous, previous, url, rows, dry_run=dry_run)
+    tombstone = None if republish else withdrawn_match(versions, package.content_hash)
+    if tombstone is not None:
+        return Outcome(
+            name,
+            "withdrawn",
+            previous,
+            previous,
+            f"{base_url}{prefix}/{previous}/{DESCRIPTOR}" if previous else None,
+            sum(latest.rows.values()) if latest else None,  # the rows of the version that stays
+            withdrawn_message(name, tombstone, latest),
+            dry_run=dry_run,
+        )
 
     moment = now or datetime.now(UTC)
     me = current_owner()
@@ -406,9 +490,27 @@ def _publish_attempt(
         applied = required if bump is None else larger(required, bump)
     url = f"{base_url}{prefix}/{version}/{DESCRIPTOR}"
     summary = changes.summary() if changes else "first version"
+    change_record = (changes or Changes([], [])).to_dict(previous, str(version), applied, message)
+    if changes is None:
+        change_record["resources"] = [
+            {"name": name_, "status": "added", "rows_added": count}
+            for name_, count in package.rows.items()
+        ]
+    why = changes.why(bump) if changes else "first version"
     if dry_run:
         return Outcome(
-            name, "published", str(version), previous, url, rows, dry_run=True, changes=summary
+            name,
+            "published",
+            str(version),
+            previous,
+            url,
+            rows,
+            dry_run=True,
+            changes=summary,
+            bump=applied,
+            required_bump=required if changes else None,
+            reason=why,
+            diff=change_record,
         )
 
     # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone. A dead
@@ -436,12 +538,6 @@ def _publish_attempt(
     # 2. Every file of the version, never overwriting; the descriptor last. `created` is the
     # claim's time, so a re-run after a crash writes byte-identical files.
     versioned = package.with_version(str(version), claimed)
-    change_record = (changes or Changes([], [])).to_dict(previous, str(version), applied)
-    if changes is None:
-        change_record["resources"] = [
-            {"name": name_, "status": "added", "rows_added": count}
-            for name_, count in package.rows.items()
-        ]
     small = {CHANGES: dump_json(change_record), DESCRIPTOR: versioned.descriptor_bytes()}
     for filename, written in package.files.items():
         store.create_file(f"{prefix}/{version}/{filename}", written.path)
@@ -458,6 +554,7 @@ def _publish_attempt(
         datapackage=f"{version}/{DESCRIPTOR}",
         bump=applied,
         summary=summary,
+        message=message,
         rows=dict(package.rows),
         files={f: _file_record(d) for f, d in files.items()},
     )
@@ -472,10 +569,22 @@ def _publish_attempt(
     # 4. The stable latest URLs (the catalog and pages are rebuilt after all datasets).
     if history.latest == version:
         update_latest(store, name, version, base_url)
-    message = None
+    note = None
     if changes is not None and any(r.rows_removed for r in changes.resources):
-        message = f"note: rows that {previous} had are gone in {version} ({summary})"
-    return Outcome(name, "published", str(version), previous, url, rows, message, changes=summary)
+        note = f"note: rows that {previous} had are gone in {version} ({summary})"
+    return Outcome(
+        name,
+        "published",
+        str(version),
+        previous,
+        url,
+        rows,
+        note,
+        changes=summary,
+        bump=applied,
+        required_bump=required if changes else None,
+        reason=why,
+    )
 
 
 def _claim_live(claim: Claim, me: Owner, moment: datetime, stale: timedelta) -> bool:

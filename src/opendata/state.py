@@ -19,7 +19,7 @@ declared here, so a key this code does not know is a file it must not rewrite.
 - `History` (versions.json): the dataset's versions, each a `Claim` (a run's claim on a version
   number: `pending` while the run writes it, `abandoned` once a later run found the run dead) or
   a `Release` (`published`, or `withdrawn` with a tombstone's `withdrawn`, `reason` and
-  `files_deleted`).
+  `files_deleted`; since format 3 with the steward's `message`, why the version was made).
 - `Catalog` (catalog.json): the public index every other derived file is built from. It is a
   JSON document that readers, the pages and the DCAT builder take as it is, so it is typed as
   TypedDicts (the same dicts, checked by mypy and validated on read).
@@ -60,8 +60,8 @@ VERSIONS = "versions.json"
 CATALOG = "catalog.json"
 
 # The format each file is written in; raise it (and add a migration below) when a shape changes.
-VERSIONS_FORMAT = 2
-CATALOG_FORMAT = 2
+VERSIONS_FORMAT = 3
+CATALOG_FORMAT = 3
 # Files written before formats existed (no `format` key).
 UNVERSIONED = 1
 
@@ -216,7 +216,7 @@ class Claim(_Record):
 class Release(_Record):
     """A published version, or the tombstone of a withdrawn one."""
 
-    omitted = ("withdrawn", "reason", "files_deleted")
+    omitted = ("message", "withdrawn", "reason", "files_deleted")
 
     version: SemVer
     status: Literal[Status.PUBLISHED, Status.WITHDRAWN]
@@ -225,6 +225,7 @@ class Release(_Record):
     datapackage: str
     bump: Bump | None  # None for the first version
     summary: str
+    message: str | None = None  # the steward's word on why the version was made (format 3)
     rows: dict[str, Count]
     files: dict[str, FileRecord]
     withdrawn: Timestamp | None = None
@@ -377,6 +378,7 @@ class CatalogVersion(TypedDict):
     published: Timestamp
     bump: Bump | None
     changes: str | None
+    message: str | None  # the steward's word on why the version was made (format 3)
     rows: dict[str, Count]
     datapackage: str
     files: list[CatalogVersionFile]
@@ -497,9 +499,28 @@ def _catalog_1_to_2(record: dict[str, Any]) -> dict[str, Any]:
     return {"format": 2, **{k: v for k, v in record.items() if k != "format"}}
 
 
+def _versions_2_to_3(record: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 lets a version carry a `message` (left out when there is none): a format 2 file
+    is a format 3 one as it is. The format moved so that a release that cannot read `message`
+    says "upgrade opendata" instead of calling the file corrupt."""
+    return {**record, "format": 3}
+
+
+def _catalog_2_to_3(record: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 gives every version a `message` (null when there is none)."""
+    datasets = record.get("datasets")
+    if isinstance(datasets, list):
+        for entry in datasets:
+            versions = entry.get("versions") if isinstance(entry, dict) else None
+            for version in versions if isinstance(versions, list) else []:
+                if isinstance(version, dict):
+                    version.setdefault("message", None)
+    return {**record, "format": 3}
+
+
 # Migration from format N to N + 1, by N.
-_VERSIONS_MIGRATIONS: dict[int, Migration] = {1: _versions_1_to_2}
-_CATALOG_MIGRATIONS: dict[int, Migration] = {1: _catalog_1_to_2}
+_VERSIONS_MIGRATIONS: dict[int, Migration] = {1: _versions_1_to_2, 2: _versions_2_to_3}
+_CATALOG_MIGRATIONS: dict[int, Migration] = {1: _catalog_1_to_2, 2: _catalog_2_to_3}
 
 
 def _decode(raw: bytes, key: str, where: str) -> dict[str, Any]:

@@ -393,7 +393,7 @@ def row_lines(resource: ResourceChanges, limit: int | None = None) -> list[str]:
             lines.append(line)
         more = total - len(shown)
         if more > 0:
-            lines.append(f"… and {rows(more)} more {kind}")
+            lines.append(f"… and {more} more {'row' if more == 1 else 'rows'} {kind}")
     return lines
 
 

@@ -9,10 +9,13 @@ version (1.0.0), a withdrawn one (1.0.1) and the claim of a run killed right aft
 bytes (but for the claim's owner, the process that wrote it). Left out: the killed run's mark in
 the private area, and the files a publish derives again (index, pages, DCAT).
 
-Kept in tests/stores: `files/`, the version folders and `latest/` copies, which are the same
-for every format; `format-N/`, the pointer files (catalog.json and each versions.json). Format 1
-was written by the code before stored state had a format (commit 339254d), format 2 by the code
-that introduced it; test_state checks that this script still writes format 2's bytes.
+Kept in tests/stores: `files/`, the version folders and `latest/` copies as formats 1 and 2
+wrote them; `format-N/`, the pointer files (catalog.json and each versions.json) and, from
+format 3, the version files its release writes differently (changes.json, which lists changed
+cells since then). Format 1 was written by the code before stored state had a format (commit
+339254d), format 2 by the code that introduced it, format 3 (a version's `message`, given to
+1.0.1 here) by the code that introduced that; test_state checks that this script still writes
+format 3's bytes.
 """
 
 from __future__ import annotations
@@ -44,12 +47,14 @@ class Killed(Exception):
     """Stands for a SIGKILL right after the claim was written."""
 
 
-def publish(home: Path, store: LocalStore, name: str, when: datetime) -> None:
+def publish(
+    home: Path, store: LocalStore, name: str, when: datetime, message: str | None = None
+) -> None:
     settings = load_settings(home=home, store=str(store.root))
     prepared = publishing.prepare(settings, name)
     try:
         package = publishing.require_valid(prepared)
-        publishing.publish_package(store, package, settings.base_url, now=when)
+        publishing.publish_package(store, package, settings.base_url, now=when, message=message)
     finally:
         prepared.discard()
 
@@ -70,7 +75,13 @@ def main(target: Path) -> None:
         rebuild_catalog(store, base_url)
 
         mal.write_text(original + EXTRA.replace(",10,", ",20,"), encoding="utf-8")
-        publish(home, store, "avfallsplan", datetime(2025, 2, 1, 9, 30, tzinfo=UTC))
+        publish(
+            home,
+            store,
+            "avfallsplan",
+            datetime(2025, 2, 1, 9, 30, tzinfo=UTC),
+            "Målvärdet för test-extra enligt nämndens beslut",
+        )
         rebuild_catalog(store, base_url, ["avfallsplan"])
         publishing.withdraw(
             store,

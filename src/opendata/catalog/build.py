@@ -24,6 +24,7 @@ from opendata.publish import (
     VerifyProblem,
     dataset_prefix,
     latest_descriptor,
+    read_changes,
     repair_latest,
 )
 from opendata.state import (
@@ -52,6 +53,9 @@ PREVIEW_ROWS = 10
 # The preview reads no more than the start of a CSV: 10 rows fit in it many times over, and a
 # table of ten million rows (600 MB) costs one small ranged read.
 PREVIEW_BYTES = 64 * 1024
+# The page lists the changed rows (cells old → new) of this many of the newest versions; each
+# costs one read of a small changes.json, so a dataset with years of daily versions stays cheap.
+DETAILED_VERSIONS = 10
 # The same rows in other formats: resources `<name>-json` and `<name>-parquet` (Parquet since
 # 2026: older versions have none), listed after the CSV in this order.
 TWINS = ("json", "parquet")
@@ -170,6 +174,7 @@ def _version(home: str, entry: Release) -> CatalogVersion:
         "published": entry.published,
         "bump": entry.bump,
         "changes": entry.summary,
+        "message": entry.message,
         "rows": dict(entry.rows),
         "datapackage": f"{home}{entry.datapackage}",
         "files": [
@@ -268,6 +273,18 @@ def head_records(data: bytes, whole: bool, count: int) -> list[list[str]]:
     return records if whole else records[:-1]
 
 
+def version_changes(store: Store, entry: CatalogEntry) -> dict[str, dict[str, Any]]:
+    """The changes.json of the newest DETAILED_VERSIONS versions that have one (not the first
+    version, not one whose files were deleted), by version number."""
+    found = {}
+    for version in entry["versions"][:DETAILED_VERSIONS]:
+        if version.get("bump") and not version.get("files_deleted"):
+            record = read_changes(store, entry["name"], version["version"])
+            if record is not None:
+                found[version["version"]] = record
+    return found
+
+
 def derived_files(store: Store, catalog: Catalog, touched: Iterable[str]) -> dict[str, bytes]:
     """The index page, the DCAT files and the touched datasets' pages, by key."""
     from opendata.catalog.pages import render_dataset_page, render_index
@@ -283,7 +300,9 @@ def derived_files(store: Store, catalog: Catalog, touched: Iterable[str]) -> dic
     for name in touched:
         entry = by_name.get(name)
         if entry is not None:
-            page = render_dataset_page(entry, preview_rows(store, entry), catalog)
+            page = render_dataset_page(
+                entry, preview_rows(store, entry), catalog, version_changes(store, entry)
+            )
             files[f"{dataset_prefix(name)}/{PAGE}"] = page.encode("utf-8")
     return files
 

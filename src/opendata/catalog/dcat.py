@@ -35,20 +35,21 @@ ch. 9) over part of a county, not a regional authority in the EU sense (a region
 such as Västra Götalandsregionen is that).
 
 Versioning (DCAT 3 version properties, no series). The dataset `{base}datasets/<name>/` always
-describes the latest version: its distributions are the stable `latest/` URLs, its dcat:version
-and owl:versionInfo (DCAT-AP 2) the latest version number, dct:modified that version's publish
-time. It has dcat:hasVersion (and DCAT-AP 2's dct:hasVersion) to every listed version and
+describes the latest version: its distributions are the stable `latest/` URLs, its dcat:version and
+owl:versionInfo (DCAT-AP 2) the latest version number, dct:modified that version's publish time. It
+has dcat:hasVersion (and DCAT-AP 2's dct:hasVersion) to every listed version and
 dcat:hasCurrentVersion to the latest. Each version `{base}datasets/<name>/<version>/` is a
 dcat:Dataset with dcat:isVersionOf, dcat:previousVersion (the next lower listed version),
-dcat:version, owl:versionInfo, adms:versionNotes (the change summary), adms:status (Completed for
+dcat:version, owl:versionInfo, adms:versionNotes (the change summary in English and in Swedish, the
+Swedish one led by the steward's message on why the version was made), adms:status (Completed for
 the latest, Deprecated for an older published version) and, when published, distributions of its
 immutable files with their checksums. A withdrawn version stays as a tombstone: adms:status
-Withdrawn, dct:modified the withdrawal time, the reason in dct:description and versionNotes, and
-no distributions. A dataset whose every version is withdrawn gets adms:status Withdrawn and no
+Withdrawn, dct:modified the withdrawal time, the reason in dct:description and versionNotes, and no
+distributions. A dataset whose every version is withdrawn gets adms:status Withdrawn and no
 distributions. Versions are not listed with dcat:dataset in the catalog: they are reached from
 their dataset, so a portal lists one dataset per name. A dataset series would model a sequence of
-releases that are separate datasets (a yearly file per year); our versions are successive states
-of one dataset, which is what dcat:hasVersion is for, and DCAT-AP-SE 2 has no series.
+releases that are separate datasets (a yearly file per year); our versions are successive states of
+one dataset, which is what dcat:hasVersion is for, and DCAT-AP-SE 2 has no series.
 
 Distributions. Per table one for each file of the version: CSV and JSON, and Parquet in the
 versions that have it (older versions have only CSV and JSON and keep exactly the distributions
@@ -81,6 +82,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
+from opendata.versioning import summary_sv
 
 __all__ = ["DCAT_FILES", "catalog_graph", "dcat_files", "iri"]
 
@@ -275,6 +277,17 @@ class _Builder:
             literal = Literal(_XML_INVALID.sub("", value).strip(), lang=lang)
             self.graph.add((subject, predicate, literal))
 
+    def version_notes(self, node: URIRef, version: CatalogVersion) -> None:
+        """adms:versionNotes: the change summary @en, and @sv the steward's message (why the
+        version was made, in the steward's Swedish) followed by the summary in Swedish."""
+        changes = version.get("changes")
+        message = version.get("message")
+        self.text(node, ADMS.versionNotes, changes, "en")
+        swedish = summary_sv(changes) if changes else None
+        if message:
+            swedish = f"{message} (ändringar: {swedish})" if swedish else message
+        self.text(node, ADMS.versionNotes, swedish, "sv")
+
     def when(self, subject: URIRef, predicate: URIRef, value: Any) -> None:
         """A timestamp of catalog.json (`2025-01-31T10:00:00Z`) as xsd:dateTime."""
         if isinstance(value, str) and value:
@@ -400,7 +413,7 @@ class _Builder:
         if current is not None:
             g.add((node, DCAT.version, Literal(latest)))
             g.add((node, OWL.versionInfo, Literal(latest)))
-            self.text(node, ADMS.versionNotes, current.get("changes"), "en")
+            self.version_notes(node, current)
             g.add((node, DCAT.hasCurrentVersion, iri(f"{home}{latest}/")))
         elif versions:  # every version withdrawn: the dataset itself is a tombstone
             g.add((node, ADMS.status, self.status("Withdrawn")))
@@ -575,7 +588,7 @@ class _Builder:
         self.text(node, DCT.description, f"Version {number} av datasetet {title}.", "sv")
         if title_en:
             self.text(node, DCT.description, f"Version {number} of the dataset {title_en}.", "en")
-        self.text(node, ADMS.versionNotes, version.get("changes"), "en")
+        self.version_notes(node, version)
         self.when(node, DCT.modified, version.get("published"))
         current = number == entry.get("latest")
         g.add((node, ADMS.status, self.status("Completed" if current else "Deprecated")))

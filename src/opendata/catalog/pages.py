@@ -1,11 +1,12 @@
 """The static HTML site: the catalog's index and one page per dataset (Jinja2, autoescaped).
 
-Everything a page shows comes from catalog.json (and the preview rows); nothing reads a clock,
-so the same catalog gives the same bytes. The pages load nothing: the style sheet and the
-small script are inline, allowed by a Content-Security-Policy that names their hashes, so a
-page works offline, from any base path, and an injected script would not run. In-site links
-are relative (computed from the catalog's `homepage`); the absolute URLs are shown where a
-reader cites or harvests them.
+Everything a page shows comes from catalog.json (and the preview rows, and the changes.json of
+the newest versions, which never change once written); nothing reads a clock, so the same
+catalog gives the same bytes. Change summaries are shown in Swedish (versioning.summary_sv).
+The pages load nothing: the style sheet and the small script are inline, allowed by a
+Content-Security-Policy that names their hashes, so a page works offline, from any base path,
+and an injected script would not run. In-site links are relative (computed from the catalog's
+`homepage`); the absolute URLs are shown where a reader cites or harvests them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import json
 import posixpath
 import re
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -23,6 +25,7 @@ from markupsafe import Markup
 
 from opendata.catalog.dcat import THEMES
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion
+from opendata.versioning import Changes, summary_sv
 
 INDEX_DIR = ""  # the index page's folder, relative to the site root
 DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
@@ -67,6 +70,8 @@ def environment() -> Environment:
         bump=bump_label,
         constraints=constraint_list,
         short=short_text,
+        swedish=summary_sv,
+        rader=rows_sv,
     )
     return env
 
@@ -148,6 +153,10 @@ def constraint_list(field: dict[str, Any]) -> list[tuple[str, str | None]]:
     return words
 
 
+def rows_sv(count: int) -> str:
+    return f"{count} rad" if count == 1 else f"{count} rader"
+
+
 def short_text(text: str | None, limit: int = 240) -> str:
     """The start of a description for the index: whole sentences where they fit, else words."""
     text = " ".join((text or "").split())
@@ -224,6 +233,44 @@ def assets() -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------
 # Page data
+
+
+def change_details(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A version's changes.json as the page lists it: per changed resource, the listed rows
+    (changed ones with each cell before and after, added and removed ones by key) and how many
+    there are in all. Empty for a first version or a changes.json that lists no rows."""
+    details = []
+    for resource in Changes.from_dict(record).resources:
+        keys = resource.keys
+        if keys is None or resource.status != "changed":
+            continue
+        fields = keys["fields"][0]
+        values = {tuple(row.key): row for row in resource.values or []}
+
+        def key(row: list[str], fields: list[str] = fields) -> list[tuple[str, str]]:
+            return list(zip(fields, row, strict=False))
+
+        changed = [
+            {
+                "key": key(row),
+                "cells": [(c.field, c.old, c.new) for c in values[tuple(row)].cells]
+                if tuple(row) in values
+                else [],
+            }
+            for row in keys["changed"]
+        ]
+        details.append(
+            {
+                "name": resource.name,
+                "changed": changed,
+                "added": [key(row) for row in keys["added"]],
+                "removed": [key(row) for row in keys["removed"]],
+                "rows_changed": resource.rows_changed,
+                "rows_added": resource.rows_added,
+                "rows_removed": resource.rows_removed,
+            }
+        )
+    return [d for d in details if d["changed"] or d["added"] or d["removed"]]
 
 
 def latest_version(entry: CatalogEntry) -> CatalogVersion | None:
@@ -378,8 +425,13 @@ def render_index(catalog: Catalog) -> str:
 
 
 def render_dataset_page(
-    entry: CatalogEntry, previews: dict[str, list[list[str]]], catalog: Catalog
+    entry: CatalogEntry,
+    previews: dict[str, list[list[str]]],
+    catalog: Catalog,
+    changes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
+    """The dataset's page; `changes` holds the changes.json of versions (by number) whose
+    changed rows it lists."""
     latest = latest_version(entry)
     descriptor = None
     if latest is not None:
@@ -399,6 +451,9 @@ def render_dataset_page(
                 for file in resource.get("files", [])
             ),
             citation=citation,
+            details={
+                version: change_details(record) for version, record in (changes or {}).items()
+            },
             numeric_columns=numeric_columns,
             jsonld=script_json(dataset_jsonld(entry, catalog)),
             dcat_files=DCAT_FILES,
