@@ -101,6 +101,34 @@ class Shaping(Strict):
         default_factory=dict,
         description="legend symbols and their meaning, e.g. {'–': 0, '..': null}",
     )
+    left_empty: list[str] = Field(
+        default_factory=list,
+        description="schema fields this source leaves empty on purpose (else each field must "
+        "be filled by a column, a constant or the municipality)",
+    )
+
+
+class SkipRows(Strict):
+    """Rows left out of a source: those whose cell in `column` matches `matches`.
+
+    `matches` is a regular expression (RE2 syntax: no look-arounds or back-references),
+    searched in the cell's text without its surrounding spaces: `^(Totalt|Summa)` leaves out
+    the rows whose cell starts with Totalt or Summa."""
+
+    column: str
+    matches: str
+
+    @field_validator("matches")
+    @classmethod
+    def _a_pattern(cls, value: str) -> str:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:  # Arrow's own engine (RE2) applies it, so Arrow judges it
+            pc.match_substring_regex(pa.array([""], pa.string()), value)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise ValueError(f"not a regular expression RE2 reads: {error}") from None
+        return value
 
 
 class Limits(Strict):
@@ -127,6 +155,10 @@ class FileSource(Shaping):
         default=False,
         description="a header without rows is published as an empty table (else refused)",
     )
+    skip_rows: list[SkipRows] = Field(
+        default_factory=list,
+        description="rows to leave out (a total row, a sum), by a pattern in one column",
+    )
 
     @field_validator("path")
     @classmethod
@@ -140,9 +172,24 @@ class FileSource(Shaping):
 class CsvSource(FileSource):
     kind: Literal["csv"]
     encoding: str = "utf-8"
-    delimiter: str = ","
+    delimiter: str = Field(
+        default=",", description='between cells: "," or ";" (Swedish Excel), "\\t", "|"'
+    )
     decimal: Literal[".", ","] = "."
     melt: Melt | None = None
+    last_data_row: int | None = Field(
+        default=None, ge=2, description="the last row of data (the header is row 1)"
+    )
+    stop_at_empty_row: bool = Field(
+        default=False, description="the table ends at its first empty row (else those are skipped)"
+    )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1 or value in '"\r\n':
+            raise ValueError('must be one character, such as "," or ";" (not a quote or line end)')
+        return value
 
 
 class XlsxSource(FileSource):
@@ -153,12 +200,27 @@ class XlsxSource(FileSource):
         default=None, ge=2, description="first row of data (default: the row under the header)"
     )
     melt: Melt | None = None
+    last_data_row: int | None = Field(default=None, ge=2, description="the last row of data")
+    stop_at_empty_row: bool | None = Field(
+        default=None,
+        description="the table ends at its first empty row (the default, unless last_data_row "
+        "says where it ends: then empty rows above it are skipped)",
+    )
 
     @model_validator(mode="after")
     def _data_below_header(self) -> XlsxSource:
         if self.first_data_row is not None and self.first_data_row <= self.header_row:
             raise ValueError("first_data_row must be below header_row")
+        first = self.first_data_row or self.header_row + 1
+        if self.last_data_row is not None and self.last_data_row < first:
+            raise ValueError(f"last_data_row must be at or below the first data row ({first})")
         return self
+
+    @property
+    def stops_at_empty_row(self) -> bool:
+        if self.stop_at_empty_row is not None:
+            return self.stop_at_empty_row
+        return self.last_data_row is None
 
 
 class Unnest(Strict):
@@ -230,6 +292,9 @@ class DatasetSource(Strict):
     kind: Literal["dataset"]
     dataset: str
     resource: str
+    left_empty: list[str] = Field(
+        default_factory=list, description="fields of ours the other resource leaves empty"
+    )
 
     @field_validator("dataset", "resource")
     @classmethod
@@ -381,6 +446,18 @@ def load_dataset(folder: Path, schemas_dir: Path) -> Dataset:
         )
     dataset = Dataset(name=name, folder=folder, definition=definition, schemas=schemas)
     for index, resource in enumerate(definition.resources):
+        fields = [f.get("name") for f in schemas[resource.name]["fields"]]
+        for group, sources in (("sources", resource.sources), ("live", resource.live or [])):
+            for number, declared in enumerate(sources):
+                unknown = [name for name in declared.left_empty if name not in fields]
+                if unknown:
+                    raise DefinitionError(
+                        f"{file}: resources.{index}.{group}.{number}.left_empty: "
+                        f"{', '.join(repr(n) for n in unknown)} "
+                        f"{'is not a field' if len(unknown) == 1 else 'are not fields'} of "
+                        f"schema {resource.schema_} (its fields: "
+                        f"{', '.join(repr(f) for f in fields)})"
+                    )
         for number, source in enumerate(resource.sources):
             if isinstance(source, FileSource):
                 path = dataset.source_path(source.path)

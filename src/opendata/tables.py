@@ -87,6 +87,73 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+# Problems of one kind listed from a source while it is read (every one is counted).
+LISTED_PER_CODE = 100
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """A problem found while a source was read that did not stop the reading (a control
+    character, a formula without a value, a row of the wrong width, a name that is no
+    municipality, a field nothing fills): it joins the validation report beside the
+    validator's, so that one run lists every problem of a file. The row is left out or its
+    cell left empty; the dataset is invalid, so nothing of it is published."""
+
+    code: str
+    origin: str  # "file, row 7" for a row, the file's label for the whole source
+    note: str  # what is wrong, in English (a sentence that names the value)
+    note_sv: str  # the same in Swedish
+    field: str | None = None
+    column: str | None = None  # the source's own title of the column
+
+
+@dataclass
+class SourceProblems:
+    """The problems of one resource's sources: the first `LISTED_PER_CODE` of each code kept,
+    every one counted."""
+
+    listed: list[SourceProblem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, problem: SourceProblem) -> None:
+        self.count(problem.code)
+        if self.counts[problem.code] <= LISTED_PER_CODE:
+            self.listed.append(problem)
+
+    def count(self, code: str, times: int = 1) -> None:
+        """Count problems without listing them (beyond the listed ones)."""
+        self.counts[code] = self.counts.get(code, 0) + times
+
+    def wants(self, code: str) -> bool:
+        """Whether another problem of `code` would still be listed (else only count it)."""
+        return self.counts.get(code, 0) < LISTED_PER_CODE
+
+    def extend(self, problems: Sequence[SourceProblem], counts: dict[str, int]) -> None:
+        for code, count in counts.items():
+            self.counts[code] = self.counts.get(code, 0) + count
+        self.listed.extend(problems)
+
+
+@dataclass(frozen=True)
+class SourceLayout:
+    """How one source's rows lead back to it, for messages a steward can follow.
+
+    Every origin of its rows starts with `place` ("x/sources/a.csv" or, for a spreadsheet,
+    "x/sources/a.xlsx, sheet 'Blad1'"); each field was read from the column titled
+    `columns[field]`, in spreadsheet column `letters[title]` (C for the third)."""
+
+    place: str
+    label: str  # the file ("x/sources/a.xlsx"), or the API
+    kind: str  # csv, xlsx, json, or the API's name
+    sheet: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    letters: dict[str, str] = field(default_factory=dict)
+    constants: tuple[str, ...] = ()  # fields given by `constants` in dataset.yaml
+    delimiter: str = ","
+    decimal: str = "."
+    symbols: tuple[str, ...] = ()  # the legend symbols declared, if any
+
+
 @dataclass(frozen=True)
 class Table:
     """One resource, collected and staged: schema, row count and the staging file."""
@@ -98,6 +165,11 @@ class Table:
     # True when the staged rows are known to be in primary-key order already (the writers then
     # skip the sort): sources exported in key order are the common case for large tables.
     in_key_order: bool = False
+    # Where the rows came from (one layout per source), for messages.
+    layouts: tuple[SourceLayout, ...] = ()
+    # Problems met while reading that did not stop it (listed, and counted per code).
+    problems: tuple[SourceProblem, ...] = ()
+    problem_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def fields(self) -> list[str]:
@@ -134,6 +206,42 @@ class Table:
             ).fetchall()
         return {int(row): str(origin) for row, origin in found}
 
+    def rows_at(self, positions: Sequence[int]) -> dict[int, tuple[str, dict[str, str]]]:
+        """The origin and the cells of the rows at `positions`: for the few rows a report
+        lists (their values, and whether they look like a total row)."""
+        if not positions:
+            return {}
+        from opendata.engine.db import connect, quote_identifier, quote_literal
+
+        wanted = ", ".join(str(int(p)) for p in sorted(set(positions)))
+        columns = ", ".join(quote_identifier(name) for name in self.fields)
+        with connect() as con:
+            found = con.execute(
+                f"SELECT {POSITION}, {ORIGIN}, {columns} "
+                f"FROM read_parquet({quote_literal(str(self.path))}) "
+                f"WHERE {POSITION} IN ({wanted})"
+            ).fetchall()
+        return {
+            int(row[0]): (str(row[1]), dict(zip(self.fields, row[2:], strict=True)))
+            for row in found
+        }
+
+    def positions_of(self, origins: Sequence[str]) -> dict[str, int]:
+        """The staged positions of the rows whose origins are `origins` (the error path only:
+        a scan of the origins)."""
+        if not origins:
+            return {}
+        from opendata.engine.db import connect, quote_literal
+
+        wanted = ", ".join(quote_literal(origin) for origin in sorted(set(origins)))
+        with connect() as con:
+            found = con.execute(
+                f"SELECT {ORIGIN}, min({POSITION}) "
+                f"FROM read_parquet({quote_literal(str(self.path))}) "
+                f"WHERE {ORIGIN} IN ({wanted}) GROUP BY {ORIGIN}"
+            ).fetchall()
+        return {str(origin): int(row) for origin, row in found}
+
 
 @dataclass
 class TableWriter:
@@ -153,6 +261,8 @@ class TableWriter:
     _order: KeyOrder | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _pending: deque[Future[None]] = field(default_factory=deque, repr=False)
+    layouts: list[SourceLayout] = field(default_factory=list, repr=False)
+    problems: SourceProblems = field(default_factory=SourceProblems, repr=False)
 
     def __post_init__(self) -> None:
         self._order = KeyOrder.for_schema(self.schema)
@@ -216,7 +326,16 @@ class TableWriter:
             self._writer = _staging_writer(self.path, self.arrow_schema)
         self._writer.close()
         in_order = self._order is not None and self._order.ascending
-        return Table(self.name, self.schema, self.path, self.rows, in_order)
+        return Table(
+            self.name,
+            self.schema,
+            self.path,
+            self.rows,
+            in_order,
+            tuple(self.layouts),
+            tuple(self.problems.listed),
+            dict(self.problems.counts),
+        )
 
     def reset(self) -> None:
         """Start again from no rows (a source is being read a second time)."""
@@ -224,6 +343,8 @@ class TableWriter:
         self._writer = None
         self.rows = 0
         self._order = KeyOrder.for_schema(self.schema)
+        self.layouts = []
+        self.problems = SourceProblems()
 
     def abort(self) -> None:
         for pending in self._pending:

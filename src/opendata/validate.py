@@ -8,10 +8,18 @@ the steward's file and row (the staged row remembers its origin) and the field.
 Reports stay bounded: the first `LISTED_PER_TYPE` problems of each error type are listed, and
 every type is counted. (frictionless stops at its default limit of 1,000 errors in total; we never
 stop early, so the counts are exact however many rows are bad.)
+
+The problems the readers met without stopping (a control character, a row of the wrong width,
+a name that is no municipality, a field no column fills) join the report, and all are sorted by
+source and row. Each problem keeps the validator's `code` and `message` (validation.json's
+machine-readable form) and gets what a steward reads: the source's own column title, the
+spreadsheet cell (`Blad1!C6`), and a message in Swedish and English with a hint where the cause
+is a common one. That text is built only for the problems listed.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import re
 from collections.abc import Sequence
@@ -20,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from opendata.engine.db import connect, quote_identifier, quote_literal
-from opendata.tables import POSITION, Table
+from opendata.messages import (
+    Text,
+    number_hint,
+    sheet_reference,
+    shown,
+    total_row,
+    total_row_hint,
+)
+from opendata.tables import POSITION, SourceLayout, SourceProblem, Table
 
 MAX_LISTED = 20
 CELL_ERRORS = (
@@ -30,14 +46,28 @@ CELL_ERRORS = (
     "integer-out-of-range",
     "formula-like-text",
 )
-SHOWN_CELL = 200  # characters of a cell quoted in a message
 LISTED_PER_TYPE = 100
 NON_FINITE = r"^[+-]?([iI][nN][fF]([iI][nN][iI][tT][yY])?|[sS]?[nN][aA][nN][0-9]*)$"
 
 
+# An origin's parts: the file, a spreadsheet's sheet, the row (line, record) and what follows
+# (a melted column, a JSON path). Origins are written by the readers in opendata.collect.
+ORIGIN_PARTS = re.compile(
+    r"^(?P<file>.+?)(?P<sheet>, sheet (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"))?"
+    r", (?P<word>row|record|line) (?P<number>\d+)(?P<rest>.*)$",
+    re.S,
+)
+MELTED = re.compile(r", column ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")$", re.S)
+SWEDISH_WORDS = {"row": "rad", "line": "rad", "record": "post"}
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One row of a validation report (the frictionless error type as `code`)."""
+    """One row of a validation report (the frictionless error type as `code`).
+
+    `message` is the validator's note (machine-readable, as frictionless words it); `column`
+    (the source's own title), `cell` (`Blad1!C6`), `message_sv` and `message_en` are what a
+    steward reads (`explain`)."""
 
     resource: str
     code: str
@@ -45,6 +75,10 @@ class Problem:
     row: int | None = None
     field: str | None = None
     origin: str | None = None
+    column: str | None = None
+    cell: str | None = None
+    message_sv: str = ""
+    message_en: str = ""
 
     def describe(self) -> str:
         where = self.origin or f"resource {self.resource}"
@@ -53,6 +87,41 @@ class Problem:
         if self.field:
             where += f", field {self.field}"
         return f"{where}: {self.code}: {self.message}"
+
+    def explain(self) -> str:
+        """Two lines a steward reads: where and what in Swedish, then in English with the
+        problem's code (`Blad1!C6` for a spreadsheet cell, the source's column title)."""
+        where_sv, where_en = self.where()
+        sv = _sentence(self.message_sv or self.message)
+        en = _sentence(self.message_en or self.message)
+        return f"{where_sv}: {sv}\n    {where_en}: {en} [{self.code}]"
+
+    def where(self) -> tuple[str, str]:
+        """Where the problem is, in Swedish and in English."""
+        parts = ORIGIN_PARTS.match(self.origin or "")
+        if self.origin is None:
+            sv, en = f"resurs {self.resource}", f"resource {self.resource}"
+            if self.row is not None:
+                sv, en = f"{sv}, rad {self.row}", f"{en}, row {self.row}"
+        elif parts is None:
+            sv = en = self.origin  # the whole source
+        else:
+            rest = parts["rest"]
+            if self.column is not None:
+                rest = MELTED.sub("", rest)
+            if self.cell:
+                sv = en = f"{parts['file']}, {self.cell}{rest}"
+            else:
+                word, number = parts["word"], parts["number"]
+                sheet = parts["sheet"] or ""
+                sv = f"{parts['file']}{sheet.replace(', sheet', ', blad', 1)}, "
+                sv += f"{SWEDISH_WORDS[word]} {number}{rest}"
+                en = f"{parts['file']}{sheet}, {word} {number}{rest}"
+        if self.column is not None:
+            sv, en = f"{sv}, kolumn {self.column!r}", f"{en}, column {self.column!r}"
+        elif self.field and ", " not in self.field:  # (several: the message names them)
+            sv, en = f"{sv}, fält {self.field!r}", f"{en}, field {self.field!r}"
+        return sv, en
 
 
 @dataclass
@@ -95,10 +164,12 @@ class Report:
         }
 
     def summary(self, limit: int = MAX_LISTED) -> str:
-        lines = [problem.describe() for problem in self.problems[:limit]]
+        """The problems as a steward reads them (`Problem.explain`), in source and row order;
+        beyond `limit`, how many more (and the totals per code, on the "in all" line)."""
+        lines = [problem.explain() for problem in self.problems[:limit]]
         hidden = self.total - min(limit, len(self.problems))
         if hidden > 0:
-            lines.append(f"... and {hidden} more problems")
+            lines.append(f"... och {hidden} fel till / ... and {hidden} more problems")
             by_type: dict[str, int] = {}
             for counts in self.counts.values():
                 for code, count in counts.items():
@@ -148,10 +219,43 @@ def validate_tables(dataset: str, tables: Sequence[Table], scratch: Path | None 
             _count(report, table.name, counts)
     for name, errors in found.items():
         table = by_name[name]
-        origins = table.origins([e.row for e in errors if e.row is not None])
-        for error in sorted(errors, key=lambda e: (e.row or 0, _position(table, e.field))):
-            report.problems.append(_problem(table, error, origins))
+        _count(report, name, table.problem_counts)
+        report.problems.extend(_problems_of(table, errors, report.counts.setdefault(name, {})))
     return report
+
+
+def _problems_of(table: Table, errors: list[Any], counts: dict[str, int]) -> list[Problem]:
+    """The validator's listed errors and the readers' problems of one table, as a steward
+    reads them, in source and row order. A cell a reader already reported (a control
+    character, a formula without a value) is not reported again by the validator."""
+    wanted = [e.row for e in errors if e.row is not None]
+    wanted += [n for e in errors if (n := _earlier_row(e.note)) is not None]
+    rows = table.rows_at(wanted)
+    found = table.problems
+    positions = table.positions_of([p.origin for p in found]) if found else {}
+    problems = [_from_source(table, problem, positions) for problem in found]
+    reported = {(p.origin, p.field) for p in problems} | {(p.origin, p.column) for p in problems}
+    for error in errors:
+        problem = _problem(table, error, rows)
+        if problem.origin is not None and (
+            (problem.origin, problem.field) in reported
+            or (problem.column and (problem.origin, problem.column) in reported)
+        ):
+            counts[problem.code] -= 1  # the reader's problem says it
+            continue
+        problems.append(problem)
+    return sorted(problems, key=lambda p: _order(table, p))
+
+
+def _order(table: Table, problem: Problem) -> tuple[int, int, int, int]:
+    """Source by source (in the definition's order), then by row, then column by column;
+    a problem of a whole source before its rows."""
+    layout = _layout_of(table, problem.origin)
+    index = table.layouts.index(layout) if layout is not None else -1
+    parts = ORIGIN_PARTS.match(problem.origin or "")
+    number = int(parts["number"]) if parts else (problem.row or -1)
+    column = _position(table, problem.field.split(", ")[0] if problem.field else None)
+    return (index, number, problem.row or 0, column)
 
 
 def _count(report: Report, name: str, counts: dict[str, int]) -> None:
@@ -165,19 +269,20 @@ def _position(table: Table, name: str | None) -> int:
     return table.fields.index(name) if name in table.fields else -1
 
 
-def _problem(table: Table, error: Any, origins: dict[int, str]) -> Problem:
+def _problem(table: Table, error: Any, rows: dict[int, tuple[str, dict[str, str]]]) -> Problem:
     row = error.row
+    origin, cells = rows.get(row, (None, {})) if row is not None else (None, {})
     field_name = error.field
-    origin = origins.get(row) if row is not None else None
     if field_name is None and origin is not None:
         field_name = _key_fields(table.schema, error.type)
     note = error.note
     if error.type in CELL_ERRORS and error.cell is not None:
-        cell = str(error.cell)
-        shown = repr(cell if len(cell) <= SHOWN_CELL else cell[:SHOWN_CELL])
-        if len(cell) > SHOWN_CELL:
-            shown += f" … ({len(cell):,} characters)"
-        note = f"{shown}: {note}"
+        note = f"{shown(error.cell)}: {note}"
+    layout = _layout_of(table, origin)
+    # A key of several fields has no one column (its message names them all).
+    several = field_name is not None and ", " in field_name
+    column = None if several else _column_of(layout, field_name, origin)
+    text = _human(table, error, layout, origin, cells, rows)
     return Problem(
         resource=table.name,
         code=error.type,
@@ -185,7 +290,282 @@ def _problem(table: Table, error: Any, origins: dict[int, str]) -> Problem:
         row=row,
         field=field_name,
         origin=origin,
+        column=column,
+        cell=_cell_of(layout, column, origin),
+        message_sv=text.sv,
+        message_en=text.en,
     )
+
+
+def _from_source(table: Table, found: SourceProblem, positions: dict[str, int]) -> Problem:
+    """A reader's problem as a row of the report."""
+    layout = _layout_of(table, found.origin)
+    field_name = found.field
+    if field_name is None and layout is not None and found.column is not None:
+        field_name = next((f for f, t in layout.columns.items() if t == found.column), None)
+    column = found.column or _column_of(layout, field_name, found.origin)
+    return Problem(
+        resource=table.name,
+        code=found.code,
+        message=found.note,
+        row=positions.get(found.origin),
+        field=field_name,
+        origin=found.origin,
+        column=column,
+        cell=_cell_of(layout, column, found.origin),
+        message_sv=found.note_sv,
+        message_en=found.note,
+    )
+
+
+def _layout_of(table: Table, origin: str | None) -> SourceLayout | None:
+    """The source a row came from: the layout whose place its origin starts with."""
+    if origin is None:
+        return None
+    best: SourceLayout | None = None
+    for layout in table.layouts:
+        inside = origin == layout.place or origin.startswith(layout.place + ",")
+        if inside and (best is None or len(layout.place) > len(best.place)):
+            best = layout
+    return best
+
+
+def _column_of(layout: SourceLayout | None, name: str | None, origin: str | None) -> str | None:
+    """The source's title of the column a field came from (a melted row: its column)."""
+    if layout is None or name is None:
+        return None
+    melted = MELTED.search(origin or "")
+    if melted and name not in layout.columns and name not in layout.constants:
+        with contextlib.suppress(ValueError, SyntaxError):
+            return str(ast.literal_eval(melted.group(1)))
+    return layout.columns.get(name)
+
+
+def _cell_of(layout: SourceLayout | None, column: str | None, origin: str | None) -> str | None:
+    """A spreadsheet cell as Excel names it (`Blad1!C6`, `'Tabell 4'!C6`)."""
+    if layout is None or layout.sheet is None or column is None or column not in layout.letters:
+        return None
+    parts = ORIGIN_PARTS.match(origin or "")
+    if parts is None:
+        return None
+    return f"{sheet_reference(layout.sheet)}!{layout.letters[column]}{parts['number']}"
+
+
+EARLIER = re.compile(r"^the same as in the row at position (\d+)$")
+
+
+def _earlier_row(note: str) -> int | None:
+    match = EARLIER.match(note or "")
+    return int(match.group(1)) if match else None
+
+
+# What a value must look like, by field type (Swedish, English); a format adds its own.
+TYPE_TEXTS = {
+    "integer": ("ett heltal", "a whole number"),
+    "number": ("ett tal", "a number"),
+    "year": ("ett årtal (som 2024)", "a year (such as 2024)"),
+    "yearmonth": ("år och månad (ÅÅÅÅ-MM)", "a year and month (YYYY-MM)"),
+    "date": ("ett datum (ÅÅÅÅ-MM-DD)", "a date (YYYY-MM-DD)"),
+    "datetime": ("en tidpunkt (ÅÅÅÅ-MM-DDTtt:mm:ss)", "a date and time (YYYY-MM-DDThh:mm:ss)"),
+    "time": ("ett klockslag (tt:mm:ss)", "a time of day (hh:mm:ss)"),
+    "boolean": ("sant eller falskt (true/false)", "true or false"),
+    "duration": ("en tidslängd (ISO 8601, som P1Y2M)", "a duration (ISO 8601, such as P1Y2M)"),
+}
+FORMAT_TEXTS = {
+    "email": ("en e-postadress", "an e-mail address"),
+    "uri": ("en webbadress (URI)", "a web address (URI)"),
+    "uuid": ("ett UUID", "a UUID"),
+}
+BOUND_TEXTS = {
+    "minimum": ("är mindre än {}, det minsta tillåtna", "is less than {}, the smallest allowed"),
+    "maximum": ("är större än {}, det största tillåtna", "is greater than {}, the largest allowed"),
+    "exclusiveMinimum": ("måste vara större än {}", "must be greater than {}"),
+    "exclusiveMaximum": ("måste vara mindre än {}", "must be less than {}"),
+    "minLength": ("är kortare än {} tecken", "is shorter than {} characters"),
+    "maxLength": ("är längre än {} tecken", "is longer than {} characters"),
+    "pattern": ("följer inte mönstret {}", "does not follow the pattern {}"),
+}
+CONSTRAINT_NOTE = re.compile(r'^constraint "(\w+)" is "(.*)"$', re.S)
+FOREIGN_NOTE = re.compile(
+    r'^for "(?P<fields>.*)": values "(?P<values>.*)" not found in the lookup table '
+    r'"(?P<resource>.*)" as "(?P<refs>.*)"$',
+    re.S,
+)
+
+
+def _human(
+    table: Table,
+    error: Any,
+    layout: SourceLayout | None,
+    origin: str | None,
+    cells: dict[str, str],
+    rows: dict[int, tuple[str, dict[str, str]]],
+) -> Text:
+    """What a steward reads about one of the validator's errors, with the hint for a common
+    cause: a total row, a decimal comma, a legend symbol, spaces between thousands."""
+    schema_field: dict[str, Any] = next(
+        (f for f in table.schema["fields"] if f["name"] == error.field), {}
+    )
+    value = "" if error.cell is None else str(error.cell)
+    code = error.type
+    text = _what(table, error, schema_field, value, layout, origin, cells, rows)
+    kind = schema_field.get("type", "string")
+    if code == "type-error" and kind in ("number", "integer", "year") and layout is not None:
+        hint = number_hint(value, layout.kind, layout.decimal, layout.delimiter)
+        if hint is not None:
+            text += hint
+    if layout is not None and layout.kind in ("csv", "xlsx", "json"):
+        for name, cell in cells.items():
+            if isinstance(cell, str) and total_row(cell):
+                text += total_row_hint(layout.columns.get(name, name), cell)
+                break
+    return text
+
+
+def _what(
+    table: Table,
+    error: Any,
+    schema_field: dict[str, Any],
+    value: str,
+    layout: SourceLayout | None,
+    origin: str | None,
+    cells: dict[str, str],
+    rows: dict[int, tuple[str, dict[str, str]]],
+) -> Text:
+    code = error.type
+    quoted = shown(value)
+    if code == "type-error":
+        kind = str(schema_field.get("type", "string"))
+        form = str(schema_field.get("format", "default"))
+        sv, en = FORMAT_TEXTS.get(form) or TYPE_TEXTS.get(kind, (f"av typen {kind}", kind))
+        if kind in ("date", "datetime", "time") and form not in ("default", "any"):
+            pattern = form.removeprefix("fmt:")
+            sv, en = f"{sv.split(' (')[0]} i formen {pattern}", f"{en.split(' (')[0]} as {pattern}"
+        return Text(f"{quoted} är inte {sv}", f"{quoted} is not {en}")
+    if code == "constraint-error":
+        match = CONSTRAINT_NOTE.match(error.note or "")
+        name, limit = (match.group(1), match.group(2)) if match else ("", "")
+        if name == "required":
+            return Text(
+                "värde saknas, men fältet måste ha ett", "no value, but the field needs one"
+            )
+        if name == "enum":
+            allowed = (schema_field.get("constraints") or {}).get("enum") or []
+            listed = ", ".join(shown(v) for v in allowed[:10])
+            more = f" … ({len(allowed)})" if len(allowed) > 10 else ""
+            return Text(
+                f"{quoted} är inte ett av de tillåtna värdena: {listed}{more}",
+                f"{quoted} is not one of the allowed values: {listed}{more}",
+            )
+        if name in BOUND_TEXTS:
+            sv, en = BOUND_TEXTS[name]
+            return Text(f"{quoted} {sv.format(limit)}", f"{quoted} {en.format(limit)}")
+        return Text(
+            f"{quoted} bryter mot regeln {name} = {limit}",
+            f"{quoted} breaks the rule {name} = {limit}",
+        )
+    if code in ("primary-key", "unique-error"):
+        names = (
+            [error.field]
+            if code == "unique-error"
+            else [n for n in (_key_fields(table.schema, code) or "").split(", ") if n]
+        )
+        titles = [_title(layout, n, origin) for n in names]
+        earlier = _earlier_row(error.note)
+        if earlier is None:
+            return Text(
+                f"nyckeln ({', '.join(titles)}) saknar värde",
+                f"the key ({', '.join(titles)}) has no value",
+            )
+        values = [f"{t} = {shown(cells.get(n, ''))}" for n, t in zip(names, titles, strict=True)]
+        pairs_sv, pairs_en = _and(values, "och"), _and(values, "and")
+        other = rows.get(earlier, (None, {}))[0]
+        where_sv, where_en = _other_row(other, origin, earlier)
+        both_sv, both_en = _and(titles, "och"), _and(titles, "and")
+        return Text(
+            f"{where_sv} har redan {pairs_sv}; två rader får inte ha samma {both_sv}",
+            f"{where_en} already has {pairs_en}; no two rows may have the same {both_en}",
+        )
+    if code == "foreign-key":
+        match = FOREIGN_NOTE.match(error.note or "")
+        if match:
+            names = match["fields"].split(", ")
+            target, refs = match["resource"], match["refs"].split(", ")
+            if len(refs) != len(names):
+                refs = names
+            values = [
+                f"{ref} = {shown(cells.get(n, ''))}" for n, ref in zip(names, refs, strict=True)
+            ]
+            return Text(
+                f"tabellen {target!r} har ingen rad med {_and(values, 'och')}",
+                f"table {target!r} has no row with {_and(values, 'and')}",
+            )
+    if code == "non-finite-number":
+        if re.match(NON_FINITE, value):
+            return Text(
+                f"{quoted} är inget tal som kan publiceras (NaN och oändligheter har ingen "
+                "JSON-form); lämna cellen tom för ett saknat värde",
+                f"{quoted} is no number that can be published (NaN and infinities have no JSON "
+                "form); leave the cell empty for a missing value",
+            )
+        return Text(
+            f"{quoted} är större än ±1,8e308, det största tal som JSON- och Parquet-kopiorna "
+            "rymmer (det skulle bli oändligt); kontrollera värdet, eller gör fältet till text",
+            f"{quoted} is beyond ±1.8e308, the largest number the JSON and Parquet copies hold "
+            "(it would become infinite); check the value, or make the field a string",
+        )
+    if code == "integer-out-of-range":
+        return Text(
+            f"{quoted} ligger utanför de 64-bitars heltal (±9 223 372 036 854 775 807) som JSON- "
+            "och Parquet-kopiorna rymmer; gör fältet till text om det är en kod",
+            f"{quoted} is beyond the 64-bit integers (±9,223,372,036,854,775,807) that the JSON "
+            "and Parquet copies hold; make the field a string if it is a code",
+        )
+    if code == "formula-like-text":
+        return Text(
+            f"{quoted} börjar med {value[:1]!r}, så ett kalkylprogram som öppnar den publicerade "
+            "CSV-filen kör texten som en formel (CSV-injektion); ta bort det första tecknet, "
+            f'eller markera fältet `"{ALLOW_FORMULAS}": true` i tabellschemat om sådan text är '
+            "avsedd",
+            f"{quoted} starts with {value[:1]!r}, so a spreadsheet that opens the published CSV "
+            "runs it as a formula (CSV injection); remove the leading character, or mark the "
+            f'field `"{ALLOW_FORMULAS}": true` in its Table Schema if such text is meant',
+        )
+    note = error.note or code
+    return Text(f"{note} ({code})", note)
+
+
+def _title(layout: SourceLayout | None, name: str, origin: str | None) -> str:
+    """A field as the steward knows it: its column's title, or its name (a constant)."""
+    title = _column_of(layout, name, origin)
+    return repr(title) if title is not None else repr(name)
+
+
+def _and(items: list[str], word: str) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def _other_row(other: str | None, origin: str | None, position: int) -> tuple[str, str]:
+    """Where the earlier row is: its row in the same file, or the other file and row."""
+    parts = ORIGIN_PARTS.match(other or "")
+    if parts is None:
+        return f"rad {position} av tabellen", f"row {position} of the table"
+    here = ORIGIN_PARTS.match(origin or "")
+    same = here is not None and (here["file"], here["sheet"]) == (parts["file"], parts["sheet"])
+    word, number = parts["word"], parts["number"]
+    short_sv, short_en = f"{SWEDISH_WORDS[word]} {number}", f"{word} {number}"
+    if same:
+        return short_sv, short_en
+    sheet = parts["sheet"] or ""
+    return (
+        f"{parts['file']}{sheet.replace(', sheet', ', blad', 1)}, {short_sv}",
+        f"{parts['file']}{sheet}, {short_en}",
+    )
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
 def _key_fields(schema: dict[str, Any], code: str) -> str | None:

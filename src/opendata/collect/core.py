@@ -29,15 +29,18 @@ from opendata.definitions import (
 )
 from opendata.errors import (
     DefinitionError,
-    InvalidSourceData,
     RemoteSourceNeeded,
     SourceError,
 )
+from opendata.messages import shown, total_row, total_row_hint
 from opendata.municipalities import MEMBERS, code_for_name, national_register, normalise_code
 from opendata.tables import (
     CHUNK_ROWS,
     ORIGIN,
     PYTHON_WHITESPACE,
+    SourceLayout,
+    SourceProblem,
+    SourceProblems,
     Table,
     TableWriter,
     cell_text,
@@ -61,7 +64,9 @@ class RawSource:
 
     `header_at` says where the header is ("file, line 1"), for messages about it;
     `header_note` explains a header that may not read as it looks (merged cells), and
-    `merged_header` lists the header's merged cells that span several columns."""
+    `merged_header` lists the header's merged cells that span several columns. Every row's
+    origin starts with `place` (the file, or the file and sheet); `letters` gives a
+    spreadsheet column's letter by its title."""
 
     headers: list[str]
     batches: Iterable[pa.Table]
@@ -69,6 +74,8 @@ class RawSource:
     header_at: str = ""
     header_note: str = ""
     merged_header: list[str] = field(default_factory=list)
+    place: str = ""
+    letters: dict[str, str] = field(default_factory=dict)
 
 
 LISTED = 10
@@ -180,8 +187,12 @@ def _collect(
         where = f"{dataset.definition_file}: resources.{resource.name}.sources.{index}"
         if isinstance(source, DatasetSource):
             other = resolve_dataset(source.dataset, source.resource)
+            _check_filled_by(other, source, fields, where, resource.schema_)
             for batch in other.batches([*other.fields, ORIGIN]):
                 writer.write(_conform(pa.Table.from_batches([batch]), fields))
+            # The rows keep their origins, so their layouts and problems come along.
+            writer.layouts.extend(other.layouts)
+            writer.problems.extend(other.problems, other.problem_counts)
             continue
         if isinstance(source, ApiSource):
             if remote is None:
@@ -195,11 +206,14 @@ def _collect(
         else:
             path = dataset.source_path(source.path)
             label = f"{dataset.folder.name}/{source.path}"
-            raw = _read(source, path, label, where, parallel)
-        shaper = Shaper(source, fields, field_types, label, where, resource.schema_)
+            raw = _read(source, path, label, where, parallel, writer.problems)
+        shaper = Shaper(
+            source, fields, field_types, label, where, resource.schema_, writer.problems
+        )
         for batch in shaper.shape(raw):
             writer.write(batch)
         shaper.finish()
+        writer.layouts.append(shaper.layout(source.kind))
         if isinstance(source, FileSource) and not source.allow_empty and not shaper.raw_rows:
             raise SourceError(
                 f"{label}: no {'records' if isinstance(source, JsonSource) else 'rows'} below "
@@ -208,8 +222,26 @@ def _collect(
             )
 
 
+def _check_filled_by(
+    other: Table, source: DatasetSource, fields: list[str], where: str, schema_name: str
+) -> None:
+    """Every field of ours comes from the other resource, or is declared `left_empty`."""
+    missing = [f for f in fields if f not in other.fields and f not in source.left_empty]
+    if missing:
+        raise DefinitionError(
+            f"{where}: resource {source.resource} of dataset {source.dataset} has no field "
+            f"{listing([repr(f) for f in missing])} of schema {schema_name}; declare "
+            f"`left_empty: [{', '.join(missing)}]` on this source if they are empty on purpose"
+        )
+
+
 def _read(
-    source: FileSource, path: Any, label: str, where: str, parallel: bool = True
+    source: FileSource,
+    path: Any,
+    label: str,
+    where: str,
+    parallel: bool = True,
+    problems: SourceProblems | None = None,
 ) -> RawSource:
     from opendata.collect import files
 
@@ -222,10 +254,21 @@ def _read(
             source.first_data_row,
             where,
             source.limits,
+            problems=problems,
+            last_data_row=source.last_data_row,
+            stop_at_empty_row=source.stops_at_empty_row,
         )
     if isinstance(source, CsvSource):
         return files.read_csv(
-            path, label, source.encoding, source.delimiter, parallel, source.limits
+            path,
+            label,
+            source.encoding,
+            source.delimiter,
+            parallel,
+            source.limits,
+            problems=problems,
+            last_data_row=source.last_data_row,
+            stop_at_empty_row=source.stop_at_empty_row,
         )
     if isinstance(source, JsonSource):
         return files.read_json(path, label, source, where)
@@ -256,18 +299,25 @@ class Shaper:
         label: str,
         where: str,
         schema_name: str,
+        problems: SourceProblems | None = None,
     ) -> None:
         self.source = source
         self.fields = fields
         self.label = label
         self.where = where
         self.schema_name = schema_name
+        self.problems = problems if problems is not None else SourceProblems()
+        self.raw: RawSource | None = None
+        self.identity = False
+        rules = source.skip_rows if isinstance(source, FileSource) else []
+        self.skips = [(normalise_header(rule.column), rule.matches) for rule in rules]
         numeric = ("number", "integer", "year")
         self.numeric = {name for name, kind in field_types.items() if kind in numeric}
         self.decimal_comma = isinstance(source, CsvSource) and source.decimal == ","
         melt = getattr(source, "melt", None)
         self.melt_columns = [normalise_header(h) for h in melt.columns] if melt else []
         self.seen_members: set[str] = set()
+        self.unknown_names: set[str] = set()
         self.mapping: dict[str, str] = {}
         self.raw_rows = 0  # rows the source held (before members are picked)
 
@@ -277,6 +327,8 @@ class Shaper:
         unnest = isinstance(source, JsonSource) and source.unnest is not None
         # Without `columns` (and `unnest`), the header's titles are the fields.
         identity = source.columns is None and not unnest
+        self.raw = raw
+        self.identity = identity
         if identity:
             declared = _identity_mapping(source, raw.headers)
             self._check_header_fields(raw, list(declared.values()))
@@ -292,8 +344,11 @@ class Shaper:
         if melt is not None:
             for header in self.melt_columns:
                 needed[f"melt.columns {header!r}"] = header
+        for header, _ in self.skips:
+            needed[f"skip_rows {header!r}"] = header
         if raw.headers:
-            _require_headers(needed, raw.headers, self.where, self.label, raw.header_note)
+            note = raw.header_note + self._delimiter_hint(raw)
+            _require_headers(needed, raw.headers, self.where, self.label, note)
         twice = sorted(raw.duplicated & set(needed.values()))
         if twice:
             raise SourceError(
@@ -302,12 +357,26 @@ class Shaper:
             )
         known = set(raw.headers)
         for batch in raw.batches:
-            self.raw_rows += batch.num_rows
             if identity:
                 self._check_new_keys(batch, known)
+            if self.skips:
+                batch = self._skip(batch)
+            self.raw_rows += batch.num_rows
             shaped = self._shape_batch(batch)
             if shaped.num_rows:
                 yield shaped
+
+    def _skip(self, batch: pa.Table) -> pa.Table:
+        """The rows that no `skip_rows` rule matches (Arrow's RE2, on the trimmed cell)."""
+        matched: Any = None
+        for header, pattern in self.skips:
+            if header not in batch.column_names:
+                continue  # a record without the key
+            hit = pc.match_substring_regex(strip(batch.column(header)), pattern)
+            matched = hit if matched is None else pc.or_(matched, hit)
+        if matched is None:
+            return batch
+        return batch.filter(pc.invert(pc.fill_null(matched, False)))
 
     def _check_header_fields(self, raw: RawSource, titles: list[str]) -> None:
         """Without `columns`, every titled column is a field: one the schema lacks is a problem
@@ -327,8 +396,18 @@ class Shaper:
                 + f" of schema {self.schema_name} (its fields: "
                 f"{listing([repr(f) for f in self.fields])}); "
                 "remove them from the file, add them to the schema, or choose the columns to "
-                "publish with `columns` in dataset.yaml"
+                "publish with `columns` in dataset.yaml" + self._delimiter_hint(raw)
             )
+
+    def _delimiter_hint(self, raw: RawSource) -> str:
+        """A hint in both languages when the header reads as one column holding `;` (or a
+        tab): the file is separated by it."""
+        from opendata.messages import delimiter_hint
+
+        if not isinstance(self.source, CsvSource):
+            return ""
+        hint = delimiter_hint(raw.headers, self.source.delimiter)
+        return f"\n{hint.sv}\n{hint.en}" if hint else ""
 
     def _check_new_keys(self, batch: pa.Table, known: set[str]) -> None:
         """Records (JSON, APIs) may bring keys the first record lacked: without `columns`, such
@@ -366,6 +445,33 @@ class Shaper:
                 f"{self.where}: produces field(s) {', '.join(extra)} that schema "
                 f"{self.schema_name} does not have"
             )
+        filled = sorted(produced & set(self.source.left_empty))
+        if filled:
+            raise DefinitionError(
+                f"{self.where}: left_empty: {', '.join(repr(f) for f in filled)} "
+                f"{'is' if len(filled) == 1 else 'are'} filled by this source "
+                f"({self._filled_by(filled[0])}); take {'it' if len(filled) == 1 else 'them'} "
+                "out of left_empty"
+            )
+
+    def _filled_by(self, name: str) -> str:
+        if name in self.source.constants:
+            return f"constants: {name}"
+        if name in self.mapping:
+            return f"column {self.mapping[name]!r}"
+        return "the municipality" if name == "kommunkod" else "melt"
+
+    def _filled(self) -> set[str]:
+        """The fields this source gives a value: columns, constants, municipality, melt."""
+        filled = set(self.mapping) | set(self.source.constants)
+        if self.source.municipality is not None:
+            filled.add("kommunkod")
+            if "kommun" in self.fields:
+                filled.add("kommun")
+        melt = getattr(self.source, "melt", None)
+        if melt is not None:
+            filled.update((melt.variable, melt.value))
+        return filled
 
     def _shape_batch(self, batch: pa.Table) -> pa.Table:
         source = self.source
@@ -437,15 +543,8 @@ class Shaper:
             codes = _map_distinct(column, code_of)
             bad = pc.starts_with(pc.fill_null(codes, ""), "\0")
             if pc.any(bad).as_py():
-                first = pc.index(bad, True).as_py()
-                origin = origins[first].as_py()
-                value = column[first].as_py()
-                if codes[first].as_py() == "\0blank":
-                    raise InvalidSourceData(f"{origin}: column {spec.name!r}: no municipality name")
-                raise InvalidSourceData(
-                    f"{origin}: column {spec.name!r}: {value!r} is not the name of a Swedish "
-                    "municipality"
-                )
+                self._unknown_names(column_name, column, codes, bad, origins)
+                codes = pc.if_else(bad, pa.scalar(None, pa.string()), codes)
         keep = pc.is_valid(codes)
         if spec.members_only:
             keep = pc.and_(keep, pc.is_in(codes, value_set=pa.array(list(MEMBERS))))
@@ -467,37 +566,147 @@ class Shaper:
             if self.decimal_comma and name in self.numeric:
                 for old, new in (("\u00a0", ""), (" ", ""), (",", ".")):
                     column = pc.replace_substring(column, old, new)
-            at = first_control_character(column)
-            if at is not None:
-                self._refuse_control(name, column[at].as_py(), origins[at].as_py())
+            if first_control_character(column) is not None:
+                self._control_characters(name, column, origins)
             columns[name] = column
         columns[ORIGIN] = origins
         return pa.table(columns)
 
-    def _refuse_control(self, name: str, cell: str, origin: str) -> None:
-        char = next(c for c in cell if ord(c) < 32 and CONTROL_CHARACTERS[ord(c)])
-        header = self.mapping.get(name)
-        where = f"column {header!r}" if header and header != name else f"field {name!r}"
-        shown = repr(cell if len(cell) <= 80 else cell[:80] + "…")
-        raise SourceError(
-            f"{origin}, {where}: {shown} holds the control character U+{ord(char):04X}"
-            f"{' (NUL)' if char == chr(0) else ''}, which text tools, XML and web pages cannot "
-            "show and which usually comes from a broken export; remove it from the source"
+    def _control_characters(self, name: str, column: Any, origins: Any) -> None:
+        """Every cell of `column` holding a control character becomes a problem (the first
+        `LISTED_PER_CODE` listed, all counted); the reading goes on."""
+        code = "control-character"
+        hits = pc.match_substring_regex(column, CONTROL_PATTERN)
+        indices = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+        for at in indices:
+            if not self.problems.wants(code):
+                self.problems.count(code)
+                continue
+            cell = str(column[int(at)].as_py())
+            char = next(c for c in cell if ord(c) < 32 and CONTROL_CHARACTERS[ord(c)])
+            nul = " (NUL)" if char == chr(0) else ""
+            self.problems.add(
+                SourceProblem(
+                    code,
+                    str(origins[int(at)].as_py()),
+                    f"{shown(cell)} holds the control character U+{ord(char):04X}{nul}, which "
+                    "text tools, XML and web pages cannot show and which usually comes from a "
+                    "broken export; remove it from the source",
+                    f"{shown(cell)} innehåller styrtecknet U+{ord(char):04X}{nul}, som "
+                    "textverktyg, XML och webbsidor inte kan visa och som oftast kommer från en "
+                    "trasig export; ta bort det i källan",
+                    field=name,
+                    column=self.column_of(name),
+                )
+            )
+
+    def column_of(self, name: str) -> str | None:
+        """The source's title of the column a field is read from (None: not from a column)."""
+        if name in self.mapping:
+            return self.mapping[name]
+        municipality = self.source.municipality
+        if municipality is not None and name in ("kommunkod", "kommun"):
+            return normalise_header(municipality.code or municipality.name)
+        return None
+
+    def layout(self, kind: str) -> SourceLayout:
+        """How this source's rows lead back to it (after the last batch)."""
+        raw = self.raw
+        columns = {name: title for name in self.fields if (title := self.column_of(name))}
+        source = self.source
+        return SourceLayout(
+            place=(raw.place if raw is not None else "") or self.label,
+            label=self.label,
+            kind=kind,
+            sheet=source.sheet if isinstance(source, XlsxSource) else None,
+            columns=columns,
+            letters=dict(raw.letters) if raw is not None else {},
+            constants=tuple(source.constants),
+            delimiter=source.delimiter if isinstance(source, CsvSource) else ",",
+            decimal=source.decimal if isinstance(source, CsvSource) else ".",
+            symbols=tuple(source.symbols),
         )
 
+    def _unknown_names(self, title: str, column: Any, codes: Any, bad: Any, origins: Any) -> None:
+        """Names that map to no municipality: each name a problem, at its first row (its rows
+        are left out); a total row with the hint that leaves it out for good."""
+        code = "unknown-municipality"
+        for at in np.flatnonzero(pc.fill_null(bad, False).to_numpy(zero_copy_only=False)):
+            value = str(column[int(at)].as_py() or "")
+            if value.strip() in self.unknown_names:
+                continue  # one problem a name (a JSON record may give many rows)
+            self.unknown_names.add(value.strip())
+            if not self.problems.wants(code):
+                self.problems.count(code)
+                continue
+            if codes[int(at)].as_py() == "\0blank":
+                note, note_sv = "no municipality name", "kommunens namn saknas"
+            else:
+                note = f"{shown(value)} is not the name of a Swedish municipality"
+                note_sv = f"{shown(value)} är inte namnet på en svensk kommun"
+                if total_row(value):
+                    hint = total_row_hint(title, value)
+                    note, note_sv = f"{note}. {hint.en}", f"{note_sv}. {hint.sv}"
+            self.problems.add(
+                SourceProblem(
+                    code,
+                    str(origins[int(at)].as_py()),
+                    note,
+                    note_sv,
+                    field="kommunkod",
+                    column=title,
+                )
+            )
+
     def finish(self) -> None:
-        """After the last batch: every member municipality must have been in the source."""
+        """After the last batch: every member municipality must have been in the source, and
+        every field of the schema filled (or declared `left_empty`)."""
         municipality = self.source.municipality
         if municipality is not None and municipality.members_only and municipality.require_all:
             missing = sorted(set(MEMBERS) - self.seen_members)
             if missing:
                 names = ", ".join(f"{MEMBERS[c]} ({c})" for c in missing)
-                raise InvalidSourceData(f"{self.label}: member municipalities missing: {names}")
+                self.problems.add(
+                    SourceProblem(
+                        "missing-member",
+                        self.label,
+                        f"member municipalities missing: {names}",
+                        f"medlemskommuner saknas: {names}",
+                        field="kommunkod",
+                        column=self.column_of("kommunkod"),
+                    )
+                )
+        filled = self._filled()
+        for name in self.fields:
+            if name in filled or name in self.source.left_empty:
+                continue
+            if self.identity:
+                why = f"the header has no column titled {name!r}"
+                why_sv = f"rubrikraden har ingen kolumn som heter {name!r}"
+            else:
+                why = "`columns` in dataset.yaml names no column for it"
+                why_sv = "`columns` i dataset.yaml anger ingen kolumn för det"
+            self.problems.add(
+                SourceProblem(
+                    "missing-label",
+                    self.label,
+                    f"no column fills field {name!r} of schema {self.schema_name}: {why}; add "
+                    "the column, map one to it with `columns`, give it in `constants`, or "
+                    f"declare `left_empty: [{name}]` on the source in dataset.yaml if the field "
+                    "is empty on purpose",
+                    f"ingen kolumn fyller fältet {name!r} i schemat {self.schema_name}: "
+                    f"{why_sv}; lägg till kolumnen, koppla en kolumn till fältet med `columns`, "
+                    f"ge värdet i `constants`, eller ange `left_empty: [{name}]` för källan i "
+                    "dataset.yaml om fältet ska vara tomt",
+                    field=name,
+                )
+            )
 
 
 # C0 control characters but tab, line feed and carriage return (what XML 1.0 forbids too).
 CONTROL_CHARACTERS = np.zeros(256, dtype=bool)
 CONTROL_CHARACTERS[[c for c in range(32) if c not in (9, 10, 13)]] = True
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 
 
 def first_control_character(column: pa.Array | pa.ChunkedArray) -> int | None:
@@ -516,7 +725,7 @@ def first_control_character(column: pa.Array | pa.ChunkedArray) -> int | None:
             data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
             low = data[data < 32]  # tabs and line ends are the usual few, often none
             if len(low) and CONTROL_CHARACTERS[low].any():
-                hits = pc.match_substring_regex(chunk, r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+                hits = pc.match_substring_regex(chunk, CONTROL_PATTERN)
                 at = pc.index(hits, True).as_py()
                 if at >= 0:
                     return base + int(at)

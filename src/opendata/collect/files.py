@@ -38,7 +38,16 @@ from opendata.collect.core import (
 )
 from opendata.definitions import JsonSource, Limits
 from opendata.errors import DefinitionError, SourceError
-from opendata.tables import CHUNK_ROWS, ORIGIN, cell_text, int64_array
+from opendata.messages import Text, yaml_text
+from opendata.tables import (
+    CHUNK_ROWS,
+    LISTED_PER_CODE,
+    ORIGIN,
+    SourceProblem,
+    SourceProblems,
+    cell_text,
+    int64_array,
+)
 
 # JSON files up to this size are parsed whole (exact line numbers in errors); larger ones stream.
 JSON_STREAM_THRESHOLD = 64 * 2**20
@@ -160,6 +169,33 @@ def _field_limit(chars: int) -> Iterator[None]:
             csv.field_size_limit(before)
 
 
+def _windows_hint(path: Path, at: int, encoding: str) -> str:
+    """When a file declared UTF-8 reads as Windows-1252 (what Swedish Excel saves as "CSV"),
+    a hint in both languages that shows the word as it would then read."""
+    if codecs.lookup(encoding).name != "utf-8":
+        return ""
+    with path.open("rb") as stream:
+        start = max(0, at - 200)
+        stream.seek(start)
+        around = stream.read(400)
+    try:
+        text = around.decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+    here = at - start
+    # cp1252 has one character a byte: the word around the byte, between delimiters.
+    bounds = (b",", b";", b"\t", b"\r", b"\n", b'"')
+    left = max(around.rfind(byte, 0, here) for byte in bounds)
+    ends = [i for byte in bounds if (i := around.find(byte, here)) >= 0]
+    word = text[left + 1 : min(ends, default=len(around))].strip()[:40]
+    return (
+        f"\nTips: filen verkar sparad som Windows-1252 (så sparar svenska Excel CSV-filer), där "
+        f"står det {word!r}; ange `encoding: cp1252` för källan i dataset.yaml."
+        f"\nHint: the file looks saved as Windows-1252 (as Swedish Excel saves CSV files), "
+        f"where it reads {word!r}; declare `encoding: cp1252` on the source in dataset.yaml."
+    )
+
+
 def _not_encoded(path: Path, label: str, encoding: str) -> SourceError:
     """Where the bytes stop being `encoding`, found by decoding incrementally (errors only)."""
     decoder = codecs.getincrementaldecoder(encoding)()
@@ -173,6 +209,7 @@ def _not_encoded(path: Path, label: str, encoding: str) -> SourceError:
                 return SourceError(
                     f"{label}: not valid {encoding} (byte {at}, line {_line_at(path, at)}); "
                     "declare the file's `encoding` in dataset.yaml or save it as UTF-8"
+                    + _windows_hint(path, at, encoding)
                 )
             offset += len(chunk)
     try:
@@ -239,7 +276,13 @@ class _QuoteScan:
 
 
 def _scan_csv(
-    path: Path, label: str, codec: str, encoding: str, delimiter: str, limits: Limits
+    path: Path,
+    label: str,
+    codec: str,
+    encoding: str,
+    delimiter: str,
+    limits: Limits,
+    last: int | None = None,
 ) -> None:
     """One pass over the raw bytes before parsing: quotes in place, and no UTF-8 file read as
     Latin-1 (or another single-byte encoding), which would publish 'VÃ¥rgÃ¥rda' for 'Vårgårda'.
@@ -275,7 +318,7 @@ def _scan_csv(
         else:
             raise _mojibake(path, label, encoding, delimiter)
     if quotes is not None and not quotes.finish():
-        _strict_csv_scan(path, label, encoding, delimiter, limits.cell_bytes, _block(limits))
+        _strict_csv_scan(path, label, encoding, delimiter, limits.cell_bytes, _block(limits), last)
 
 
 def _mojibake(path: Path, label: str, encoding: str, delimiter: str) -> SourceError:
@@ -300,13 +343,20 @@ def _mojibake(path: Path, label: str, encoding: str, delimiter: str) -> SourceEr
 
 
 def _strict_csv_scan(
-    path: Path, label: str, encoding: str, delimiter: str, cell_chars: int, row_bytes: int
+    path: Path,
+    label: str,
+    encoding: str,
+    delimiter: str,
+    cell_chars: int,
+    row_bytes: int,
+    last: int | None = None,
 ) -> None:
     """Read the file with Python's strict csv module and raise at the first malformed line.
 
     Slower than Arrow, so only done when the fast look found something odd, or Arrow failed:
     a stray quote, an unclosed quote, an oversized cell, a row longer than Arrow's block.
-    Lines are read with a bound (csv would hold a 100 MB line whole before judging it)."""
+    Lines are read with a bound (csv would hold a 100 MB line whole before judging it).
+    Rows after `last` (the declared last data row: notes below a table) are not judged."""
     reading = "utf-8-sig" if _codec(encoding, label) == "utf-8" else encoding
 
     def lines(stream: Any) -> Iterator[str]:
@@ -327,7 +377,9 @@ def _strict_csv_scan(
         with path.open(encoding=reading, newline="") as stream, _field_limit(cell_chars):
             reader = csv.reader(lines(stream), delimiter=delimiter, strict=True)
             record_line = 1  # where the record being read began
-            for row in reader:
+            for record, row in enumerate(reader, start=1):
+                if last is not None and record >= last:
+                    return
                 if sum(len(c.encode()) + 1 for c in row) >= row_bytes:
                     raise SourceError(
                         f"{label}, line {reader.line_num}: a row of more than {row_bytes:,} "
@@ -370,20 +422,73 @@ def read_csv(
     delimiter: str,
     parallel: bool = True,
     limits: Limits = DEFAULT_LIMITS,
+    *,
+    problems: SourceProblems | None = None,
+    last_data_row: int | None = None,
+    stop_at_empty_row: bool = False,
 ) -> RawSource:
     """Rows of a delimited text file; the first line is the header.
 
     The parallel reader is three times faster but cannot number the rows it sets aside (blank
     lines, rows with a wrong number of cells); when it meets one, it raises ExactRowNumbersNeeded
     and the caller reads the file again with `parallel=False`, so every origin stays exact.
+
+    A row with the wrong number of cells is left out and becomes a problem in `problems` (the
+    reading goes on, so every such row is reported at once); without `problems` it is refused.
+    Reading ends after `last_data_row` (the header is row 1) or, with `stop_at_empty_row`, at
+    the first empty row below the data.
     """
     check_size(path, label, limits)
     codec = _codec(encoding, label)
     header, duplicated = _header(path, label, encoding, delimiter, limits)
     if parallel:  # the first reading only (the serial one reads the same bytes)
-        _scan_csv(path, label, codec, encoding, delimiter, limits)
-    batches = _csv_batches(path, label, encoding, delimiter, header, parallel, limits)
-    return RawSource(header, batches, duplicated, header_at=f"{label}, line 1")
+        _scan_csv(path, label, codec, encoding, delimiter, limits, last_data_row)
+    batches = _csv_batches(
+        path,
+        label,
+        encoding,
+        delimiter,
+        header,
+        parallel,
+        limits,
+        _RowRange(last_data_row, stop_at_empty_row),
+        problems,
+    )
+    return RawSource(header, batches, duplicated, header_at=f"{label}, line 1", place=label)
+
+
+class _RowRange(NamedTuple):
+    last: int | None  # the last data row (the header is row 1)
+    stop_at_empty: bool  # the first empty row below the data ends the table
+
+
+def _wrong_width(
+    label: str, number: int, cells: int, width: int, text: str, delimiter: str
+) -> SourceProblem:
+    """A row with more or fewer cells than the header, and the likely cause."""
+    code = "extra-cell" if cells > width else "missing-cell"
+    hint = Text("", "")
+    if cells > width:
+        shown = yaml_text(delimiter)
+        hint = Text(
+            f"Tips: en cell som innehåller avgränsaren {shown} måste stå inom citattecken.",
+            f"Hint: a cell that holds the delimiter {shown} must be quoted.",
+        )
+        if delimiter == "," and re.search(r"\d,\d", text):
+            hint += Text(
+                "Ett tal med decimalkomma delas i två celler i en kommaseparerad fil; sätt det "
+                'inom citattecken ("1,5"), eller spara filen semikolonavgränsad och ange '
+                '`delimiter: ";"` och `decimal: ","` för källan i dataset.yaml.',
+                "A number with a decimal comma splits into two cells in a comma-separated file; "
+                'quote it ("1,5"), or save the file separated by semicolons and declare '
+                '`delimiter: ";"` and `decimal: ","` on the source in dataset.yaml.',
+            )
+    return SourceProblem(
+        code,
+        f"{label}, row {number}",
+        f"the row has {cells} cells where the header has {width}. {hint.en}".strip(),
+        f"raden har {cells} celler men rubrikraden har {width}. {hint.sv}".strip(),
+    )
 
 
 def _csv_batches(
@@ -394,13 +499,17 @@ def _csv_batches(
     header: list[str],
     parallel: bool,
     limits: Limits,
+    rows: _RowRange = _RowRange(None, False),
+    problems: SourceProblems | None = None,
 ) -> Iterator[pa.Table]:
     import pyarrow.csv as pacsv
 
     width = len(header)
     names = [f"c{i}" for i in range(width)]
     skipped: list[int] = []  # record numbers of rows the parser set aside (blank lines)
-    wrong: list[tuple[int, int]] = []
+    # Record numbers of rows with more (True) or fewer (False) cells than the header.
+    wrong_rows: dict[bool, list[int]] = {True: [], False: []}
+    wrong: list[tuple[int, int, str]] = []  # the first of them: number, cells, text
     unnumbered: list[str] = []
     block = _block(limits)
 
@@ -408,7 +517,9 @@ def _csv_batches(
         if row.number is None:
             unnumbered.append(row.text)
         elif row.text.strip():
-            wrong.append((row.number or 0, row.actual_columns))
+            wrong_rows[row.actual_columns > width].append(row.number or 0)
+            if len(wrong) < LISTED_PER_CODE:
+                wrong.append((row.number or 0, row.actual_columns, row.text[:1000]))
         else:
             skipped.append(row.number or 0)
         return "skip"
@@ -419,9 +530,21 @@ def _csv_batches(
     def check_set_aside() -> None:
         if unnumbered:
             raise ExactRowNumbersNeeded(label)
-        if wrong:
-            number, cells = wrong[0]
+
+    def report_wrong(last: int | None) -> None:
+        """Rows of the wrong width up to `last`: problems, or (without a sink) a refusal."""
+        listed = [w for w in wrong if last is None or w[0] <= last]
+        if not listed:
+            return
+        if problems is None:
+            number, cells, _ = listed[0]
             raise SourceError(f"{label}, row {number}: {cells} cells where the header has {width}")
+        for number, cells, text in listed:
+            problems.add(_wrong_width(label, number, cells, width, text, delimiter))
+        for extra, code in ((True, "extra-cell"), (False, "missing-cell")):
+            counted = sum(1 for n in wrong_rows[extra] if last is None or n <= last)
+            shown = sum(1 for w in listed if (w[1] > width) == extra)
+            problems.count(code, counted - shown)
 
     try:
         reader = pacsv.open_csv(
@@ -451,6 +574,8 @@ def _csv_batches(
     except pa.ArrowInvalid as error:
         raise failed(error) from None
     good = 0
+    first_data: int | None = None  # the first row that is not empty
+    stop: int | None = None  # the first empty row below it (with rows.stop_at_empty)
     while True:
         try:
             batch = reader.read_next_batch()
@@ -463,7 +588,8 @@ def _csv_batches(
         # A row's record number: its place among the data rows, plus the rows set aside
         # before it, plus the header.
         positions = np.arange(good, good + count)
-        aside = np.sort(np.asarray(skipped, dtype=np.int64)) - 2
+        set_aside_rows = [*skipped, *wrong_rows[True], *wrong_rows[False]]
+        aside = np.sort(np.asarray(set_aside_rows, dtype=np.int64)) - 2
         if len(aside):
             positions = positions + np.searchsorted(
                 aside - np.arange(len(aside)), positions, side="right"
@@ -471,9 +597,6 @@ def _csv_batches(
         if good + count > limits.rows:
             raise SourceError(f"{label}: more than {limits.rows:,} rows; " + _raise_limit("rows"))
         good += count
-        _check_cell_bytes(batch, header, label, positions, limits)
-        numbers = int64_array(positions + 2).cast(pa.string())
-        columns = {name: batch.column(i) for i, name in enumerate(header)}
         # Rows whose cells are all blank are layout, not data: dropped (their numbers stay).
         # The first column decides for nearly every row; the others are looked at only when
         # some first cells are blank.
@@ -484,14 +607,46 @@ def _csv_batches(
             if not pc.any(blank).as_py():
                 blank = None
                 break
+        if rows.stop_at_empty and stop is None:
+            empty_rows = np.zeros(count, bool) if blank is None else _numpy_bool(blank)
+            if first_data is None and not empty_rows.all():
+                first_data = int(positions[np.argmin(empty_rows)]) + 2
+            if first_data is not None:
+                candidates = [n for n in skipped if n > first_data]
+                candidates += [int(n) + 2 for n in positions[empty_rows] if n + 2 > first_data]
+                stop = min(candidates, default=None)
+        last = _last_row(rows.last, stop)
+        ended = last is not None and count > 0 and int(positions[-1]) + 2 >= last
+        if last is not None and count and int(positions[-1]) + 2 > last:
+            within = positions + 2 <= last
+            batch = batch.filter(pa.array(within))
+            positions = positions[within]
+            if blank is not None:
+                blank = pc.filter(blank, pa.array(within))
+        _check_cell_bytes(batch, header, label, positions, limits)
+        numbers = int64_array(positions + 2).cast(pa.string())
+        columns = {name: batch.column(i) for i, name in enumerate(header)}
         origins = pc.binary_join_element_wise(f"{label}, row ", numbers, "")
         table = pa.table({**columns, ORIGIN: origins})
         if blank is not None:
             table = table.filter(pc.invert(blank))
         if table.num_rows:
             yield table
+        if ended:
+            break
     # A malformed last row may be set aside without a batch after it.
     check_set_aside()
+    report_wrong(_last_row(rows.last, stop))
+
+
+def _last_row(last: int | None, stop: int | None) -> int | None:
+    """The last row to read: `last_data_row`, or the row above the first empty one."""
+    ends = [n for n in (last, None if stop is None else stop - 1) if n is not None]
+    return min(ends, default=None)
+
+
+def _numpy_bool(mask: Any) -> Any:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _block(limits: Limits) -> int:
@@ -684,12 +839,21 @@ def read_xlsx(
     first_data_row: int | None,
     where: str,
     limits: Limits = DEFAULT_LIMITS,
+    *,
+    problems: SourceProblems | None = None,
+    last_data_row: int | None = None,
+    stop_at_empty_row: bool = True,
 ) -> RawSource:
     """The block of rows from `first_data_row` up to the first blank row after the data.
 
     Notes and footnotes below a table are separated from it by a blank row in every statistics
     spreadsheet we receive; titles above the header are skipped by `header_row`, and header rows
-    that continue below it (a unit, an English title) by `first_data_row`.
+    that continue below it (a unit, an English title) by `first_data_row`. A table that goes on
+    after a blank row says where it ends instead: `last_data_row` (blank rows above it are
+    skipped), or `stop_at_empty_row=False` (to the sheet's last row).
+
+    A formula without a saved value or an empty cell inside merged cells is a problem in
+    `problems` (the cell is read as empty and the reading goes on); without `problems`, refused.
     """
     import zipfile
 
@@ -765,7 +929,9 @@ def read_xlsx(
             for number, row, beyond, widest in rows:
                 if number < start:
                     continue
-                if started and number > expected:
+                if last_data_row is not None and number > last_data_row:
+                    break
+                if started and number > expected and stop_at_empty_row:
                     break  # a missing row is a blank row: the block ends
                 expected = number + 1
                 if widest > limits.columns:
@@ -773,11 +939,8 @@ def read_xlsx(
                         f"{place}, row {number}: {widest:,} columns, more than the limit "
                         f"of {limits.columns:,}; " + _raise_limit("columns")
                     )
-                for index, value in enumerate(row):
-                    if isinstance(value, Unsaved):
-                        raise _unsaved(place, number, index, header, value)
                 if not beyond and all(_is_blank(cell) for cell in row):
-                    if started:
+                    if started and stop_at_empty_row:
                         break
                     continue
                 started = True
@@ -792,9 +955,17 @@ def read_xlsx(
                     if not name:
                         continue
                     value = row[index] if index < len(row) else None  # a short row
-                    if value is None:
+                    if isinstance(value, Unsaved):
+                        unsaved = _unsaved(place, number, index, header, value)
+                        if problems is None:
+                            raise unsaved
+                        problems.add(_unsaved_problem(origin, name, number, index, value))
+                        value = None
+                    elif value is None:
                         if index + 1 in covering:
-                            _check_merged(covering[index + 1], number, index + 1, origin, name)
+                            _check_merged(
+                                covering[index + 1], number, index + 1, origin, name, problems
+                            )
                     elif (
                         isinstance(value, str)
                         and len(value) * 4 > limits.cell_bytes  # else it cannot be too long
@@ -820,6 +991,10 @@ def read_xlsx(
             workbook.close()
 
     merged_header = [_range_text(m) for m in in_header]
+    letters: dict[str, str] = {}
+    for index, title in enumerate(header):
+        if title:
+            letters.setdefault(title, _coordinate(1, index + 1)[:-1])
     return RawSource(
         header,
         batches(),
@@ -827,6 +1002,8 @@ def read_xlsx(
         header_at=f"{place}, row {header_row}",
         header_note=note,
         merged_header=merged_header,
+        place=place,
+        letters=letters,
     )
 
 
@@ -853,20 +1030,56 @@ def _unsaved(place: str, number: int, index: int, header: list[str], cell: Unsav
     )
 
 
+def _unsaved_problem(
+    origin: str, name: str, number: int, index: int, cell: Unsaved
+) -> SourceProblem:
+    ref = _coordinate(number, index + 1)
+    return SourceProblem(
+        "unsaved-formula",
+        origin,
+        f"cell {ref} holds the formula {cell.formula} without a saved value (the file was "
+        "written by a program that does not calculate), so its value is unknown; open the file "
+        "in Excel or LibreOffice and save it, so that the values are stored",
+        f"cellen {ref} har formeln {cell.formula} utan sparat värde (filen skrevs av ett "
+        "program som inte räknar), så värdet är okänt; öppna filen i Excel eller LibreOffice "
+        "och spara den, så att värdena sparas",
+        column=name,
+    )
+
+
 def _check_merged(
-    merged: list[tuple[int, int, int, int]], row: int, column: int, origin: str, name: str
+    merged: list[tuple[int, int, int, int]],
+    row: int,
+    column: int,
+    origin: str,
+    name: str,
+    problems: SourceProblems | None = None,
 ) -> None:
-    """An empty cell inside merged cells is not empty to the reader of the sheet: refused."""
+    """An empty cell inside merged cells is not empty to the reader of the sheet: a problem
+    (refused without `problems`)."""
     for min_col, min_row, max_col, max_row in merged:
         if min_row > row:
             break
         if row <= max_row and (row, column) != (min_row, min_col):
             span = _range_text((min_col, min_row, max_col, max_row))
-            raise SourceError(
-                f"{origin}, column {name!r}: cell {_coordinate(row, column)} lies in the merged "
-                f"cells {span}, so it shows the value of {_coordinate(min_row, min_col)} but "
-                "holds none; unmerge the cells and fill in every row"
+            cell, first = _coordinate(row, column), _coordinate(min_row, min_col)
+            note = (
+                f"cell {cell} lies in the merged cells {span}, so it shows the value of {first} "
+                "but holds none; unmerge the cells and fill in every row"
             )
+            if problems is None:
+                raise SourceError(f"{origin}, column {name!r}: {note}")
+            problems.add(
+                SourceProblem(
+                    "merged-cell",
+                    origin,
+                    note,
+                    f"cellen {cell} ligger i de sammanfogade cellerna {span}, så den visar "
+                    f"värdet i {first} men har inget eget; dela upp cellerna och fyll i varje rad",
+                    column=name,
+                )
+            )
+            return
 
 
 # --------------------------------------------------------------------------------------------
