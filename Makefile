@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.publish_10m
 	$(BIN)/python -m bench.catalog
+	$(BIN)/python -m bench.parallel
 
 serve: $(STAMP)
 	$(BIN)/opendata serve
