@@ -14,12 +14,15 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rdflib import Graph, URIRef
 
 from opendata.catalog import rebuild_catalog
@@ -28,7 +31,14 @@ from opendata.config import load_settings
 from opendata.publish import Outcome, prepare, publish_package, require_valid, withdraw
 from opendata.reporting import CHANGES, STATUS, summary_rows
 from opendata.storage import LocalStore
-from opendata.versioning import diff, row_lines, summary_sv
+from opendata.versioning import (
+    Changes,
+    ResourceChanges,
+    SchemaChange,
+    diff,
+    row_lines,
+    summary_sv,
+)
 from tests.conftest import REPO, run_cli, snapshot
 from tests.test_dcat import ADMS, assert_valid_dcat_ap_3, texts
 from tests.test_pages import parse
@@ -407,3 +417,75 @@ def test_withdraw_says_so_and_publish_reports_withdrawn_with_exit_0(
     assert (outcome["status"], outcome["version"]) == ("withdrawn", "1.0.0")
     assert outcome["message"].startswith("the same data as version 1.0.1, withdrawn ")
     assert not (store.root / "datasets/avfallsplan/1.0.2").exists()
+
+
+# -- the summary in Swedish ---------------------------------------------------------------------
+
+NAMES = st.from_regex(r"[a-zåäö][a-zåäö0-9_]{0,11}", fullmatch=True).filter(
+    lambda n: not any(word in n for word in ("row", "field", "resource", "metadata", "key"))
+)
+SCHEMA_CHANGES = st.one_of(
+    st.builds(lambda f: SchemaChange("field-added", f, f"field {f} added", "major"), NAMES),
+    st.builds(lambda f: SchemaChange("field-removed", f, f"field {f} removed", "major"), NAMES),
+    st.builds(
+        lambda f, g: SchemaChange("field-renamed", f, f"field {f} renamed to {g}", "major"),
+        NAMES,
+        NAMES,
+    ),
+    st.builds(
+        lambda f: SchemaChange("field-retyped", f, f"field {f} re-typed integer → number", "major"),
+        NAMES,
+    ),
+    st.builds(
+        lambda f: SchemaChange(
+            "constraint-stricter", f, f"field {f}: enum ['a', 'b'] → ['a']", "major"
+        ),
+        NAMES,
+    ),
+    st.builds(
+        lambda f: SchemaChange("field-metadata", f, f"field {f} description changed", "patch"),
+        NAMES,
+    ),
+    st.just(SchemaChange("primary-key", None, "primary key changed", "major")),
+    st.just(SchemaChange("foreign-keys", None, "foreign keys added or changed", "major")),
+    st.just(SchemaChange("foreign-keys", None, "foreign keys removed", "minor")),
+    st.just(SchemaChange("resource-metadata", None, "descriptive metadata changed", "patch")),
+)
+COUNTS = st.integers(min_value=0, max_value=3) | st.integers(min_value=0, max_value=10**7)
+RESOURCES = st.one_of(
+    st.builds(
+        ResourceChanges,
+        NAMES,
+        st.just("changed"),
+        COUNTS,
+        COUNTS,
+        COUNTS,
+        schema=st.lists(SCHEMA_CHANGES, max_size=3),
+    ),
+    st.builds(ResourceChanges, NAMES, st.sampled_from(["added", "removed"])),
+)
+ENGLISH = re.compile(
+    r"\b(rows?|added|removed|changed|field|resource|renamed|re-typed|description|primary|"
+    r"foreign|metadata changed|formats|first version|no changes)\b"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(RESOURCES, max_size=4),
+    st.lists(NAMES, max_size=3) | st.just(["title", "formats added: csv, parquet"]),
+)
+def test_every_summary_reads_in_swedish(
+    resources: list[ResourceChanges], metadata: list[str]
+) -> None:
+    """Whatever changed, the Swedish summary keeps the names and leaves no English phrase."""
+    changes = Changes(resources, metadata)
+    swedish = summary_sv(changes.summary())
+    assert not ENGLISH.search(swedish), swedish
+    for resource in resources:
+        assert f"{resource.name}: " in swedish
+    for count in (r.rows_changed for r in resources if r.status == "changed" and r.rows_changed):
+        assert (
+            f"{count} rad ändrad" in swedish if count == 1 else f"{count} rader ändrade" in swedish
+        )
+    assert summary_sv("mal: 1 rows changed") == "mal: 1 rad ändrad"  # as releases before said it
