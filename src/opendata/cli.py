@@ -258,9 +258,8 @@ def run_publish_in_process(
         )
 
     def on_outcome(outcome: dict[str, Any]) -> None:
-        if sys.stderr.isatty():
-            version = outcome.get("version") or "-"
-            typer.echo(f"{outcome['dataset']}: {outcome['status']} {version}", err=True)
+        """Each dataset's outcome is already a progress line of the run's log (see
+        show_library_messages): nothing more to print here."""
 
     try:
         outcomes = run_in_process(
@@ -653,9 +652,12 @@ def show_library_messages() -> None:
         return
     handler: logging.Handler
     if sys.stderr.isatty():
+        from rich.highlighter import NullHighlighter
         from rich.logging import RichHandler
 
-        handler = RichHandler(show_time=False, show_path=False, markup=False)
+        handler = RichHandler(
+            show_time=False, show_path=False, markup=False, highlighter=NullHighlighter()
+        )
         handler.setLevel(logging.INFO)
     else:
         handler = logging.StreamHandler(sys.stderr)

@@ -9,6 +9,7 @@ leaves what readers see exactly as before, and a re-run completes the same versi
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,8 @@ from opendata.tables import Table, TableWriter
 from opendata.validate import Report, validate_tables
 from opendata.versioning import Bump, Changes, diff, larger, next_version
 
+# Progress a steward sees while a run works (the CLI shows it in a terminal; the flow's logs).
+progress = logging.getLogger("opendata.progress")
 LATEST = "latest"
 MAX_ATTEMPTS = 5
 # A claim older than this with no published version behind it belongs to a run that died.
@@ -209,7 +212,13 @@ def prepare(
     workspace = new_workspace(name)
     try:
         tables = collect_tables(settings, dataset, remote, refresh, workspace=workspace)
+        for table in tables:
+            progress.info("%s: %s, %s rows collected", name, table.name, f"{table.row_count:,}")
         report = validate_tables(dataset.name, tables, scratch=workspace)
+        if report.valid:
+            progress.info("%s: valid", name)
+        else:
+            progress.info("%s: invalid, %d problems", name, len(report.problems))
         package = (
             build_package(dataset, tables, report, workspace / "package") if report.valid else None
         )
@@ -565,6 +574,10 @@ def _publish_attempt(
     ]
     history = history.with_versions(entries)
     store.replace(versions_key(name), history.dump(), etag)
+
+    # An upload of this version that failed and whose abort failed too (an outage the retries
+    # outlived) would stay incomplete in the bucket: none can be live now, the version is ours.
+    store.discard_unfinished(f"{prefix}/{version}")
 
     # 4. The stable latest URLs (the catalog and pages are rebuilt after all datasets).
     if history.latest == version:
