@@ -21,6 +21,12 @@ TOTAL_ROW = re.compile(
     r"|^\s*\S.*\blän\s*$",
     re.IGNORECASE,
 )
+# A note under a table: a footnote ("1) Består …"), a source line, or a sentence.
+NOTE_ROW = re.compile(
+    r"^\s*(\d{1,2}\)|\*|källa\b|källor\b|anm\b|not\b|obs\b|fotnot)|^\s*\S+(\s+\S+){3,}",
+    re.IGNORECASE,
+)
+ROW_NUMBER = re.compile(r", row (\d+)")
 # Symbols statistics producers put in a cell instead of a number (SCB, Trafikanalys).
 LEGEND_SYMBOLS = frozenset({"..", "...", "…", "-", "–", "—", ".", "x", "X", "*"})
 DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d{1,3}(?:[ \u00a0.]?\d{3})*,\d+\s*$")
@@ -83,6 +89,22 @@ def total_row_hint(column: str | None, value: str) -> Text:
         f"`{declaration}` för källan i dataset.yaml.",
         f"Hint: the row looks like a total row ({shown(words)}); leave such rows out with "
         f"`{declaration}` on the source in dataset.yaml.",
+    )
+
+
+def note_row_hint(value: str, origin: str) -> Text | None:
+    """A row that reads as a note under the table (a footnote, a sentence): where the table
+    should end (`last_data_row`, the row above), or None."""
+    numbers = ROW_NUMBER.findall(origin)
+    if not NOTE_ROW.search(value) or not numbers:
+        return None
+    above = int(numbers[-1]) - 1
+    start = shown(value if len(value) <= 40 else value[:40].rstrip() + "…")
+    return Text(
+        f"Tips: raden ser ut som en anteckning under tabellen ({start}); avsluta tabellen "
+        f"ovanför den med `last_data_row: {above}` för källan i dataset.yaml.",
+        f"Hint: the row looks like a note below the table ({start}); end the table above it "
+        f"with `last_data_row: {above}` on the source in dataset.yaml.",
     )
 
 

@@ -128,6 +128,16 @@ class SourceProblems:
         """Whether another problem of `code` would still be listed (else only count it)."""
         return self.counts.get(code, 0) < LISTED_PER_CODE
 
+    def discard(self, origins: set[str]) -> None:
+        """Forget the listed problems of rows left out after all (`skip_rows`)."""
+        kept = []
+        for problem in self.listed:
+            if problem.origin in origins:
+                self.counts[problem.code] -= 1
+            else:
+                kept.append(problem)
+        self.listed = kept
+
     def extend(self, problems: Sequence[SourceProblem], counts: dict[str, int]) -> None:
         for code, count in counts.items():
             self.counts[code] = self.counts.get(code, 0) + count

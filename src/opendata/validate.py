@@ -30,6 +30,7 @@ from typing import Any
 from opendata.engine.db import connect, quote_identifier, quote_literal
 from opendata.messages import (
     Text,
+    note_row_hint,
     number_hint,
     sheet_reference,
     shown,
@@ -417,8 +418,12 @@ def _human(
     if layout is not None and layout.kind in ("csv", "xlsx", "json"):
         for name, cell in cells.items():
             if isinstance(cell, str) and total_row(cell):
-                text += total_row_hint(layout.columns.get(name, name), cell)
-                break
+                return text + total_row_hint(layout.columns.get(name, name), cell)
+        filled = [cell for cell in cells.values() if isinstance(cell, str) and cell.strip()]
+        if len(filled) == 1 and origin is not None and layout.kind != "json":
+            hint = note_row_hint(filled[0], origin)
+            if hint is not None:
+                text += hint
     return text
 
 

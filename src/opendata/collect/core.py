@@ -32,7 +32,7 @@ from opendata.errors import (
     RemoteSourceNeeded,
     SourceError,
 )
-from opendata.messages import shown, total_row, total_row_hint
+from opendata.messages import note_row_hint, shown, total_row, total_row_hint
 from opendata.municipalities import MEMBERS, code_for_name, national_register, normalise_code
 from opendata.tables import (
     CHUNK_ROWS,
@@ -376,7 +376,11 @@ class Shaper:
             matched = hit if matched is None else pc.or_(matched, hit)
         if matched is None:
             return batch
-        return batch.filter(pc.invert(pc.fill_null(matched, False)))
+        matched = pc.fill_null(matched, False)
+        if self.problems.listed and pc.any(matched).as_py():
+            # What the reader found in a row left out is no problem (a total row's formula).
+            self.problems.discard(set(batch.column(ORIGIN).filter(matched).to_pylist()))
+        return batch.filter(pc.invert(matched))
 
     def _check_header_fields(self, raw: RawSource, titles: list[str]) -> None:
         """Without `columns`, every titled column is a field: one the schema lacks is a problem
@@ -644,8 +648,10 @@ class Shaper:
             else:
                 note = f"{shown(value)} is not the name of a Swedish municipality"
                 note_sv = f"{shown(value)} är inte namnet på en svensk kommun"
-                if total_row(value):
-                    hint = total_row_hint(title, value)
+                origin = str(origins[int(at)].as_py())
+                hint = total_row_hint(title, value) if total_row(value) else None
+                hint = hint or note_row_hint(value, origin)
+                if hint is not None:
                     note, note_sv = f"{note}. {hint.en}", f"{note_sv}. {hint.sv}"
             self.problems.add(
                 SourceProblem(
