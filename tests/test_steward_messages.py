@@ -17,11 +17,13 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from opendata.config import load_settings
 from opendata.publish import collect_tables, load, new_workspace
 from opendata.validate import validate_tables
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 DEFINITION = """title: {sv: %(name)s}
 description: {sv: Prov}
@@ -557,3 +559,106 @@ def test_a_sheet_name_is_quoted_in_a_cell_reference_as_excel_does(
     )
     result = run_cli(["validate", "forskola"], home)
     assert result.stdout.splitlines()[1].startswith(f"{XLSX}, {reference}, kolumn 'Antal barn'")
+
+
+# -- every bad row, whatever the mix ----------------------------------------------------------
+
+ROW_KINDS = {
+    "good": ("{i},n{i},{i}", None),
+    "blank": ("", None),
+    "type": ("{i},n{i},x{i}", "type-error"),
+    "negative": ("{i},n{i},-{i}", "constraint-error"),
+    "control": ("{i},n\x01{i},{i}", "control-character"),
+    "extra": ("{i},n{i},{i},{i}", "extra-cell"),
+    "missing": ("{i},n{i}", "missing-cell"),
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(sorted(ROW_KINDS)), min_size=1, max_size=30))
+def test_every_bad_row_of_a_csv_is_reported_once_in_row_order(kinds: list[str]) -> None:
+    """Whatever the mix of good, blank and bad rows, one run reports each bad row once, at its
+    own row number, in row order (the reader goes on past the problems it meets)."""
+    import tempfile
+
+    lines = ["id,namn,antal"]
+    expected = []
+    for i, kind in enumerate(kinds, start=1):
+        template, code = ROW_KINDS[kind]
+        lines.append(template.format(i=i))
+        if code is not None:
+            expected.append((f"prov/sources/data.csv, row {len(lines)}", code))
+    if all(
+        ROW_KINDS[kind][1] in ("extra-cell", "missing-cell") or kind == "blank" for kind in kinds
+    ):
+        lines.append("0,n0,0")  # a table of no rows is refused before validation
+    with tempfile.TemporaryDirectory(prefix="steward-") as folder:
+        home = plain(Path(folder), "\n".join(lines) + "\n")
+        settings_ = load_settings(home=home)
+        workspace = home / "work"
+        tables = collect_tables(settings_, load(settings_, "prov"), workspace=workspace)
+        report = validate_tables("prov", tables, scratch=workspace)
+    assert [(p.origin, p.code) for p in report.problems] == expected
+    assert sum(report.counts["prov"].values()) == len(expected)
+
+
+# -- a real layout: Trafikanalys' "Fordon i län och kommuner 2025" ------------------------------
+
+FORDON = "datasets/personbilar-drivmedel/sources/fordon-i-lan-och-kommuner-2025.xlsx"
+BILAR = """kind: xlsx
+        path: sources/fordon.xlsx
+        sheet: Tabell 4 Personbil
+        header_row: 4
+        first_data_row: 8
+        municipality: {name: Kommun, members_only: false}
+        columns: {bensin: Bensin, el: El}
+"""
+BILAR_FIELDS = [
+    {"name": "kommunkod", "type": "string", "constraints": {"required": True}},
+    {"name": "kommun", "type": "string"},
+    {"name": "bensin", "type": "integer"},
+    {"name": "el", "type": "integer"},
+]
+
+
+def test_the_real_fordon_table_read_by_name_needs_its_county_and_total_rows_left_out(
+    tmp_path: Path,
+) -> None:
+    """The README's example: every municipality of Sweden, read by name, from the file as
+    Trafikanalys publishes it (a county subtotal after each county's municipalities, then
+    "Okänd kommun", "Okänt län" and "Hela riket")."""
+    content = (REPO / FORDON).read_bytes()
+    home = make_home(tmp_path, "bilar", BILAR_FIELDS, BILAR, {"sources/fordon.xlsx": content})
+    result = run_cli(["validate", "bilar"], home)
+    assert result.returncode == 1, result.stderr
+    where = "bilar/sources/fordon.xlsx, 'Tabell 4 Personbil'"
+    assert result.stdout.splitlines()[:2] == [
+        "bilar: invalid (24 problems; bilar 290 rows)",
+        f"{where}!B34, kolumn 'Kommun': kommunens namn saknas. Tips: raden ser ut som en "
+        "summarad ('Stockholms län'); hoppa över sådana rader med "
+        '`skip_rows: [{column: "Kommun-", matches: "län$"}]` för källan i dataset.yaml.',
+    ]
+    settings_ = load_settings(home=home)
+    workspace = home / "work"
+    tables = collect_tables(settings_, load(settings_, "bilar"), workspace=workspace)
+    last = [p.explain().splitlines()[0] for p in validate_tables("bilar", tables).problems][-3:]
+    assert last == [
+        f"{where}!B319, kolumn 'Kommun': 'Okänd kommun2)  ' är inte namnet på en svensk kommun.",
+        f"{where}!B320, kolumn 'Kommun': kommunens namn saknas. Tips: raden ser ut som en "
+        "summarad ('Okänt län'); hoppa över sådana rader med "
+        '`skip_rows: [{column: "Kommun-", matches: "län$"}]` för källan i dataset.yaml.',
+        f"{where}!B321, kolumn 'Kommun': kommunens namn saknas. Tips: raden ser ut som en "
+        "summarad ('Hela riket'); hoppa över sådana rader med "
+        '`skip_rows: [{column: "Kommun-", matches: "^Hela riket"}]` för källan i dataset.yaml.',
+    ]
+    declare(
+        home,
+        "bilar",
+        """        skip_rows:
+          - {column: Kommun-, matches: "län$"}
+          - {column: Kommun-, matches: "^Hela riket"}
+          - {column: Kommun, matches: "^Okänd kommun"}
+""",
+    )
+    result = run_cli(["validate", "bilar"], home)
+    assert (result.returncode, result.stdout) == (0, "bilar: valid (bilar 290 rows)\n")

@@ -27,6 +27,7 @@ NOTE_ROW = re.compile(
     re.IGNORECASE,
 )
 ROW_NUMBER = re.compile(r", row (\d+)")
+COUNTY = re.compile(r"\blän\s*$", re.IGNORECASE)
 # Symbols statistics producers put in a cell instead of a number (SCB, Trafikanalys).
 LEGEND_SYMBOLS = frozenset({"..", "...", "…", "-", "–", "—", ".", "x", "X", "*"})
 DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d{1,3}(?:[ \u00a0.]?\d{3})*,\d+\s*$")
@@ -77,10 +78,39 @@ def total_row(value: str) -> str | None:
     return (match.group(1) or value).strip()
 
 
+NUMBER_LIKE = re.compile(r"^\s*[+-]?[\d\s\u00a0.,]*\d[\d\s\u00a0.,]*\s*$")
+
+
+def total_in_row(cells: dict[str, object]) -> tuple[str, str] | None:
+    """The column and text that make a row look like a total: a cell that says so (Totalt,
+    Summa, Hela riket), or a county's name ("Norrbottens län") as the row's only text but
+    numbers and legend symbols (a column of county names beside a municipality's name is no
+    subtotal)."""
+    texts = {
+        name: value
+        for name, value in cells.items()
+        if isinstance(value, str)
+        and value.strip()
+        and not NUMBER_LIKE.match(value)
+        and value.strip() not in LEGEND_SYMBOLS
+    }
+    for name, value in texts.items():
+        match = TOTAL_ROW.search(value)
+        if match and match.group(1):
+            return name, value
+    if len(texts) == 1:
+        ((name, value),) = texts.items()
+        if COUNTY.search(value):
+            return name, value
+    return None
+
+
 def total_row_hint(column: str | None, value: str) -> Text:
-    """How to leave a total row out: `skip_rows` with the row's own words."""
+    """How to leave a total row out: `skip_rows` with the row's own words (a county's
+    subtotal: every title that ends with "län")."""
     words = total_row(value) or value.strip()
-    pattern = "^" + re.escape(words).replace("\\ ", " ")
+    county = COUNTY.search(words)
+    pattern = "län$" if county else "^" + re.escape(words).replace("\\ ", " ")
     declaration = (
         f"skip_rows: [{{column: {yaml_text(column or '')}, matches: {yaml_text(pattern)}}}]"
     )

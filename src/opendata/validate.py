@@ -34,7 +34,7 @@ from opendata.messages import (
     number_hint,
     sheet_reference,
     shown,
-    total_row,
+    total_in_row,
     total_row_hint,
 )
 from opendata.tables import POSITION, SourceLayout, SourceProblem, Table
@@ -416,9 +416,10 @@ def _human(
         if hint is not None:
             text += hint
     if layout is not None and layout.kind in ("csv", "xlsx", "json"):
-        for name, cell in cells.items():
-            if isinstance(cell, str) and total_row(cell):
-                return text + total_row_hint(layout.columns.get(name, name), cell)
+        total = total_in_row(dict(cells))
+        if total is not None:
+            name, cell = total
+            return text + total_row_hint(layout.columns.get(name, name), cell)
         filled = [cell for cell in cells.values() if isinstance(cell, str) and cell.strip()]
         if len(filled) == 1 and origin is not None and layout.kind != "json":
             hint = note_row_hint(filled[0], origin)

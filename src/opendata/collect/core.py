@@ -8,6 +8,7 @@ code; values that need Python (municipality names) are mapped once per distinct 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from opendata.errors import (
     RemoteSourceNeeded,
     SourceError,
 )
-from opendata.messages import note_row_hint, shown, total_row, total_row_hint
+from opendata.messages import Text, note_row_hint, shown, total_in_row, total_row_hint
 from opendata.municipalities import MEMBERS, code_for_name, national_register, normalise_code
 from opendata.tables import (
     CHUNK_ROWS,
@@ -317,7 +318,7 @@ class Shaper:
         melt = getattr(source, "melt", None)
         self.melt_columns = [normalise_header(h) for h in melt.columns] if melt else []
         self.seen_members: set[str] = set()
-        self.unknown_names: set[str] = set()
+        self.unknown_names: set[tuple[str, str]] = set()
         self.mapping: dict[str, str] = {}
         self.raw_rows = 0  # rows the source held (before members are picked)
 
@@ -547,7 +548,7 @@ class Shaper:
             codes = _map_distinct(column, code_of)
             bad = pc.starts_with(pc.fill_null(codes, ""), "\0")
             if pc.any(bad).as_py():
-                self._unknown_names(column_name, column, codes, bad, origins)
+                self._unknown_names(column_name, cells, codes, bad, origins)
                 codes = pc.if_else(bad, pa.scalar(None, pa.string()), codes)
         keep = pc.is_valid(codes)
         if spec.members_only:
@@ -631,15 +632,22 @@ class Shaper:
             symbols=tuple(source.symbols),
         )
 
-    def _unknown_names(self, title: str, column: Any, codes: Any, bad: Any, origins: Any) -> None:
-        """Names that map to no municipality: each name a problem, at its first row (its rows
-        are left out); a total row with the hint that leaves it out for good."""
+    def _unknown_names(
+        self, title: str, cells: dict[str, Any], codes: Any, bad: Any, origins: Any
+    ) -> None:
+        """Rows whose municipality name maps to no municipality: each a problem (the row is
+        left out), once a row of the source (a JSON record, a melted row give several); a
+        total row or a note with the hint that leaves it out for good."""
         code = "unknown-municipality"
+        column = cells[title]
         for at in np.flatnonzero(pc.fill_null(bad, False).to_numpy(zero_copy_only=False)):
             value = str(column[int(at)].as_py() or "")
-            if value.strip() in self.unknown_names:
-                continue  # one problem a name (a JSON record may give many rows)
-            self.unknown_names.add(value.strip())
+            origin = str(origins[int(at)].as_py())
+            row = SOURCE_ROW.search(origin)
+            seen = (value.strip(), origin[: row.end()] if row else origin)
+            if seen in self.unknown_names:
+                continue
+            self.unknown_names.add(seen)
             if not self.problems.wants(code):
                 self.problems.count(code)
                 continue
@@ -648,21 +656,22 @@ class Shaper:
             else:
                 note = f"{shown(value)} is not the name of a Swedish municipality"
                 note_sv = f"{shown(value)} är inte namnet på en svensk kommun"
-                origin = str(origins[int(at)].as_py())
-                hint = total_row_hint(title, value) if total_row(value) else None
-                hint = hint or note_row_hint(value, origin)
-                if hint is not None:
-                    note, note_sv = f"{note}. {hint.en}", f"{note_sv}. {hint.sv}"
+            hint = self._row_hint(title, value, cells, int(at), origin)
+            if hint is not None:
+                note, note_sv = f"{note}. {hint.en}", f"{note_sv}. {hint.sv}"
             self.problems.add(
-                SourceProblem(
-                    code,
-                    str(origins[int(at)].as_py()),
-                    note,
-                    note_sv,
-                    field="kommunkod",
-                    column=title,
-                )
+                SourceProblem(code, origin, note, note_sv, field="kommunkod", column=title)
             )
+
+    def _row_hint(
+        self, title: str, value: str, cells: dict[str, Any], at: int, origin: str
+    ) -> Text | None:
+        """Why a row has no municipality, when it is a total (in any of its cells) or a note."""
+        row = {name: column[at].as_py() for name, column in cells.items() if name != ORIGIN}
+        total = total_in_row(row)
+        if total is not None:
+            return total_row_hint(*total)
+        return note_row_hint(value, origin) if value.strip() else None
 
     def finish(self) -> None:
         """After the last batch: every member municipality must have been in the source, and
@@ -709,6 +718,8 @@ class Shaper:
             )
 
 
+# Where an origin names its row ("…, row 7", "…, record 3"): what follows is a part of it.
+SOURCE_ROW = re.compile(r", (?:row|record|line) \d+")
 # C0 control characters but tab, line feed and carriage return (what XML 1.0 forbids too).
 CONTROL_CHARACTERS = np.zeros(256, dtype=bool)
 CONTROL_CHARACTERS[[c for c in range(32) if c not in (9, 10, 13)]] = True
