@@ -662,3 +662,19 @@ def test_the_real_fordon_table_read_by_name_needs_its_county_and_total_rows_left
     )
     result = run_cli(["validate", "bilar"], home)
     assert (result.returncode, result.stdout) == (0, "bilar: valid (bilar 290 rows)\n")
+
+
+def test_a_file_full_of_bad_cells_lists_the_first_and_counts_them_all(tmp_path: Path) -> None:
+    rows = [f"{i},n\x07{i},{'x' if i % 2 else i}" for i in range(1, 251)]
+    home = plain(tmp_path, "id,namn,antal\n" + "\n".join(rows) + "\n")
+    result = run_cli(["validate", "prov"], home)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "prov: invalid (200 problems; prov 250 rows)"
+    assert [line.split(",")[1] for line in lines[1:41:2]] == [
+        f" rad {n}" for n in (2, 2, 3, 4, 4, 5, 6, 6, 7, 8, 8, 9, 10, 10, 11, 12, 12, 13, 14, 14)
+    ]
+    assert lines[41:] == [
+        "... och 355 fel till / ... and 355 more problems",
+        "    in all: type-error 125, control-character 250",
+    ]

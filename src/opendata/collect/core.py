@@ -583,10 +583,10 @@ class Shaper:
         code = "control-character"
         hits = pc.match_substring_regex(column, CONTROL_PATTERN)
         indices = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
-        for at in indices:
+        for number, at in enumerate(indices):
             if not self.problems.wants(code):
-                self.problems.count(code)
-                continue
+                self.problems.count(code, len(indices) - number)  # counted, not listed
+                break
             cell = str(column[int(at)].as_py())
             char = next(c for c in cell if ord(c) < 32 and CONTROL_CHARACTERS[ord(c)])
             nul = " (NUL)" if char == chr(0) else ""
@@ -647,10 +647,10 @@ class Shaper:
             seen = (value.strip(), origin[: row.end()] if row else origin)
             if seen in self.unknown_names:
                 continue
-            self.unknown_names.add(seen)
             if not self.problems.wants(code):
-                self.problems.count(code)
+                self.problems.count(code)  # counted, not listed; the look-up set stays small
                 continue
+            self.unknown_names.add(seen)
             if codes[int(at)].as_py() == "\0blank":
                 note, note_sv = "no municipality name", "kommunens namn saknas"
             else:
