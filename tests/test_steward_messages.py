@@ -678,3 +678,22 @@ def test_a_file_full_of_bad_cells_lists_the_first_and_counts_them_all(tmp_path: 
         "... och 355 fel till / ... and 355 more problems",
         "    in all: type-error 125, control-character 250",
     ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "rows"),
+    [
+        ("", 3),  # the table ends at its first empty row (the notes follow one)
+        (", last_data_row: 7", 5),  # empty rows above the declared end are skipped
+        (", last_data_row: 7, stop_at_empty_row: true", 3),
+        (", stop_at_empty_row: false", 6),  # to the sheet's end: the note is a row
+    ],
+)
+def test_where_a_sheet_s_table_ends(tmp_path: Path, extra: str, rows: int) -> None:
+    sheet = [["id", "namn", "antal"], [1, "a", 1], [2, "b", 2], [3, "c", 3], []]
+    sheet += [[4, "d", 4], [5, "e", 5], [], ["Anm: preliminära siffror"]]
+    source = "{kind: xlsx, path: sources/data.xlsx, sheet: Blad1, header_row: 1" + extra + "}"
+    home = make_home(tmp_path, "prov", PLAIN_FIELDS, source, {"sources/data.xlsx": workbook(sheet)})
+    settings_ = load_settings(home=home)
+    (table,) = collect_tables(settings_, load(settings_, "prov"), workspace=home / "work")
+    assert table.row_count == rows
