@@ -86,10 +86,25 @@ def collect_and_validate(
     retry_condition_fn=retry_if_transient,
 )
 def publish_version(
-    package: BuiltPackage, store_url: str, base_url: str, bump: Bump | None, dry_run: bool
+    package: BuiltPackage,
+    store_url: str,
+    base_url: str,
+    bump: Bump | None,
+    dry_run: bool,
+    message: str | None = None,
+    republish: bool = False,
 ) -> Outcome:
     # `publish_package` is looked up in this module when the task runs (tests replace it).
-    return run.publish_version(package, store_url, base_url, bump, dry_run, publish=publish_package)
+    return run.publish_version(
+        package,
+        store_url,
+        base_url,
+        bump,
+        dry_run,
+        publish=publish_package,
+        message=message,
+        republish=republish,
+    )
 
 
 @task(
@@ -115,6 +130,8 @@ def publish_one(
     home: str | None,
     offline: bool,
     refresh: bool,
+    message: str | None = None,
+    republish: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One dataset, wherever the task runner runs it (a thread, a Dask worker).
 
@@ -134,6 +151,8 @@ def publish_one(
             prepare_step=collect_and_validate,
             publish_step=publish_version,
             logger=get_run_logger(),
+            message=message,
+            republish=republish,
         )
     except Exception as error:
         error.publisher = publisher  # type: ignore[attr-defined]
@@ -181,6 +200,8 @@ def submit_to_runner(
     offline: bool,
     refresh: bool,
     publishers: dict[str, Owner],
+    message: str | None = None,
+    republish: bool = False,
 ) -> run.Submit:
     """`submit` for `run.publish_all`: the dataset's task goes to the flow's task runner.
 
@@ -189,7 +210,9 @@ def submit_to_runner(
     """
 
     def submit(name: str) -> Callable[[], dict[str, Any]]:
-        future = publish_one.submit(name, store, bump, dry_run, home, offline, refresh)
+        future = publish_one.submit(
+            name, store, bump, dry_run, home, offline, refresh, message, republish
+        )
 
         def wait() -> dict[str, Any]:
             future.wait()
@@ -244,6 +267,8 @@ def publish_dataset(
     home: str | None = None,
     offline: bool = False,
     refresh: bool = False,
+    message: str | None = None,
+    republish: bool = False,
 ) -> dict[str, Any]:
     """Collect, validate and publish one dataset; raises (flow Failed) if it cannot.
 
@@ -263,6 +288,10 @@ def publish_dataset(
             version stays).
         refresh: Collect resources that have a public API source (e.g. SCB) from the API
             instead of their files.
+        message: Why this version is made, in a sentence a reader of the catalog
+            understands (kept with the version, shown on its page and in DCAT). Empty: none.
+        republish: Publish data equal to a withdrawn version as a new version anyway (without
+            it such data is reported as withdrawn and not published again).
     """
     return run.publish_dataset(
         name,
@@ -275,6 +304,8 @@ def publish_dataset(
         prepare_step=collect_and_validate,
         publish_step=publish_version,
         logger=get_run_logger(),
+        message=message,
+        republish=republish,
     )
 
 
@@ -287,6 +318,8 @@ def publish_all(
     offline: bool = False,
     home: str | None = None,
     refresh: bool = False,
+    message: str | None = None,
+    republish: bool = False,
 ) -> list[dict[str, Any]]:
     """Publish the named datasets (all when none are named), each on its own, side by side.
 
@@ -310,10 +343,16 @@ def publish_all(
             else the working directory.
         refresh: Collect resources that have a public API source (e.g. befolkning from SCB's
             PxWeb) from the API instead of their files.
+        message: Why this version is made, in a sentence a reader of the catalog
+            understands (kept with the version, shown on its page and in DCAT). Empty: none.
+        republish: Publish data equal to a withdrawn version as a new version anyway (without
+            it such data is reported as withdrawn and not published again).
     """
 
     publishers: dict[str, Owner] = {}
-    submit = submit_to_runner(store, bump, dry_run, home, offline, refresh, publishers)
+    submit = submit_to_runner(
+        store, bump, dry_run, home, offline, refresh, publishers, message, republish
+    )
     try:
         outcomes = run.publish_all(
             datasets,

@@ -106,6 +106,16 @@ def publish(
             help="Datasets published at once (default: $OPENDATA_PARALLEL, else up to 4).",
         ),
     ] = None,
+    message: Annotated[
+        str | None,
+        typer.Option(
+            "--message", "-m", help="Why this version is made (kept with it, shown to readers)."
+        ),
+    ] = None,
+    republish: Annotated[
+        bool,
+        typer.Option("--republish", help="Publish data equal to a withdrawn version anyway."),
+    ] = False,
 ) -> None:
     """Collect, validate, package and publish datasets.
 
@@ -137,6 +147,7 @@ def publish(
     if use_prefect is None:
         use_prefect = api is not None
     arguments = (names or None, store, bump.value if bump else None, dry_run, offline, refresh)
+    options: dict[str, Any] = {"message": message, "republish": republish}
     if use_prefect:
         if api is None:
             # Prefect would start its temporary server as a child process, which outlives this
@@ -150,9 +161,9 @@ def publish(
         if parallel is not None:
             # The flow runs in this process; its task runner reads the setting when it starts.
             os.environ["OPENDATA_PARALLEL"] = str(parallel)
-        outcomes, exit_code = run_publish_flow(*arguments)
+        outcomes, exit_code = run_publish_flow(*arguments, **options)
     else:
-        outcomes, exit_code = run_publish_in_process(*arguments, parallel=parallel)
+        outcomes, exit_code = run_publish_in_process(*arguments, parallel=parallel, **options)
     if as_json:
         public = [
             {
@@ -167,14 +178,20 @@ def publish(
                     "changes",
                     "message",
                     "dry_run",
+                    "bump",
+                    "required_bump",
+                    "reason",
                 )
             }
+            | ({"diff": o.get("diff")} if o.get("dry_run") else {})
             for o in outcomes
         ]
         typer.echo(json.dumps(public, ensure_ascii=False, indent=2))
     else:
         echo_table(outcomes)
         for o in outcomes:
+            if o.get("dry_run") and o["status"] == "published":
+                echo_dry_run(o)
             if o.get("message"):
                 typer.echo(f"\n{o['dataset']}: {o['message']}", err=True)
         if any(o["status"] == "published" and not o.get("dry_run") for o in outcomes) or all(
@@ -183,6 +200,28 @@ def publish(
             typer.echo(f"\nPublished to {redact_url(settings.store_url)}")
             typer.echo(where_to_look(settings))
     raise typer.Exit(exit_code)
+
+
+def echo_dry_run(outcome: dict[str, Any]) -> None:
+    """What a dry run would publish: the version, why, and the changes (as `opendata diff`)."""
+    from opendata.versioning import Changes, row_lines
+
+    name, version = outcome["dataset"], outcome.get("version")
+    previous = outcome.get("previous_version")
+    typer.echo(f"\n{name}: would publish {version}" + (f" after {previous}" if previous else ""))
+    if outcome.get("reason"):
+        typer.echo(f"  why: {outcome['reason']}")
+    diff = outcome.get("diff")
+    if isinstance(diff, dict):
+        changes = Changes.from_dict(diff)
+        for resource in changes.resources:
+            if resource.status == "unchanged":
+                continue
+            typer.echo(f"  {resource.summary()}")
+            for line in row_lines(resource):
+                typer.echo(f"    {line}")
+        if changes.metadata:
+            typer.echo(f"  metadata changed: {', '.join(changes.metadata)}")
 
 
 def is_s3(settings: Settings) -> bool:
@@ -242,6 +281,8 @@ def run_publish_in_process(
     offline: bool,
     refresh: bool = False,
     parallel: int | None = None,
+    message: str | None = None,
+    republish: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Run `opendata.run` here, without Prefect: the same steps, retries and outcomes."""
     from opendata.run import RunFailed, run_in_process
@@ -272,6 +313,8 @@ def run_publish_in_process(
             parallel=parallel,
             on_retry=on_retry,
             on_outcome=on_outcome,
+            message=message,
+            republish=republish,
         )
     except RunFailed as error:
         if error.catalog_error:
@@ -287,6 +330,8 @@ def run_publish_flow(
     dry_run: bool,
     offline: bool,
     refresh: bool = False,
+    message: str | None = None,
+    republish: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Run `publish_all` on the configured Prefect API."""
     # The run's logs go to the Prefect API (UI); the terminal gets our own summary, and
@@ -305,6 +350,8 @@ def run_publish_flow(
             dry_run=dry_run,
             offline=offline,
             refresh=refresh,
+            message=message,
+            republish=republish,
             return_state=True,
         )
     except Exception as error:

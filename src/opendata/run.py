@@ -59,7 +59,7 @@ JITTER = 0.5  # each delay is drawn within ±50% of the exponential backoff
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 PrepareStep = Callable[[str, str | None, str, bool, bool], Prepared]
-PublishStep = Callable[[BuiltPackage, str, str, Bump | None, bool], Outcome]
+PublishStep = Callable[..., Outcome]  # (package, store_url, base_url, bump, dry_run, **options)
 CatalogStep = Callable[[str, str, list[str]], list[str]]
 OnRetry = Callable[[str, BaseException, int, float], None]
 # Starts one dataset and returns what waits for its outcome (raising if it did not publish).
@@ -171,13 +171,23 @@ def publish_version(
     bump: Bump | None,
     dry_run: bool,
     publish: Callable[..., Outcome] | None = None,
+    *,
+    message: str | None = None,
+    republish: bool = False,
 ) -> Outcome:
-    """Write one built package as a new version (or find it unchanged).
+    """Write one built package as a new version (or find it unchanged, or withdrawn).
 
     `publish` replaces `publish_package` (looked up at call time, so tests may patch it).
+    `message` says why the version was made; `republish` publishes data equal to a withdrawn
+    version deliberately.
     """
     write = publish or publish_package
-    return write(open_store(store_url), package, base_url, bump=bump, dry_run=dry_run)
+    options: dict[str, Any] = {"bump": bump, "dry_run": dry_run}
+    if message is not None:
+        options["message"] = message
+    if republish:
+        options["republish"] = True
+    return write(open_store(store_url), package, base_url, **options)
 
 
 def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[str]:
@@ -200,6 +210,8 @@ def publish_dataset(
     prepare_step: PrepareStep = collect_and_validate,
     publish_step: PublishStep = publish_version,
     logger: Logger = log,
+    message: str | None = None,
+    republish: bool = False,
 ) -> dict[str, Any]:
     """Collect, validate and publish one dataset; raises if it cannot (DatasetInvalid, ...).
 
@@ -219,7 +231,14 @@ def publish_dataset(
     prepared = prepare_step(name, home, settings.store_url, offline, refresh)
     try:
         package = require_valid(prepared)
-        outcome = publish_step(package, settings.store_url, settings.base_url, bump, dry_run)
+        extra: dict[str, Any] = {}
+        if message is not None:
+            extra["message"] = message
+        if republish:
+            extra["republish"] = True
+        outcome = publish_step(
+            package, settings.store_url, settings.base_url, bump, dry_run, **extra
+        )
     finally:
         prepared.discard()
     logger.info("%s: %s %s", name, outcome.status, outcome.version)
@@ -288,6 +307,8 @@ def publish_all(
     catalog_step: CatalogStep = update_catalog,
     logger: Logger = log,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
+    message: str | None = None,
+    republish: bool = False,
 ) -> list[dict[str, Any]]:
     """Publish the named datasets (all when none are named), side by side; then the catalog.
 
@@ -304,7 +325,17 @@ def publish_all(
     if publish_one is None:
 
         def publish_one(name: str) -> dict[str, Any]:
-            return publish_dataset(name, store, bump, dry_run, home, offline, refresh)
+            return publish_dataset(
+                name,
+                store,
+                bump,
+                dry_run,
+                home,
+                offline,
+                refresh,
+                message=message,
+                republish=republish,
+            )
 
     outcomes: list[dict[str, Any]] = []
     with ExitStack() as stack:
@@ -368,6 +399,8 @@ def run_in_process(
     sleep: Callable[[float], None] = time.sleep,
     on_retry: OnRetry | None = None,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
+    message: str | None = None,
+    republish: bool = False,
 ) -> list[dict[str, Any]]:
     """`publish_all` in this process, the I/O steps retried as the flow's tasks are.
 
@@ -378,7 +411,16 @@ def run_in_process(
 
     def publish_one(name: str) -> dict[str, Any]:
         return publish_dataset(
-            name, store, bump, dry_run, home, offline, refresh, publish_step=publish_step
+            name,
+            store,
+            bump,
+            dry_run,
+            home,
+            offline,
+            refresh,
+            publish_step=publish_step,
+            message=message,
+            republish=republish,
         )
 
     return publish_all(
