@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opendata import reporting
 from opendata.config import load_settings
 from opendata.publish import collect_tables, load, new_workspace
 from opendata.validate import validate_tables
@@ -541,6 +542,12 @@ def test_problems_keep_their_machine_readable_keys_and_gain_the_human_ones(
         "unknown-municipality",
         "unsaved-formula",
     ]
+    # The report in the Prefect UI: the sheet's row and cell, what is wrong in both languages.
+    outcome = {"dataset": "forskola", "problems": [asdict(p) for p in report.problems]}
+    assert (
+        "| 6 \\(Blad1\\!C6\\) | Antal barn | ca 30 | &#39;ca 30&#39; är inte ett heltal \\/ "
+        "&#39;ca 30&#39; is not a whole number |"
+    ) in reporting.invalid_report(outcome)
 
 
 @pytest.mark.parametrize(

@@ -235,8 +235,16 @@ def _value_and_note(problem: Mapping[str, Any]) -> tuple[str, str]:
     """The cell's value and what is wrong with it.
 
     Problems may carry `value`; otherwise the validator's message starts with the cell's repr
-    (`'elvatusen': type is "integer/default"`), which is split off.
+    (`'elvatusen': type is "integer/default"`), which is split off. What is wrong is said in
+    Swedish and English when the problem has it (`message_sv`, `message_en`).
     """
+    value, note = _split_value(problem)
+    if problem.get("message_sv"):
+        note = f"{problem['message_sv']} / {problem.get('message_en') or note}"
+    return value, note
+
+
+def _split_value(problem: Mapping[str, Any]) -> tuple[str, str]:
     message = str(problem.get("message") or "")
     if "value" in problem and problem["value"] is not None:
         return str(problem["value"]), message
@@ -263,8 +271,20 @@ def _file(problem: Mapping[str, Any]) -> str:
     return f"resurs / resource {problem.get('resource', '')}"
 
 
-def _where(problem: Mapping[str, Any]) -> str:
+_SOURCE_ROW = re.compile(r", (?:row|line|record) (\d+)")
+
+
+def _source_row(problem: Mapping[str, Any]) -> int | None:
+    """The row in the steward's file (its origin's), else the validator's row."""
+    match = _SOURCE_ROW.search(str(problem.get("origin") or ""))
+    if match:
+        return int(match.group(1))
     row = problem.get("row")
+    return row if isinstance(row, int) else None
+
+
+def _where(problem: Mapping[str, Any]) -> str:
+    row = _source_row(problem)
     cell = problem.get("cell")
     shown = str(row) if row is not None else ""
     if cell:
@@ -273,8 +293,8 @@ def _where(problem: Mapping[str, Any]) -> str:
 
 
 def _sort_key(problem: Mapping[str, Any]) -> tuple[str, int, str]:
-    row = problem.get("row")
-    return (_file(problem), row if isinstance(row, int) else -1, str(problem.get("field") or ""))
+    row = _source_row(problem)
+    return (_file(problem), row if row is not None else -1, str(problem.get("field") or ""))
 
 
 def kind_label(code: str) -> str:
