@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PREFIX = "opendata-"
+MAKING = "opendata~"  # the name of a folder or file until it is locked
 LOCK = ".owner.lock"
 
 # Open lock descriptors of this process's live scratch folders, by folder.
@@ -32,13 +33,25 @@ def scratch_root() -> Path:
 
 
 def new_folder(stem: str, root: Path | None = None) -> Path:
-    """A new private folder `opendata-<stem>-…`, locked until `discard_folder`."""
+    """A new private folder `opendata-<stem>-…`, locked until `discard_folder`.
+
+    It is made and locked under a name sweeps ignore (`opendata~…`) and only then renamed: so
+    another process's sweep never finds it between the two steps and takes it for a dead run's.
+    """
     with _making:
-        folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{stem}-", dir=root or scratch_root()))
-        descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        _held[folder] = descriptor
-    return folder
+        while True:
+            made = Path(tempfile.mkdtemp(prefix=f"{MAKING}{stem}-", dir=root or scratch_root()))
+            descriptor = os.open(made / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            folder = made.with_name(PREFIX + made.name.removeprefix(MAKING))
+            try:
+                os.rename(made, folder)  # fails when the (unlikely) name is taken and not empty
+            except OSError:
+                os.close(descriptor)
+                shutil.rmtree(made, ignore_errors=True)
+                continue
+            _held[folder] = descriptor
+            return folder
 
 
 def discard_folder(folder: Path) -> None:
@@ -53,8 +66,18 @@ def discard_folder(folder: Path) -> None:
 def spool_file(stem: str) -> Iterator[Path]:
     """A private, locked temporary file (e.g. bytes spooled for a multipart upload)."""
     with _making:
-        descriptor, name = tempfile.mkstemp(prefix=f"{PREFIX}{stem}-", dir=scratch_root())
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        while True:
+            descriptor, made = tempfile.mkstemp(prefix=f"{MAKING}{stem}-", dir=scratch_root())
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            name = str(Path(made).with_name(PREFIX + Path(made).name.removeprefix(MAKING)))
+            try:
+                os.link(made, name)  # locked before it has a name a sweep looks at
+            except OSError:
+                os.close(descriptor)
+                Path(made).unlink(missing_ok=True)
+                continue
+            Path(made).unlink()
+            break
     try:
         yield Path(name)
     finally:
