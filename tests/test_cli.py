@@ -176,7 +176,7 @@ def test_validate_reports_file_row_and_field(workspace: Path) -> None:
     assert result.returncode == 1
     assert (
         result.stdout.splitlines()[0]
-        == f"{name}: invalid (1 problems; kommuner 8 rows, folkmangd 80 rows)"
+        == f"{name}: invalid (1 problem; kommuner 8 rows, folkmangd 80 rows)"
     )
     assert result.stdout.splitlines()[1:] == [
         f"{name}/sources/folkmangd.csv, rad {row}, kolumn 'folkmangd': 'elvatusen' är inte ett "

@@ -384,7 +384,7 @@ def test_nul_bytes_are_refused_through_the_cli(tmp_path: Path) -> None:
     result = run_cli(["validate", "prov"], home)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "prov: invalid (1 problems; data 2 rows)",
+        "prov: invalid (1 problem; data 2 rows)",
         "prov/sources/data.csv, rad 3, kolumn 'namn': 'a\\x00b' innehåller styrtecknet U+0000 "
         "(NUL), som textverktyg, XML och webbsidor inte kan visa och som oftast kommer från en "
         "trasig export; ta bort det i källan.",

@@ -191,7 +191,7 @@ def test_a_note_right_below_the_table_is_explained_and_last_data_row_ends_the_ta
     result = run_cli(["validate", "forskola"], home)
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == [
-        "forskola: invalid (1 problems; forskola 9 rows)",
+        "forskola: invalid (1 problem; forskola 9 rows)",
         f"{XLSX}, Blad1!B11, kolumn 'Andel i förskola (%)': värde saknas, men fältet måste ha "
         "ett. Tips: raden ser ut som en anteckning under tabellen ('Källa: kommunernas egna "
         "uppgifter, insam…'); avsluta tabellen ovanför den med `last_data_row: 10` för källan i "
@@ -287,7 +287,7 @@ def test_a_swedish_excel_csv_leads_the_steward_from_hint_to_hint_to_valid(tmp_pa
     declare(home, "laddning", '        decimal: ","\n')
     result = run_cli(["validate", "laddning"], home)
     assert result.stdout.splitlines() == [
-        "laddning: invalid (1 problems; laddning 8 rows)",
+        "laddning: invalid (1 problem; laddning 8 rows)",
         f"{CSV}, rad 10, kolumn 'Kommun': 'Summa' är inte namnet på en svensk kommun. Tips: "
         "raden ser ut som en summarad ('Summa'); hoppa över sådana rader med "
         '`skip_rows: [{column: "Kommun", matches: "^Summa"}]` för källan i dataset.yaml.',
@@ -442,7 +442,7 @@ def test_a_field_no_column_fills_is_a_problem_unless_declared_left_empty(tmp_pat
     result = run_cli(["validate", "prov"], home)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "prov: invalid (1 problems; prov 1 rows)",
+        "prov: invalid (1 problem; prov 1 row)",
         "prov/sources/data.csv, fält 'kommentar': ingen kolumn fyller fältet 'kommentar' i "
         "schemat prov.json: rubrikraden har ingen kolumn som heter 'kommentar'; lägg till "
         "kolumnen, koppla en kolumn till fältet med `columns`, ge värdet i `constants`, eller "
@@ -454,7 +454,7 @@ def test_a_field_no_column_fills_is_a_problem_unless_declared_left_empty(tmp_pat
     ]
     set_source(home, csv_source(", left_empty: [kommentar]"))
     result = run_cli(["validate", "prov"], home)
-    assert (result.returncode, result.stdout) == (0, "prov: valid (prov 1 rows)\n")
+    assert (result.returncode, result.stdout) == (0, "prov: valid (prov 1 row)\n")
 
     set_source(home, csv_source(", left_empty: [kommentarer]"))
     result = run_cli(["validate", "prov"], home)

@@ -423,11 +423,14 @@ def validate(
         report = validate_tables(dataset.name, tables, scratch=workspace)
     finally:
         discard_workspace(workspace)
-    counts = ", ".join(f"{name} {rows} rows" for name, rows in report.rows.items())
+    counts = ", ".join(
+        f"{name} {rows} row{'' if rows == 1 else 's'}" for name, rows in report.rows.items()
+    )
     if report.valid:
         typer.echo(f"{dataset.name}: valid ({counts})")
         return
-    typer.echo(f"{dataset.name}: invalid ({len(report.problems)} problems; {counts})")
+    count = len(report.problems)
+    typer.echo(f"{dataset.name}: invalid ({count} problem{'' if count == 1 else 's'}; {counts})")
     typer.echo(report.summary())
     raise typer.Exit(1)
 
