@@ -175,7 +175,9 @@ def main() -> None:
         "--bad-rows", type=int, default=2_000_000, help="the bad-last-row run (0: skip)"
     )
     parser.add_argument("--frictionless-big", action="store_true", help="frictionless at big rows")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of opendata and pyarrow")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of opendata and pyarrow (the best is kept)"
+    )
     arguments = parser.parse_args()
     repeat = max(1, arguments.repeat)
 
