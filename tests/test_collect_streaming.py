@@ -12,9 +12,12 @@ import csv
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from opendata.collect import files
+from opendata.collect import core, files
 from opendata.config import load_settings
 from opendata.publish import collect_tables, load, new_workspace
 from opendata.validate import validate_tables
@@ -152,3 +155,25 @@ def test_nan_and_infinities_are_refused_with_their_rows(tmp_path: Path) -> None:
         f"prov/sources/data.csv, row {n}, field andel: non-finite-number: {cell!r}: {note}"
         for n, cell in ((3, "INF"), (4, "-Infinity"), (5, "NaN"))
     ]
+
+
+WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(
+        st.text(alphabet=st.sampled_from(["a", "Å", "€", "\u00e4", *WHITESPACE])), max_size=40
+    ),
+    cut=st.integers(min_value=0, max_value=40),
+    large=st.booleans(),
+)
+def test_strip_equals_python_strip_on_every_cell(cells: list[str], cut: int, large: bool) -> None:
+    """The trim that skips chunks with nothing to trim gives str.strip() on every cell, for
+    string and large_string arrays, chunked and sliced (an Arrow slice keeps its offsets)."""
+    kind = pa.large_string() if large else pa.string()
+    array = pa.array(cells, kind)
+    chunked = pa.chunked_array([array[:cut], array[cut:]], kind)
+    expected = [cell.strip() for cell in cells]
+    assert core.strip(chunked).to_pylist() == expected
+    assert core.strip(array.slice(min(cut, len(cells)))).to_pylist() == expected[cut:]

@@ -111,6 +111,29 @@ def test_integer_unique_compares_typed_values(tmp_path: Path) -> None:
     assert notes[6] == "the same as in the row at position 5"  # the latest before, as frictionless
 
 
+@pytest.mark.parametrize(
+    ("keys", "repeats"),
+    [
+        # Dense keys, counted value by value: the one repeat is found, last row included.
+        ([str(n) for n in range(-50, 50)] + ["49"], {102}),
+        ([str(n) for n in range(100)] + ["0", "007", "+7"], {102, 103, 104}),
+        # Sparse (a range far wider than the rows) and beyond int64: the exact grouping.
+        ([str(n * 10**12) for n in range(20)] + ["0"], {22}),
+        (["9223372036854775808", "-9223372036854775809", "9223372036854775808"], {4}),
+        # No repeat at all, in each kind of range.
+        ([str(n) for n in range(1000, 0, -1)], set()),
+        ([str(n * 10**12) for n in range(20)], set()),
+    ],
+)
+def test_primary_key_repeats_in_dense_and_sparse_integer_keys(
+    tmp_path: Path, keys: list[str], repeats: set[int]
+) -> None:
+    """A valid single integer key is cleared by counting its values in an array; a repeat, a
+    sparse or an out-of-range key goes to the exact grouping. Both give frictionless's rows."""
+    schema = {**one("integer"), "primaryKey": ["a"]}
+    assert_both(tmp_path, column(keys), schema, {("primary-key", row, None) for row in repeats})
+
+
 def test_integer_bare_number_false_strips_text(tmp_path: Path) -> None:
     values = ["€ 5", "5 %", "$-3", "abc", "-", "12kr", "1.5"]
     schema = one("integer", bareNumber=False, constraints={"minimum": 0})

@@ -196,14 +196,25 @@ def validate_tables(dataset: str, tables: Sequence[Table], scratch: Path | None 
     with connect(scratch) as con:
         for table in tables:
             reason = checks.supported(table.schema)
+            rules = _rules(table)
             if reason is None:
                 verdict = checks.check_table(
-                    con, table.name, relation(table), table.schema, limit=LISTED_PER_TYPE
+                    con,
+                    table.name,
+                    relation(table),
+                    table.schema,
+                    limit=LISTED_PER_TYPE,
+                    flags=[rule.condition for rule in rules],
                 )
+                flagged = verdict.flagged
             else:
                 verdict = _frictionless_verdict(con, table, scratch)
+                flagged = _flag_rows(con, table, rules)
             found[table.name].extend(verdict.errors)
             _count(report, table.name, verdict.counts)
+            errors, counts = _domain_errors(con, table, rules, flagged)
+            found[table.name].extend(errors)
+            _count(report, table.name, counts)
         # Foreign keys across the package: by the engine when it covers every table, else by
         # frictionless validating the package (small tables with a rare feature).
         if all(checks.supported(table.schema) is None for table in tables):
@@ -214,10 +225,6 @@ def validate_tables(dataset: str, tables: Sequence[Table], scratch: Path | None 
         for name, verdict in key_verdicts.items():
             found[name].extend(verdict.errors)
             _count(report, name, verdict.counts)
-        for table in tables:
-            errors, counts = _domain_rules(con, table)
-            found[table.name].extend(errors)
-            _count(report, table.name, counts)
     for name, errors in found.items():
         table = by_name[name]
         _count(report, name, table.problem_counts)
@@ -682,28 +689,47 @@ def _out_of_range(field_: dict[str, Any], cell: str, table: Table) -> str:
     return f"coalesce({builder.wrap(test)}, false)"
 
 
-def _domain_rules(con: Any, table: Table) -> tuple[list[_Found], dict[str, int]]:
-    """Our rules: one scan counts every rule's cells; only a rule some cell breaks is scanned
-    again, for its first `LISTED_PER_TYPE` cells."""
-    rules = _rules(table)
+def _flag_rows(con: Any, table: Table, rules: list[_Rule]) -> list[tuple[int, list[int]]]:
+    """The rows each rule marks (counted; the first `LISTED_PER_TYPE` listed) in a scan of
+    their own, for tables the engine does not check (the engine counts them in its pass)."""
     if not rules:
-        return [], {}
+        return []
     source = f"read_parquet({quote_literal(str(table.path))})"
     counted = con.execute(
         "SELECT "
         + ", ".join(f"count(*) FILTER (WHERE {rule.condition})" for rule in rules)
         + f" FROM {source}"
     ).fetchone()
-    totals = [int(n) for n in counted or []]
+    flagged = []
+    for rule, total in zip(rules, counted or [], strict=True):
+        rows = []
+        if total:
+            rows = [
+                int(row)
+                for (row,) in con.execute(
+                    f"SELECT {POSITION} FROM {source} WHERE {rule.condition} "
+                    f"ORDER BY {POSITION} LIMIT {LISTED_PER_TYPE}"
+                ).fetchall()
+            ]
+        flagged.append((int(total), rows))
+    return flagged
+
+
+def _domain_errors(
+    con: Any, table: Table, rules: list[_Rule], flagged: list[tuple[int, list[int]]]
+) -> tuple[list[_Found], dict[str, int]]:
+    """Our rules' errors: every marked cell counted, the listed ones read with their text."""
     counts: dict[str, int] = {}
     errors = []
-    for rule, total in zip(rules, totals, strict=True):
+    source = f"read_parquet({quote_literal(str(table.path))})"
+    for rule, (total, rows) in zip(rules, flagged, strict=True):
         if not total:
             continue
         counts[rule.code] = counts.get(rule.code, 0) + total
         listed = con.execute(
             f"SELECT {POSITION}, {quote_identifier(rule.field)} FROM {source} "
-            f"WHERE {rule.condition} ORDER BY {POSITION} LIMIT {LISTED_PER_TYPE}"
+            f"WHERE {POSITION} IN (SELECT unnest(?::BIGINT[])) ORDER BY {POSITION}",
+            [rows],
         ).fetchall()
         for row, cell in listed:
             errors.append(
