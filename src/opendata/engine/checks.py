@@ -1921,14 +1921,16 @@ def duplicates(
     return total, [(int(r), int(p)) for r, p in repeats]
 
 
-DENSE_KEY_SLACK = 8  # a key range up to this many times the rows is counted in an array
+DENSE_KEY_SLACK = 4  # a key range up to this many times the rows is marked in an array
+DENSE_KEY_BATCH = 1_000_000  # keys fetched at a time (4 MB), so memory stays bounded
 
 
 def _distinct_integers(con: duckdb.DuckDBPyConnection, base: str, keys: list[str]) -> bool:
     """True when the rows' keys are certainly all different: a single integer key, never NULL,
-    in a range not much wider than the rows, counted value by value in one array (a few
-    milliseconds a million rows, where grouping takes sixty). Any other key (composite,
-    text, sparse, with NULLs) is left to the exact grouping, as is any repeat found here."""
+    in a range not much wider than the rows, marked value by value in an array of one byte per
+    possible value (a few milliseconds a million rows, where grouping takes sixty). Any other
+    key (composite, text, sparse, with NULLs) is left to the exact grouping, as is a repeat
+    found here (the grouping then names the rows)."""
     first, others = keys[0], keys[1:]
     stats = first_row(
         con,
@@ -1945,9 +1947,19 @@ def _distinct_integers(con: duckdb.DuckDBPyConnection, base: str, keys: list[str
         return False
     import numpy as np
 
-    offsets = con.execute(f"SELECT CAST({first} - ({int(low)}) AS UINTEGER) AS d FROM {base}")
-    values = offsets.fetchnumpy()["d"]
-    return bool(np.bincount(np.asarray(values, dtype=np.int64), minlength=1).max() <= 1)
+    seen = np.zeros(span, dtype=bool)
+    marked = 0
+    offsets = con.sql(f"SELECT CAST({first} - ({int(low)}) AS UINTEGER) FROM {base}")
+    for batch in offsets.to_arrow_reader(DENSE_KEY_BATCH):
+        values = batch.column(0).to_numpy()
+        if seen[values].any():
+            return False  # a key of an earlier batch
+        seen[values] = True
+        now = int(np.count_nonzero(seen))
+        if now - marked != len(values):
+            return False  # a key repeated within this batch
+        marked = now
+    return True
 
 
 def _cell_violations(
