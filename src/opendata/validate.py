@@ -699,9 +699,9 @@ def _flag_rows(con: Any, table: Table, rules: list[_Rule]) -> list[tuple[int, li
         "SELECT "
         + ", ".join(f"count(*) FILTER (WHERE {rule.condition})" for rule in rules)
         + f" FROM {source}"
-    ).fetchone()
+    ).fetchall()[0]  # read to the end: an unfinished result blocks the connection
     flagged = []
-    for rule, total in zip(rules, counted or [], strict=True):
+    for rule, total in zip(rules, counted, strict=True):
         rows = []
         if total:
             rows = [

@@ -1950,15 +1950,19 @@ def _distinct_integers(con: duckdb.DuckDBPyConnection, base: str, keys: list[str
     seen = np.zeros(span, dtype=bool)
     marked = 0
     offsets = con.sql(f"SELECT CAST({first} - ({int(low)}) AS UINTEGER) FROM {base}")
-    for batch in offsets.to_arrow_reader(DENSE_KEY_BATCH):
-        values = batch.column(0).to_numpy()
-        if seen[values].any():
-            return False  # a key of an earlier batch
-        seen[values] = True
-        now = int(np.count_nonzero(seen))
-        if now - marked != len(values):
-            return False  # a key repeated within this batch
-        marked = now
+    reader = offsets.to_arrow_reader(DENSE_KEY_BATCH)
+    try:  # closed however the loop ends: an unfinished result blocks the connection
+        for batch in reader:
+            values = batch.column(0).to_numpy()
+            if seen[values].any():
+                return False  # a key of an earlier batch
+            seen[values] = True
+            now = int(np.count_nonzero(seen))
+            if now - marked != len(values):
+                return False  # a key repeated within this batch
+            marked = now
+    finally:
+        reader.close()
     return True
 
 
