@@ -25,6 +25,15 @@ class StoreKit:
             return str(self.root / name)
         return f"s3://{self.server.new_bucket(name.replace('_', '-')[:40])}/opendata"
 
+    def clone(self, source: str, name: str) -> str:
+        """A new store holding exactly the objects of `source`: the same starting point as
+        publishing it again, at a fraction of the time (the kill loops need one per kill)."""
+        url = self.new(name)
+        target = open_store(url)
+        for key, data in tree(open_store(source)).items():
+            assert target.create(key, data), key
+        return url
+
     @property
     def env(self) -> dict[str, str]:
         extra = self.server.env() if self.server else {}

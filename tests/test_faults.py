@@ -80,13 +80,13 @@ def test_killed_after_every_write_then_re_run(kit: StoreKit, tmp_path: Path) -> 
     home = make_home(tmp_path / "home")
     correct_a_value(home)
 
-    def fresh_store(name: str) -> str:
-        url = kit.new(name)
-        publish_all(before_home, open_store(url), BASE, FIRST)
-        return url
-
-    before_url = fresh_store("before")
+    before_url = kit.new("before")
+    publish_all(before_home, open_store(before_url), BASE, FIRST)
     before = tree(open_store(before_url))
+
+    def fresh_store(name: str) -> str:
+        return kit.clone(before_url, name)
+
     after_url = fresh_store("after")
     reference = run_publisher(home, after_url, 0, kit.env)
     assert reference.returncode == 0, reference.stderr

@@ -142,8 +142,9 @@ def test_after_a_kill_at_any_write_the_next_run_of_another_dataset_repairs_every
     names what lags in between. The killed dataset's own claim waits for its next publish."""
     base = two_dataset_home(tmp_path / "base", corrected=False)
     home = two_dataset_home(tmp_path / "home", corrected=True)
-    reference_url = kit.new("reference")
-    publish_all(base, open_store(reference_url), BASE, FIRST)
+    start_url = kit.new("start")
+    publish_all(base, open_store(start_url), BASE, FIRST)
+    reference_url = kit.clone(start_url, "reference")
     counted = run_publisher(home, reference_url, 0, kit.env)
     assert counted.returncode == 0, counted.stderr
     writes = int(counted.stdout.strip())
@@ -152,8 +153,7 @@ def test_after_a_kill_at_any_write_the_next_run_of_another_dataset_repairs_every
     # pointer, latest copies, catalog, derived files.
     step, first = (3, 1) if kit.kind == "local" else (5, 2)
     for kill_after in range(first, writes, step):
-        url = kit.new(f"repair-{kill_after}")
-        publish_all(base, open_store(url), BASE, FIRST)
+        url = kit.clone(start_url, f"repair-{kill_after}")
         killed = run_publisher(home, url, kill_after, kit.env)
         assert killed.returncode == -signal.SIGKILL, (kill_after, killed.stderr)
         store = open_store(url)
