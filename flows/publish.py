@@ -22,13 +22,17 @@ notifications are an automation (automations/notify-on-failure.yaml, `make notif
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import State, TaskRun
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, State, TaskRun
+from prefect.deployments import run_deployment
 from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
@@ -53,6 +57,7 @@ __all__ = [
     "publish_artifacts",
     "publish_dataset",
     "publish_one",
+    "publish_spread",
     "publish_version",
     "task_runner",
     "update_catalog",
@@ -60,6 +65,8 @@ __all__ = [
 
 RETRY_BACKOFF = retry_backoff()
 SUMMARY_KEY = "publish-summary"
+SPREAD_KEY = "publish-spread"
+ON_DEMAND = "publish-all/publish-on-demand"
 
 
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -412,3 +419,126 @@ def publish_artifacts(
         )
     except Exception as error:  # the run's own outcome matters more than its artifacts
         logger.warning("artifacts not written: %s: %s", type(error).__name__, error)
+
+
+# -- one run over the workers of a work pool ------------------------------------------------------
+
+
+@flow(name="publish-spread")
+def publish_spread(
+    datasets: list[str] | None = None,
+    batches: int = 3,
+    deployment: str = ON_DEMAND,
+    store: str | None = None,
+    bump: Bump | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    home: str | None = None,
+    refresh: bool = False,
+    message: str | None = None,
+    republish: bool = False,
+    poll_seconds: float = 2.0,
+) -> list[dict[str, Any]]:
+    """Share one run among the workers of a work pool: the datasets in batches, each batch a
+    flow run of `deployment` that whichever worker of its pool is free picks up.
+
+    Each batch publishes its datasets and updates the catalog for them (concurrent catalog
+    updates are compare-and-swap, so none is lost). This run waits for every batch, leaves a
+    table of them under Artifacts, and fails naming the batches that did not complete. A
+    retried run starts no batch twice (each batch's key is this run's id and its number).
+
+    Args:
+        datasets: The datasets to publish: folder names under datasets/. Empty: every dataset
+            (as listed in this run's repository folder).
+        batches: Into how many flow runs the datasets are split: at most the number of
+            workers that should share the work (more batches only queue).
+        deployment: The deployment each batch runs, as flow-name/deployment-name; its work
+            pool's workers share the batches.
+        store: Where to publish: a folder or a store URL such as s3://bucket/prefix, without
+            credentials. Empty: OPENDATA_STORE of each worker, else public/ in its repository.
+        bump: Make at least this version bump: major, minor or patch. Empty: the bump the
+            changes require.
+        dry_run: Collect, validate and work out the new versions, but publish nothing.
+        offline: Ask no public API; datasets collected from one are skipped.
+        home: The repository folder holding datasets/ and schemas/, the same for every worker.
+            Empty: each worker's OPENDATA_HOME, else its working directory.
+        refresh: Collect resources that have a public API source from the API instead.
+        message: Why these versions are made (kept with each version). Empty: none.
+        republish: Publish data equal to a withdrawn version as a new version anyway.
+        poll_seconds: How often the batches' states are read while waiting.
+    """
+    logger = get_run_logger()
+    settings = run.check_configuration(store, home, offline, refresh)
+    groups = run.batches_of(run.datasets_to_publish(datasets, settings), batches)
+    from prefect.runtime import flow_run as this_run
+
+    parameters = {
+        "store": store,
+        "bump": bump,
+        "dry_run": dry_run,
+        "offline": offline,
+        "home": home,
+        "refresh": refresh,
+        "message": message,
+        "republish": republish,
+    }
+    launched: list[tuple[int, list[str], FlowRun]] = []
+    for number, group in enumerate(groups, start=1):
+        child = cast(  # a sync call here: run_deployment is async only when awaited
+            FlowRun,
+            run_deployment(
+                deployment,
+                parameters={"datasets": group, **parameters},
+                flow_run_name=f"batch-{number}-of-{len(groups)}",
+                idempotency_key=f"{this_run.id}-batch-{number}",
+                timeout=0,  # started, not awaited: the workers run the batches side by side
+            ),
+        )
+        logger.info("batch %d of %d: %s (%s)", number, len(groups), child.name, ", ".join(group))
+        launched.append((number, group, child))
+    finished = wait_for_runs([child.id for _, _, child in launched], poll_seconds)
+    rows = []
+    for number, group, child in launched:
+        state = finished[child.id].state
+        rows.append(
+            {
+                "batch": f"{number} of {len(groups)}",
+                "flow_run": child.name,
+                "state": state.name if state else "unknown",
+                "datasets": ", ".join(group),
+            }
+        )
+    failed = [row for row in rows if row["state"] != "Completed"]
+    try:
+        create_table_artifact(
+            rows,
+            key=SPREAD_KEY,
+            description=reporting.escape(
+                "Körningens delar och hur de slutade / The run's batches and how they ended"
+            ),
+        )
+    except Exception as error:  # the batches' outcome matters more than this table
+        logger.warning("artifact not written: %s: %s", type(error).__name__, error)
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(rows)} batches did not complete: "
+            + "; ".join(f"{row['flow_run']} {row['state']} ({row['datasets']})" for row in failed)
+            + " (each batch's run says why, under its Artifacts and logs)"
+        )
+    return rows
+
+
+def wait_for_runs(ids: list[UUID], poll_seconds: float) -> dict[UUID, FlowRun]:
+    """Every flow run of `ids`, read again until its state is final."""
+    done: dict[UUID, FlowRun] = {}
+    with get_client(sync_client=True) as client:
+        while len(done) < len(ids):
+            for flow_run_id in ids:
+                if flow_run_id in done:
+                    continue
+                current = client.read_flow_run(flow_run_id)
+                if current.state is not None and current.state.is_final():
+                    done[flow_run_id] = current
+            if len(done) < len(ids):
+                time.sleep(poll_seconds)
+    return done

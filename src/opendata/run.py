@@ -110,6 +110,26 @@ def check_configuration(
     return settings
 
 
+def datasets_to_publish(datasets: list[str] | None, settings: Settings) -> list[str]:
+    """The named datasets, each once in the order given, or every dataset of the home."""
+    return unique(datasets or discover(settings.datasets_dir))
+
+
+def batches_of(names: list[str], count: int) -> list[list[str]]:
+    """`names` in at most `count` batches of nearly equal size, in order, none empty: the flow
+    runs a work pool's workers share (a batch per flow run, any worker taking any batch)."""
+    if count < 1:
+        raise ConfigError(f"batches must be at least 1, not {count}")
+    count = min(count, len(names))
+    size, extra = divmod(len(names), count) if count else (0, 0)
+    batches, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        batches.append(names[start:end])
+        start = end
+    return batches
+
+
 # -- retries ------------------------------------------------------------------------------------
 
 
@@ -321,7 +341,7 @@ def publish_all(
     carrying them when a dataset did not publish or the catalog could not be updated.
     """
     settings = check_configuration(store, home, offline, refresh, parallel)
-    names = unique(datasets or discover(settings.datasets_dir))
+    names = datasets_to_publish(datasets, settings)
     if publish_one is None:
 
         def publish_one(name: str) -> dict[str, Any]:

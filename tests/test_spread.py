@@ -1,0 +1,130 @@
+"""Issue 11: one run shared by the workers of a work pool (flows/publish.py:publish_spread).
+
+A real Prefect server on 127.0.0.1, one process work pool and three workers (each taking at most
+two flow runs at once, so the work cannot all land on one), the deployments of prefect.yaml, and
+a repository folder of twelve small datasets. The spread run splits them into four batches, each
+a run of publish-on-demand; every dataset must be published exactly once, the catalog complete
+and `verify` clean.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from opendata.publish import verify
+from opendata.run import batches_of
+from opendata.storage import open_store
+from tests.test_deployment import REPO, UUID, Stack, stack, wait_for_flow_run
+
+__all__ = ["stack"]  # the fixture, imported for this module's tests
+
+DATASETS = [f"avfall-{n:02d}" for n in range(12)]
+BATCHES = 4
+BASE = "http://localhost:8000/"
+
+
+def test_batches_cover_every_name_once_in_order() -> None:
+    names = [f"d{n}" for n in range(10)]
+    assert batches_of(names, 3) == [names[0:4], names[4:7], names[7:10]]
+    assert batches_of(names, 20) == [[name] for name in names]
+    assert batches_of(names[:1], 3) == [names[:1]]
+    assert batches_of([], 3) == []
+
+
+def a_home(root: Path) -> Path:
+    """A repository folder as a worker sees it: the flows, the schemas, twelve datasets."""
+    (root / "datasets").mkdir(parents=True)
+    (root / "flows").symlink_to(REPO / "flows", target_is_directory=True)
+    shutil.copytree(REPO / "schemas", root / "schemas")
+    for name in DATASETS:
+        shutil.copytree(REPO / "datasets" / "avfallsplan", root / "datasets" / name)
+    return root
+
+
+@pytest.mark.integration
+def test_a_spread_run_is_shared_by_the_workers_of_the_pool(stack: Stack) -> None:
+    home = a_home(stack.tmp / "home")
+    server = stack.start(
+        "server",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stack.port),
+        "--no-ui",
+        "--analytics-off",
+    )
+    stack.wait_for_server(server)
+    try:
+        stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
+        stack.run(
+            "deploy",
+            "deploy",
+            "--no-prompt",
+            "--name",
+            "publish-on-demand",
+            "--name",
+            "publish-spread",
+            unset=("OPENDATA_HOME",),
+        )
+        stack.env["OPENDATA_HOME"] = str(home)
+        for number in (1, 2, 3):
+            stack.start(
+                f"worker-{number}",
+                "worker",
+                "start",
+                "--pool",
+                "opendata",
+                "--name",
+                f"worker-{number}",
+                "--limit",
+                "2",
+                cwd=stack.tmp,
+            )
+        output = stack.run(
+            "deployment-run",
+            "deployment",
+            "run",
+            "publish-spread/publish-spread",
+            "--param",
+            f"batches={BATCHES}",
+        )
+        found = UUID.search(output.split("UUID", 1)[-1]) or UUID.search(output)
+        assert found, output
+        parent = wait_for_flow_run(stack, found.group(0), timeout=600)
+        assert parent["state"]["type"] == "COMPLETED", (parent["state"], stack.dump())
+
+        # Four batches, each a completed run of publish-on-demand, covering every dataset once.
+        response = stack.post("/flow_runs/filter", {"flow_runs": {"name": {"like_": "batch-"}}})
+        batches = sorted(response, key=lambda run: run["name"])
+        assert [run["name"] for run in batches] == [
+            f"batch-{n}-of-{BATCHES}" for n in range(1, BATCHES + 1)
+        ]
+        assert all(run["state"]["type"] == "COMPLETED" for run in batches)
+        covered = [name for run in batches for name in run["parameters"]["datasets"]]
+        assert sorted(covered) == DATASETS
+        # The workers shared them: no worker can hold more than two runs at a time.
+        ran = [
+            number
+            for number in (1, 2, 3)
+            if "batch-" in (stack.logs / f"worker-{number}.log").read_text(errors="replace")
+        ]
+        assert len(ran) >= 2, stack.dump()
+
+        # Every dataset published exactly once, the catalog complete, verify clean.
+        for name in DATASETS:
+            history = json.loads((stack.store / "datasets" / name / "versions.json").read_text())
+            assert [v["version"] for v in history["versions"]] == ["1.0.0"], name
+        catalog = json.loads((stack.store / "catalog.json").read_text())
+        assert sorted((d["name"], d["latest"]) for d in catalog["datasets"]) == [
+            (name, "1.0.0") for name in DATASETS
+        ]
+        assert verify(open_store(str(stack.store)), BASE)[1] == []
+    except BaseException:
+        print(stack.dump())
+        raise
