@@ -56,6 +56,7 @@ MEDIA_TYPES = {
     "PARQUET": "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet",
 }
 FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
+STATUS = "http://publications.europa.eu/resource/authority/distribution-status/"
 
 URI = re.compile(
     r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
@@ -320,8 +321,8 @@ def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
     assert g.value(dataset, DCAT.hasCurrentVersion) == first
     assert g.value(dataset, DCAT.version) == Literal("1.0.0")
     assert (second, RDF.type, DCAT.Dataset) in g
-    assert g.value(second, ADMS.status) == URIRef("http://purl.org/adms/status/Withdrawn")
-    assert g.value(first, ADMS.status) == URIRef("http://purl.org/adms/status/Completed")
+    assert g.value(second, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
+    assert g.value(first, ADMS.status) == URIRef(f"{STATUS}COMPLETED")
     assert g.value(second, DCAT.previousVersion) == first
     assert any(reason in str(d) for d in g.objects(second, DCT.description))
     assert not list(g.objects(second, DCAT.distribution))
@@ -338,10 +339,10 @@ def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
     rebuild_catalog(store, BASE, ["avfallsplan"])
     catalog = json.loads(store.read_bytes("catalog.json") or b"{}")
     g = Graph().parse(data=dcat_files(catalog)["dcat/catalog.rdf"], format="xml")
-    assert g.value(dataset, ADMS.status) == URIRef("http://purl.org/adms/status/Withdrawn")
+    assert g.value(dataset, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
     assert not list(g.objects(dataset, DCAT.distribution))
     assert {g.value(v, ADMS.status) for v in g.objects(dataset, DCAT.hasVersion)} == {
-        URIRef("http://purl.org/adms/status/Withdrawn")
+        URIRef(f"{STATUS}WITHDRAWN")
     }
     assert_valid_dcat_ap_3(g)
 
@@ -470,8 +471,10 @@ def test_a_parquet_file_is_a_distribution_with_its_file_type_and_media_type(
             assert g.value(other, DCAT.mediaType) == URIRef(MEDIA_TYPES[kind])
     assert (parquet_type, RDF.type, DCT.MediaTypeOrExtent) in g
     assert (parquet_media, RDF.type, DCT.MediaType) in g
+    # the steward's Swedish description; in English (none written) a sentence from the title
     assert texts(g, by_url[URIRef(f"{home}latest/varden.parquet")], DCT.description) == {
-        "sv": "Syntetiska värden för tester."
+        "sv": "Syntetiska värden för tester.",
+        "en": "The table Values by municipality and year as Apache Parquet.",
     }
     assert PARQUET_MEDIATYPE in str(parquet_media)
 
