@@ -787,3 +787,20 @@ def test_the_mqa_score_drops_for_what_is_missing(store_root: Path, graph: Graph)
         str(version): ["keywords", "contact_point"]
     }
     assert mqa.shortfalls(graph, lambda url: False, True)  # nothing answers: no full marks
+
+
+def test_place_pages_escape_what_the_sources_say(catalog: dict[str, Any]) -> None:
+    """A place's name comes from the data (the descriptor's spatial list): escaped on its page,
+    and a page for every Location the graph names, at the path of its IRI."""
+    from opendata.catalog.pages import location_pages
+
+    hostile = copy.deepcopy(catalog)
+    name = '<script>alert("x")</script> & Övrigt'
+    hostile["datasets"][0]["spatial"].append({"kommunkod": "9999", "kommun": name})
+    pages = location_pages(hostile)
+    page = pages["kommuner/9999/index.html"]
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Övrigt" in page
+    g = Graph().parse(data=dcat_files(hostile)["dcat/catalog.rdf"], format="xml")
+    places = {str(p)[len(BASE) :] for p in g.subjects(RDF.type, DCT.Location)}
+    assert {f"{path}index.html" for path in places} == set(pages)

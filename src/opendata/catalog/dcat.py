@@ -20,10 +20,11 @@ OPENDATA_BASE_URL, percent-encoded where the base URL has spaces or non-ASCII ch
 - version `{base}datasets/<name>/<version>/`, its distributions `#distribution-<file>` and the
   checksums of its (immutable) files `#checksum-<file>`: the latest distributions share the
   checksum node of the latest version's file, which has the same bytes;
-- member municipality `{base}kommuner/<kommunkod>`: a dct:Location labelled with its name and
-  SCB code. There is no official linked-data IRI per Swedish municipality that can be verified
-  offline (the EU "place" authority table lists a few cities, not every municipality, and
-  Geonames ids cannot be checked here), so the IRIs are ours, stable, and keyed on the SCB code.
+- places: the region `{base}region/` (the catalog's dct:spatial) and each municipality
+  `{base}kommuner/<kommunkod>/`, dct:Locations identified by the SCB code; pages.py writes a page
+  at exactly these paths so that the IRIs resolve (DCAT-AP-SE). There is no official linked-data
+  IRI per Swedish municipality that can be verified offline, and no source of coordinates with
+  provenance, so the IRIs are ours, keyed on the SCB code, without bbox or centroid.
 
 Publisher. `OPENDATA_PUBLISHER_URI` when set, otherwise Boråsregionen's homepage
 `https://www.borasregionen.se/`. Sveriges dataportal identifies organisations as
@@ -41,9 +42,13 @@ has dcat:hasVersion (and DCAT-AP 2's dct:hasVersion) to every listed version and
 dcat:hasCurrentVersion to the latest. Each version `{base}datasets/<name>/<version>/` is a
 dcat:Dataset with dcat:isVersionOf, dcat:previousVersion (the next lower listed version),
 dcat:version, owl:versionInfo, adms:versionNotes (the change summary in English and in Swedish, the
-Swedish one led by the steward's message on why the version was made), adms:status (Completed for
-the latest, Deprecated for an older published version) and, when published, distributions of its
-immutable files with their checksums. A withdrawn version stays as a tombstone: adms:status
+Swedish one led by the steward's message on why the version was made), adms:status (COMPLETED for
+the latest, DEPRECATED for an older published version, from the EU distribution-status table) and,
+when published, distributions of its immutable files with their checksums. DCAT-AP 3.0.0 and
+DCAT-AP-SE both require the object of dcat:hasVersion to be a dcat:Dataset, which portals score on
+its own (data.europa.eu's MQA), so a version also carries the dataset's descriptive metadata
+(`_Builder.describe`): keywords, themes, places, period, contact point, access rights.
+A withdrawn version stays as a tombstone: adms:status
 Withdrawn, dct:modified the withdrawal time, the reason in dct:description and versionNotes, and no
 distributions. A dataset whose every version is withdrawn gets adms:status Withdrawn and no
 distributions. Versions are not listed with dcat:dataset in the catalog: they are reached from
