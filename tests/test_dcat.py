@@ -22,10 +22,12 @@ from rdflib.compare import isomorphic
 from rdflib.term import Node
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.dcat import dcat_files, iri
+from opendata.catalog.dcat import TABLE_SCHEMA, dcat_files, iri
 from opendata.config import load_settings
+from opendata.municipalities import MEMBERS
 from opendata.publish import prepare, publish_package, require_valid, withdraw
 from opendata.storage import LocalStore
+from tests import mqa
 from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, old_shape, write_dataset
 from tests.conftest import REPO
 
@@ -46,6 +48,7 @@ ADMS = Namespace("http://www.w3.org/ns/adms#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCT = Namespace("http://purl.org/dc/terms/")
 RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+RDFS = Namespace("http://www.w3.org/2000/01/rdf-schema#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
@@ -56,6 +59,8 @@ MEDIA_TYPES = {
     "PARQUET": "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet",
 }
 FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
+MEMBER_CODES = sorted(MEMBERS)
+STATUS = "http://publications.europa.eu/resource/authority/distribution-status/"
 
 URI = re.compile(
     r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
@@ -320,8 +325,8 @@ def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
     assert g.value(dataset, DCAT.hasCurrentVersion) == first
     assert g.value(dataset, DCAT.version) == Literal("1.0.0")
     assert (second, RDF.type, DCAT.Dataset) in g
-    assert g.value(second, ADMS.status) == URIRef("http://purl.org/adms/status/Withdrawn")
-    assert g.value(first, ADMS.status) == URIRef("http://purl.org/adms/status/Completed")
+    assert g.value(second, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
+    assert g.value(first, ADMS.status) == URIRef(f"{STATUS}COMPLETED")
     assert g.value(second, DCAT.previousVersion) == first
     assert any(reason in str(d) for d in g.objects(second, DCT.description))
     assert not list(g.objects(second, DCAT.distribution))
@@ -338,10 +343,10 @@ def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
     rebuild_catalog(store, BASE, ["avfallsplan"])
     catalog = json.loads(store.read_bytes("catalog.json") or b"{}")
     g = Graph().parse(data=dcat_files(catalog)["dcat/catalog.rdf"], format="xml")
-    assert g.value(dataset, ADMS.status) == URIRef("http://purl.org/adms/status/Withdrawn")
+    assert g.value(dataset, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
     assert not list(g.objects(dataset, DCAT.distribution))
     assert {g.value(v, ADMS.status) for v in g.objects(dataset, DCAT.hasVersion)} == {
-        URIRef("http://purl.org/adms/status/Withdrawn")
+        URIRef(f"{STATUS}WITHDRAWN")
     }
     assert_valid_dcat_ap_3(g)
 
@@ -470,8 +475,10 @@ def test_a_parquet_file_is_a_distribution_with_its_file_type_and_media_type(
             assert g.value(other, DCAT.mediaType) == URIRef(MEDIA_TYPES[kind])
     assert (parquet_type, RDF.type, DCT.MediaTypeOrExtent) in g
     assert (parquet_media, RDF.type, DCT.MediaType) in g
+    # the steward's Swedish description; in English (none written) a sentence from the title
     assert texts(g, by_url[URIRef(f"{home}latest/varden.parquet")], DCT.description) == {
-        "sv": "Syntetiska värden för tester."
+        "sv": "Syntetiska värden för tester.",
+        "en": "The table Values by municipality and year as Apache Parquet.",
     }
     assert PARQUET_MEDIATYPE in str(parquet_media)
 
@@ -541,3 +548,259 @@ def test_without_parquet_the_graph_has_no_parquet(tmp_path: Path) -> None:
     assert formats == {URIRef(f"{FILE_TYPE}CSV"), URIRef(f"{FILE_TYPE}JSON")}
     assert "parquet" not in (store.read_bytes("dcat/catalog.ttl") or b"").decode().lower()
     assert_valid_dcat_ap_3(g)
+
+
+# -- 9: DCAT-AP-SE 3.0.1, read from DIGG's specification bundle ---------------------------------
+
+BUNDLE = SHAPES / "dcat-ap-se-3.0.1-bundle.json"
+ODRS = Namespace("http://schema.theodi.org/odrs#")
+GSP = Namespace("http://www.opengis.net/ont/geosparql#")
+CURIES = {
+    "adms": "http://www.w3.org/ns/adms#",
+    "dcat": str(DCAT),
+    "dcatap": "http://data.europa.eu/r5r/",
+    "dcterms": str(DCT),
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "locn": "http://www.w3.org/ns/locn#",
+    "odrs": str(ODRS),
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "rdf": str(RDF),
+    "schema": "http://schema.org/",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "spdx": str(SPDX),
+    "vcard": "http://www.w3.org/2006/vcard/ns#",
+}
+# Bundle rules we knowingly do not follow, each because a stricter or newer rule wins:
+EXEMPT = {
+    # dcterms:format as a literal media type ("text/csv"): DCAT-AP 3.0.0 requires an IRI of class
+    # dct:MediaTypeOrExtent (we give the EU file type, and the media type in dcat:mediaType).
+    "dcat:format-group_common_choices",
+    "geodcat:dcterms:format-INSPIRE",
+    "dcat:format_generic",
+    # spdx:algorithm SHA-1 only: DCAT-AP 3.0.0 allows SHA-256, which our packages carry.
+    "dcat:spdx:checksum_di/http://spdx.org/rdf/terms#algorithm",
+    # HVD category: required only of high-value datasets (dcatap:applicableLegislation the HVD
+    # regulation); none of ours is one.
+    "dcatap:hvdCategory_da",
+}
+
+
+def bundle_templates() -> dict[str, dict[str, Any]]:
+    """The bundle's templates by id, each merged over the template it `extends`."""
+    if not BUNDLE.is_file():
+        pytest.fail(f"DIGG's DCAT-AP-SE bundle is missing: {BUNDLE}")
+    raw = {t["id"]: t for t in json.loads(BUNDLE.read_text("utf-8"))["templates"] if "id" in t}
+
+    def resolved(template: dict[str, Any]) -> dict[str, Any]:
+        base = raw.get(template.get("extends", ""))
+        return {**resolved(base), **template} if base else template
+
+    return {key: resolved(t) for key, t in raw.items()}
+
+
+def expand(name: str) -> URIRef:
+    prefix, _, local = name.partition(":")
+    return URIRef(CURIES[prefix] + local) if prefix in CURIES else URIRef(name)
+
+
+def bundle_problems(g: Graph, node: Node, group: str, *, recommended: bool = True) -> list[str]:
+    """What `node` breaks of the bundle group `group`: a missing mandatory (and, when
+    `recommended`, recommended) property, too many values, a value outside the allowed choices,
+    an object without the rdf:type the template constrains it to. Nested groups (provenance,
+    rights, checksum, period) are checked on their objects for the mandatory rules."""
+    templates = bundle_templates()
+    problems: list[str] = []
+
+    def rules(items: list[Any], where: str) -> list[tuple[str, dict[str, Any]]]:
+        found = []
+        for item in items:
+            if isinstance(item, str):
+                if item in templates:
+                    found.append((item, templates[item]))
+            else:
+                found.append((f"{where}/{item.get('property')}", item))
+        return found
+
+    def check(subject: Node, items: list[Any], where: str, pref: bool) -> None:
+        for ident, rule in rules(items, where):
+            if ident in EXEMPT or f"{where}/{rule.get('property')}" in EXEMPT:
+                continue
+            if "deprecated" in (rule.get("styles") or []):  # kept for old data, not to be used
+                continue
+            card = rule.get("cardinality") or {}
+            wanted = card.get("min", 0) >= 1 or (pref and card.get("pref", 0) >= 1)
+            if not rule.get("property"):  # a group of alternatives (format, licence)
+                props = [expand(r["property"]) for _, r in rules(rule.get("items", []), ident)]
+                if wanted and not any(g.value(subject, p) is not None for p in props):
+                    problems.append(f"{subject}: none of {ident} ({[str(p) for p in props]})")
+                continue
+            prop = expand(rule["property"])
+            values = list(g.objects(subject, prop))
+            choices = {c["value"] for c in rule.get("choices") or []}
+            if prop == RDF.type and choices:
+                values = [v for v in values if str(v) in choices]
+            if wanted and not values:
+                problems.append(f"{subject}: {ident} ({prop}) missing")
+            if "max" in card:
+                langs = collections.Counter(
+                    v.language if isinstance(v, Literal) else None for v in values
+                )
+                if langs and max(langs.values()) > card["max"]:
+                    problems.append(f"{subject}: {ident} ({prop}) more than {card['max']}")
+            if choices and rule.get("nodetype") in ("URI", "RESOURCE", None):
+                for value in values:
+                    if str(value) not in choices:
+                        problems.append(f"{subject}: {ident} value {value} not allowed")
+            types = (rule.get("constraints") or {}).get(str(RDF.type)) or (
+                rule.get("constraints") or {}
+            ).get("rdf:type")
+            if types and rule.get("type") != "group":
+                allowed = {expand(t) for t in ([types] if isinstance(types, str) else types)}
+                for value in values:
+                    if not allowed & set(g.objects(value, RDF.type)):
+                        problems.append(f"{subject}: {ident} {value} not of type {allowed}")
+            if rule.get("type") == "group" and rule.get("items"):
+                for value in values:
+                    check(value, rule["items"], ident, False)
+
+    check(node, templates[group]["items"], group, recommended)
+    return problems
+
+
+def test_the_graph_follows_digg_dcat_ap_se_bundle(graph: Graph) -> None:
+    """Every catalog, dataset (versions too) and distribution against DIGG's templates,
+    mandatory and recommended properties alike."""
+    problems: list[str] = []
+    for cls, group in (
+        (DCAT.Catalog, "dcat:Catalog"),
+        (DCAT.Dataset, "dcat:Dataset"),
+        (DCAT.Distribution, "dcat:Distribution"),
+    ):
+        subjects = sorted(graph.subjects(RDF.type, cls), key=str)
+        assert subjects, cls
+        for subject in subjects:
+            withdrawn = graph.value(subject, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
+            problems += bundle_problems(graph, subject, group, recommended=not withdrawn)
+    for publisher in set(graph.objects(None, DCT.publisher)):
+        problems += bundle_problems(graph, publisher, "dcat:foaf:Agent", recommended=False)
+    assert not problems, "\n".join(problems)
+
+
+def test_dcat_ap_se_items_of_issue_11(graph: Graph) -> None:
+    """The items Sveriges dataportal showed wrong, one by one."""
+    planned = "http://publications.europa.eu/resource/authority/planned-availability/"
+    dists = list(graph.subjects(RDF.type, DCAT.Distribution))
+    datasets = list(graph.subjects(RDF.type, DCAT.Dataset))
+    for dist in dists:
+        assert graph.value(dist, URIRef("http://data.europa.eu/r5r/availability")) == URIRef(
+            f"{planned}STABLE"
+        )
+        assert str(graph.value(dist, ADMS.status)).startswith(STATUS)
+        assert "sv" in texts(graph, dist, DCT.description), dist
+        assert graph.value(dist, DCT.issued) is not None, dist
+        assert graph.value(dist, DCT.modified) is not None, dist
+        rights = graph.value(dist, DCT.rights)
+        assert (rights, RDF.type, ODRS.RightsStatement) in graph
+        assert texts(graph, rights, ODRS.attributionText)["sv"]
+    assert not list(graph.subjects(None, URIRef("http://purl.org/adms/status/Completed")))
+    for dataset in datasets:
+        assert (dataset, DCT.conformsTo, URIRef(TABLE_SCHEMA)) in graph
+        provenance = graph.value(dataset, DCT.provenance)
+        assert texts(graph, provenance, DCT.description)["sv"].startswith("Källor: ")
+        assert texts(graph, provenance, RDFS.label)  # kept for DCAT-AP-SE 2 readers
+    (cat,) = graph.subjects(RDF.type, DCAT.Catalog)
+    region = graph.value(cat, DCT.spatial)
+    assert region == URIRef(f"{BASE}region/")
+    members = set(graph.objects(region, DCT.hasPart))
+    assert members == {URIRef(f"{BASE}kommuner/{code}/") for code in MEMBER_CODES}
+    for place in {region, *members, *graph.objects(None, DCT.spatial)}:
+        assert (place, RDF.type, DCT.Location) in graph
+        assert str(place).startswith(BASE) and str(place).endswith("/")
+        for prop in (DCAT.bbox, DCAT.centroid):  # none today; when given, GeoSPARQL WKT
+            for value in graph.objects(place, prop):
+                assert isinstance(value, Literal) and value.datatype == GSP.wktLiteral
+    for code in MEMBER_CODES:
+        place = URIRef(f"{BASE}kommuner/{code}/")
+        assert graph.value(place, DCT.identifier) == Literal(code)
+        assert graph.value(place, DCT.isPartOf) == region
+
+
+def test_the_bundle_check_finds_what_is_wrong(graph: Graph) -> None:
+    """The checker is not vacuous: the old shapes of issue 11 are reported."""
+    broken = Graph()
+    for triple in graph:
+        broken.add(triple)
+    dist = next(iter(sorted(graph.subjects(RDF.type, DCAT.Distribution), key=str)))
+    availability = URIRef("http://data.europa.eu/r5r/availability")
+    broken.set((dist, availability, URIRef("http://data.europa.eu/r5r/availability/stable")))
+    broken.remove((dist, ADMS.status, None))
+    broken.add((dist, ADMS.status, URIRef("http://purl.org/adms/status/Completed")))
+    broken.remove((dist, DCT.description, None))
+    dataset = URIRef(f"{BASE}datasets/befolkning/")
+    broken.remove((graph.value(dataset, DCT.provenance), DCT.description, None))
+    broken.remove((dataset, DCT.conformsTo, None))
+    (cat,) = graph.subjects(RDF.type, DCAT.Catalog)
+    broken.remove((cat, DCT.spatial, None))
+    found = "\n".join(
+        bundle_problems(broken, dist, "dcat:Distribution")
+        + bundle_problems(broken, dataset, "dcat:Dataset")
+        + bundle_problems(broken, cat, "dcat:Catalog")
+    )
+    for needle in (
+        "r5r/availability/stable not allowed",
+        "purl.org/adms/status/Completed not allowed",
+        "dcat:dcterms:description_di",
+        "dcat:dcterms:provenance_da/dcterms:description",
+        "dcat:dcterms:conformsTo_da",
+        "dcat:dcterms:spatial_ca",
+    ):
+        assert needle in found, (needle, found)
+
+
+# -- 10: data.europa.eu's MQA: every dcat:Dataset full marks -----------------------------------
+
+
+def test_every_dataset_and_version_scores_full_marks(store_root: Path, graph: Graph) -> None:
+    """Versions are dcat:Datasets too (DCAT-AP 3.0.0 and DCAT-AP-SE type dcat:hasVersion's
+    object so), so each is described in full and scores 405 like its dataset."""
+
+    def accessible(url: str) -> bool:  # the store is what `opendata serve` answers from
+        return url.startswith(BASE) and (store_root / url[len(BASE) :]).is_file()
+
+    datasets = set(graph.subjects(RDF.type, DCAT.Dataset))
+    assert len(datasets) == 2 * len(DATASETS)  # each dataset and its version 1.0.0
+    assert mqa.shortfalls(graph, accessible, compliant=True) == {}
+    for dataset in datasets:
+        assert sum(mqa.score(graph, dataset, accessible, True).values()) == mqa.MAX
+
+
+def test_the_mqa_score_drops_for_what_is_missing(store_root: Path, graph: Graph) -> None:
+    version = URIRef(f"{BASE}datasets/befolkning/1.0.0/")
+    thin = Graph()
+    for triple in graph:
+        if triple[0] != version or triple[1] not in (DCAT.keyword, DCAT.contactPoint):
+            thin.add(triple)
+    points = mqa.score(thin, version, lambda url: True, True)
+    assert sum(points.values()) == mqa.MAX - 30 - 20
+    assert mqa.shortfalls(thin, lambda url: True, True) == {
+        str(version): ["keywords", "contact_point"]
+    }
+    assert mqa.shortfalls(graph, lambda url: False, True)  # nothing answers: no full marks
+
+
+def test_place_pages_escape_what_the_sources_say(catalog: dict[str, Any]) -> None:
+    """A place's name comes from the data (the descriptor's spatial list): escaped on its page,
+    and a page for every Location the graph names, at the path of its IRI."""
+    from opendata.catalog.pages import location_pages
+
+    hostile = copy.deepcopy(catalog)
+    name = '<script>alert("x")</script> & Övrigt'
+    hostile["datasets"][0]["spatial"].append({"kommunkod": "9999", "kommun": name})
+    pages = location_pages(hostile)
+    page = pages["kommuner/9999/index.html"]
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Övrigt" in page
+    g = Graph().parse(data=dcat_files(hostile)["dcat/catalog.rdf"], format="xml")
+    places = {str(p)[len(BASE) :] for p in g.subjects(RDF.type, DCT.Location)}
+    assert {f"{path}index.html" for path in places} == set(pages)

@@ -4,23 +4,30 @@ validate it against the DCAT-AP 3.0.0 shapes, and download every distribution it
 from __future__ import annotations
 
 import hashlib
+import html
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pyshacl import validate
-from rdflib import Graph, Namespace, URIRef
+from rdflib import Graph, Literal, Namespace, URIRef
 
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
+from opendata.municipalities import MEMBERS
 from opendata.publish import prepare, publish_package, require_valid
 from opendata.serve import make_server
 from opendata.storage import LocalStore
+from tests import mqa
 from tests.conftest import REPO
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
+DCT = Namespace("http://purl.org/dc/terms/")
+RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+SKOS = Namespace("http://www.w3.org/2004/02/skos/core#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 SHAPES = REPO / "tests/shapes/dcat-ap-3.0.0-SHACL.ttl"  # the official shapes, vendored
 DATASETS = [
@@ -81,3 +88,42 @@ def test_the_private_area_is_not_served(served: str, tmp_path: Path) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         fetch(f"{served}_private/cache/anything.json")
     assert caught.value.code == 404
+
+
+def test_every_location_iri_answers_with_its_page(served: str) -> None:
+    """DCAT-AP-SE wants the places' IRIs to resolve: the region and every municipality the graph
+    names answer 200 with their page from `opendata serve`, the name on it escaped."""
+    graph = Graph().parse(data=fetch(f"{served}dcat/catalog.rdf")[2], format="xml")
+    places = set(graph.subjects(RDF.type, DCT.Location))
+    assert URIRef(f"{served}region/") in places
+    assert {URIRef(f"{served}kommuner/{code}/") for code in MEMBERS} <= places
+    for place in sorted(places):
+        status, content_type, body = fetch(str(place))
+        assert (status, content_type.split(";")[0]) == (200, "text/html"), place
+        (label,) = (
+            str(o)
+            for o in graph.objects(place, SKOS.prefLabel)
+            if isinstance(o, Literal) and o.language == "sv"
+        )
+        assert f"<h1>{html.escape(label)}</h1>" in body.decode("utf-8"), place
+    # the IRI without its slash (as published before) is redirected to the page
+    status, _, body = fetch(f"{served}kommuner/1490")
+    assert status == 200 and b"<h1>Bor\xc3\xa5s</h1>" in body
+
+
+def test_every_dataset_scores_full_marks_over_http(served: str) -> None:
+    """data.europa.eu's MQA, with the accessibility indicators asked of the running server."""
+    graph = Graph().parse(data=fetch(f"{served}dcat/catalog.rdf")[2], format="xml")
+    answers: dict[str, bool] = {}
+
+    def accessible(url: str) -> bool:
+        if url not in answers:
+            try:
+                answers[url] = fetch(url)[0] == 200
+            except urllib.error.URLError:
+                answers[url] = False
+        return answers[url]
+
+    conforms, _, _ = validate(graph, shacl_graph=str(SHAPES), inference="none")
+    assert len(set(graph.subjects(RDF.type, DCAT.Dataset))) == 2 * len(DATASETS)
+    assert mqa.shortfalls(graph, accessible, compliant=bool(conforms)) == {}

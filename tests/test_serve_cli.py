@@ -138,8 +138,8 @@ def test_setup_bucket_creates_the_bucket_with_a_public_read_policy(
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
         f"created the bucket {bucket}",
-        "anyone may now read index.html, catalog.json, dcat/*, datasets/* (not _private/, "
-        "no listing)",
+        "anyone may now read index.html, catalog.json, dcat/*, datasets/*, kommuner/*, "
+        "region/* (not _private/, no listing)",
         f"Ready: s3://{bucket}/site; publish with `opendata publish`.",
     ]
     assert "Warning: OPENDATA_BASE_URL is the default" in done.stderr

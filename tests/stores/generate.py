@@ -40,7 +40,7 @@ EXTRA = (
 
 
 # Left out: the killed run's mark, and what a publish derives again from the pointers.
-DERIVED = ("_private", "index.html", "dcat")
+DERIVED = ("_private", "index.html", "dcat", "kommuner", "region")  # the last two: places' pages
 
 
 class Killed(Exception):

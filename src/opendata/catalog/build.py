@@ -286,10 +286,12 @@ def version_changes(store: Store, entry: CatalogEntry) -> dict[str, dict[str, An
 
 
 def derived_files(store: Store, catalog: Catalog, touched: Iterable[str]) -> dict[str, bytes]:
-    """The index page, the DCAT files and the touched datasets' pages, by key."""
-    from opendata.catalog.pages import render_dataset_page, render_index
+    """The index page, the places' pages, the DCAT files and the touched datasets' pages."""
+    from opendata.catalog.pages import location_pages, render_dataset_page, render_index
 
     files = {INDEX: render_index(catalog).encode("utf-8")}
+    # The places' pages: the DCAT graph's dct:Location IRIs resolve to them.
+    files.update({key: page.encode("utf-8") for key, page in location_pages(catalog).items()})
     try:
         from opendata.catalog.dcat import dcat_files
     except ImportError:  # pragma: no cover - the DCAT module arrives with its own change

@@ -20,10 +20,11 @@ OPENDATA_BASE_URL, percent-encoded where the base URL has spaces or non-ASCII ch
 - version `{base}datasets/<name>/<version>/`, its distributions `#distribution-<file>` and the
   checksums of its (immutable) files `#checksum-<file>`: the latest distributions share the
   checksum node of the latest version's file, which has the same bytes;
-- member municipality `{base}kommuner/<kommunkod>`: a dct:Location labelled with its name and
-  SCB code. There is no official linked-data IRI per Swedish municipality that can be verified
-  offline (the EU "place" authority table lists a few cities, not every municipality, and
-  Geonames ids cannot be checked here), so the IRIs are ours, stable, and keyed on the SCB code.
+- places: the region `{base}region/` (the catalog's dct:spatial) and each municipality
+  `{base}kommuner/<kommunkod>/`, dct:Locations identified by the SCB code; pages.py writes a page
+  at exactly these paths so that the IRIs resolve (DCAT-AP-SE). There is no official linked-data
+  IRI per Swedish municipality that can be verified offline, and no source of coordinates with
+  provenance, so the IRIs are ours, keyed on the SCB code, without bbox or centroid.
 
 Publisher. `OPENDATA_PUBLISHER_URI` when set, otherwise Boråsregionen's homepage
 `https://www.borasregionen.se/`. Sveriges dataportal identifies organisations as
@@ -41,9 +42,13 @@ has dcat:hasVersion (and DCAT-AP 2's dct:hasVersion) to every listed version and
 dcat:hasCurrentVersion to the latest. Each version `{base}datasets/<name>/<version>/` is a
 dcat:Dataset with dcat:isVersionOf, dcat:previousVersion (the next lower listed version),
 dcat:version, owl:versionInfo, adms:versionNotes (the change summary in English and in Swedish, the
-Swedish one led by the steward's message on why the version was made), adms:status (Completed for
-the latest, Deprecated for an older published version) and, when published, distributions of its
-immutable files with their checksums. A withdrawn version stays as a tombstone: adms:status
+Swedish one led by the steward's message on why the version was made), adms:status (COMPLETED for
+the latest, DEPRECATED for an older published version, from the EU distribution-status table) and,
+when published, distributions of its immutable files with their checksums. DCAT-AP 3.0.0 and
+DCAT-AP-SE both require the object of dcat:hasVersion to be a dcat:Dataset, which portals score on
+its own (data.europa.eu's MQA), so a version also carries the dataset's descriptive metadata
+(`_Builder.describe`): keywords, themes, places, period, contact point, access rights.
+A withdrawn version stays as a tombstone: adms:status
 Withdrawn, dct:modified the withdrawal time, the reason in dct:description and versionNotes, and no
 distributions. A dataset whose every version is withdrawn gets adms:status Withdrawn and no
 distributions. Versions are not listed with dcat:dataset in the catalog: they are reached from
@@ -81,10 +86,18 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
+from opendata.municipalities import MEMBERS
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
 from opendata.versioning import summary_sv
 
-__all__ = ["DCAT_FILES", "catalog_graph", "dcat_files", "iri"]
+__all__ = [
+    "DCAT_FILES",
+    "REGION_PATH",
+    "catalog_graph",
+    "dcat_files",
+    "iri",
+    "location_path",
+]
 
 DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
 
@@ -93,6 +106,7 @@ DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCATAP = Namespace("http://data.europa.eu/r5r/")
 DCT = Namespace("http://purl.org/dc/terms/")
 FOAF = Namespace("http://xmlns.com/foaf/0.1/")
+ODRS = Namespace("http://schema.theodi.org/odrs#")
 OWL = Namespace("http://www.w3.org/2002/07/owl#")
 RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
 RDFS = Namespace("http://www.w3.org/2000/01/rdf-schema#")
@@ -107,6 +121,7 @@ PREFIXES: dict[str, Namespace] = {
     "dcatap": DCATAP,
     "dct": DCT,
     "foaf": FOAF,
+    "odrs": ODRS,
     "owl": OWL,
     "rdf": RDF,
     "rdfs": RDFS,
@@ -122,10 +137,16 @@ EU = "http://publications.europa.eu/resource/authority/"
 THEME_TAXONOMY = URIRef(f"{EU}data-theme")
 LANGUAGES = {"sv": URIRef(f"{EU}language/SWE"), "en": URIRef(f"{EU}language/ENG")}
 PUBLIC = URIRef(f"{EU}access-right/PUBLIC")
-STABLE = URIRef("http://data.europa.eu/r5r/availability/stable")
+# DCAT-AP-SE 3.0.1 (template dcatap:availability) takes the EU planned-availability table.
+STABLE = URIRef(f"{EU}planned-availability/STABLE")
 SHA256 = SPDX.checksumAlgorithm_sha256
 TABLE_SCHEMA = URIRef("https://specs.frictionlessdata.io/table-schema/")
 DATA_PACKAGE = URIRef("https://specs.frictionlessdata.io/data-package/")
+# The specifications our data conforms to, with the titles DCAT-AP-SE's dcterms:Standard wants.
+STANDARDS: dict[URIRef, str] = {
+    DATA_PACKAGE: "Frictionless Data Package",
+    TABLE_SCHEMA: "Frictionless Table Schema",
+}
 IANA = "http://www.iana.org/assignments/media-types/"
 
 # The portal wants the licences' http IRIs exactly (the descriptors carry the https ones).
@@ -187,11 +208,26 @@ FORMATS: dict[str, tuple[str, str]] = {
     ),
 }
 
-STATUS = {
-    "Completed": URIRef("http://purl.org/adms/status/Completed"),
-    "Deprecated": URIRef("http://purl.org/adms/status/Deprecated"),
-    "Withdrawn": URIRef("http://purl.org/adms/status/Withdrawn"),
+# adms:status from the EU distribution-status table, the one vocabulary DCAT-AP-SE 3.0.1 names
+# for adms:status (template dcat:adms:status_di); the old ADMS terms (purl.org/adms/status/) are
+# gone. Versions (datasets) use the same concepts: the bundle defines no other status list.
+STATUS_TABLE = f"{EU}distribution-status/"
+STATUS: dict[str, tuple[URIRef, str, str]] = {
+    "Completed": (URIRef(f"{STATUS_TABLE}COMPLETED"), "Färdig", "Completed"),
+    "Deprecated": (URIRef(f"{STATUS_TABLE}DEPRECATED"), "Avvecklad", "Deprecated"),
+    "Withdrawn": (URIRef(f"{STATUS_TABLE}WITHDRAWN"), "Tillbakadragen", "Withdrawn"),
 }
+
+# The places: Boråsregionen and its member municipalities, each a dct:Location with a page on
+# the site at exactly its IRI (pages.py writes `<path>index.html`), so the IRI resolves.
+REGION_PATH = "region/"
+REGION_NAME = ("Boråsregionen (Sjuhärad)", "Borås region (Sjuhärad)")
+
+
+def location_path(code: str) -> str:
+    """The site path (and IRI below the base URL) of a municipality's dct:Location."""
+    return f"kommuner/{code}/"
+
 
 # Files of a version that are not distributions of the data.
 NOT_DISTRIBUTED = frozenset({"validation.json", "changes.json"})
@@ -307,6 +343,15 @@ class _Builder:
             label = LICENSE_LABELS.get(str(node))
             if label:
                 self.graph.add((node, RDFS.label, Literal(label, lang="en")))
+                self.graph.add((node, DCT.title, Literal(label, lang="en")))
+        return node
+
+    def standard(self, node: URIRef) -> URIRef:
+        """A specification as DCAT-AP-SE's dcterms:Standard: typed and titled."""
+        self.graph.add((node, RDF.type, DCT.Standard))
+        title = STANDARDS.get(node)
+        if title:
+            self.graph.add((node, DCT.title, Literal(title, lang="en")))
         return node
 
     def under(self, path: str) -> URIRef:
@@ -331,6 +376,7 @@ class _Builder:
         self.add(node, DCT.license, self.license(license_iri(catalog.get("license"))))
         for code in ("sv", "en"):
             g.add((node, DCT.language, self.language(code)))
+        g.add((node, DCT.spatial, self.region()))
         g.add((node, DCAT.themeTaxonomy, THEME_TAXONOMY))
         g.add((THEME_TAXONOMY, RDF.type, SKOS.ConceptScheme))
         g.add((THEME_TAXONOMY, DCT.title, Literal("Data theme", lang="en")))
@@ -377,27 +423,7 @@ class _Builder:
         self.text(node, DCT.title, entry.get("title_en"), "en")
         self.text(node, DCT.description, entry.get("description") or entry.get("title"), "sv")
         self.text(node, DCT.description, entry.get("description_en"), "en")
-        g.add((node, DCT.publisher, self.publisher))
-        g.add((node, DCT.language, self.language("sv")))
-        g.add((node, DCT.accessRights, PUBLIC))
-        self.concept(PUBLIC, DCT.RightsStatement, labels=[("public", "en")])
-        self.contact(node, home, entry.get("contact_point"))
-        self.keywords(node, entry)
-        for code in entry.get("themes") or []:
-            theme = iri(f"{EU}data-theme/{code}")
-            sv, en = THEMES.get(code, (code, code))
-            self.concept(theme, SKOS.Concept, labels=[(sv, "sv"), (en, "en")])
-            g.add((theme, SKOS.inScheme, THEME_TAXONOMY))
-            g.add((node, DCAT.theme, theme))
-        for place in entry.get("spatial") or []:
-            g.add((node, DCT.spatial, self.municipality(place)))
-        self.temporal(node, home, entry.get("temporal"))
-        frequency = FREQUENCIES.get(str(entry.get("accrual_periodicity")))
-        if frequency:
-            code, label = frequency
-            term = self.concept(URIRef(f"{EU}frequency/{code}"), DCT.Frequency, labels=[])
-            g.add((term, RDFS.label, Literal(label, lang="en")))
-            g.add((node, DCT.accrualPeriodicity, term))
+        self.describe(node, entry, home)
         landing = entry.get("landing_page") or home
         if iri(landing) == node:  # the dataset IRI is not its own web page: the page file is
             landing = f"{home}index.html"
@@ -405,7 +431,6 @@ class _Builder:
         g.add((iri(landing), RDF.type, FOAF.Document))
         self.when(node, DCT.issued, entry.get("issued"))
         self.when(node, DCT.modified, entry.get("modified"))
-        self.provenance(node, home, entry.get("sources") or [])
 
         versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
         latest = entry.get("latest")
@@ -435,7 +460,7 @@ class _Builder:
                     dist = self.distribution(
                         f"{home}#distribution-{file['name']}",
                         title=_titles(resource, file.get("format")),
-                        description=(resource.get("description"), resource.get("description_en")),
+                        description=_descriptions(resource, file.get("format")),
                         url=latest_url,
                         fmt=file.get("format"),
                         size=file.get("bytes"),
@@ -443,7 +468,9 @@ class _Builder:
                         license_node=license_node,
                         rights=rights,
                         conforms=TABLE_SCHEMA,
+                        status="Completed",
                     )
+                    self.when(dist, DCT.issued, entry.get("issued"))
                     self.when(dist, DCT.modified, entry.get("modified"))
                     g.add((node, DCAT.distribution, dist))
             datapackage = entry.get("datapackage")
@@ -454,7 +481,7 @@ class _Builder:
                         f"Datapaket ({DATAPACKAGE}): beskrivning, schema och länkar till filerna",
                         f"Data package ({DATAPACKAGE}): descriptor, schemas and file links",
                     ),
-                    description=(None, None),
+                    description=DATAPACKAGE_DESCRIPTION,
                     url=datapackage,
                     fmt="JSON",
                     size=entry.get("datapackage_bytes"),
@@ -465,10 +492,44 @@ class _Builder:
                     license_node=license_node,
                     rights=rights,
                     conforms=DATA_PACKAGE,
+                    status="Completed",
                 )
+                self.when(dist, DCT.issued, entry.get("issued"))
                 self.when(dist, DCT.modified, entry.get("modified"))
                 g.add((node, DCAT.distribution, dist))
         return node
+
+    def describe(self, node: URIRef, entry: CatalogEntry, home: str) -> None:
+        """What the dataset and each of its versions share: publisher, language, access rights,
+        contact point, keywords, themes, places, period, frequency, provenance and the
+        specifications it conforms to. A version is a dcat:Dataset that portals score on its
+        own (data.europa.eu's MQA), so it carries all of these too; catalog.json keeps one set of
+        metadata per dataset (the latest descriptor's), which is what a version repeats."""
+        g = self.graph
+        g.add((node, DCT.publisher, self.publisher))
+        g.add((node, DCT.language, self.language("sv")))
+        g.add((node, DCT.accessRights, PUBLIC))
+        self.concept(PUBLIC, DCT.RightsStatement, labels=[("public", "en")])
+        self.contact(node, home, entry.get("contact_point"))
+        self.keywords(node, entry)
+        for code in entry.get("themes") or []:
+            theme = iri(f"{EU}data-theme/{code}")
+            sv, en = THEMES.get(code, (code, code))
+            self.concept(theme, SKOS.Concept, labels=[(sv, "sv"), (en, "en")])
+            g.add((theme, SKOS.inScheme, THEME_TAXONOMY))
+            g.add((node, DCAT.theme, theme))
+        for place in entry.get("spatial") or []:
+            g.add((node, DCT.spatial, self.municipality(place)))
+        self.temporal(node, home, entry.get("temporal"))
+        frequency = FREQUENCIES.get(str(entry.get("accrual_periodicity")))
+        if frequency:
+            code, label = frequency
+            term = self.concept(URIRef(f"{EU}frequency/{code}"), DCT.Frequency, labels=[])
+            g.add((term, RDFS.label, Literal(label, lang="en")))
+            g.add((node, DCT.accrualPeriodicity, term))
+        self.provenance(node, home, entry.get("sources") or [])
+        for standard in (DATA_PACKAGE, TABLE_SCHEMA):
+            g.add((node, DCT.conformsTo, self.standard(standard)))
 
     def contact(self, node: URIRef, home: str, contact: dict[str, Any] | None) -> None:
         if not contact or not (contact.get("name") or contact.get("email")):
@@ -490,14 +551,33 @@ class _Builder:
             self.text(node, DCAT.keyword, word, lang)
 
     def municipality(self, place: dict[str, Any]) -> URIRef:
+        """A municipality as a dct:Location identified by its SCB kommunkod (also its Eurostat
+        LAU code), at an IRI whose page the site publishes. No bbox or centroid: no verifiable
+        source of coordinates is at hand, and figures are never made up."""
         g = self.graph
         code = str(place["kommunkod"])
-        location = self.under(f"kommuner/{code}")
+        location = self.under(location_path(code))
         g.add((location, RDF.type, DCT.Location))
         g.add((location, DCT.identifier, Literal(code)))
-        if place.get("kommun"):
-            g.add((location, SKOS.prefLabel, Literal(place["kommun"], lang="sv")))
-            g.add((location, RDFS.label, Literal(place["kommun"], lang="sv")))
+        g.add((location, SKOS.notation, Literal(code)))
+        name = place.get("kommun") or MEMBERS.get(code)
+        if name:
+            g.add((location, SKOS.prefLabel, Literal(name, lang="sv")))
+            g.add((location, RDFS.label, Literal(name, lang="sv")))
+        if code in MEMBERS:
+            g.add((location, DCT.isPartOf, self.under(REGION_PATH)))
+        return location
+
+    def region(self) -> URIRef:
+        """Boråsregionen as a dct:Location: the catalog's dct:spatial, made of its members."""
+        g = self.graph
+        location = self.under(REGION_PATH)
+        g.add((location, RDF.type, DCT.Location))
+        for text, lang in zip(REGION_NAME, ("sv", "en"), strict=True):
+            g.add((location, SKOS.prefLabel, Literal(text, lang=lang)))
+            g.add((location, RDFS.label, Literal(text, lang=lang)))
+        for code, name in sorted(MEMBERS.items()):
+            g.add((location, DCT.hasPart, self.municipality({"kommunkod": code, "kommun": name})))
         return location
 
     def temporal(self, node: URIRef, home: str, period: dict[str, Any] | None) -> None:
@@ -527,19 +607,29 @@ class _Builder:
             return
         statement = iri(f"{home}#provenance")
         self.graph.add((statement, RDF.type, DCT.ProvenanceStatement))
-        self.text(statement, RDFS.label, "Källor: " + "; ".join(lines), "sv")
+        text = "Källor: " + "; ".join(lines)
+        self.text(statement, RDFS.label, text, "sv")
+        # DCAT-AP-SE's dcterms:ProvenanceStatement shows dcterms:description (min 1).
+        self.text(statement, DCT.description, text, "sv")
         self.graph.add((node, DCT.provenance, statement))
 
     def rights(self, home: str, attribution: Any) -> URIRef | None:
         if not isinstance(attribution, str) or not attribution.strip():
             return None
         statement = iri(f"{home}#rights")
+        # dct:RightsStatement for DCAT-AP 3.0.0, odrs:RightsStatement with the attribution text
+        # for DCAT-AP-SE 3.0.1 (template dcat:odrs:RSSA).
         self.graph.add((statement, RDF.type, DCT.RightsStatement))
+        self.graph.add((statement, RDF.type, ODRS.RightsStatement))
         self.text(statement, RDFS.label, attribution, "sv")
+        self.text(statement, ODRS.attributionText, attribution, "sv")
         return statement
 
     def status(self, name: str) -> URIRef:
-        return self.concept(STATUS[name], SKOS.Concept, labels=[(name, "en")])
+        node, sv, en = STATUS[name]
+        self.concept(node, SKOS.Concept, labels=[(sv, "sv"), (en, "en")])
+        self.graph.add((node, SKOS.inScheme, URIRef(STATUS_TABLE.rstrip("/"))))
+        return node
 
     # -- versions and distributions -----------------------------------------------------------
 
@@ -567,7 +657,10 @@ class _Builder:
         g.add((node, DCAT.isVersionOf, dataset))
         g.add((node, DCT.isVersionOf, dataset))
         self.add(node, DCAT.previousVersion, previous)
-        g.add((node, DCT.publisher, self.publisher))
+        self.describe(node, entry, home)
+        page = iri(f"{home}index.html#v{number}")  # the version's section of the dataset page
+        g.add((node, DCAT.landingPage, page))
+        g.add((page, RDF.type, FOAF.Document))
         self.when(node, DCT.issued, version.get("published"))
         if version["status"] == Status.WITHDRAWN:
             reason = str(version.get("reason") or "").strip()
@@ -614,14 +707,17 @@ class _Builder:
                 title_pair = _titles(resource, fmt)
             else:  # a resource the latest version no longer has: its file name
                 title_pair = (filename, filename)
+            description: tuple[str | None, str | None]
+            if filename == DATAPACKAGE:
+                description = DATAPACKAGE_DESCRIPTION
+            elif resource:
+                description = _descriptions(resource, fmt)
+            else:
+                description = (f"Filen {filename} i version {number}.", None)
             dist = self.distribution(
                 f"{prefix}#distribution-{filename}",
                 title=title_pair,
-                description=(
-                    (resource.get("description"), resource.get("description_en"))
-                    if resource
-                    else (None, None)
-                ),
+                description=description,
                 url=file["url"],
                 fmt=fmt,
                 size=file.get("bytes"),
@@ -629,8 +725,11 @@ class _Builder:
                 license_node=license_node,
                 rights=rights,
                 conforms=DATA_PACKAGE if filename == DATAPACKAGE else TABLE_SCHEMA,
+                status="Completed" if current else "Deprecated",
             )
+            # A version's files never change: issued and modified are its publish time.
             self.when(dist, DCT.issued, version.get("published"))
+            self.when(dist, DCT.modified, version.get("published"))
             g.add((node, DCAT.distribution, dist))
         return node
 
@@ -647,6 +746,7 @@ class _Builder:
         license_node: URIRef | None,
         rights: URIRef | None,
         conforms: URIRef,
+        status: str,
     ) -> URIRef:
         g = self.graph
         node = iri(ident)
@@ -672,10 +772,10 @@ class _Builder:
             g.add((node, DCAT.mediaType, media_type))
         self.add(node, DCT.license, license_node)
         self.add(node, DCT.rights, rights)
-        g.add((node, DCT.conformsTo, conforms))
-        g.add((conforms, RDF.type, DCT.Standard))
+        g.add((node, DCT.conformsTo, self.standard(conforms)))
+        g.add((node, ADMS.status, self.status(status)))
         g.add((node, DCATAP.availability, STABLE))
-        self.concept(STABLE, SKOS.Concept, labels=[("stable", "en")])
+        self.concept(STABLE, SKOS.Concept, labels=[("Stabil", "sv"), ("Stable", "en")])
         if isinstance(size, int) and size >= 0:
             g.add((node, DCAT.byteSize, Literal(size, datatype=XSD.nonNegativeInteger)))
         if checksum is not None and checksum[1]:
@@ -686,6 +786,34 @@ class _Builder:
             g.add((SHA256, RDF.type, SPDX.ChecksumAlgorithm))
             g.add((node, SPDX.checksum, sum_node))
         return node
+
+
+DATAPACKAGE_DESCRIPTION: tuple[str | None, str | None] = (
+    "Frictionless Data Package: datasetets beskrivning, tabellernas scheman och länkar till "
+    "filerna med deras storlek och SHA-256.",
+    "Frictionless Data Package: the dataset's description, the tables' schemas and links to the "
+    "files with their sizes and SHA-256.",
+)
+FORMAT_TEXT = {
+    "CSV": ("som CSV (UTF-8, kommaseparerad)", "as CSV (UTF-8, comma-separated)"),
+    "JSON": ("som JSON", "as JSON"),
+    "PARQUET": ("som Apache Parquet", "as Apache Parquet"),
+}
+
+
+def _descriptions(resource: CatalogResource, fmt: str | None) -> tuple[str | None, str | None]:
+    """A distribution's descriptions: the resource's own where the steward wrote one, else a
+    sentence naming the table and the format (DCAT-AP-SE recommends a description on every
+    distribution), English only where the metadata has an English title or description."""
+    sv, en = resource.get("description"), resource.get("description_en")
+    title = resource.get("title") or resource.get("name")
+    title_en = resource.get("title_en")
+    as_sv, as_en = FORMAT_TEXT.get((fmt or "").upper(), ("", ""))
+    if not sv and title:
+        sv = f"Tabellen {title} {as_sv}".rstrip() + "."
+    if not en and title_en:
+        en = f"The table {title_en} {as_en}".rstrip() + "."
+    return sv, en
 
 
 def _titles(resource: CatalogResource, fmt: str | None) -> tuple[str | None, str | None]:

@@ -459,3 +459,65 @@ def render_dataset_page(
             dcat_files=DCAT_FILES,
         )
     )
+
+
+def location_pages(catalog: Catalog) -> dict[str, str]:
+    """The page of every dct:Location the DCAT graph names, by its site path (`<path>index.html`).
+
+    The DCAT files use `{base}region/` and `{base}kommuner/<kommunkod>/` as the places' IRIs;
+    DCAT-AP-SE wants an IRI that resolves, so each gets a page exactly there: the region with
+    its member municipalities, each municipality with the datasets that cover it.
+    """
+    from opendata.catalog.dcat import REGION_NAME, REGION_PATH, location_path
+    from opendata.municipalities import MEMBERS
+
+    homepage = catalog.get("homepage") or ""
+    datasets = catalog.get("datasets", [])
+    names = dict(MEMBERS)
+    covering: dict[str, list[CatalogEntry]] = {code: [] for code in MEMBERS}
+    for entry in datasets:
+        for place in entry.get("spatial") or []:
+            code = str(place.get("kommunkod") or "")
+            if not code:
+                continue
+            names.setdefault(code, str(place.get("kommun") or code))
+            covering.setdefault(code, [])
+            if entry not in covering[code]:
+                covering[code].append(entry)
+    region = {"name": REGION_NAME[0], "path": REGION_PATH}
+    env = environment()
+    template = env.get_template("location.html")
+    pages: dict[str, str] = {}
+
+    def render(path: str, place: dict[str, Any]) -> None:
+        place["iri"] = homepage + path
+        pages[f"{path}index.html"] = template.render(
+            **_common(catalog, path.rstrip("/")), place=place, dcat_files=DCAT_FILES
+        )
+
+    members = sorted(MEMBERS)
+    render(
+        REGION_PATH,
+        {
+            "name": REGION_NAME[0],
+            "name_en": REGION_NAME[1],
+            "kind": "Region: Sjuhärads kommunalförbunds medlemskommuner",
+            "parts": [
+                {"code": code, "name": MEMBERS[code], "path": location_path(code)}
+                for code in members
+            ],
+            "datasets": [e for e in datasets if e.get("spatial")],
+        },
+    )
+    for code in sorted(names):
+        render(
+            location_path(code),
+            {
+                "name": names[code],
+                "kind": "Kommun",
+                "code": code,
+                "region": region if code in MEMBERS else None,
+                "datasets": covering[code],
+            },
+        )
+    return pages

@@ -64,7 +64,14 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 # What the site publishes below the store's prefix: the catalog, its pages, the DCAT files and
 # the datasets (tests/test_s3_setup.py checks that a publish writes nothing public elsewhere).
-PUBLIC_AREAS = ("index.html", "catalog.json", "dcat/*", "datasets/*")
+PUBLIC_AREAS = (
+    "index.html",
+    "catalog.json",
+    "dcat/*",
+    "datasets/*",
+    "kommuner/*",  # the places' pages: the DCAT dct:Location IRIs resolve to them
+    "region/*",
+)
 MULTIPART_THRESHOLD = 16 * MiB  # files above this size go up as a multipart upload
 PART_SIZE = 8 * MiB  # S3's minimum is 5 MiB (except for the last part)
 MAX_PARTS = 10_000  # S3's maximum: the part size grows for files above ~78 GiB
