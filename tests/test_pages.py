@@ -29,6 +29,7 @@ from opendata.catalog import rebuild_catalog
 from opendata.catalog.build import preview_rows, version_changes
 from opendata.catalog.pages import filesize, render_dataset_page, render_index
 from opendata.config import load_settings
+from opendata.municipalities import MEMBERS
 from opendata.publish import prepare, publish_package, require_valid, withdraw
 from opendata.storage import LocalStore
 from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, write_dataset
@@ -272,7 +273,34 @@ def test_index_lists_every_dataset_with_its_facts(site: Site) -> None:
         "TRAN",
     ]
     assert "avfall" in doc.by_id("vaxthusgasutslapp").attrs["data-search"].lower()
-    assert html.count("<script") == 1
+    assert html.count("<script") == 2  # the DataCatalog's JSON-LD and the site's own script
+
+
+def test_index_is_a_schema_org_data_catalog_of_every_dataset(site: Site) -> None:
+    _, doc = site.page("index.html")
+    scripts = doc.find_all("script", type="application/ld+json")
+    assert len(scripts) == 1
+    data = json.loads(scripts[0].text())
+    assert data["@context"] == "https://schema.org/"
+    assert data["@type"] == "DataCatalog"
+    assert data["@id"] == f"{BASE}#catalog"  # the DCAT catalog's IRI
+    assert data["url"] == BASE
+    assert data["name"] == site.catalog["title"]
+    assert data["description"] == site.catalog["description"]
+    assert data["publisher"] == {
+        "@type": "Organization",
+        "name": PUBLISHER,
+        "url": "https://www.borasregionen.se/",
+    }
+    listed = {item["url"]: item for item in data["dataset"]}
+    assert sorted(listed) == sorted(f"{BASE}datasets/{name}/" for name in DATASETS)
+    for name in DATASETS:
+        item = listed[f"{BASE}datasets/{name}/"]
+        descriptor = json.loads(site.file(f"datasets/{name}/1.0.0/datapackage.json"))
+        assert item["@type"] == "Dataset"
+        assert item["@id"] == item["url"]
+        assert item["name"] == descriptor["title"]
+        assert item["description"] == descriptor["description"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,12 +481,24 @@ def test_json_ld_describes_the_latest_version(site: Site) -> None:
     assert data["version"] == "1.0.0"
     assert data["url"] == f"{BASE}datasets/befolkning/"
     assert data["license"] == "https://creativecommons.org/licenses/by/4.0/"
-    assert data["creator"] == data["publisher"] == {"@type": "Organization", "name": PUBLISHER}
+    assert (
+        data["creator"]
+        == data["publisher"]
+        == {"@type": "Organization", "name": PUBLISHER, "url": "https://www.borasregionen.se/"}
+    )
+    assert data["@id"] == data["url"]  # the DCAT dataset IRI
+    assert data["includedInDataCatalog"]["@id"] == f"{BASE}#catalog"
+    assert data["isAccessibleForFree"] is True
     assert data["temporalCoverage"] == "2015-01-01/2024-12-31"
-    assert [place["name"] for place in data["spatialCoverage"]] == [
-        p["kommun"] for p in entry["spatial"]
-    ]
-    assert len(data["spatialCoverage"]) == 8
+    region, *places = data["spatialCoverage"]
+    assert region["@type"] == "Place" and region["name"].startswith("Boråsregionen")
+    assert [place["name"] for place in places] == [p["kommun"] for p in entry["spatial"]]
+    assert {place["identifier"]: place["name"] for place in places} == MEMBERS
+    assert all(place["@type"] == "Place" for place in places)
+    assert [place["@id"] for place in places] == [f"{BASE}kommuner/{code}" for code in MEMBERS]
+    assert region["containsPlace"] == [{"@id": place["@id"]} for place in places]
+    # No coordinates with provenance are at hand: none are made up.
+    assert "geo" not in json.dumps(data["spatialCoverage"])
     assert data["keywords"] == entry["keywords"]
     assert data["dateModified"] == "2024-03-01T05:00:12Z"
     downloads = {d["name"]: d for d in data["distribution"]}
@@ -481,11 +521,46 @@ def test_json_ld_describes_the_latest_version(site: Site) -> None:
         == f"{BASE}datasets/befolkning/1.0.0/datapackage.json"
     )
 
+    assert downloads["folkmangd.csv"]["contentSize"] == (
+        f"{len(site.file('datasets/befolkning/1.0.0/folkmangd.csv'))} B"
+    )
+
     # The withdrawn 1.1.0 is not what avfallsplan's JSON-LD describes.
     _, plan = site.page("datasets/avfallsplan/index.html")
     described = json.loads(plan.find("script", type="application/ld+json").text())
     assert described["version"] == "1.0.1"
     assert described["dateModified"] == "2024-06-10T05:00:03Z"
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_json_ld_variables_are_the_table_schema_fields_with_their_units(
+    site: Site, name: str
+) -> None:
+    _, doc = site.page(f"datasets/{name}/index.html")
+    data = json.loads(doc.find("script", type="application/ld+json").text())
+    version = site.entry(name)["latest"]
+    descriptor = json.loads(site.file(f"datasets/{name}/{version}/datapackage.json"))
+    fields = [
+        f for r in descriptor["resources"] if r["format"] == "csv" for f in r["schema"]["fields"]
+    ]
+    measured = data["variableMeasured"]
+    assert all(v["@type"] == "PropertyValue" for v in measured)
+    assert {v["name"] for v in measured} == {f["name"] for f in fields}
+    for column in fields:
+        expected = {
+            "@type": "PropertyValue",
+            "name": column["name"],
+            "alternateName": column["title"],
+            "description": column["description"],
+        }
+        if "unit" in column:
+            expected["unitText"] = column["unit"]
+        assert expected in measured, column["name"]
+    units = {v["name"]: v.get("unitText") for v in measured}
+    if name == "befolkning":
+        assert units["folkmangd"] == "personer" and units["kommunkod"] is None
+    if name == "vaxthusgasutslapp":
+        assert units["utslapp_ton"] == "t CO2e"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,7 +573,11 @@ def test_hostile_metadata_shows_as_text(site: Site) -> None:
     for key in ("title", "title_en", "description", "description_en", "attribution"):
         entry[key] = HOSTILE
     entry["keywords"] = [HOSTILE]
+    catalog["title"] = catalog["description"] = HOSTILE
     entry["resources"][0]["description"] = HOSTILE
+    entry["resources"][-1]["schema"]["fields"][-1]["description"] = HOSTILE
+    entry["resources"][-1]["schema"]["fields"][-1]["unit"] = HOSTILE
+    entry["spatial"][0]["kommun"] = HOSTILE
     entry["versions"][0]["changes"] = HOSTILE
     page = render_dataset_page(
         entry, {"kommuner": [["kommunkod", "kommun"], ["1442", HOSTILE]]}, catalog
@@ -517,8 +596,19 @@ def test_hostile_metadata_shows_as_text(site: Site) -> None:
     data = json.loads(doc.find("script", type="application/ld+json").text())
     assert data["name"] == data["description"] == HOSTILE
     assert data["keywords"] == [HOSTILE]
-    ld = page.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
-    assert "<" not in ld and ">" not in ld and "&" not in ld
+    variable = next(v for v in data["variableMeasured"] if v.get("unitText") == HOSTILE)
+    assert variable["description"] == HOSTILE
+    assert HOSTILE in [place["name"] for place in data["spatialCoverage"]]
+    assert data["includedInDataCatalog"]["name"] == HOSTILE
+    listing = json.loads(parse(index).find("script", type="application/ld+json").text())
+    assert listing["name"] == listing["description"] == HOSTILE
+    assert next(d for d in listing["dataset"] if d["url"].endswith("/befolkning/"))["name"] == (
+        HOSTILE
+    )
+    for html in (page, index):
+        assert html.count('<script type="application/ld+json">') == 1
+        ld = html.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
+        assert "<" not in ld and ">" not in ld and "&" not in ld
     assert parse(index).by_id("befolkning").find("h2").text() == HOSTILE
 
 

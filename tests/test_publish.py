@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -67,10 +68,22 @@ def test_every_file_matches_its_descriptor(published: Path, name: str) -> None:
     assert descriptor["name"] == name
     assert descriptor["version"] == "1.0.0"
     assert descriptor["licenses"][0]["name"] == "CC-BY-4.0"
+    assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
+    assert "profile" not in descriptor
     assert descriptor["contributors"][0] == {
         "title": "Boråsregionen, Sjuhärads kommunalförbund",
-        "role": "publisher",
+        "roles": ["publisher"],
     }
+    assert all(isinstance(c["roles"], list) and "role" not in c for c in descriptor["contributors"])
+    assert descriptor["languages"] == ["sv", "en"]
+    assert all(
+        r["$schema"] == "https://datapackage.org/profiles/2.0/dataresource.json"
+        for r in descriptor["resources"]
+    )
+    assert all(
+        r["schema"]["$schema"] == "https://datapackage.org/profiles/2.0/tableschema.json"
+        for r in descriptor["resources"]
+    )
     assert descriptor["sources"] and all(
         s["title"] and s["publisher"] for s in descriptor["sources"]
     )
@@ -296,6 +309,70 @@ def test_new_content_gets_the_recipes_version(tmp_path: Path, change: str, expec
         ).read_bytes()
     catalog = json.loads((tmp_path / "store/catalog.json").read_bytes())
     assert [v["version"] for v in catalog["datasets"][0]["versions"]] == [expected, "1.0.0"]
+
+
+def as_v1(descriptor: dict[str, Any]) -> dict[str, Any]:
+    """A descriptor as releases before Data Package v2 wrote it (profile first, one `role`)."""
+    out: dict[str, Any] = {"profile": "data-package"}
+    for key, value in descriptor.items():
+        if key in ("$schema", "languages"):
+            continue
+        if key == "contributors":
+            value = [
+                {
+                    ("role" if k == "roles" else k): (v[0] if k == "roles" else v)
+                    for k, v in c.items()
+                }
+                for c in value
+            ]
+        if key == "resources":
+            value = [
+                {
+                    **{k: v for k, v in r.items() if k != "$schema"},
+                    "schema": {k: v for k, v in r["schema"].items() if k != "$schema"},
+                }
+                for r in value
+            ]
+        out[key] = value
+    return out
+
+
+def v1_content_hash(descriptor: dict[str, Any]) -> str:
+    """The content hash exactly as releases before v2 computed it from their v1 descriptor."""
+    content = {k: v for k, v in descriptor.items() if k not in ("version", "created")}
+    content["resources"] = [
+        {k: v for k, v in r.items() if k not in ("bytes", "hash")}
+        if r.get("format") == "parquet"
+        else r
+        for r in descriptor["resources"]
+    ]
+    text = json.dumps(content, ensure_ascii=False, indent=2) + "\n"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_v2_descriptor_format_alone_is_no_new_version(tmp_path: Path) -> None:
+    """A store published by a release that wrote v1 descriptors stays `unchanged` when only the
+    descriptor format moved to v2; a real correction afterwards is a patch whose changes name no
+    format keys."""
+    root = make_repo(tmp_path / "repo", ROWS)
+    store = LocalStore(tmp_path / "store")
+    publish_once(root, store)
+    folder = tmp_path / "store/datasets/prov/1.0.0"
+    old = as_v1(json.loads((folder / "datapackage.json").read_bytes()))
+    history, _ = read_history(store, "prov")
+    assert history.versions[0].content_hash == v1_content_hash(old)
+    # What an older release left behind: its v1 descriptor under the version.
+    (folder / "datapackage.json").write_text(json.dumps(old, ensure_ascii=False, indent=2) + "\n")
+    assert publish_once(root, store) == ("unchanged", "1.0.0")
+    rows = [list(r) for r in ROWS]
+    rows[0][2] = "1.6"
+    make_repo(root, rows)
+    assert publish_once(root, store) == ("published", "1.0.1")
+    changes = json.loads((tmp_path / "store/datasets/prov/1.0.1/changes.json").read_bytes())
+    assert changes["metadata_changed"] == []
+    assert [c["kind"] for r in changes["resources"] for c in r["schema_changes"]] == []
+    descriptor = json.loads((tmp_path / "store/datasets/prov/1.0.1/datapackage.json").read_bytes())
+    assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
 
 
 def test_a_steward_may_ask_for_a_larger_bump_never_a_smaller_one(tmp_path: Path) -> None:

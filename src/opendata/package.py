@@ -4,13 +4,19 @@ The files are written to a workspace folder on disk, chunk by chunk, and hashed 
 written; the package carries a content hash that ignores `version` and `created` (and the bytes of
 the Parquet copies, which a newer Parquet writer may lay out differently for the same rows), so
 re-publishing identical content is a no-op.
+
+The descriptor is a Data Package v2 (`$schema`, contributors' `roles`, `languages`, the v2
+profiles of resources and Table Schemas). The content hash and the diff read descriptors through
+`comparable`, which maps a v2 descriptor to the v1 shape earlier releases wrote, so the format
+upgrade alone is not a change: a store published before it stays `unchanged` until its data or
+metadata really change (and then the new version is written in v2).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,11 @@ from opendata.tables import Table
 from opendata.validate import Report
 
 DESCRIPTOR = "datapackage.json"
+# Data Package v2 profiles (frictionless 5.21 reads them; it ignores the resource `type: table`
+# when counting bytes, so table resources carry no `type`, as v2 allows).
+DATAPACKAGE_V2 = "https://datapackage.org/profiles/2.0/datapackage.json"
+DATARESOURCE_V2 = "https://datapackage.org/profiles/2.0/dataresource.json"
+TABLESCHEMA_V2 = "https://datapackage.org/profiles/2.0/tableschema.json"
 VALIDATION = "validation.json"
 CHANGES = "changes.json"
 
@@ -94,6 +105,7 @@ def build_package(
             data = written[path]
             files[path] = data
             resource: dict[str, Any] = {
+                "$schema": DATARESOURCE_V2,
                 "name": f"{table.name}{RESOURCE_SUFFIX[suffix]}",
                 "path": path,
                 "title": meta.title.sv,
@@ -102,14 +114,19 @@ def build_package(
                 "encoding": "utf-8",
                 "bytes": data.bytes,
                 "hash": f"sha256:{data.sha256}",
-                "schema": table.schema,
+                "schema": {"$schema": TABLESCHEMA_V2, **table.schema},
             }
             if suffix == "parquet":
                 # A binary file: no encoding. Validators check its bytes and SHA-256 as a file
                 # (frictionless 5 cannot count the bytes of a Parquet file it reads as a table);
                 # its columns are the Table Schema's, typed.
                 del resource["encoding"]
-                resource = {"name": resource.pop("name"), "type": "file", **resource}
+                resource = {
+                    "$schema": resource.pop("$schema"),
+                    "name": resource.pop("name"),
+                    "type": "file",
+                    **resource,
+                }
             if meta.description is not None:
                 resource["description"] = meta.description.sv
             if meta.title.en or (meta.description and meta.description.en):
@@ -127,8 +144,9 @@ def build_package(
     for source in definition.sources:
         if source.publisher not in publishers:
             publishers.append(source.publisher)
+    english = bool(definition.title.en or definition.description.en or list(definition.keywords.en))
     descriptor: dict[str, Any] = {
-        "profile": "data-package",
+        "$schema": DATAPACKAGE_V2,
         "name": dataset.name,
         "title": definition.title.sv,
         "description": definition.description.sv,
@@ -138,14 +156,15 @@ def build_package(
         "keywords": [*definition.keywords.sv, *definition.keywords.en],
         "sources": [_source_entry(source) for source in definition.sources],
         "contributors": [
-            {"title": definition.publisher, "role": "publisher"},
+            {"title": definition.publisher, "roles": ["publisher"]},
             {
                 "title": definition.contact_point.name,
                 "email": definition.contact_point.email,
-                "role": "maintainer",
+                "roles": ["maintainer"],
             },
-            *({"title": name, "role": "author"} for name in publishers),
+            *({"title": name, "roles": ["author"]} for name in publishers),
         ],
+        "languages": ["sv", "en"] if english else ["sv"],
         "translations": {
             "en": _drop_none(
                 {
@@ -183,9 +202,49 @@ def build_package(
     )
 
 
-def content_hash(descriptor: dict[str, Any]) -> str:
+def comparable(descriptor: Mapping[str, Any]) -> dict[str, Any]:
+    """A v1 or v2 descriptor in the v1 shape (key order kept), for comparing content: a v2
+    descriptor's `$schema` becomes v1's `profile`, a single role in `roles` becomes `role`, the
+    resource and Table Schema profiles go, and `languages` goes (it follows from the English
+    `translations`, which stay). A v1 descriptor comes back as it is, so the hashes that stores
+    recorded before v2 still match the same content."""
+    out: dict[str, Any] = {}
+    if "$schema" in descriptor and "profile" not in descriptor:
+        out["profile"] = "data-package"
+    for key, value in descriptor.items():
+        if key in ("$schema", "languages"):
+            continue
+        if key == "contributors" and isinstance(value, list):
+            value = [_v1_contributor(c) if isinstance(c, Mapping) else c for c in value]
+        elif key == "resources" and isinstance(value, list):
+            value = [_v1_resource(r) if isinstance(r, Mapping) else r for r in value]
+        out[key] = value
+    return out
+
+
+def _v1_contributor(contributor: Mapping[str, Any]) -> dict[str, Any]:
+    roles = contributor.get("roles")
+    if not (isinstance(roles, list) and len(roles) == 1 and "role" not in contributor):
+        return dict(contributor)
+    return {
+        ("role" if k == "roles" else k): (roles[0] if k == "roles" else v)
+        for k, v in contributor.items()
+    }
+
+
+def _v1_resource(resource: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in resource.items() if k != "$schema"}
+    schema = out.get("schema")
+    if isinstance(schema, Mapping) and "$schema" in schema:
+        out["schema"] = {k: v for k, v in schema.items() if k != "$schema"}
+    return out
+
+
+def content_hash(descriptor: Mapping[str, Any]) -> str:
     """What makes two versions the same: everything but the version's number and time, and the
-    layout of the Parquet copies (their rows are the CSV's, whose hash is in)."""
+    layout of the Parquet copies (their rows are the CSV's, whose hash is in), read in the v1
+    shape (`comparable`) so that the descriptor format is not content."""
+    descriptor = comparable(descriptor)
     content = {key: value for key, value in descriptor.items() if key not in ("version", "created")}
     content["resources"] = [
         {k: v for k, v in resource.items() if k not in ("bytes", "hash")}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from opendata.engine.db import connect, quote_identifier, quote_literal
+from opendata.package import comparable
 from opendata.state import BUMP_ORDER, FIRST_VERSION, SemVer
 from opendata.state import Bump as Bump  # where the flows and the CLI import it from
 
@@ -409,7 +410,11 @@ def diff(
     new_files: Mapping[str, Path],
     scratch: Path | None = None,
 ) -> Changes:
-    """The changes from package `old` to package `new` (descriptors and their CSV files by path)."""
+    """The changes from package `old` to package `new` (descriptors and their CSV files by path).
+
+    Both are read in one shape (`package.comparable`), so that a v1 descriptor before a v2 one
+    differs only where their content does, not in the descriptor format."""
+    old, new = comparable(old), comparable(new)
     old_tables = table_resources(old)
     new_tables = table_resources(new)
     resources: list[ResourceChanges] = []

@@ -23,7 +23,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from opendata.catalog.dcat import THEMES
+from opendata.catalog.dcat import THEMES, iri, publisher_iri
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion
 from opendata.versioning import Changes, summary_sv
 
@@ -298,15 +298,107 @@ def search_text(entry: CatalogEntry) -> str:
     return " ".join(" ".join(str(part).split()) for part in parts if part)
 
 
+# The region the member municipalities make up, and the county all of them lie in: SCB's
+# kommunkod starts with the county's länskod (14, Västra Götalands län, for every member).
+REGION = "Boråsregionen (Sjuhärads kommunalförbund)"
+COUNTY_CODE = "14"
+SWEDEN: dict[str, Any] = {"@type": "Country", "name": "Sverige", "identifier": "SE"}
+COUNTY: dict[str, Any] = {
+    "@type": "AdministrativeArea",
+    "name": "Västra Götalands län",
+    "identifier": COUNTY_CODE,
+    "containedInPlace": SWEDEN,
+}
+
+
+def node(url: str | None) -> str | None:
+    """The IRI the DCAT catalog gives a URL (percent-encoded as there), so that the JSON-LD and
+    the DCAT graph name the same nodes; None for no URL or a relative one."""
+    if not url:
+        return None
+    try:
+        return str(iri(url))
+    except ValueError:
+        return None
+
+
+def organisation(name: str | None) -> dict[str, Any]:
+    """The publisher as schema.org sees it: its name and the same IRI DCAT uses for it
+    (OPENDATA_PUBLISHER_URI or Boråsregionen's homepage), so both descriptions name one body."""
+    return {"@type": "Organization", "name": name, "url": str(publisher_iri())}
+
+
+def variables(entry: CatalogEntry) -> list[dict[str, Any]]:
+    """`variableMeasured`: one PropertyValue per Table Schema field (name, title, description,
+    `unitText` from the field's `unit`). A field that several tables share with the same
+    definition (kommunkod, kommun) is listed once; differing definitions each stay."""
+    seen: set[str] = set()
+    measured = []
+    for resource in entry.get("resources", []):
+        for field in resource.get("schema", {}).get("fields", []):
+            value = {
+                "@type": "PropertyValue",
+                "name": field.get("name"),
+                "alternateName": field.get("title"),
+                "description": field.get("description"),
+                "unitText": field.get("unit"),
+            }
+            value = {k: v for k, v in value.items() if v not in (None, "")}
+            key = json.dumps(value, sort_keys=True, ensure_ascii=False)
+            if key not in seen:
+                seen.add(key)
+                measured.append(value)
+    return measured
+
+
+def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
+    """`spatialCoverage`: the region, then each member municipality as a Place named by its SCB
+    kommunkod, with the IRI the DCAT catalog gives it. No `geo`: no coordinates with provenance
+    are at hand, and invented ones would mislead."""
+    spatial = entry.get("spatial") or []
+    if not spatial:
+        return []
+    municipalities = [
+        {
+            "@type": "Place",
+            "@id": node(f"{homepage}kommuner/{place.get('kommunkod')}") if homepage else None,
+            "name": place.get("kommun"),
+            "identifier": place.get("kommunkod"),
+            "containedInPlace": COUNTY
+            if str(place.get("kommunkod") or "").startswith(COUNTY_CODE)
+            else SWEDEN,
+        }
+        for place in spatial
+    ]
+    region = {
+        "@type": "Place",
+        "name": REGION,
+        "containedInPlace": COUNTY,
+        "containsPlace": [
+            {"@id": place["@id"]} if place["@id"] else {"@type": "Place", "name": place["name"]}
+            for place in municipalities
+        ],
+    }
+    return [
+        region,
+        *({k: v for k, v in place.items() if v is not None} for place in municipalities),
+    ]
+
+
 def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
-    """The schema.org Dataset of the latest version, for search engines and harvesters."""
+    """The schema.org Dataset of the latest version, for search engines and harvesters.
+
+    Its `@id` is the dataset's DCAT IRI (`{base}datasets/<name>/`, also its `url`), so the two
+    descriptions are of one node; what Google's Dataset guidelines ask for and the data has is
+    given (variables, places, period, licence, downloads with format, URL and size)."""
     version = latest_version(entry)
+    homepage = catalog.get("homepage") or ""
     license_ = entry.get("license") or {}
-    publisher = {"@type": "Organization", "name": entry.get("publisher")}
+    publisher = organisation(entry.get("publisher"))
     data: dict[str, Any] = {
         "@context": "https://schema.org/",
         "@type": "Dataset",
-        "@id": entry.get("landing_page"),
+        "@id": node(entry.get("landing_page")),
         "name": entry.get("title"),
         "alternateName": entry.get("title_en"),
         "description": entry.get("description"),
@@ -324,9 +416,12 @@ def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
         "dateModified": entry.get("modified"),
         "includedInDataCatalog": {
             "@type": "DataCatalog",
+            **{k: v for k, v in [("@id", node(f"{homepage}#catalog"))] if v},
             "name": catalog.get("title"),
-            "url": catalog.get("homepage"),
+            "url": homepage,
         },
+        "variableMeasured": variables(entry),
+        "spatialCoverage": places(entry, homepage),
     }
     contact = entry.get("contact_point") or {}
     if contact.get("email"):
@@ -338,17 +433,6 @@ def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
     temporal = entry.get("temporal") or {}
     if temporal.get("start") or temporal.get("end"):
         data["temporalCoverage"] = f"{temporal.get('start') or '..'}/{temporal.get('end') or '..'}"
-    spatial = entry.get("spatial") or []
-    if spatial:
-        data["spatialCoverage"] = [
-            {
-                "@type": "Place",
-                "name": place.get("kommun"),
-                "identifier": place.get("kommunkod"),
-                "containedInPlace": {"@type": "Country", "name": "Sverige"},
-            }
-            for place in spatial
-        ]
     distribution = []
     if entry.get("latest"):
         for resource in entry.get("resources", []):
@@ -394,6 +478,40 @@ def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value not in (None, "", [])}
 
 
+def catalog_jsonld(catalog: Catalog) -> dict[str, Any]:
+    """The index as a schema.org DataCatalog listing every dataset (name, URL, description),
+    with the DCAT catalog's IRI as its `@id` and each dataset's DCAT IRI as the dataset's."""
+    homepage = catalog.get("homepage") or ""
+    license_ = catalog.get("license") or {}
+    datasets = []
+    for entry in catalog.get("datasets", []):
+        item = {
+            "@type": "Dataset",
+            "@id": node(entry.get("landing_page")),
+            "name": entry.get("title") or entry["name"],
+            "alternateName": entry.get("title_en"),
+            "url": entry.get("landing_page"),
+            "description": entry.get("description"),
+            "version": entry.get("latest"),
+            "license": (entry.get("license") or {}).get("path"),
+        }
+        datasets.append({k: v for k, v in item.items() if v not in (None, "")})
+    data: dict[str, Any] = {
+        "@context": "https://schema.org/",
+        "@type": "DataCatalog",
+        "@id": node(f"{homepage}#catalog") if homepage else None,
+        "name": catalog.get("title"),
+        "alternateName": catalog.get("title_en"),
+        "description": catalog.get("description"),
+        "url": homepage,
+        "inLanguage": "sv",
+        "license": license_.get("path"),
+        "publisher": organisation(catalog.get("publisher")),
+        "dataset": datasets,
+    }
+    return {key: value for key, value in data.items() if value not in (None, "")}
+
+
 def _common(catalog: Catalog, here: str) -> dict[str, Any]:
     homepage = catalog.get("homepage") or ""
 
@@ -420,6 +538,7 @@ def render_index(catalog: Catalog) -> str:
             search_text=search_text,
             theme_codes=theme_codes,
             dcat_files=DCAT_FILES,
+            jsonld=script_json(catalog_jsonld(catalog)),
         )
     )
 
