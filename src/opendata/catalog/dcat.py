@@ -76,13 +76,17 @@ fetching the vocabularies.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import rdflib
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
@@ -360,6 +364,15 @@ class _Builder:
     # -- the catalog --------------------------------------------------------------------------
 
     def build(self) -> Graph:
+        datasets = self.catalog.get("datasets", [])
+        issued, modified = catalog_dates(datasets)
+        node = self.describe_catalog(issued, modified)
+        for entry in datasets:
+            self.graph.add((node, DCAT.dataset, self.dataset(entry)))
+        return self.graph
+
+    def describe_catalog(self, issued: str | None, modified: str | None) -> URIRef:
+        """The catalog node and what it refers to (publisher, licence, languages, region)."""
         catalog = self.catalog
         node = self.under("#catalog")
         homepage = self.under("")
@@ -380,19 +393,11 @@ class _Builder:
         g.add((node, DCAT.themeTaxonomy, THEME_TAXONOMY))
         g.add((THEME_TAXONOMY, RDF.type, SKOS.ConceptScheme))
         g.add((THEME_TAXONOMY, DCT.title, Literal("Data theme", lang="en")))
-        datasets = catalog.get("datasets", [])
-        issued = [when for d in datasets if (when := d.get("issued"))]
-        changed = [when for d in datasets if (when := d.get("modified"))]
-        changed += [
-            when for d in datasets for v in d.get("versions", []) if (when := v.get("withdrawn"))
-        ]
         if issued:
-            self.when(node, DCT.issued, min(issued))
-        if changed or issued:
-            self.when(node, DCT.modified, max(changed or issued))
-        for entry in datasets:
-            g.add((node, DCAT.dataset, self.dataset(entry)))
-        return g
+            self.when(node, DCT.issued, issued)
+        if modified:
+            self.when(node, DCT.modified, modified)
+        return node
 
     def add_publisher(self, name: str) -> None:
         g = self.graph
@@ -824,6 +829,25 @@ def _titles(resource: CatalogResource, fmt: str | None) -> tuple[str | None, str
     return (f"{title}{suffix}" if title else None, f"{title_en}{suffix}" if title_en else None)
 
 
+def dataset_dates(entry: CatalogEntry) -> tuple[str | None, str | None]:
+    """When the dataset was first published, and its last change (a publication or a withdrawal):
+    what the catalog's own dct:issued and dct:modified are made of."""
+    changes = [when for when in [entry.get("modified")] if when]
+    changes += [when for v in entry.get("versions", []) if (when := v.get("withdrawn"))]
+    return entry.get("issued") or None, max(changes) if changes else None
+
+
+def catalog_dates(
+    datasets: Iterable[CatalogEntry | tuple[str | None, str | None]],
+) -> tuple[str | None, str | None]:
+    """The catalog's dct:issued (the first dataset's) and dct:modified (the last change, or the
+    last first publication when nothing changed since)."""
+    pairs = [item if isinstance(item, tuple) else dataset_dates(item) for item in datasets]
+    issued = [when for when, _ in pairs if when]
+    changed = [when for _, when in pairs if when]
+    return (min(issued) if issued else None, max(changed or issued) if changed or issued else None)
+
+
 def catalog_graph(catalog: Catalog, publisher: str | None = None) -> Graph:
     """The catalog.json document as a DCAT-AP graph (IRIs only, no blank nodes)."""
     return _Builder(catalog, publisher_iri(publisher)).build()
@@ -848,34 +872,304 @@ def _sorted_json(value: Any) -> Any:
     return value
 
 
-PRETTY_TURTLE_LIMIT = 50_000  # triples; beyond this, catalog.ttl is written as N-Triples
+# -- documents joined from per-dataset fragments ----------------------------------------------
+#
+# A catalog of 10,000 datasets × 20 versions is some 15 million triples: no graph of it fits in
+# memory, and re-serialising it on every publish would cost minutes. So each dataset's own
+# triples (every subject below `{base}datasets/<name>/`) are serialised once, by rdflib, in each
+# syntax — a *fragment* — and the documents are those fragments joined as text after a small
+# graph of their own: the catalog node, its dcat:dataset links, the shared vocabulary terms the
+# datasets refer to (licences, themes, places, ...) and, when paged, the Hydra paging node. The
+# three syntaxes all allow a subject to be described in several places, and every fragment is
+# written with the same fixed prefixes, so joining is exact: the result parses to the same graph
+# as the one graph would be.
+
+_FRAGMENT_FORMAT = 1
+# Fragments are cached in the store; a change to this module (or to rdflib) makes every cached
+# fragment stale, without anyone having to remember to bump a number.
+_CODE = hashlib.sha256(
+    Path(__file__).read_bytes() + rdflib.__version__.encode("ascii")
+).hexdigest()
+
+HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
+DOCUMENT_PREFIXES: dict[str, Namespace] = {**PREFIXES, "hydra": HYDRA}
+_SYNTAXES = ("xml", "turtle", "json-ld")
+_SUFFIXES = {"xml": ".rdf", "turtle": ".ttl", "json-ld": ".jsonld"}
+
+# Past this many datasets the catalog is offered as pages (Hydra), 100 datasets a page, with
+# `dcat/catalog.rdf` (and .ttl, .jsonld) the first page: the harvest URL does not change.
+PAGE_SIZE = 100
 
 
-def serialize(graph: Graph) -> dict[str, bytes]:
-    """The graph as RDF/XML, Turtle and JSON-LD, byte-for-byte reproducible."""
+def page_size() -> int:
+    """PAGE_SIZE, or OPENDATA_CATALOG_PAGE_SIZE for a portal that wants other pages."""
+    raw = os.environ.get("OPENDATA_CATALOG_PAGE_SIZE", "").strip()
+    if not raw:
+        return PAGE_SIZE
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"OPENDATA_CATALOG_PAGE_SIZE must be a whole number above 0, not {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class DatasetRdf:
+    """One dataset's own triples in each syntax, and the shared terms it refers to."""
+
+    key: str  # what it was made from (see fragment_key): a stale fragment is never used
+    xml: str  # rdf:Description elements
+    turtle: str  # Turtle statements without prefixes
+    jsonld: tuple[str, ...]  # node objects, indented for the @graph list
+    shared: tuple[str, ...]  # N-Triples lines of the triples about shared terms
+
+    def record(self) -> dict[str, Any]:
+        return {"format": _FRAGMENT_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_record(cls, record: Any) -> DatasetRdf | None:
+        """The fragment in a stored record, or None when the record is not one we can use."""
+        if not isinstance(record, dict) or record.get("format") != _FRAGMENT_FORMAT:
+            return None
+        try:
+            return cls(
+                key=str(record["key"]),
+                xml=str(record["xml"]),
+                turtle=str(record["turtle"]),
+                jsonld=tuple(str(node) for node in record["jsonld"]),
+                shared=tuple(str(line) for line in record["shared"]),
+            )
+        except (KeyError, TypeError):
+            return None
+
+
+def fragment_key(base: str, entry_text: str, publisher: str | None = None) -> str:
+    """What a dataset's fragment depends on: its catalog entry, the base URL, the publisher IRI
+    and this module's code."""
+    parts = (_CODE, base, str(publisher_iri(publisher)), entry_text)
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+def dataset_rdf(
+    catalog: Catalog, entry: CatalogEntry, key: str = "", publisher: str | None = None
+) -> DatasetRdf:
+    """The fragment of one dataset (`catalog` gives the base URL: its datasets are not read)."""
+    builder = _Builder(catalog, publisher_iri(publisher))
+    builder.dataset(entry)
+    own_prefix = str(iri(f"{builder.base}datasets/{entry['name']}/"))
+    own = Graph(bind_namespaces="none")
+    shared = Graph(bind_namespaces="none")
+    for triple in builder.graph:
+        subject = str(triple[0])
+        (own if subject.startswith(own_prefix) else shared).add(triple)
+    texts = _serialize(own)
+    shared_lines = sorted(
+        {line for line in shared.serialize(format="nt").splitlines() if line.strip()}
+    )
+    return DatasetRdf(
+        key=key,
+        xml=_xml_body(texts["xml"]),
+        turtle=_turtle_body(texts["turtle"]),
+        jsonld=_jsonld_nodes(texts["json-ld"]),
+        shared=tuple(shared_lines),
+    )
+
+
+def _serialize(graph: Graph) -> dict[str, str]:
     ordered = _ordered(graph)
-    rdfxml = ordered.serialize(format="xml", encoding="utf-8")
-    if len(ordered) <= PRETTY_TURTLE_LIMIT:
-        turtle = ordered.serialize(format="turtle", encoding="utf-8")
-    else:
-        # N-Triples is valid Turtle and ten times faster to write: a large catalog gets one
-        # sorted triple per line instead of rdflib's pretty (and slow) grouping.
-        lines = ordered.serialize(format="nt", encoding="utf-8").splitlines(keepends=True)
-        turtle = b"".join(sorted(line for line in lines if line.strip()))
-    context = {prefix: str(namespace) for prefix, namespace in sorted(PREFIXES.items())}
-    jsonld = json.loads(ordered.serialize(format="json-ld", context=context, encoding="utf-8"))
-    if isinstance(jsonld, dict) and isinstance(jsonld.get("@graph"), list):
-        jsonld["@graph"] = sorted(
-            (_sorted_json(node) for node in jsonld["@graph"]), key=lambda n: str(n.get("@id"))
-        )
-    text = json.dumps(jsonld, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    ordered.bind("hydra", HYDRA, override=True, replace=True)
+    context = {prefix: str(ns) for prefix, ns in sorted(DOCUMENT_PREFIXES.items())}
     return {
-        DCAT_FILES[0]: rdfxml,
-        DCAT_FILES[1]: turtle,
-        DCAT_FILES[2]: text.encode("utf-8"),
+        "xml": ordered.serialize(format="xml"),
+        "turtle": ordered.serialize(format="turtle"),
+        "json-ld": ordered.serialize(format="json-ld", context=context),
     }
 
 
-def dcat_files(catalog: Catalog) -> dict[str, bytes]:
-    """`dcat/catalog.rdf`, `.ttl` and `.jsonld` for the catalog.json document `catalog`."""
-    return serialize(catalog_graph(catalog))
+_XMLNS = re.compile(r'xmlns:([A-Za-z0-9_.-]+)="([^"]*)"')
+
+
+def _xml_body(text: str) -> str:
+    """The rdf:Description elements of an RDF/XML document rdflib wrote, which may use no
+    namespace prefix but ours (the joined document declares exactly those)."""
+    start = text.index("<rdf:RDF")
+    end = text.index(">", start)
+    for prefix, namespace in _XMLNS.findall(text[start:end]):
+        if str(DOCUMENT_PREFIXES.get(prefix, "")) != namespace:
+            raise ValueError(f"RDF/XML fragment uses an undeclared namespace {namespace}")
+    body = text[end + 1 : text.rindex("</rdf:RDF>")]
+    return body.strip("\n") + "\n" if body.strip() else ""
+
+
+def _turtle_body(text: str) -> str:
+    """The statements of a Turtle document rdflib wrote, without its @prefix lines (the joined
+    document declares all of ours)."""
+    lines = text.splitlines(keepends=True)
+    body_from = 0
+    for number, line in enumerate(lines):
+        if line.startswith("@prefix"):
+            prefix, namespace = line.split()[1].rstrip(":"), line.split()[2].strip("<>")
+            if str(DOCUMENT_PREFIXES.get(prefix, "")) != namespace:
+                raise ValueError(f"Turtle fragment uses an undeclared prefix {prefix}")
+            body_from = number + 1
+        elif line.strip():
+            break
+    body = "".join(lines[body_from:]).strip("\n")
+    return body + "\n" if body else ""
+
+
+def _jsonld_nodes(text: str) -> tuple[str, ...]:
+    """The node objects of a compacted JSON-LD document, sorted by @id, each as it stands in the
+    joined document's @graph list."""
+    document = json.loads(text)
+    if isinstance(document, dict) and isinstance(document.get("@graph"), list):
+        nodes = document["@graph"]
+    elif isinstance(document, dict):
+        node = {k: v for k, v in document.items() if k != "@context"}
+        nodes = [node] if node else []
+    else:
+        nodes = document
+    ordered = sorted((_sorted_json(node) for node in nodes), key=lambda n: str(n.get("@id")))
+    return tuple(
+        _indent(json.dumps(node, indent=2, sort_keys=True, ensure_ascii=False), "    ")
+        for node in ordered
+    )
+
+
+def _indent(text: str, prefix: str) -> str:
+    return prefix + text.replace("\n", "\n" + prefix)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Where one page stands among the catalog's pages."""
+
+    number: int  # 1 is the first page: dcat/catalog.*
+    count: int  # pages in all
+    total: int  # datasets in all
+    size: int  # datasets a page
+
+
+def page_key(number: int, syntax: str = "xml") -> str:
+    """The store key of page `number` (1: `dcat/catalog.rdf`, 2: `dcat/catalog-2.rdf`, ...)."""
+    suffix = _SUFFIXES[syntax]
+    return f"dcat/catalog{suffix}" if number == 1 else f"dcat/catalog-{number}{suffix}"
+
+
+def page_count(datasets: int, size: int) -> int:
+    return max(1, -(-datasets // size))
+
+
+def catalog_pages(
+    catalog: Catalog,
+    dates: tuple[str | None, str | None],
+    names: list[str],
+    fragments: dict[str, DatasetRdf],
+    paging: Paging | None,
+    publisher: str | None = None,
+) -> dict[str, bytes]:
+    """One page of the catalog (the whole catalog when `paging` is None) in the three syntaxes.
+
+    `names` are the page's datasets in order, `fragments` their fragments. The catalog's dates
+    are on the first page only, so that a change to one dataset rewrites its page and the
+    first, not every page.
+    """
+    builder = _Builder(catalog, publisher_iri(publisher))
+    first = paging is None or paging.number == 1
+    node = builder.describe_catalog(*(dates if first else (None, None)))
+    graph = builder.graph
+    for name in names:
+        graph.add((node, DCAT.dataset, iri(f"{builder.base}datasets/{name}/")))
+    shared = sorted({line for name in names for line in fragments[name].shared})
+    if shared:
+        graph.parse(data="\n".join(shared) + "\n", format="nt")
+    files: dict[str, bytes] = {}
+    for syntax in _SYNTAXES:
+        page_graph = graph
+        if paging is not None:
+            page_graph = Graph(bind_namespaces="none")
+            for triple in graph:
+                page_graph.add(triple)
+            _add_paging(page_graph, builder.base, paging, syntax)
+        texts = _serialize(page_graph)
+        parts = [fragments[name] for name in names]
+        if syntax == "xml":
+            text = _join_xml(texts["xml"], [part.xml for part in parts])
+        elif syntax == "turtle":
+            text = _join_turtle(texts["turtle"], [part.turtle for part in parts])
+        else:
+            text = _join_jsonld(texts["json-ld"], [n for part in parts for n in part.jsonld])
+        files[page_key(paging.number if paging else 1, syntax)] = text.encode("utf-8")
+    return files
+
+
+def _add_paging(graph: Graph, base: str, paging: Paging, syntax: str) -> None:
+    """The Hydra paging node of a page, in both vocabularies harvesters read: the current
+    PartialCollectionView (next, previous, first, last as IRIs) and the older PagedCollection
+    (nextPage, ... as literals), which ckanext-dcat and piveau (data.europa.eu) look for first;
+    piveau also wants hydra:totalItems on the page."""
+    page = iri(base + page_key(paging.number, syntax))
+    graph.add((page, RDF.type, HYDRA.PartialCollectionView))
+    graph.add((page, RDF.type, HYDRA.PagedCollection))
+    graph.add((page, HYDRA.totalItems, Literal(paging.total, datatype=XSD.integer)))
+    graph.add((page, HYDRA.itemsPerPage, Literal(paging.size, datatype=XSD.integer)))
+    links = {
+        (HYDRA.first, HYDRA.firstPage): 1,
+        (HYDRA.last, HYDRA.lastPage): paging.count,
+        (HYDRA.next, HYDRA.nextPage): paging.number + 1 if paging.number < paging.count else None,
+        (HYDRA.previous, HYDRA.previousPage): paging.number - 1 if paging.number > 1 else None,
+    }
+    for (current, older), number in links.items():
+        if number is not None:
+            target = str(iri(base + page_key(number, syntax)))
+            graph.add((page, current, URIRef(target)))
+            graph.add((page, older, Literal(target)))
+    graph.add((iri(base + "#catalog"), HYDRA.view, page))
+
+
+def _join_xml(document: str, bodies: list[str]) -> str:
+    own = _xml_body(document)
+    declarations = "".join(
+        f'   xmlns:{prefix}="{namespace}"\n'
+        for prefix, namespace in sorted(DOCUMENT_PREFIXES.items())
+    )
+    head = document[: document.index("<rdf:RDF")] + "<rdf:RDF\n" + declarations + ">\n"
+    return head + own + "".join(bodies) + "</rdf:RDF>\n"
+
+
+def _join_turtle(document: str, bodies: list[str]) -> str:
+    prefixes = "".join(
+        f"@prefix {prefix}: <{namespace}> .\n"
+        for prefix, namespace in sorted(DOCUMENT_PREFIXES.items())
+    )
+    return prefixes + "".join("\n" + body for body in [_turtle_body(document), *bodies] if body)
+
+
+def _join_jsonld(document: str, nodes: list[str]) -> str:
+    context = {prefix: str(ns) for prefix, ns in sorted(DOCUMENT_PREFIXES.items())}
+    head = json.dumps({"@context": context, "@graph": []}, indent=2, sort_keys=True)
+    items = [*_jsonld_nodes(document), *nodes]
+    if not items:
+        return head + "\n"
+    assert head.endswith("[]\n}")
+    return head[: -len("[]\n}")] + "[\n" + ",\n".join(items) + "\n  ]\n}\n"
+
+
+def dcat_files(catalog: Catalog, size: int | None = None) -> dict[str, bytes]:
+    """Every DCAT document for the catalog.json document `catalog`, built in memory (the
+    publish path keeps the fragments in the store instead: catalog/build.py)."""
+    datasets = sorted(catalog.get("datasets", []), key=lambda entry: str(entry["name"]))
+    fragments = {str(entry["name"]): dataset_rdf(catalog, entry) for entry in datasets}
+    names = list(fragments)
+    dates = catalog_dates(datasets)
+    size = size or page_size()
+    files: dict[str, bytes] = {}
+    if len(names) <= size:
+        return catalog_pages(catalog, dates, names, fragments, None)
+    count = page_count(len(names), size)
+    for number in range(1, count + 1):
+        chunk = names[(number - 1) * size : number * size]
+        files.update(
+            catalog_pages(
+                catalog, dates, chunk, fragments, Paging(number, count, len(names), size)
+            )
+        )
+    return files
