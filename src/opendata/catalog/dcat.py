@@ -80,9 +80,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -887,9 +887,7 @@ def _sorted_json(value: Any) -> Any:
 _FRAGMENT_FORMAT = 1
 # Fragments are cached in the store; a change to this module (or to rdflib) makes every cached
 # fragment stale, without anyone having to remember to bump a number.
-_CODE = hashlib.sha256(
-    Path(__file__).read_bytes() + rdflib.__version__.encode("ascii")
-).hexdigest()
+_CODE = hashlib.sha256(Path(__file__).read_bytes() + rdflib.__version__.encode("ascii")).hexdigest()
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 DOCUMENT_PREFIXES: dict[str, Namespace] = {**PREFIXES, "hydra": HYDRA}
@@ -1168,8 +1166,6 @@ def dcat_files(catalog: Catalog, size: int | None = None) -> dict[str, bytes]:
     for number in range(1, count + 1):
         chunk = names[(number - 1) * size : number * size]
         files.update(
-            catalog_pages(
-                catalog, dates, chunk, fragments, Paging(number, count, len(names), size)
-            )
+            catalog_pages(catalog, dates, chunk, fragments, Paging(number, count, len(names), size))
         )
     return files
