@@ -16,9 +16,9 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -199,10 +199,12 @@ def citation(entry: CatalogEntry, version: CatalogVersion) -> str:
 
 def script_json(value: Any) -> Markup:
     """JSON that is safe inside a <script> element: no `<`, `>` or `&` survive literally."""
-    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return Markup(_script_escape(json.dumps(value, ensure_ascii=False, indent=2)))
+
+
+def _script_escape(text: str) -> str:
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return Markup(text)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def csp_hash(text: str) -> str:
@@ -478,24 +480,27 @@ def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value not in (None, "", [])}
 
 
+def catalog_jsonld_item(entry: CatalogEntry) -> dict[str, Any]:
+    """A dataset as the index's DataCatalog lists it."""
+    item = {
+        "@type": "Dataset",
+        "@id": node(entry.get("landing_page")),
+        "name": entry.get("title") or entry["name"],
+        "alternateName": entry.get("title_en"),
+        "url": entry.get("landing_page"),
+        "description": entry.get("description"),
+        "version": entry.get("latest"),
+        "license": (entry.get("license") or {}).get("path"),
+    }
+    return {k: v for k, v in item.items() if v not in (None, "")}
+
+
 def catalog_jsonld(catalog: Catalog) -> dict[str, Any]:
     """The index as a schema.org DataCatalog listing every dataset (name, URL, description),
     with the DCAT catalog's IRI as its `@id` and each dataset's DCAT IRI as the dataset's."""
     homepage = catalog.get("homepage") or ""
     license_ = catalog.get("license") or {}
-    datasets = []
-    for entry in catalog.get("datasets", []):
-        item = {
-            "@type": "Dataset",
-            "@id": node(entry.get("landing_page")),
-            "name": entry.get("title") or entry["name"],
-            "alternateName": entry.get("title_en"),
-            "url": entry.get("landing_page"),
-            "description": entry.get("description"),
-            "version": entry.get("latest"),
-            "license": (entry.get("license") or {}).get("path"),
-        }
-        datasets.append({k: v for k, v in item.items() if v not in (None, "")})
+    datasets = [catalog_jsonld_item(entry) for entry in catalog.get("datasets", [])]
     data: dict[str, Any] = {
         "@context": "https://schema.org/",
         "@type": "DataCatalog",
@@ -525,20 +530,72 @@ def _common(catalog: Catalog, here: str) -> dict[str, Any]:
     return {"catalog": catalog, "href": href, "site": site, "assets": assets(), "themes": THEMES}
 
 
-def render_index(catalog: Catalog) -> str:
-    datasets = catalog.get("datasets", [])
-    theme_codes = sorted({code for entry in datasets for code in entry.get("themes", [])})
+class Listing(TypedDict):
+    """What the index and the places' pages show of a dataset, and the dates the catalog's own
+    are made of: kept for every dataset in the store's private area (catalog/build.py), so that
+    a publish renders the index without reading every dataset's catalog entry."""
+
+    name: str
+    title: str | None
+    spatial: list[dict[str, Any]]
+    themes: list[str]
+    issued: str | None
+    changed: str | None
+    row: str  # the index's list item
+    jsonld: str  # the index's DataCatalog item, as it stands in the page's script
+
+
+def listing(catalog: Catalog, entry: CatalogEntry) -> Listing:
+    from opendata.catalog.dcat import dataset_dates
+
+    issued, changed = dataset_dates(entry)
+    row = (
+        environment()
+        .get_template("index_row.html")
+        .render(
+            **_common(catalog, INDEX_DIR),
+            dataset=entry,
+            latest_version=latest_version,
+            search_text=search_text,
+        )
+    )
+    item = json.dumps(catalog_jsonld_item(entry), ensure_ascii=False, indent=2)
+    return {
+        "name": str(entry["name"]),
+        "title": entry.get("title"),
+        "spatial": [
+            {"kommunkod": place.get("kommunkod"), "kommun": place.get("kommun")}
+            for place in entry.get("spatial") or []
+        ],
+        "themes": list(entry.get("themes", [])),
+        "issued": issued,
+        "changed": changed,
+        "row": row,
+        "jsonld": _script_escape("    " + item.replace("\n", "\n    ")),
+    }
+
+
+def render_index(catalog: Catalog, listings: Sequence[Listing] | None = None) -> str:
+    """The index page; `listings` (in order of name) stand for the catalog's datasets."""
+    if listings is None:
+        listings = [listing(catalog, entry) for entry in catalog.get("datasets", [])]
+    theme_codes = sorted({code for item in listings for code in item["themes"]})
+    header = {key: value for key, value in catalog.items() if key != "datasets"}
+    script = str(script_json(catalog_jsonld(cast(Catalog, {**header, "datasets": []}))))
+    empty = '"dataset": []\n}'
+    if listings and script.endswith(empty):
+        items = ",\n".join(item["jsonld"] for item in listings)
+        script = script[: -len(empty)] + '"dataset": [\n' + items + "\n  ]\n}"
     return (
         environment()
         .get_template("index.html")
         .render(
-            **_common(catalog, INDEX_DIR),
-            datasets=datasets,
-            latest_version=latest_version,
-            search_text=search_text,
+            **_common(cast(Catalog, header), INDEX_DIR),
+            count=len(listings),
+            rows=Markup("".join(item["row"] for item in listings)),  # rendered, escaped
             theme_codes=theme_codes,
             dcat_files=DCAT_FILES,
-            jsonld=script_json(catalog_jsonld(catalog)),
+            jsonld=Markup(script),
         )
     )
 
@@ -580,7 +637,9 @@ def render_dataset_page(
     )
 
 
-def location_pages(catalog: Catalog) -> dict[str, str]:
+def location_pages(
+    catalog: Catalog, listings: Sequence[Listing | CatalogEntry] | None = None
+) -> dict[str, str]:
     """The page of every dct:Location the DCAT graph names, by its site path (`<path>index.html`).
 
     The DCAT files use `{base}region/` and `{base}kommuner/<kommunkod>/` as the places' IRIs;
@@ -591,9 +650,12 @@ def location_pages(catalog: Catalog) -> dict[str, str]:
     from opendata.municipalities import MEMBERS
 
     homepage = catalog.get("homepage") or ""
-    datasets = catalog.get("datasets", [])
+    datasets: Sequence[Listing | CatalogEntry] = (
+        catalog.get("datasets", []) if listings is None else listings
+    )
     names = dict(MEMBERS)
-    covering: dict[str, list[CatalogEntry]] = {code: [] for code in MEMBERS}
+    covering: dict[str, list[Listing | CatalogEntry]] = {code: [] for code in MEMBERS}
+    seen: set[tuple[str, str]] = set()
     for entry in datasets:
         for place in entry.get("spatial") or []:
             code = str(place.get("kommunkod") or "")
@@ -601,7 +663,8 @@ def location_pages(catalog: Catalog) -> dict[str, str]:
                 continue
             names.setdefault(code, str(place.get("kommun") or code))
             covering.setdefault(code, [])
-            if entry not in covering[code]:
+            if (code, entry["name"]) not in seen:
+                seen.add((code, entry["name"]))
                 covering[code].append(entry)
     region = {"name": REGION_NAME[0], "path": REGION_PATH}
     env = environment()
