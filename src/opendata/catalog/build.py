@@ -10,13 +10,37 @@ a run that publishes nothing writes nothing.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import hashlib
 import io
 import json
-from collections.abc import Iterable
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from opendata import journal
+from opendata.catalog.dcat import (
+    DatasetRdf,
+    Paging,
+    catalog_dates,
+    catalog_pages,
+    dataset_rdf,
+    page_count,
+    page_size,
+)
+from opendata.catalog.dcat import fragment_key as dcat_fragment_key
+from opendata.catalog.pages import Listing, listing
+from opendata.catalog.splice import (
+    LayoutError,
+    catalog_text,
+    entry_text,
+    parse_layout,
+    splice,
+)
+from opendata.catalog.splice import StoredCatalog as StoredLayout
 from opendata.errors import ConflictError
 from opendata.package import DESCRIPTOR, sha256
 from opendata.publish import (
@@ -39,9 +63,7 @@ from opendata.state import (
     Release,
     SemVer,
     Status,
-    dump_catalog,
     load_catalog,
-    read_catalog,
     read_history,
 )
 from opendata.storage import Store
@@ -194,25 +216,8 @@ def _version(home: str, entry: Release) -> CatalogVersion:
     return result
 
 
-def build_catalog(
-    store: Store,
-    base_url: str,
-    previous: Catalog | None = None,
-    touched: Iterable[str] | None = None,
-) -> Catalog:
-    """The catalog.json document; with `previous`, only `touched` datasets are re-derived."""
-    entries: dict[str, CatalogEntry] = {}
-    if previous is None or touched is None or previous["homepage"] != base_url:
-        names: Iterable[str] = datasets_in_store(store)
-    else:
-        entries = {entry["name"]: entry for entry in previous["datasets"]}
-        names = touched
-    for name in names:
-        entry = dataset_entry(store, name, base_url)
-        if entry is None:
-            entries.pop(name, None)
-        else:
-            entries[name] = entry
+def catalog_header(base_url: str) -> Catalog:
+    """catalog.json's keys other than its datasets."""
     return {
         "format": CATALOG_FORMAT,
         "title": "Boråsregionens öppna data",
@@ -232,8 +237,19 @@ def build_catalog(
             "path": "http://creativecommons.org/publicdomain/zero/1.0/",
             "title": "Katalogens metadata: CC0 1.0",
         },
-        "datasets": [entries[name] for name in sorted(entries)],
+        "datasets": [],
     }
+
+
+def build_catalog(store: Store, base_url: str) -> Catalog:
+    """The whole catalog.json document, in memory (for small catalogs and tests: a publish
+    updates the stored one in place, rebuild_catalog)."""
+    catalog = catalog_header(base_url)
+    for name in datasets_in_store(store):
+        entry = dataset_entry(store, name, base_url)
+        if entry is not None:
+            catalog["datasets"].append(entry)
+    return catalog
 
 
 def preview_rows(
@@ -285,28 +301,195 @@ def version_changes(store: Store, entry: CatalogEntry) -> dict[str, dict[str, An
     return found
 
 
-def derived_files(store: Store, catalog: Catalog, touched: Iterable[str]) -> dict[str, bytes]:
-    """The index page, the places' pages, the DCAT files and the touched datasets' pages."""
+LISTINGS = "_private/catalog/listings.json"
+FRAGMENTS = "_private/catalog/dcat"
+_LISTINGS_FORMAT = 1
+
+
+def fragment_key(name: str) -> str:
+    return f"{FRAGMENTS}/{name}.json"
+
+
+def _digest(data: bytes | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Listings:
+    """The listing of every dataset (pages.Listing), each with the digest of the catalog entry
+    it was made from, and the ETag of the catalog.json they were all made from: when that is
+    the stored one, they are used as they are; otherwise each is checked against its entry."""
+
+    by_name: dict[str, Listing] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    catalog_etag: str | None = None
+    homepage: str | None = None
+
+    def dump(self, catalog_etag: str, homepage: str) -> bytes:
+        record = {
+            "format": _LISTINGS_FORMAT,
+            "catalog_etag": catalog_etag,
+            "homepage": homepage,
+            "datasets": [
+                {"source": self.sources[name], **self.by_name[name]}
+                for name in sorted(self.by_name)
+            ],
+        }
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+    @classmethod
+    def read(cls, store: Store) -> Listings:
+        """The stored listings; empty when there are none or they cannot be used."""
+        raw = store.read_bytes(LISTINGS)
+        try:
+            record = json.loads(raw) if raw else None
+            if not isinstance(record, dict) or record.get("format") != _LISTINGS_FORMAT:
+                return cls()
+            found = cls(catalog_etag=record["catalog_etag"], homepage=record["homepage"])
+            for item in record["datasets"]:
+                source = item.pop("source")
+                found.by_name[item["name"]] = item
+                found.sources[item["name"]] = source
+            return found
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return cls()
+
+    def update(self, header: Catalog, name: str, source: str, entry: CatalogEntry | None) -> None:
+        if entry is None:
+            self.by_name.pop(name, None)
+            self.sources.pop(name, None)
+        else:
+            self.by_name[name] = listing(header, entry)
+            self.sources[name] = source
+
+    def agree_with(self, stored: StoredLayout, etag: str, homepage: str) -> None:
+        """Make every listing that of the stored catalog's entry (those of entries that changed
+        since they were made are made again; a publish that lost no race changes none)."""
+        fresh = self.catalog_etag == etag and self.homepage == homepage
+        if fresh and sorted(self.by_name) == stored.names:
+            return
+        names = set(stored.names)
+        for name in [n for n in self.by_name if n not in names]:
+            self.update(stored.header, name, "", None)
+        for span in stored.spans:
+            source = _digest(memoryview(stored.data)[span.start : span.end])
+            if self.sources.get(span.name) != source or self.homepage != homepage:
+                self.update(stored.header, span.name, source, stored.entry(span))
+        self.homepage = homepage
+
+    def ordered(self) -> list[Listing]:
+        return [self.by_name[name] for name in sorted(self.by_name)]
+
+
+def dataset_fragment(
+    store: Store, header: Catalog, entry_bytes: bytes | memoryview, save: bool = True
+) -> DatasetRdf:
+    """The dataset's DCAT fragment: the stored one when it was made from this very entry (and
+    this code), else made now and (with `save`) stored for the next publish."""
+    entry: CatalogEntry = json.loads(bytes(entry_bytes))
+    key = dcat_fragment_key(str(header["homepage"]), bytes(entry_bytes).decode("utf-8"))
+    stored_key = fragment_key(str(entry["name"]))
+    raw = store.read_bytes(stored_key)
+    if raw:
+        try:
+            found = DatasetRdf.from_record(json.loads(raw))
+        except ValueError:
+            found = None
+        if found is not None and found.key == key:
+            return found
+    fragment = dataset_rdf(header, entry, key)
+    if save:
+        data = (json.dumps(fragment.record(), ensure_ascii=False) + "\n").encode("utf-8")
+        # Another run may store it meanwhile: whichever is stored is checked by its key.
+        with contextlib.suppress(ConflictError):
+            store.write_if_changed(stored_key, data)
+    return fragment
+
+
+def dcat_documents(
+    store: Store,
+    stored: StoredLayout,
+    listings: Listings,
+    pages: Iterable[int] | None = None,
+    save: bool = True,
+) -> Iterator[tuple[str, bytes]]:
+    """The DCAT documents (`pages` of them, None: all) of the stored catalog, page by page, so
+    that no more than one page of fragments is in memory."""
+    header = stored.header
+    names = stored.names
+    size = page_size()
+    by_name = {span.name: span for span in stored.spans}
+    dates = catalog_dates((item["issued"], item["changed"]) for item in listings.ordered())
+    view = memoryview(stored.data)
+    if len(names) <= size:
+        numbers = [1]
+        paged = False
+    else:
+        numbers = list(range(1, page_count(len(names), size) + 1))
+        paged = True
+    wanted = set(numbers if pages is None else pages) & set(numbers)
+    for number in sorted(wanted):
+        chunk = names[(number - 1) * size : number * size] if paged else names
+        fragments = {
+            name: dataset_fragment(
+                store, header, view[by_name[name].start : by_name[name].end], save
+            )
+            for name in chunk
+        }
+        paging = Paging(number, len(numbers), len(names), size) if paged else None
+        yield from catalog_pages(header, dates, chunk, fragments, paging).items()
+
+
+def stale_pages(store: Store, count: int) -> list[str]:
+    """DCAT pages past the last one (left when the catalog shrank or stopped being paged)."""
+    stale = []
+    for key in store.list("dcat"):
+        match = _PAGE.fullmatch(key)
+        if match and int(match.group(1)) > count:
+            stale.append(key)
+    return stale
+
+
+_PAGE = re.compile(r"dcat/catalog-([0-9]+)\.(?:rdf|ttl|jsonld)")
+
+
+def pages_of(names: list[str], touched: Iterable[str]) -> set[int]:
+    """The DCAT pages that list `touched` datasets, and the first (the catalog's dates)."""
+    size = page_size()
+    if len(names) <= size:
+        return {1}
+    where = {name: index // size + 1 for index, name in enumerate(names)}
+    return {1} | {where[name] for name in touched if name in where}
+
+
+def derived_files(
+    store: Store,
+    stored: StoredLayout,
+    listings: Listings,
+    touched: Iterable[str],
+    dcat_pages: Iterable[int] | None,
+    save: bool = True,
+) -> Iterator[tuple[str, bytes]]:
+    """The files derived from the stored catalog: the index page, the places' pages, the DCAT
+    documents (`dcat_pages`, None: all) and the `touched` datasets' pages, one at a time."""
     from opendata.catalog.pages import location_pages, render_dataset_page, render_index
 
-    files = {INDEX: render_index(catalog).encode("utf-8")}
+    header = stored.header
+    ordered = listings.ordered()
+    yield INDEX, render_index(header, ordered).encode("utf-8")
     # The places' pages: the DCAT graph's dct:Location IRIs resolve to them.
-    files.update({key: page.encode("utf-8") for key, page in location_pages(catalog).items()})
-    try:
-        from opendata.catalog.dcat import dcat_files
-    except ImportError:  # pragma: no cover - the DCAT module arrives with its own change
-        pass
-    else:
-        files.update(dcat_files(catalog))
-    by_name = {entry["name"]: entry for entry in catalog["datasets"]}
+    for key, page in location_pages(header, ordered).items():
+        yield key, page.encode("utf-8")
+    yield from dcat_documents(store, stored, listings, dcat_pages, save)
+    spans = {span.name: span for span in stored.spans}
     for name in touched:
-        entry = by_name.get(name)
-        if entry is not None:
+        span = spans.get(name)
+        if span is not None:
+            entry = stored.entry(span)
             page = render_dataset_page(
-                entry, preview_rows(store, entry), catalog, version_changes(store, entry)
+                entry, preview_rows(store, entry), header, version_changes(store, entry)
             )
-            files[f"{dataset_prefix(name)}/{PAGE}"] = page.encode("utf-8")
-    return files
+            yield f"{dataset_prefix(name)}/{PAGE}", page.encode("utf-8")
 
 
 def rebuild_catalog(
@@ -317,12 +500,19 @@ def rebuild_catalog(
     Datasets that a killed run left marked (journal.dead_marks) are repaired on the way: their
     `latest/` copies follow their pointer again and their entries and pages are rebuilt.
 
+    The work is in proportion to what changed, not to the catalog: the touched datasets'
+    entries are derived from their pointers and spliced into the stored catalog.json (splice.py),
+    and of the derived files only the index, the places' pages, the DCAT pages that list them
+    (and the first) and their own pages are made again, from listings and DCAT fragments kept
+    in `_private/catalog/`. With no usable catalog.json (none yet, an older format, another
+    base URL) everything is derived from the pointers, one dataset at a time.
+
     catalog.json is replaced with a compare-and-swap on the ETag it was read with: when another
     publisher changed it in between, the entries are derived again from the newer pointers. The
     files derived from it are written after it, and never from an older catalog than the one
-    stored: once written, catalog.json is read again, and if another run has replaced it
-    meanwhile, they are derived again from that newer one (the other run may have written them
-    before us, from it). Returns the keys written.
+    stored: once they are written, catalog.json's ETag is read again, and if another run has
+    replaced it meanwhile, the files of what that run changed are derived again (the other run
+    may have written them before us, from an older catalog). Returns the keys written.
     """
     dead = journal.dead_marks(store)
     repaired = sorted({mark.dataset for mark in dead})
@@ -331,18 +521,8 @@ def rebuild_catalog(
     names = None if touched is None else sorted({*touched, *repaired})
     written: list[str] = []
     for attempt in range(1, attempts + 1):
-        stored = read_catalog(store)
-        # A catalog of an older format is derived again whole, from the pointers: it holds
-        # nothing they do not.
-        previous = stored.catalog if stored is not None and stored.current else None
-        catalog = build_catalog(store, base_url, previous, names)
-        data = dump_catalog(catalog)
-        pages = names if names is not None and previous is not None else datasets_in_store(store)
         try:
-            if stored is None or stored.data != data:
-                store.replace(CATALOG, data, stored.etag if stored else None)
-                written.append(CATALOG)
-            written.extend(_write_derived(store, catalog, data, pages))
+            written.extend(_rebuild_once(store, base_url, names))
         except ConflictError:
             if attempt == attempts:
                 raise
@@ -355,22 +535,118 @@ def rebuild_catalog(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _write_derived(
-    store: Store, catalog: Catalog, data: bytes, pages: Iterable[str], rounds: int = 20
-) -> list[str]:
-    """Write the files derived from `catalog` (stored as `data`), then check that catalog.json
-    is still that one; if a newer one has replaced it, derive them again from the newer one."""
+def _usable(found: tuple[bytes, str] | None, base_url: str, where: str) -> StoredLayout | None:
+    """The stored catalog.json, when a publish can update it in place: in the current format,
+    for this base URL and in the layout catalog_text writes. A newer format or a corrupt file
+    stops the publish here with the message of state.load_catalog."""
+    if found is None:
+        return None
+    try:
+        stored = parse_layout(found[0])
+    except LayoutError:
+        stored = None
+    if stored is None or stored.header.get("format") != CATALOG_FORMAT:
+        load_catalog(found[0], where)  # raises for a newer format or a corrupt document
+        return None
+    if stored.header.get("homepage") != base_url:
+        return None
+    return stored
+
+
+def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[str]:
+    found = store.read(CATALOG)
+    stored = _usable(found, base_url, store.url)
+    listings = Listings.read(store)
+    if stored is None or names is None:
+        data = _whole_catalog(store, base_url)
+        touched: list[str] | None = None
+    else:
+        assert found is not None
+        listings.agree_with(stored, found[1], base_url)
+        changes: dict[str, bytes | None] = {}
+        for name in names:
+            entry = dataset_entry(store, name, base_url)
+            text = None if entry is None else entry_text(entry)
+            changes[name] = text
+            listings.update(stored.header, name, _digest(text or b""), entry)
+        data = splice(stored, stored.header, changes)
+        touched = names
     written: list[str] = []
-    pages = list(pages)
+    etag = found[1] if found is not None else None
+    if found is None or found[0] != data:
+        etag = store.replace(CATALOG, data, etag)
+        written.append(CATALOG)
+    assert etag is not None
+    current = parse_layout(data)
+    added_or_removed = stored is None or stored.names != current.names
+    if touched is None:
+        listings.agree_with(current, "", base_url)
+    written.extend(
+        _write_derived(store, base_url, current, etag, listings, touched, added_or_removed)
+    )
+    return written
+
+
+def _whole_catalog(store: Store, base_url: str) -> bytes:
+    """catalog.json derived whole from the pointers, one entry at a time (spooled to disk, so
+    the memory it takes is that of its bytes, not of its entries as Python objects)."""
+    header = catalog_header(base_url)
+    with tempfile.TemporaryFile() as spool:
+
+        def entries() -> Iterator[bytes]:
+            for name in datasets_in_store(store):
+                entry = dataset_entry(store, name, base_url)
+                if entry is not None:
+                    yield entry_text(entry)
+
+        for piece in catalog_text(header, entries()):
+            spool.write(piece)
+        spool.seek(0)
+        return spool.read()
+
+
+def _write_derived(
+    store: Store,
+    base_url: str,
+    current: StoredLayout,
+    etag: str,
+    listings: Listings,
+    touched: list[str] | None,
+    added_or_removed: bool,
+    rounds: int = 20,
+) -> list[str]:
+    """Write the files derived from `current` (catalog.json as stored, with `etag`), then check
+    that catalog.json is still that one; if a newer one has replaced it, derive again the files
+    of the datasets whose entries differ."""
+    written: list[str] = []
     for _ in range(rounds):
-        for key, content in derived_files(store, catalog, pages).items():
+        every = touched is None or added_or_removed
+        names = current.names if touched is None else touched
+        pages = None if every else pages_of(current.names, names)
+        for key, content in derived_files(store, current, listings, names, pages):
             if store.write_if_changed(key, content):
                 written.append(key)
-        current = store.read_bytes(CATALOG)
-        if current is None or current == data:
+        if every:
+            for key in stale_pages(store, _last_page(current.names)):
+                store.delete(key)
+                written.append(key)
+        if store.write_if_changed(LISTINGS, listings.dump(etag, base_url)):
+            written.append(LISTINGS)
+        now = store.read(CATALOG)
+        if now is None or now[1] == etag:
             return written
-        data = current
-        catalog, _ = load_catalog(current, store.url)
+        newer = _usable(now, base_url, store.url)
+        if newer is None:
+            raise ConflictError("catalog.json was replaced by one this run cannot update")
+        before = {span.name: current.entry_bytes(span) for span in current.spans}
+        touched = [
+            span.name
+            for span in newer.spans
+            if before.pop(span.name, None) != newer.entry_bytes(span)
+        ] + sorted(before)
+        added_or_removed = newer.names != current.names
+        current, etag = newer, now[1]
+        listings.agree_with(current, "", base_url)
     raise ConflictError("catalog.json kept changing while its derived files were written")
 
 
@@ -381,18 +657,27 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
     pointers (a killed run before the repair) or was changed by hand.
     """
     problems: list[VerifyProblem] = []
-    expected = build_catalog(store, base_url)
-    found = read_catalog(store)
+    expected = _whole_catalog(store, base_url)
+    found = store.read(CATALOG)
     checked = 1
+    wanted = parse_layout(expected)
     if found is None:
-        if expected["datasets"]:
+        if wanted.spans:
             problems.append(VerifyProblem(CATALOG, "missing"))
         return checked, problems
-    stored = found.catalog
-    if stored != expected:
-        wanted = {entry["name"]: entry for entry in expected["datasets"]}
-        have = {entry["name"]: entry for entry in stored["datasets"]}
-        lagging = sorted(n for n in {*wanted, *have} if wanted.get(n) != have.get(n))
+    usable = _usable(found, base_url, store.url)  # raises for a newer format or a corrupt file
+    if found[0] != expected:
+        try:
+            have = parse_layout(found[0])
+            have_entries = {span.name: have.entry_bytes(span) for span in have.spans}
+        except LayoutError:
+            have_entries = {}
+        wanted_entries = {span.name: wanted.entry_bytes(span) for span in wanted.spans}
+        lagging = sorted(
+            n
+            for n in {*wanted_entries, *have_entries}
+            if wanted_entries.get(n) != have_entries.get(n)
+        )
         problems.append(
             VerifyProblem(
                 CATALOG,
@@ -400,8 +685,18 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
                 + (f" for {', '.join(lagging)}" if lagging else ""),
             )
         )
-    for key, content in derived_files(store, stored, datasets_in_store(store)).items():
+    stored = usable or wanted
+    listings = Listings()
+    listings.agree_with(stored, "", base_url)
+    for key, content in derived_files(store, stored, listings, stored.names, None, save=False):
         checked += 1
         if store.read_bytes(key) != content:
             problems.append(VerifyProblem(key, "does not match catalog.json"))
+    for key in stale_pages(store, _last_page(stored.names)):
+        problems.append(VerifyProblem(key, "is a DCAT page past the catalog's last page"))
     return checked, problems
+
+
+def _last_page(names: list[str]) -> int:
+    size = page_size()
+    return page_count(len(names), size) if len(names) > size else 1
