@@ -1,8 +1,14 @@
-"""The catalog for 1,000 synthetic datasets × 20 versions: a full build, then a one-dataset update.
+"""The catalog of many synthetic datasets × 20 versions: a full build, then one-dataset updates.
 
-Prints time and peak memory (the process's peak resident set size) of the full build of catalog.json, the index page,
-the DCAT files and every dataset page, and the time of the incremental rebuild after one dataset
-gets a new version (what a publish of one dataset costs). Synthetic metadata, local store.
+Issue 11: a one-dataset update of a 10,000 × 20 catalog within 2 s and 500 MB. Prints the wall
+time and peak RSS of the full build of catalog.json, the index page, the places' pages, the DCAT
+documents and every dataset page, then of three updates, each in a process of its own (so its
+peak memory is its own, not the build's): a new version of an existing dataset (what a publish
+costs), the same rebuild with nothing changed, and a new dataset (which moves every Hydra page).
+Synthetic metadata, local store. `--keep DIR` builds the store once in DIR and reuses it.
+
+    python -m bench.catalog                      # 1,000 datasets
+    python -m bench.catalog --datasets 10000 --keep /tmp/catalog-10k
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -94,47 +102,94 @@ def populate(root: Path, datasets: int, versions: int) -> LocalStore:
     return store
 
 
+def new_version(root: Path, name: str) -> None:
+    """Give dataset `name` one more version, as a publish would (pointer and descriptor)."""
+    history_path = root / "datasets" / name / "versions.json"
+    history = json.loads(history_path.read_bytes())
+    data = (root / "datasets" / name / history["latest"] / "data.csv").read_bytes()
+    entry = version_entry(name, len(history["versions"]), data)
+    history["versions"].append(entry)
+    history["latest"] = entry["version"]
+    folder = root / "datasets" / name / str(entry["version"])
+    folder.mkdir()
+    (folder / "datapackage.json").write_bytes(
+        dump_json(descriptor(name, str(entry["version"]), data))
+    )
+    (folder / "data.csv").write_bytes(data)
+    history_path.write_bytes(dump_json(history))
+
+
+def new_dataset(root: Path, name: str, versions: int) -> None:
+    data = root / "datasets" / "d0000"
+    del data
+    folder = root / "datasets" / name
+    csv = b"kommunkod,ar,varde\r\n1490,2000,0.5\r\n"
+    entries = [version_entry(name, number, csv) for number in range(versions)]
+    latest = str(entries[-1]["version"])
+    (folder / latest).mkdir(parents=True)
+    (folder / "versions.json").write_bytes(
+        dump_json({"dataset": name, "latest": latest, "versions": entries})
+    )
+    (folder / latest / "datapackage.json").write_bytes(dump_json(descriptor(name, latest, csv)))
+    (folder / latest / "data.csv").write_bytes(csv)
+
+
+def rebuild(root: str, touched: str | None) -> None:
+    """One rebuild in this process: prints its wall time, peak RSS and the files written."""
+    started = time.perf_counter()
+    written = rebuild_catalog(LocalStore(Path(root)), BASE, None if touched is None else [touched])
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    print(json.dumps({"seconds": elapsed, "peak": peak, "written": written}))
+
+
+def measured(root: Path, touched: str | None) -> dict[str, object]:
+    command = [sys.executable, "-m", "bench.catalog", "--rebuild", str(root)]
+    if touched is not None:
+        command += ["--touched", touched]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def report(label: str, result: dict[str, object]) -> None:
+    written = [str(key) for key in result["written"]]  # type: ignore[attr-defined]
+    shown = ", ".join(written[:8]) + (f", … ({len(written)} in all)" if len(written) > 8 else "")
+    print(
+        f"  {label:<34} {float(result['seconds']):7.2f} s, "  # type: ignore[arg-type]
+        f"peak {int(result['peak']) / 2**20:5.0f} MiB; wrote {shown or 'nothing'}"  # type: ignore[call-overload]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="build the store here once and reuse it")
+    parser.add_argument("--rebuild", help=argparse.SUPPRESS)
+    parser.add_argument("--touched", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.rebuild:
+        rebuild(arguments.rebuild, arguments.touched)
+        return
     with tempfile.TemporaryDirectory(prefix="opendata-catalog-bench-") as scratch:
-        root = Path(scratch)
-        store = populate(root, arguments.datasets, arguments.versions)
+        root = arguments.keep or Path(scratch)
         print(f"Catalog of {arguments.datasets:,} datasets × {arguments.versions} versions:")
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        written = rebuild_catalog(store, BASE)
-        full = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-        print(f"  peak RSS before the build {before / 1024:.0f} MiB")
+        if not (root / "catalog.json").exists():
+            populate(root, arguments.datasets, arguments.versions)
+            result = measured(root, None)
+            report("full build", result)
         size = (root / "catalog.json").stat().st_size
-        print(
-            f"  full build: {full:7.2f} s, peak {peak / 2**20:.0f} MiB, {len(written)} files written"
-        )
-        print(f"  catalog.json {size / 2**20:.1f} MiB")
-
-        name = "d0000"
-        history_path = root / "datasets" / name / "versions.json"
-        history = json.loads(history_path.read_bytes())
-        data = (root / "datasets" / name / history["latest"] / "data.csv").read_bytes()
-        entry = version_entry(name, arguments.versions, data)
-        history["versions"].append(entry)
-        history["latest"] = entry["version"]
-        (root / "datasets" / name / str(entry["version"])).mkdir()
-        (root / "datasets" / name / str(entry["version"]) / "datapackage.json").write_bytes(
-            dump_json(descriptor(name, str(entry["version"]), data))
-        )
-        (root / "datasets" / name / str(entry["version"]) / "data.csv").write_bytes(data)
-        history_path.write_bytes(dump_json(history))
-        started = time.perf_counter()
-        written = rebuild_catalog(store, BASE, [name])
-        one = time.perf_counter() - started
-        print(
-            f"  one-dataset update: {one:7.2f} s, {len(written)} files written: {', '.join(written)}"
-        )
-        print(f"  ratio one-dataset update / full build: {one / full:.2f}")
+        dcat = sum(p.stat().st_size for p in (root / "dcat").iterdir())
+        print(f"  catalog.json {size / 2**20:.1f} MiB, DCAT documents {dcat / 2**20:.1f} MiB")
+        number = sum(1 for _ in (root / "datasets").iterdir())
+        name = f"d{number // 2:04d}"
+        new_version(root, name)
+        report(f"one-dataset update ({name})", measured(root, name))
+        report("the same, nothing changed", measured(root, name))
+        added = f"e{number:05d}"
+        new_dataset(root, added, arguments.versions)
+        report(f"a new dataset ({added})", measured(root, added))
 
 
 if __name__ == "__main__":
