@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opendata import journal
+from opendata.catalog.dcat import CODE as DCAT_CODE
 from opendata.catalog.dcat import (
     DatasetRdf,
     Paging,
@@ -32,7 +33,7 @@ from opendata.catalog.dcat import (
     page_size,
 )
 from opendata.catalog.dcat import fragment_key as dcat_fragment_key
-from opendata.catalog.pages import Listing, listing
+from opendata.catalog.pages import LISTING_CODE, Listing, listing
 from opendata.catalog.splice import (
     LayoutError,
     catalog_text,
@@ -324,10 +325,15 @@ class Listings:
     sources: dict[str, str] = field(default_factory=dict)
     catalog_etag: str | None = None
     homepage: str | None = None
+    # The code that wrote every DCAT page last: after an upgrade that changes it, the first
+    # publish writes every page again (else pages of two versions of the code would mix).
+    dcat_code: str | None = None
 
     def dump(self, catalog_etag: str, homepage: str) -> bytes:
         record = {
             "format": _LISTINGS_FORMAT,
+            "code": LISTING_CODE,
+            "dcat_code": self.dcat_code,
             "catalog_etag": catalog_etag,
             "homepage": homepage,
             "datasets": [
@@ -345,7 +351,14 @@ class Listings:
             record = json.loads(raw) if raw else None
             if not isinstance(record, dict) or record.get("format") != _LISTINGS_FORMAT:
                 return cls()
-            found = cls(catalog_etag=record["catalog_etag"], homepage=record["homepage"])
+            found = cls(
+                catalog_etag=record["catalog_etag"],
+                homepage=record["homepage"],
+                dcat_code=record["dcat_code"],
+            )
+            if record["code"] != LISTING_CODE:  # made by other code: every one is made again
+                found.catalog_etag = None
+                return found
             for item in record["datasets"]:
                 source = item.pop("source")
                 found.by_name[item["name"]] = item
@@ -620,7 +633,7 @@ def _write_derived(
     of the datasets whose entries differ."""
     written: list[str] = []
     for _ in range(rounds):
-        every = touched is None or added_or_removed
+        every = touched is None or added_or_removed or listings.dcat_code != DCAT_CODE
         names = current.names if touched is None else touched
         pages = None if every else pages_of(current.names, names)
         for key, content in derived_files(store, current, listings, names, pages):
@@ -630,6 +643,8 @@ def _write_derived(
             for key in stale_pages(store, _last_page(current.names)):
                 store.delete(key)
                 written.append(key)
+        if every:
+            listings.dcat_code = DCAT_CODE
         if store.write_if_changed(LISTINGS, listings.dump(etag, base_url)):
             written.append(LISTINGS)
         now = store.read(CATALOG)

@@ -90,6 +90,7 @@ import rdflib
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
+from opendata.errors import ConfigError
 from opendata.municipalities import MEMBERS
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
 from opendata.versioning import summary_sv
@@ -887,7 +888,7 @@ def _sorted_json(value: Any) -> Any:
 _FRAGMENT_FORMAT = 1
 # Fragments are cached in the store; a change to this module (or to rdflib) makes every cached
 # fragment stale, without anyone having to remember to bump a number.
-_CODE = hashlib.sha256(Path(__file__).read_bytes() + rdflib.__version__.encode("ascii")).hexdigest()
+CODE = hashlib.sha256(Path(__file__).read_bytes() + rdflib.__version__.encode("ascii")).hexdigest()
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 DOCUMENT_PREFIXES: dict[str, Namespace] = {**PREFIXES, "hydra": HYDRA}
@@ -905,7 +906,10 @@ def page_size() -> int:
     if not raw:
         return PAGE_SIZE
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"OPENDATA_CATALOG_PAGE_SIZE must be a whole number above 0, not {raw!r}")
+        raise ConfigError(
+            f"OPENDATA_CATALOG_PAGE_SIZE must be a whole number above 0 (datasets on a page of "
+            f"the DCAT catalog), not {raw!r}"
+        )
     return int(raw)
 
 
@@ -942,7 +946,7 @@ class DatasetRdf:
 def fragment_key(base: str, entry_text: str, publisher: str | None = None) -> str:
     """What a dataset's fragment depends on: its catalog entry, the base URL, the publisher IRI
     and this module's code."""
-    parts = (_CODE, base, str(publisher_iri(publisher)), entry_text)
+    parts = (CODE, base, str(publisher_iri(publisher)), entry_text)
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -18,6 +18,7 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -528,6 +529,14 @@ def _common(catalog: Catalog, here: str) -> dict[str, Any]:
         return relative_url(homepage + path, homepage, here) if homepage else path
 
     return {"catalog": catalog, "href": href, "site": site, "assets": assets(), "themes": THEMES}
+
+
+# Listings are kept between runs; a change to this module or to the index row's template makes
+# every kept listing stale (catalog/build.py renders them again).
+LISTING_CODE = hashlib.sha256(
+    Path(__file__).read_bytes()
+    + (Path(__file__).parent.parent / "templates" / "index_row.html").read_bytes()
+).hexdigest()
 
 
 class Listing(TypedDict):
