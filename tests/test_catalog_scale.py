@@ -111,7 +111,7 @@ def test_a_spliced_catalog_is_the_whole_new_document(
     assert b"".join(catalog_text(header, (entry_text(e) for e in old["datasets"]))) == data
     stored = parse_layout(data)
     assert stored.names == sorted(before)
-    assert [stored.entry(span) for span in stored.spans] == old["datasets"]
+    assert [stored.entry(n) for n in stored.names] == old["datasets"]
 
     texts = {n: None if c is None else entry_text(entry(n, c)) for n, c in changes.items()}
     after = {n: entry(n, e) for n, e in before.items()}
@@ -308,3 +308,26 @@ def test_a_page_size_that_is_not_a_number_is_a_configuration_error(
     monkeypatch.setenv("OPENDATA_CATALOG_PAGE_SIZE", "ten")
     with pytest.raises(ConfigError, match="OPENDATA_CATALOG_PAGE_SIZE must be a whole number"):
         rebuild_catalog(LocalStore(root), BASE)
+
+
+def test_the_first_publish_into_an_empty_store_derives_everything(tmp_path: Path) -> None:
+    """A publish names only its own dataset; with no catalog.json yet, every dataset the store
+    holds is derived (entries, listings, pages) all the same."""
+    root = tmp_path / "store"
+    populate(root, 5, 2)
+    rebuild_catalog(LocalStore(root), BASE, ["d0003"])
+    assert_same_as_whole(root, tmp_path)
+    index = (root / "index.html").read_text("utf-8")
+    assert all(f'id="d{n:04d}"' in index for n in range(5))
+
+
+def test_the_index_lists_the_newest_versions_and_links_to_the_rest(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    populate(root, 1, 7)
+    rebuild_catalog(LocalStore(root), BASE)
+    index = (root / "index.html").read_text("utf-8")
+    row = index[index.index('id="d0000"') :]
+    row = row[: row.index("</details>")]
+    assert "De senaste versionerna (5 av 7)" in row
+    assert row.count('<li><a href="datasets/d0000/#v1.') == 5
+    assert '<a href="datasets/d0000/#versioner">Alla 7 versioner</a>' in row

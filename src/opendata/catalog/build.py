@@ -35,11 +35,12 @@ from opendata.catalog.dcat import (
 from opendata.catalog.dcat import fragment_key as dcat_fragment_key
 from opendata.catalog.pages import LISTING_CODE, Listing, listing
 from opendata.catalog.splice import (
+    CatalogView,
     LayoutError,
+    SplicedCatalog,
     catalog_text,
     entry_text,
     parse_layout,
-    splice,
 )
 from opendata.catalog.splice import StoredCatalog as StoredLayout
 from opendata.errors import ConflictError
@@ -375,20 +376,29 @@ class Listings:
             self.by_name[name] = listing(header, entry)
             self.sources[name] = source
 
-    def agree_with(self, stored: StoredLayout, etag: str, homepage: str) -> None:
-        """Make every listing that of the stored catalog's entry (those of entries that changed
-        since they were made are made again; a publish that lost no race changes none)."""
-        fresh = self.catalog_etag == etag and self.homepage == homepage
-        if fresh and sorted(self.by_name) == stored.names:
+    def agree_with(self, view: CatalogView, etag: str | None, homepage: str) -> None:
+        """Make every listing that of the catalog's entry (those of entries that changed since
+        they were made are made again; a publish that lost no race changes none)."""
+        fresh = etag is not None and self.catalog_etag == etag and self.homepage == homepage
+        if fresh and sorted(self.by_name) == view.names:
             return
-        names = set(stored.names)
+        names = set(view.names)
         for name in [n for n in self.by_name if n not in names]:
-            self.update(stored.header, name, "", None)
-        for span in stored.spans:
-            source = _digest(memoryview(stored.data)[span.start : span.end])
-            if self.sources.get(span.name) != source or self.homepage != homepage:
-                self.update(stored.header, span.name, source, stored.entry(span))
+            self.update(view.header, name, "", None)
+        for name in view.names:
+            raw = view.entry_bytes(name) or b""
+            source = _digest(raw)
+            if self.sources.get(name) != source or self.homepage != homepage:
+                self.update(view.header, name, source, json.loads(bytes(raw)))
         self.homepage = homepage
+
+    def differing(self, view: CatalogView) -> list[str]:
+        """The datasets whose entries in `view` are not those the listings were made from."""
+        names = set(view.names)
+        changed = [
+            n for n in view.names if self.sources.get(n) != _digest(view.entry_bytes(n) or b"")
+        ]
+        return sorted({*changed, *(n for n in self.by_name if n not in names)})
 
     def ordered(self) -> list[Listing]:
         return [self.by_name[name] for name in sorted(self.by_name)]
@@ -421,32 +431,24 @@ def dataset_fragment(
 
 def dcat_documents(
     store: Store,
-    stored: StoredLayout,
+    view: CatalogView,
     listings: Listings,
     pages: Iterable[int] | None = None,
     save: bool = True,
 ) -> Iterator[tuple[str, bytes]]:
-    """The DCAT documents (`pages` of them, None: all) of the stored catalog, page by page, so
-    that no more than one page of fragments is in memory."""
-    header = stored.header
-    names = stored.names
+    """The DCAT documents (`pages` of them, None: all) of the catalog, page by page, so that
+    no more than one page of fragments is in memory."""
+    header = view.header
+    names = view.names
     size = page_size()
-    by_name = {span.name: span for span in stored.spans}
     dates = catalog_dates((item["issued"], item["changed"]) for item in listings.ordered())
-    view = memoryview(stored.data)
-    if len(names) <= size:
-        numbers = [1]
-        paged = False
-    else:
-        numbers = list(range(1, page_count(len(names), size) + 1))
-        paged = True
+    paged = len(names) > size
+    numbers = list(range(1, page_count(len(names), size) + 1)) if paged else [1]
     wanted = set(numbers if pages is None else pages) & set(numbers)
     for number in sorted(wanted):
         chunk = names[(number - 1) * size : number * size] if paged else names
         fragments = {
-            name: dataset_fragment(
-                store, header, view[by_name[name].start : by_name[name].end], save
-            )
+            name: dataset_fragment(store, header, view.entry_bytes(name) or b"", save)
             for name in chunk
         }
         paging = Paging(number, len(numbers), len(names), size) if paged else None
@@ -477,28 +479,26 @@ def pages_of(names: list[str], touched: Iterable[str]) -> set[int]:
 
 def derived_files(
     store: Store,
-    stored: StoredLayout,
+    view: CatalogView,
     listings: Listings,
     touched: Iterable[str],
     dcat_pages: Iterable[int] | None,
     save: bool = True,
 ) -> Iterator[tuple[str, bytes]]:
-    """The files derived from the stored catalog: the index page, the places' pages, the DCAT
+    """The files derived from the catalog: the index page, the places' pages, the DCAT
     documents (`dcat_pages`, None: all) and the `touched` datasets' pages, one at a time."""
     from opendata.catalog.pages import location_pages, render_dataset_page, render_index
 
-    header = stored.header
+    header = view.header
     ordered = listings.ordered()
     yield INDEX, render_index(header, ordered).encode("utf-8")
     # The places' pages: the DCAT graph's dct:Location IRIs resolve to them.
     for key, page in location_pages(header, ordered).items():
         yield key, page.encode("utf-8")
-    yield from dcat_documents(store, stored, listings, dcat_pages, save)
-    spans = {span.name: span for span in stored.spans}
+    yield from dcat_documents(store, view, listings, dcat_pages, save)
     for name in touched:
-        span = spans.get(name)
-        if span is not None:
-            entry = stored.entry(span)
+        entry = view.entry(name)
+        if entry is not None:
             page = render_dataset_page(
                 entry, preview_rows(store, entry), header, version_changes(store, entry)
             )
@@ -567,37 +567,44 @@ def _usable(found: tuple[bytes, str] | None, base_url: str, where: str) -> Store
 
 
 def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[str]:
-    found = store.read(CATALOG)
-    stored = _usable(found, base_url, store.url)
     listings = Listings.read(store)
-    if stored is None or names is None:
-        data = _whole_catalog(store, base_url)
-        touched: list[str] | None = None
-    else:
-        assert found is not None
-        listings.agree_with(stored, found[1], base_url)
-        changes: dict[str, bytes | None] = {}
-        for name in names:
-            entry = dataset_entry(store, name, base_url)
-            text = None if entry is None else entry_text(entry)
-            changes[name] = text
-            listings.update(stored.header, name, _digest(text or b""), entry)
-        data = splice(stored, stored.header, changes)
-        touched = names
+    view, etag, unchanged, before = _updated_catalog(store, base_url, names, listings)
     written: list[str] = []
-    etag = found[1] if found is not None else None
-    if found is None or found[0] != data:
-        etag = store.replace(CATALOG, data, etag)
+    if not unchanged:
+        etag = store.replace_pieces(CATALOG, view.pieces(), etag)
         written.append(CATALOG)
     assert etag is not None
-    current = parse_layout(data)
-    added_or_removed = stored is None or stored.names != current.names
-    if touched is None:
-        listings.agree_with(current, "", base_url)
-    written.extend(
-        _write_derived(store, base_url, current, etag, listings, touched, added_or_removed)
-    )
+    whole = isinstance(view, StoredLayout)  # derived whole: every dataset's page too
+    added_or_removed = before is None or before != view.names
+    touched = None if whole else names
+    written.extend(_write_derived(store, base_url, view, etag, listings, touched, added_or_removed))
     return written
+
+
+def _updated_catalog(
+    store: Store, base_url: str, names: list[str] | None, listings: Listings
+) -> tuple[CatalogView, str | None, bool, list[str] | None]:
+    """The catalog with the `names` datasets' entries derived again from their pointers (all
+    of them when None or when the stored catalog.json cannot be updated in place), the ETag of
+    the stored one, whether it is unchanged, and the names the stored one listed."""
+    found = store.read(CATALOG)
+    etag = None if found is None else found[1]
+    stored = _usable(found, base_url, store.url)
+    if stored is None or names is None:
+        data = _whole_catalog(store, base_url)
+        before = None if stored is None else stored.names
+        whole = parse_layout(data)
+        listings.agree_with(whole, None, base_url)
+        return whole, etag, found is not None and found[0] == data, before
+    listings.agree_with(stored, etag, base_url)
+    changes: dict[str, bytes | None] = {}
+    for name in names:
+        entry = dataset_entry(store, name, base_url)
+        text = None if entry is None else entry_text(entry)
+        changes[name] = text
+        listings.update(stored.header, name, _digest(text or b""), entry)
+    spliced = SplicedCatalog(stored, stored.header, changes)
+    return spliced, etag, spliced.unchanged, stored.names
 
 
 def _whole_catalog(store: Store, base_url: str) -> bytes:
@@ -621,47 +628,43 @@ def _whole_catalog(store: Store, base_url: str) -> bytes:
 def _write_derived(
     store: Store,
     base_url: str,
-    current: StoredLayout,
+    view: CatalogView,
     etag: str,
     listings: Listings,
     touched: list[str] | None,
     added_or_removed: bool,
     rounds: int = 20,
 ) -> list[str]:
-    """Write the files derived from `current` (catalog.json as stored, with `etag`), then check
+    """Write the files derived from `view` (catalog.json as stored, with `etag`), then check
     that catalog.json is still that one; if a newer one has replaced it, derive again the files
-    of the datasets whose entries differ."""
+    of the datasets whose entries differ (their listings tell what the files were made from)."""
     written: list[str] = []
     for _ in range(rounds):
         every = touched is None or added_or_removed or listings.dcat_code != DCAT_CODE
-        names = current.names if touched is None else touched
-        pages = None if every else pages_of(current.names, names)
-        for key, content in derived_files(store, current, listings, names, pages):
+        names = view.names if touched is None else touched
+        pages = None if every else pages_of(view.names, names)
+        for key, content in derived_files(store, view, listings, names, pages):
             if store.write_if_changed(key, content):
                 written.append(key)
         if every:
-            for key in stale_pages(store, _last_page(current.names)):
+            for key in stale_pages(store, _last_page(view.names)):
                 store.delete(key)
                 written.append(key)
-        if every:
             listings.dcat_code = DCAT_CODE
         if store.write_if_changed(LISTINGS, listings.dump(etag, base_url)):
             written.append(LISTINGS)
-        now = store.read(CATALOG)
-        if now is None or now[1] == etag:
+        if store.etag(CATALOG) in (None, etag):
             return written
-        newer = _usable(now, base_url, store.url)
-        if newer is None:
+        before = view.names
+        del view  # the newer catalog.json takes its place in memory
+        found = store.read(CATALOG)
+        newer = _usable(found, base_url, store.url)
+        if found is None or newer is None:
             raise ConflictError("catalog.json was replaced by one this run cannot update")
-        before = {span.name: current.entry_bytes(span) for span in current.spans}
-        touched = [
-            span.name
-            for span in newer.spans
-            if before.pop(span.name, None) != newer.entry_bytes(span)
-        ] + sorted(before)
-        added_or_removed = newer.names != current.names
-        current, etag = newer, now[1]
-        listings.agree_with(current, "", base_url)
+        touched = listings.differing(newer)
+        added_or_removed = newer.names != before
+        view, etag = newer, found[1]
+        listings.agree_with(view, None, base_url)
     raise ConflictError("catalog.json kept changing while its derived files were written")
 
 
@@ -677,21 +680,19 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
     checked = 1
     wanted = parse_layout(expected)
     if found is None:
-        if wanted.spans:
+        if wanted.names:
             problems.append(VerifyProblem(CATALOG, "missing"))
         return checked, problems
     usable = _usable(found, base_url, store.url)  # raises for a newer format or a corrupt file
     if found[0] != expected:
         try:
-            have = parse_layout(found[0])
-            have_entries = {span.name: have.entry_bytes(span) for span in have.spans}
+            have: CatalogView | None = parse_layout(found[0])
         except LayoutError:
-            have_entries = {}
-        wanted_entries = {span.name: wanted.entry_bytes(span) for span in wanted.spans}
+            have = None
         lagging = sorted(
             n
-            for n in {*wanted_entries, *have_entries}
-            if wanted_entries.get(n) != have_entries.get(n)
+            for n in {*wanted.names, *(have.names if have else [])}
+            if have is None or _bytes(wanted.entry_bytes(n)) != _bytes(have.entry_bytes(n))
         )
         problems.append(
             VerifyProblem(
@@ -700,16 +701,20 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
                 + (f" for {', '.join(lagging)}" if lagging else ""),
             )
         )
-    stored = usable or wanted
+    view: CatalogView = usable or wanted
     listings = Listings()
-    listings.agree_with(stored, "", base_url)
-    for key, content in derived_files(store, stored, listings, stored.names, None, save=False):
+    listings.agree_with(view, None, base_url)
+    for key, content in derived_files(store, view, listings, view.names, None, save=False):
         checked += 1
         if store.read_bytes(key) != content:
             problems.append(VerifyProblem(key, "does not match catalog.json"))
-    for key in stale_pages(store, _last_page(stored.names)):
+    for key in stale_pages(store, _last_page(view.names)):
         problems.append(VerifyProblem(key, "is a DCAT page past the catalog's last page"))
     return checked, problems
+
+
+def _bytes(raw: bytes | memoryview | None) -> bytes | None:
+    return None if raw is None else bytes(raw)
 
 
 def _last_page(names: list[str]) -> int:

@@ -13,7 +13,6 @@ that for arbitrary entries).
 
 from __future__ import annotations
 
-import bisect
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -64,35 +63,85 @@ def catalog_text(
 
 
 @dataclass(frozen=True)
-class Span:
+class Span:  # where one entry stands in the document
     name: str
     start: int
     end: int
 
 
-@dataclass(frozen=True)
-class StoredCatalog:
-    """catalog.json's bytes, its header (every key but "datasets") and where each entry is."""
+class CatalogView:
+    """A catalog.json by its header, its datasets' names in order and each entry's bytes (as
+    entry_text writes them), without the document in one piece."""
 
-    data: bytes
     header: Catalog
-    spans: list[Span]
+    names: list[str]
 
-    @property
-    def names(self) -> list[str]:
-        return [span.name for span in self.spans]
+    def entry_bytes(self, name: str) -> bytes | memoryview | None:
+        raise NotImplementedError
 
-    def entry(self, span: Span) -> CatalogEntry:
-        parsed: CatalogEntry = json.loads(self.data[span.start : span.end])
+    def entry(self, name: str) -> CatalogEntry | None:
+        raw = self.entry_bytes(name)
+        if raw is None:
+            return None
+        parsed: CatalogEntry = json.loads(bytes(raw))
         return parsed
 
-    def entries(self) -> Iterator[CatalogEntry]:
-        """Every entry, parsed one at a time."""
-        for span in self.spans:
-            yield self.entry(span)
+    def pieces(self) -> Iterator[bytes | memoryview]:
+        """The document's bytes, in pieces."""
+        return catalog_text(self.header, (self.entry_bytes(n) or b"" for n in self.names))
 
-    def entry_bytes(self, span: Span) -> bytes:
-        return self.data[span.start : span.end]
+
+class StoredCatalog(CatalogView):
+    """catalog.json's bytes, its header (every key but "datasets") and where each entry is."""
+
+    def __init__(self, data: bytes, header: Catalog, spans: list[Span]) -> None:
+        self.data = data
+        self.header = header
+        self.spans = spans
+        self.names = [span.name for span in spans]
+        self._view = memoryview(data)
+        self._where = {span.name: span for span in spans}
+
+    def entry_bytes(self, name: str) -> memoryview | None:
+        span = self._where.get(name)
+        return None if span is None else self._view[span.start : span.end]
+
+
+class SplicedCatalog(CatalogView):
+    """A stored catalog with some entries replaced, added or removed (None), not yet joined:
+    the unchanged entries are slices of the stored bytes."""
+
+    def __init__(
+        self, stored: StoredCatalog, header: Catalog, changes: Mapping[str, bytes | None]
+    ) -> None:
+        self.header = header
+        self._stored = stored
+        self._changes = dict(changes)
+        names = set(stored.names)
+        for name, text in changes.items():
+            if text is None:
+                names.discard(name)
+            else:
+                names.add(name)
+        self.names = sorted(names) if changes else list(stored.names)
+
+    def entry_bytes(self, name: str) -> bytes | memoryview | None:
+        if name in self._changes:
+            return self._changes[name]
+        return self._stored.entry_bytes(name)
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether the document is byte for byte the stored one."""
+        return self.header == self._stored.header and all(
+            _same(self._stored.entry_bytes(name), text) for name, text in self._changes.items()
+        )
+
+
+def _same(stored: memoryview | None, text: bytes | None) -> bool:
+    if stored is None or text is None:
+        return stored is None and text is None
+    return stored == memoryview(text)
 
 
 def parse_layout(data: bytes) -> StoredCatalog:
@@ -139,22 +188,7 @@ def parse_layout(data: bytes) -> StoredCatalog:
         return StoredCatalog(data, header, spans)
 
 
-def splice(
-    stored: StoredCatalog, header: Mapping[str, Any], changes: Mapping[str, bytes | None]
-) -> bytes:
+def splice(stored: StoredCatalog, header: Catalog, changes: Mapping[str, bytes | None]) -> bytes:
     """The catalog with the entries in `changes` replaced, added (name not there yet) or
     removed (None), and the rest copied as it was."""
-    view = memoryview(stored.data)
-    names = stored.names
-    pending = sorted(changes)
-    entries: list[bytes | memoryview] = []
-    index = 0
-    for name in pending:
-        at = bisect.bisect_left(names, name, lo=index)
-        entries.extend(view[span.start : span.end] for span in stored.spans[index:at])
-        replacement = changes[name]
-        if replacement is not None:
-            entries.append(replacement)
-        index = at + 1 if at < len(names) and names[at] == name else at
-    entries.extend(view[span.start : span.end] for span in stored.spans[index:])
-    return b"".join(catalog_text(header, entries))
+    return b"".join(SplicedCatalog(stored, header, changes).pieces())

@@ -16,7 +16,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +30,40 @@ def etag_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# The ETag of a local file is the SHA-256 of its bytes. Hashing a 150 MB catalog.json on every
+# read and again in every compare-and-swap costs a second per publish, so each ETag is kept for
+# the file it was computed from: a file is never changed in place here (every write is a new
+# file renamed over the old), so a file with the same device, inode, size and change times is
+# the same file with the same bytes.
+_ETAGS: dict[tuple[int, int, int, int, int], str] = {}
+_ETAGS_KEPT = 4096
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+def _remember(status: os.stat_result, etag: str) -> str:
+    if len(_ETAGS) >= _ETAGS_KEPT:
+        _ETAGS.clear()
+    _ETAGS[_identity(status)] = etag
+    return etag
+
+
+def _etag_of_file(path: Path) -> str | None:
+    """The file's ETag (None if there is no file), hashed only when not known already."""
+    try:
+        with path.open("rb") as stream:
+            status = os.fstat(stream.fileno())
+            known = _ETAGS.get(_identity(status))
+            if known is not None:
+                return known
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+    return _remember(status, digest)
+
+
 class LocalStore(Store):
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -40,12 +74,44 @@ class LocalStore(Store):
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         try:
-            data = self._path(key).read_bytes()
+            with self._path(key).open("rb") as stream:
+                status = os.fstat(stream.fileno())
+                data = stream.read()
         except FileNotFoundError:
             return None
         except OSError as error:
             raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
-        return data, etag_of(data)
+        known = _ETAGS.get(_identity(status))
+        return data, known if known is not None else _remember(status, etag_of(data))
+
+    def read_bytes(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
+
+    def etag(self, key: str) -> str | None:
+        try:
+            return _etag_of_file(self._path(key))
+        except OSError as error:
+            raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
+
+    def write_if_changed(self, key: str, data: bytes) -> bool:
+        """As Store.write_if_changed, under the folder's lock: the stored file is compared a
+        chunk at a time (a different size is enough), never read whole."""
+        target = self._path(key)
+        with self._locked(target):
+            try:
+                if _same_bytes(target, data):
+                    return False
+            except OSError as error:
+                raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
+            with self._staged(target, data) as staged:
+                os.replace(staged, target)
+                _remember(os.stat(target), etag_of(data))
+        return True
 
     def read_head(self, key: str, max_bytes: int) -> bytes | None:
         """The first `max_bytes` of the file: only those are read, however large the file."""
@@ -106,13 +172,44 @@ class LocalStore(Store):
     def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
         target = self._path(key)
         with self._locked(target):
-            current = self.read(key)
-            current_etag = None if current is None else current[1]
+            try:
+                current_etag = _etag_of_file(target)
+            except OSError as error:
+                raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
             if current_etag != expected_etag:
                 raise ConflictError(f"{key} changed in {self.root} while we were publishing")
+            etag = etag_of(data)
             with self._staged(target, data) as staged:
                 os.replace(staged, target)
-        return etag_of(data)
+                _remember(os.stat(target), etag)
+        return etag
+
+    def replace_pieces(
+        self, key: str, pieces: Iterable[bytes | memoryview], expected_etag: str | None
+    ) -> str:
+        """`replace`, writing the pieces to the temporary file as they come (never joined)."""
+        target = self._path(key)
+        with self._locked(target):
+            try:
+                current_etag = _etag_of_file(target)
+            except OSError as error:
+                raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
+            if current_etag != expected_etag:
+                raise ConflictError(f"{key} changed in {self.root} while we were publishing")
+            digest = hashlib.sha256()
+            with self._temporary(target) as staged:
+                try:
+                    with staged.open("wb") as stream:
+                        for piece in pieces:
+                            digest.update(piece)
+                            stream.write(piece)
+                        stream.flush()
+                        os.fsync(stream.fileno())
+                    os.chmod(staged, 0o644)
+                except OSError as error:
+                    raise StoreError(f"cannot write {target}: {error.strerror}") from None
+                os.replace(staged, target)
+                return _remember(os.stat(target), digest.hexdigest())
 
     def copy(self, source: str, target: str) -> None:
         """A copy through a temporary file and an atomic rename: readers never see half."""
@@ -221,6 +318,22 @@ def _lock_free(path: Path) -> bool:
     finally:
         os.close(descriptor)
     return True
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    """Whether the file holds exactly `data` (False if there is no file)."""
+    try:
+        with path.open("rb") as stream:
+            if os.fstat(stream.fileno()).st_size != len(data):
+                return False
+            view = memoryview(data)
+            for start in range(0, len(data), 2**20):
+                chunk = stream.read(2**20)
+                if chunk != view[start : start + 2**20]:
+                    return False
+            return True
+    except FileNotFoundError:
+        return False
 
 
 def _same_file_bytes(first: Path, second: Path) -> bool:

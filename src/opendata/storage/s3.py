@@ -489,6 +489,10 @@ class S3Store(Store):
             "published files are never overwritten"
         )
 
+    def etag(self, key: str) -> str | None:
+        head = self._head(key)
+        return None if head is None else str(head["ETag"])
+
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
             response = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
