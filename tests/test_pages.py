@@ -492,10 +492,11 @@ def test_json_ld_describes_the_latest_version(site: Site) -> None:
     assert data["temporalCoverage"] == "2015-01-01/2024-12-31"
     region, *places = data["spatialCoverage"]
     assert region["@type"] == "Place" and region["name"].startswith("Boråsregionen")
+    assert region["@id"] == f"{BASE}region/"  # the IRI of the DCAT dct:Location, one per place
     assert [place["name"] for place in places] == [p["kommun"] for p in entry["spatial"]]
     assert {place["identifier"]: place["name"] for place in places} == MEMBERS
     assert all(place["@type"] == "Place" for place in places)
-    assert [place["@id"] for place in places] == [f"{BASE}kommuner/{code}" for code in MEMBERS]
+    assert [place["@id"] for place in places] == [f"{BASE}kommuner/{code}/" for code in MEMBERS]
     assert region["containsPlace"] == [{"@id": place["@id"]} for place in places]
     # No coordinates with provenance are at hand: none are made up.
     assert "geo" not in json.dumps(data["spatialCoverage"])

@@ -24,7 +24,7 @@ from typing import Any, TypedDict, cast
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from opendata.catalog.dcat import THEMES, iri, publisher_iri
+from opendata.catalog.dcat import REGION_PATH, THEMES, iri, location_path, publisher_iri
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion
 from opendata.versioning import Changes, summary_sv
 
@@ -360,15 +360,18 @@ def variables(entry: CatalogEntry) -> list[dict[str, Any]]:
 
 def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
     """`spatialCoverage`: the region, then each member municipality as a Place named by its SCB
-    kommunkod, with the IRI the DCAT catalog gives it. No `geo`: no coordinates with provenance
-    are at hand, and invented ones would mislead."""
+    kommunkod, each with the IRI the DCAT catalog gives its dct:Location (one IRI per place
+    across schema.org and DCAT, the page the site publishes there). No `geo`: no coordinates
+    with provenance are at hand, and invented ones would mislead."""
     spatial = entry.get("spatial") or []
     if not spatial:
         return []
     municipalities = [
         {
             "@type": "Place",
-            "@id": node(f"{homepage}kommuner/{place.get('kommunkod')}") if homepage else None,
+            "@id": node(homepage + location_path(str(place.get("kommunkod"))))
+            if homepage
+            else None,
             "name": place.get("kommun"),
             "identifier": place.get("kommunkod"),
             "containedInPlace": COUNTY
@@ -379,6 +382,7 @@ def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
     ]
     region = {
         "@type": "Place",
+        "@id": node(homepage + REGION_PATH) if homepage else None,
         "name": REGION,
         "containedInPlace": COUNTY,
         "containsPlace": [
@@ -387,7 +391,7 @@ def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
         ],
     }
     return [
-        region,
+        {k: v for k, v in region.items() if v is not None},
         *({k: v for k, v in place.items() if v is not None} for place in municipalities),
     ]
 
