@@ -27,7 +27,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.build import PREVIEW_BYTES
+from opendata.catalog.build import LISTINGS, PREVIEW_BYTES
 from opendata.config import load_settings
 from opendata.errors import ConfigError, ConflictError, StoreError, TransientStoreError
 from opendata.publish import prepare, publish_package, require_valid
@@ -741,7 +741,8 @@ def test_publishing_to_s3_gives_the_same_files_as_a_folder(
     assert store.list("") == keys
     assert "datasets/avfallsplan/1.0.0/datapackage.json" in keys
     for key in keys:
-        assert store.read_bytes(key) == local.read_bytes(key), key
+        if key != LISTINGS:  # it records the store's own ETag of catalog.json
+            assert store.read_bytes(key) == local.read_bytes(key), key
 
     puts = calls_to(store, "PutObject")
     package = require_valid(prepare(settings, "avfallsplan"))
@@ -778,7 +779,8 @@ def test_the_catalog_on_s3_previews_from_ranged_reads_only(
         for table in ("kommuner", "varden")
     ]
     for key in local.list(""):
-        assert store.read_bytes(key) == local.read_bytes(key), key
+        if key != LISTINGS:  # it records the store's own ETag of catalog.json
+            assert store.read_bytes(key) == local.read_bytes(key), key
     page = (store.read_bytes("datasets/prov/index.html") or b"").decode()
     assert "de första 10 av 20000 raderna" in page
     assert 'href="1.0.0/varden.parquet"' in page
