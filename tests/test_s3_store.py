@@ -349,6 +349,31 @@ def test_concurrent_writers_one_wins_the_others_conflict(store: S3Store) -> None
     assert sorted(outcomes) == ["conflict"] * 7 + ["won"]
 
 
+def test_a_derived_file_replaced_by_another_run_meanwhile_is_compared_again(
+    store: S3Store,
+) -> None:
+    """A derived file (index.html) has no owner: when another publisher replaces it between
+    our read and our conditional write, ours is compared with theirs and written, not a
+    conflict that fails the publish (the catalog check afterwards settles which is newer)."""
+    key = "index.html"
+    store.replace(key, b"first", None)
+    rival_writes = iter([b"rival", b"rival again"])
+    real_read = store.read
+
+    def read_then_rival(read_key: str) -> tuple[bytes, str] | None:
+        found = real_read(read_key)
+        rival = next(rival_writes, None)
+        if read_key == key and rival is not None:
+            store.replace(key, rival, real_read(key)[1])  # type: ignore[index]
+        return found
+
+    store.read = read_then_rival  # type: ignore[method-assign]
+    assert store.write_if_changed(key, b"ours") is True
+    assert real_read(key)[0] == b"ours"  # type: ignore[index]
+    rival_writes = iter([b"ours"] * 3)  # a rival that wrote our bytes: nothing left to write
+    assert store.write_if_changed(key, b"ours") is False
+
+
 @pytest.mark.parametrize("key", ["../outside", "/etc/passwd", "a/../../b", "..", "a/..", ""])
 def test_store_keys_never_leave_the_store(store: S3Store, key: str) -> None:
     for attempt in (

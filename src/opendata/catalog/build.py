@@ -567,8 +567,9 @@ def _usable(found: tuple[bytes, str] | None, base_url: str, where: str) -> Store
 
 
 def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[str]:
+    found = store.read(CATALOG)  # first: the document a steward knows names the failure
     listings = Listings.read(store)
-    view, etag, unchanged, before = _updated_catalog(store, base_url, names, listings)
+    view, etag, unchanged, before = _updated_catalog(store, base_url, names, listings, found)
     written: list[str] = []
     if not unchanged:
         etag = store.replace_pieces(CATALOG, view.pieces(), etag)
@@ -582,12 +583,16 @@ def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[
 
 
 def _updated_catalog(
-    store: Store, base_url: str, names: list[str] | None, listings: Listings
+    store: Store,
+    base_url: str,
+    names: list[str] | None,
+    listings: Listings,
+    found: tuple[bytes, str] | None,
 ) -> tuple[CatalogView, str | None, bool, list[str] | None]:
     """The catalog with the `names` datasets' entries derived again from their pointers (all
     of them when None or when the stored catalog.json cannot be updated in place), the ETag of
-    the stored one, whether it is unchanged, and the names the stored one listed."""
-    found = store.read(CATALOG)
+    the stored one (`found`: its bytes and ETag), whether it is unchanged, and the names the
+    stored one listed."""
     etag = None if found is None else found[1]
     stored = _usable(found, base_url, store.url)
     if stored is None or names is None:

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
-from opendata.errors import StoreError
+from opendata.errors import ConflictError, StoreError
 
 CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
@@ -55,6 +55,9 @@ def check_head_size(max_bytes: int) -> int:
     if max_bytes < 1:
         raise ValueError(f"read_head needs max_bytes >= 1, not {max_bytes}")
     return max_bytes
+
+
+DERIVED_WRITE_ATTEMPTS = 20  # rounds of read, compare and replace of one derived file
 
 
 class Store(ABC):
@@ -157,9 +160,18 @@ class Store(ABC):
         return None if found is None else found[1]
 
     def write_if_changed(self, key: str, data: bytes) -> bool:
-        """Replace a derived file (catalog, page) only when its bytes change; True if written."""
-        found = self.read(key)
-        if found is not None and found[0] == data:
-            return False
-        self.replace(key, data, None if found is None else found[1])
-        return True
+        """Replace a derived file (catalog, page) only when its bytes change; True if written.
+
+        A derived file has no owner: another run may replace it between our read and our
+        write. That is no conflict to report but a reason to compare again, since the runs
+        check catalog.json afterwards and derive again whatever came from an older one."""
+        for _ in range(DERIVED_WRITE_ATTEMPTS):
+            found = self.read(key)
+            if found is not None and found[0] == data:
+                return False
+            try:
+                self.replace(key, data, None if found is None else found[1])
+            except ConflictError:
+                continue
+            return True
+        raise ConflictError(f"{key} kept changing while we were publishing")
