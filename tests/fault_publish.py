@@ -8,10 +8,16 @@ survives.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import subprocess
 import sys
+import tempfile
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
 from opendata.catalog import rebuild_catalog
@@ -88,6 +94,54 @@ def main(arguments: list[str]) -> None:
         print(f"conflict: {error}")
         sys.exit(3)
     print(store.writes)
+
+
+@cache
+def _forkserver() -> ForkServerContext:
+    """One server process per test session that has imported the publisher: each publish of a
+    kill loop is forked from it, a new process (own pid, SIGKILL for real) that does not pay
+    the second of imports a new interpreter would."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _forked_main(
+    arguments: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str
+) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+    tempfile.tempdir = None  # TMPDIR as the test gave it
+    os.chdir(cwd)
+    for fd, path in ((1, stdout), (2, stderr)):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(target, fd)
+        os.close(target)
+    main(arguments)
+
+
+def run_forked(
+    arguments: list[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """What `python -m tests.fault_publish ARGUMENTS` run by subprocess.run gives (returncode
+    -9 when killed, the output as text), in a process forked from the preloaded server."""
+    with tempfile.TemporaryDirectory(prefix="fault-publish-") as scratch:
+        stdout, stderr = Path(scratch, "stdout"), Path(scratch, "stderr")
+        process = _forkserver().Process(
+            target=_forked_main, args=(arguments, dict(env), str(cwd), str(stdout), str(stderr))
+        )
+        process.start()
+        process.join(timeout)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+            raise subprocess.TimeoutExpired(arguments, timeout)
+        return subprocess.CompletedProcess(
+            arguments,
+            process.exitcode,
+            stdout.read_text("utf-8") if stdout.exists() else "",
+            stderr.read_text("utf-8") if stderr.exists() else "",
+        )
 
 
 if __name__ == "__main__":

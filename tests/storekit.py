@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,13 @@ class StoreKit:
         publishing it again, at a fraction of the time (the kill loops need one per kill)."""
         url = self.new(name)
         target = open_store(url)
-        for key, data in tree(open_store(source)).items():
-            assert target.create(key, data), key
+
+        def create(item: tuple[str, bytes]) -> bool:
+            return target.create(*item)
+
+        with ThreadPoolExecutor(LATENCY_BOUND_THREADS) as pool:
+            created = list(pool.map(create, tree(open_store(source)).items()))
+        assert all(created)
         return url
 
     @property
@@ -40,9 +46,14 @@ class StoreKit:
         return {**os.environ, **extra, "AWS_EC2_METADATA_DISABLED": "true"}
 
 
+LATENCY_BOUND_THREADS = 8  # S3 calls wait on the network, not on a core
+
+
 def tree(store: Store) -> dict[str, bytes]:
-    """Every object of a store, by key."""
-    return {key: store.read_bytes(key) or b"" for key in store.list("")}
+    """Every object of a store, by key (read side by side: the kill loops read dozens)."""
+    keys = store.list("")
+    with ThreadPoolExecutor(LATENCY_BOUND_THREADS) as pool:
+        return dict(zip(keys, pool.map(lambda key: store.read_bytes(key) or b"", keys)))
 
 
 def open_kit(

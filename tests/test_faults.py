@@ -12,7 +12,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from opendata.storage import open_store
 from tests.conftest import REPO
-from tests.fault_publish import publish_all
+from tests.fault_publish import publish_all, run_forked
 from tests.storekit import StoreKit, open_kit, tree
 
 BASE = "http://localhost:8000/"
@@ -31,15 +30,7 @@ SECOND = "2026-11-27T09:00:00+00:00"
 def run_publisher(
     home: Path, store: str, kill_after: int, env: dict[str, str], now: str = SECOND
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.fault_publish", str(home), store, BASE, str(kill_after), now],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_forked([str(home), store, BASE, str(kill_after), now], env, REPO)
 
 
 def assert_latest_consistent(files: dict[str, bytes], name: str) -> str:
