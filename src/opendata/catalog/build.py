@@ -37,6 +37,7 @@ from opendata.catalog.pages import LISTING_CODE, Listing, listing
 from opendata.catalog.splice import (
     CatalogView,
     LayoutError,
+    Span,
     SplicedCatalog,
     catalog_text,
     entry_text,
@@ -329,14 +330,22 @@ class Listings:
     # The code that wrote every DCAT page last: after an upgrade that changes it, the first
     # publish writes every page again (else pages of two versions of the code would mix).
     dcat_code: str | None = None
+    # Whether a listing changed in what the places' pages show (title, places, which datasets
+    # there are) since they were last written: if not, a publish leaves those pages alone (at
+    # 10,000 datasets, rendering them is most of what an update would cost).
+    places_changed: bool = False
+    # Where each entry stands in that catalog.json: an update checks them instead of searching
+    # the whole document (splice.parse_layout).
+    spans: list[Span] | None = None
 
-    def dump(self, catalog_etag: str, homepage: str) -> bytes:
+    def dump(self, catalog_etag: str, homepage: str, spans: list[Span]) -> bytes:
         record = {
             "format": _LISTINGS_FORMAT,
             "code": LISTING_CODE,
             "dcat_code": self.dcat_code,
             "catalog_etag": catalog_etag,
             "homepage": homepage,
+            "spans": [[span.name, span.start, span.end] for span in spans],
             "datasets": [
                 {"source": self.sources[name], **self.by_name[name]}
                 for name in sorted(self.by_name)
@@ -356,6 +365,7 @@ class Listings:
                 catalog_etag=record["catalog_etag"],
                 homepage=record["homepage"],
                 dcat_code=record["dcat_code"],
+                spans=[Span(str(n), int(a), int(b)) for n, a, b in record.get("spans") or []],
             )
             if record["code"] != LISTING_CODE:  # made by other code: every one is made again
                 found.catalog_etag = None
@@ -369,17 +379,22 @@ class Listings:
             return cls()
 
     def update(self, header: Catalog, name: str, source: str, entry: CatalogEntry | None) -> None:
+        before = _on_place_pages(self.by_name.get(name))
         if entry is None:
             self.by_name.pop(name, None)
             self.sources.pop(name, None)
         else:
             self.by_name[name] = listing(header, entry)
             self.sources[name] = source
+        if _on_place_pages(self.by_name.get(name)) != before:
+            self.places_changed = True
 
     def agree_with(self, view: CatalogView, etag: str | None, homepage: str) -> None:
         """Make every listing that of the catalog's entry (those of entries that changed since
         they were made are made again; a publish that lost no race changes none)."""
         fresh = etag is not None and self.catalog_etag == etag and self.homepage == homepage
+        if self.homepage != homepage:
+            self.places_changed = True
         if fresh and sorted(self.by_name) == view.names:
             return
         names = set(view.names)
@@ -402,6 +417,11 @@ class Listings:
 
     def ordered(self) -> list[Listing]:
         return [self.by_name[name] for name in sorted(self.by_name)]
+
+
+def _on_place_pages(item: Listing | None) -> tuple[object, ...] | None:
+    """What the places' pages show of a dataset (None: it is not in the catalog)."""
+    return None if item is None else (item["title"], item["spatial"])
 
 
 def dataset_fragment(
@@ -484,17 +504,19 @@ def derived_files(
     touched: Iterable[str],
     dcat_pages: Iterable[int] | None,
     save: bool = True,
+    places: bool = True,
 ) -> Iterator[tuple[str, bytes]]:
-    """The files derived from the catalog: the index page, the places' pages, the DCAT
-    documents (`dcat_pages`, None: all) and the `touched` datasets' pages, one at a time."""
+    """The files derived from the catalog: the index page, the places' pages (if `places`), the
+    DCAT documents (`dcat_pages`, None: all) and the `touched` datasets' pages, one at a time."""
     from opendata.catalog.pages import location_pages, render_dataset_page, render_index
 
     header = view.header
     ordered = listings.ordered()
     yield INDEX, render_index(header, ordered).encode("utf-8")
     # The places' pages: the DCAT graph's dct:Location IRIs resolve to them.
-    for key, page in location_pages(header, ordered).items():
-        yield key, page.encode("utf-8")
+    if places:
+        for key, page in location_pages(header, ordered).items():
+            yield key, page.encode("utf-8")
     yield from dcat_documents(store, view, listings, dcat_pages, save)
     for name in touched:
         entry = view.entry(name)
@@ -548,14 +570,18 @@ def rebuild_catalog(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _usable(found: tuple[bytes, str] | None, base_url: str, where: str) -> StoredLayout | None:
+def _usable(
+    found: tuple[bytes, str] | None, base_url: str, where: str, listings: Listings | None = None
+) -> StoredLayout | None:
     """The stored catalog.json, when a publish can update it in place: in the current format,
     for this base URL and in the layout catalog_text writes. A newer format or a corrupt file
-    stops the publish here with the message of state.load_catalog."""
+    stops the publish here with the message of state.load_catalog. `listings` made from this
+    very catalog.json tell where its entries are."""
     if found is None:
         return None
+    known = listings.spans if listings and listings.catalog_etag == found[1] else None
     try:
-        stored = parse_layout(found[0])
+        stored = parse_layout(found[0], known)
     except LayoutError:
         stored = None
     if stored is None or stored.header.get("format") != CATALOG_FORMAT:
@@ -570,6 +596,7 @@ def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[
     found = store.read(CATALOG)  # first: the document a steward knows names the failure
     listings = Listings.read(store)
     view, etag, unchanged, before = _updated_catalog(store, base_url, names, listings, found)
+    del found  # 150 MB at 10,000 datasets: the view holds what is still needed of it
     written: list[str] = []
     if not unchanged:
         etag = store.replace_pieces(CATALOG, view.pieces(), etag)
@@ -578,8 +605,32 @@ def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[
     whole = isinstance(view, StoredLayout)  # derived whole: every dataset's page too
     added_or_removed = before is None or before != view.names
     touched = None if whole else names
-    written.extend(_write_derived(store, base_url, view, etag, listings, touched, added_or_removed))
+    spans = view.entry_spans()
+    every, derived_names, pages = _derivation(view.names, touched, added_or_removed, listings)
+    if not every:  # only some entries are read again: the document's bytes can go
+        view = view.keeping({*derived_names, *_names_on(view.names, pages)})
+    written.extend(
+        _write_derived(store, base_url, view, etag, spans, listings, touched, added_or_removed)
+    )
     return written
+
+
+def _derivation(
+    names: list[str], touched: list[str] | None, added_or_removed: bool, listings: Listings
+) -> tuple[bool, list[str], set[int] | None]:
+    """Whether every derived file is written again, the datasets whose pages are, and the
+    DCAT pages that are (None: all)."""
+    every = touched is None or added_or_removed or listings.dcat_code != DCAT_CODE
+    derived_names = names if touched is None else touched
+    return every, derived_names, None if every else pages_of(names, derived_names)
+
+
+def _names_on(names: list[str], pages: Iterable[int] | None) -> list[str]:
+    """The datasets listed on those DCAT pages."""
+    size = page_size()
+    if pages is None or len(names) <= size:
+        return names
+    return [name for number in pages for name in names[(number - 1) * size : number * size]]
 
 
 def _updated_catalog(
@@ -594,7 +645,7 @@ def _updated_catalog(
     the stored one (`found`: its bytes and ETag), whether it is unchanged, and the names the
     stored one listed."""
     etag = None if found is None else found[1]
-    stored = _usable(found, base_url, store.url)
+    stored = _usable(found, base_url, store.url, listings)
     if stored is None or names is None:
         data = _whole_catalog(store, base_url)
         before = None if stored is None else stored.names
@@ -635,6 +686,7 @@ def _write_derived(
     base_url: str,
     view: CatalogView,
     etag: str,
+    spans: list[Span],
     listings: Listings,
     touched: list[str] | None,
     added_or_removed: bool,
@@ -645,18 +697,18 @@ def _write_derived(
     of the datasets whose entries differ (their listings tell what the files were made from)."""
     written: list[str] = []
     for _ in range(rounds):
-        every = touched is None or added_or_removed or listings.dcat_code != DCAT_CODE
-        names = view.names if touched is None else touched
-        pages = None if every else pages_of(view.names, names)
-        for key, content in derived_files(store, view, listings, names, pages):
+        every, names, pages = _derivation(view.names, touched, added_or_removed, listings)
+        places = every or listings.places_changed
+        for key, content in derived_files(store, view, listings, names, pages, places=places):
             if store.write_if_changed(key, content):
                 written.append(key)
+        listings.places_changed = False
         if every:
             for key in stale_pages(store, _last_page(view.names)):
                 store.delete(key)
                 written.append(key)
             listings.dcat_code = DCAT_CODE
-        if store.write_if_changed(LISTINGS, listings.dump(etag, base_url)):
+        if store.write_if_changed(LISTINGS, listings.dump(etag, base_url, spans)):
             written.append(LISTINGS)
         if store.etag(CATALOG) in (None, etag):
             return written
@@ -668,7 +720,7 @@ def _write_derived(
             raise ConflictError("catalog.json was replaced by one this run cannot update")
         touched = listings.differing(newer)
         added_or_removed = newer.names != before
-        view, etag = newer, found[1]
+        view, etag, spans = newer, found[1], newer.entry_spans()
         listings.agree_with(view, None, base_url)
     raise ConflictError("catalog.json kept changing while its derived files were written")
 

@@ -539,11 +539,15 @@ def _common(catalog: Catalog, here: str) -> dict[str, Any]:
     return {"catalog": catalog, "href": href, "site": site, "assets": assets(), "themes": THEMES}
 
 
-# Listings are kept between runs; a change to this module or to the index row's template makes
-# every kept listing stale (catalog/build.py renders them again).
+# Listings are kept between runs; a change to this module or to the templates of the index row
+# and of the places' pages makes every kept listing stale (catalog/build.py renders them again,
+# and with them the places' pages, which a publish otherwise leaves alone when it can).
 LISTING_CODE = hashlib.sha256(
     Path(__file__).read_bytes()
-    + (Path(__file__).parent.parent / "templates" / "index_row.html").read_bytes()
+    + b"".join(
+        (Path(__file__).parent.parent / "templates" / name).read_bytes()
+        for name in ("index_row.html", "location.html", "base.html")
+    )
 ).hexdigest()
 
 
