@@ -53,7 +53,9 @@ def tree(store: Store) -> dict[str, bytes]:
     """Every object of a store, by key (read side by side: the kill loops read dozens)."""
     keys = store.list("")
     with ThreadPoolExecutor(LATENCY_BOUND_THREADS) as pool:
-        return dict(zip(keys, pool.map(lambda key: store.read_bytes(key) or b"", keys)))
+        return dict(
+            zip(keys, pool.map(lambda key: store.read_bytes(key) or b"", keys), strict=True)
+        )
 
 
 def open_kit(
