@@ -30,7 +30,14 @@ from bench.catalog import new_dataset, new_version, populate
 from opendata.catalog import rebuild_catalog
 from opendata.catalog.build import FRAGMENTS, LISTINGS, build_catalog, verify_derived
 from opendata.catalog.dcat import catalog_graph
-from opendata.catalog.splice import catalog_text, entry_text, parse_layout, splice
+from opendata.catalog.splice import (
+    Span,
+    SplicedCatalog,
+    catalog_text,
+    entry_text,
+    parse_layout,
+    splice,
+)
 from opendata.errors import ConfigError
 from opendata.state import dump_catalog
 from opendata.storage import LocalStore, Store
@@ -123,6 +130,19 @@ def test_a_spliced_catalog_is_the_whole_new_document(
     new = {**header, "datasets": [after[n] for n in sorted(after)]}
     assert splice(stored, header, texts) == dump_catalog(new)  # type: ignore[arg-type]
 
+    # Where the entries stand is known from their lengths alone; spans that are off by a byte
+    # or name another dataset are caught, and the document is searched instead.
+    new_bytes = dump_catalog(new)  # type: ignore[arg-type]
+    spans = SplicedCatalog(stored, header, texts).entry_spans()
+    assert spans == parse_layout(new_bytes).spans
+    assert parse_layout(new_bytes, spans).spans == spans
+    for wrong in (
+        [Span(s.name, s.start + 1, s.end + 1) for s in spans],
+        [Span(s.name + "x", s.start, s.end) for s in spans],
+        spans[:-1],
+    ):
+        assert parse_layout(new_bytes, wrong).spans == spans
+
 
 # -- incremental equals whole ------------------------------------------------------------------
 
@@ -152,7 +172,21 @@ def test_updates_additions_and_removals_give_what_a_full_rebuild_gives(tmp_path:
     assert {"catalog.json", "index.html", "datasets/d0004/index.html"} <= set(written)
     assert LISTINGS in written
     assert not any(k.startswith("datasets/") and "d0004" not in k for k in written)
+    # The places' pages show titles and places only: neither changed, so they are not written.
+    assert not any(k.startswith(("region/", "kommuner/")) for k in written)
     assert_same_as_whole(root, tmp_path)
+
+    # A new title, then a new place: the places' pages that show them are written again.
+    for change in ({"title": "Omdöpt <dataset>"}, {"spatial": [{"kommunkod": "1465"}]}):
+        new_version(root, "d0005")
+        history = json.loads((root / "datasets/d0005/versions.json").read_bytes())
+        descriptor_path = root / "datasets/d0005" / history["latest"] / "datapackage.json"
+        descriptor = json.loads(descriptor_path.read_bytes())
+        descriptor_path.write_text(json.dumps({**descriptor, **change}), encoding="utf-8")
+        written = written_by(store, "d0005")
+        assert "region/index.html" in written, change
+        assert_same_as_whole(root, tmp_path)
+    assert "kommuner/1465/index.html" in written
 
     # Nothing changed: nothing is written.
     assert written_by(store, "d0004") == []
@@ -199,6 +233,16 @@ def test_kept_state_that_cannot_be_trusted_is_derived_again(tmp_path: Path) -> N
     rebuild_catalog(store, BASE, ["d0002"])
     assert b"forged" not in (root / "index.html").read_bytes()
     assert not any(b"forged" in (root / "dcat" / p).read_bytes() for p in ("catalog-2.ttl",))
+    assert_same_as_whole(root, tmp_path)
+
+    # Listings of this very catalog.json whose spans are off: checked, and searched instead.
+    new_version(root, "d0003")
+    rebuild_catalog(store, BASE, ["d0003"])
+    record = json.loads((root / LISTINGS).read_bytes())
+    record["spans"] = [[name, start + 3, end + 3] for name, start, end in record["spans"]]
+    (root / LISTINGS).write_text(json.dumps(record), encoding="utf-8")
+    new_version(root, "d0004")
+    rebuild_catalog(store, BASE, ["d0004"])
     assert_same_as_whole(root, tmp_path)
 
     (root / LISTINGS).write_bytes(b"\x00not json")
