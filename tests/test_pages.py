@@ -498,8 +498,12 @@ def test_json_ld_describes_the_latest_version(site: Site) -> None:
     assert all(place["@type"] == "Place" for place in places)
     assert [place["@id"] for place in places] == [f"{BASE}kommuner/{code}/" for code in MEMBERS]
     assert region["containsPlace"] == [{"@id": place["@id"]} for place in places]
-    # No coordinates with provenance are at hand: none are made up.
-    assert "geo" not in json.dumps(data["spatialCoverage"])
+    # Each place's box and centre, from SCB's boundaries (opendata/data/kommungranser.csv).
+    boras = next(place for place in places if place["identifier"] == "1490")
+    assert boras["geo"] == {"@type": "GeoShape", "box": "57.54545 12.63341 57.92819 13.29301"}
+    assert (boras["latitude"], boras["longitude"]) == (57.73118, 12.93996)
+    assert region["geo"]["box"] == "57.14914 12.28404 58.13073 13.74919"
+    assert all(place["geo"]["@type"] == "GeoShape" for place in places)
     assert data["keywords"] == entry["keywords"]
     assert data["dateModified"] == "2024-03-01T05:00:12Z"
     downloads = {d["name"]: d for d in data["distribution"]}

@@ -23,8 +23,10 @@ OPENDATA_BASE_URL, percent-encoded where the base URL has spaces or non-ASCII ch
 - places: the region `{base}region/` (the catalog's dct:spatial) and each municipality
   `{base}kommuner/<kommunkod>/`, dct:Locations identified by the SCB code; pages.py writes a page
   at exactly these paths so that the IRIs resolve (DCAT-AP-SE). There is no official linked-data
-  IRI per Swedish municipality that can be verified offline, and no source of coordinates with
-  provenance, so the IRIs are ours, keyed on the SCB code, without bbox or centroid.
+  IRI per Swedish municipality that can be verified offline, so the IRIs are ours, keyed on the
+  SCB code. Each carries dcat:bbox and dcat:centroid (geosparql:wktLiteral, WGS 84) from SCB's
+  municipality boundaries (geography.py says where from and how); the region's are those of
+  its members together.
 
 Publisher. `OPENDATA_PUBLISHER_URI` when set, otherwise Boråsregionen's homepage
 `https://www.borasregionen.se/`. Sveriges dataportal identifies organisations as
@@ -91,6 +93,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
 from opendata.errors import ConfigError
+from opendata.geography import Extent, combined_extent, municipality_extents
 from opendata.municipalities import MEMBERS
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
 from opendata.versioning import summary_sv
@@ -111,6 +114,7 @@ DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCATAP = Namespace("http://data.europa.eu/r5r/")
 DCT = Namespace("http://purl.org/dc/terms/")
 FOAF = Namespace("http://xmlns.com/foaf/0.1/")
+GSP = Namespace("http://www.opengis.net/ont/geosparql#")
 ODRS = Namespace("http://schema.theodi.org/odrs#")
 OWL = Namespace("http://www.w3.org/2002/07/owl#")
 RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
@@ -126,6 +130,7 @@ PREFIXES: dict[str, Namespace] = {
     "dcatap": DCATAP,
     "dct": DCT,
     "foaf": FOAF,
+    "gsp": GSP,
     "odrs": ODRS,
     "owl": OWL,
     "rdf": RDF,
@@ -558,8 +563,7 @@ class _Builder:
 
     def municipality(self, place: dict[str, Any]) -> URIRef:
         """A municipality as a dct:Location identified by its SCB kommunkod (also its Eurostat
-        LAU code), at an IRI whose page the site publishes. No bbox or centroid: no verifiable
-        source of coordinates is at hand, and figures are never made up."""
+        LAU code), at an IRI whose page the site publishes, with its box and centre."""
         g = self.graph
         code = str(place["kommunkod"])
         location = self.under(location_path(code))
@@ -572,7 +576,15 @@ class _Builder:
             g.add((location, RDFS.label, Literal(name, lang="sv")))
         if code in MEMBERS:
             g.add((location, DCT.isPartOf, self.under(REGION_PATH)))
+        self.extent(location, municipality_extents().get(code))
         return location
+
+    def extent(self, location: URIRef, extent: Extent | None) -> None:
+        if extent is None:  # a code the boundaries do not know: the place stays without
+            return
+        g = self.graph
+        g.add((location, DCAT.bbox, Literal(extent.bbox_wkt(), datatype=GSP.wktLiteral)))
+        g.add((location, DCAT.centroid, Literal(extent.centroid_wkt(), datatype=GSP.wktLiteral)))
 
     def region(self) -> URIRef:
         """Boråsregionen as a dct:Location: the catalog's dct:spatial, made of its members."""
@@ -584,6 +596,7 @@ class _Builder:
             g.add((location, RDFS.label, Literal(text, lang=lang)))
         for code, name in sorted(MEMBERS.items()):
             g.add((location, DCT.hasPart, self.municipality({"kommunkod": code, "kommun": name})))
+        self.extent(location, combined_extent(MEMBERS))
         return location
 
     def temporal(self, node: URIRef, home: str, period: dict[str, Any] | None) -> None:

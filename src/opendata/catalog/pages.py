@@ -25,6 +25,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from opendata.catalog.dcat import REGION_PATH, THEMES, iri, location_path, publisher_iri
+from opendata.geography import SOURCE as GEOGRAPHY_SOURCE
+from opendata.geography import Extent, combined_extent, municipality_extents
+from opendata.municipalities import MEMBERS
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion
 from opendata.versioning import Changes, summary_sv
 
@@ -358,11 +361,22 @@ def variables(entry: CatalogEntry) -> list[dict[str, Any]]:
     return measured
 
 
+def place_geometry(extent: Extent | None) -> dict[str, Any]:
+    """A schema.org Place's box (GeoShape) and centre, when the place's extent is known."""
+    if extent is None:
+        return {}
+    return {
+        "geo": {"@type": "GeoShape", "box": extent.schema_box()},
+        "latitude": extent.lat,
+        "longitude": extent.lon,
+    }
+
+
 def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
     """`spatialCoverage`: the region, then each member municipality as a Place named by its SCB
     kommunkod, each with the IRI the DCAT catalog gives its dct:Location (one IRI per place
-    across schema.org and DCAT, the page the site publishes there). No `geo`: no coordinates
-    with provenance are at hand, and invented ones would mislead."""
+    across schema.org and DCAT, the page the site publishes there), its box as `geo` and its
+    centre as `latitude`/`longitude` (geography.py: SCB's boundaries)."""
     spatial = entry.get("spatial") or []
     if not spatial:
         return []
@@ -377,6 +391,7 @@ def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
             "containedInPlace": COUNTY
             if str(place.get("kommunkod") or "").startswith(COUNTY_CODE)
             else SWEDEN,
+            **place_geometry(municipality_extents().get(str(place.get("kommunkod")))),
         }
         for place in spatial
     ]
@@ -385,6 +400,7 @@ def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
         "@id": node(homepage + REGION_PATH) if homepage else None,
         "name": REGION,
         "containedInPlace": COUNTY,
+        **place_geometry(combined_extent(MEMBERS)),
         "containsPlace": [
             {"@id": place["@id"]} if place["@id"] else {"@type": "Place", "name": place["name"]}
             for place in municipalities
@@ -669,7 +685,6 @@ def location_pages(
     its member municipalities, each municipality with the datasets that cover it.
     """
     from opendata.catalog.dcat import REGION_NAME, REGION_PATH, location_path
-    from opendata.municipalities import MEMBERS
 
     homepage = catalog.get("homepage") or ""
     datasets: Sequence[Listing | CatalogEntry] = (
@@ -696,7 +711,10 @@ def location_pages(
     def render(path: str, place: dict[str, Any]) -> None:
         place["iri"] = homepage + path
         pages[f"{path}index.html"] = template.render(
-            **_common(catalog, path.rstrip("/")), place=place, dcat_files=DCAT_FILES
+            **_common(catalog, path.rstrip("/")),
+            place=place,
+            dcat_files=DCAT_FILES,
+            geography_source=GEOGRAPHY_SOURCE,
         )
 
     members = sorted(MEMBERS)
@@ -711,6 +729,7 @@ def location_pages(
                 for code in members
             ],
             "datasets": [e for e in datasets if e.get("spatial")],
+            "extent": combined_extent(MEMBERS),
         },
     )
     for code in sorted(names):
@@ -722,6 +741,7 @@ def location_pages(
                 "code": code,
                 "region": region if code in MEMBERS else None,
                 "datasets": covering[code],
+                "extent": municipality_extents().get(code),
             },
         )
     return pages
