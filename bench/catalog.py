@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from opendata.catalog import rebuild_catalog
@@ -37,12 +38,14 @@ SCHEMA = {
 }
 
 
-def version_entry(name: str, number: int, data: bytes) -> dict[str, object]:
+def version_entry(
+    name: str, number: int, data: bytes, published: str | None = None
+) -> dict[str, object]:
     version = f"1.{number}.0"
     return {
         "version": version,
         "status": "published",
-        "published": f"2026-01-{1 + number % 28:02d}T00:00:00Z",
+        "published": published or f"2026-01-{1 + number % 28:02d}T00:00:00Z",
         "content_hash": sha256(f"{name}{number}".encode()),
         "datapackage": f"{version}/datapackage.json",
         "bump": "minor" if number else None,
@@ -103,11 +106,13 @@ def populate(root: Path, datasets: int, versions: int) -> LocalStore:
 
 
 def new_version(root: Path, name: str) -> None:
-    """Give dataset `name` one more version, as a publish would (pointer and descriptor)."""
+    """Give dataset `name` one more version, as a publish would (pointer and descriptor),
+    published now: the catalog's own dates change too, as they do in a real publish."""
     history_path = root / "datasets" / name / "versions.json"
     history = json.loads(history_path.read_bytes())
     data = (root / "datasets" / name / history["latest"] / "data.csv").read_bytes()
-    entry = version_entry(name, len(history["versions"]), data)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry = version_entry(name, len(history["versions"]), data, now)
     history["versions"].append(entry)
     history["latest"] = entry["version"]
     folder = root / "datasets" / name / str(entry["version"])
