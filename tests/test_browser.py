@@ -242,6 +242,13 @@ def test_every_page_on_a_phone_without_errors(browser: Any, site: tuple[str, Pat
             assert ld["@type"] == "Dataset" and ld["version"]
         page.goto(f"{base}datasets/befolkning/")
         shot(page, "dataset-mobile")
+        # The places' pages (the dct:Location IRIs), with their boxes and centres.
+        for path in ("region/", "kommuner/1490/"):
+            page.goto(f"{base}{path}")
+            assert page.locator("h1").is_visible()
+            assert "dcat:centroid" in page.locator("main").inner_text()
+            no_horizontal_scroll(page)
+        shot(page, "place-mobile")
         assert watch.errors == []
         assert [url for url in watch.requests if not url.startswith(base)] == []
     finally:
