@@ -236,6 +236,7 @@ def _spans_hold(data: bytes, first: int, spans: Sequence[Span]) -> bool:
         name_line = _NAME + json.dumps(span.name, ensure_ascii=False).encode("utf-8")
         if (
             span.start != at
+            or span.end < at + len(_OPEN) + len(_CLOSE)
             or span.name <= previous
             or not data.startswith(_OPEN, at)
             or not data.startswith(name_line, at + len(_OPEN) - 1)
