@@ -185,8 +185,8 @@ def parse_layout(data: bytes, known: Sequence[Span] | None = None) -> StoredCata
     separators where they say), and the whole document is searched only if one is off: a
     search of 150 MB is a third of a second, the check of 10,000 spans a hundredth."""
     at = data.find(_DATASETS)
-    if at < 0 or data.find(_DATASETS, at + 1) >= 0:
-        raise LayoutError('no single top-level "datasets" list')
+    if at < 0:
+        raise LayoutError('no top-level "datasets" list')
     body = at + len(_DATASETS)
     try:
         header_only = data[:body] + b"]\n}\n"
@@ -200,6 +200,8 @@ def parse_layout(data: bytes, known: Sequence[Span] | None = None) -> StoredCata
         return StoredCatalog(data, header, spans)
     if known and _spans_hold(data, body + 1, known):
         return StoredCatalog(data, header, list(known))
+    if data.find(_DATASETS, body) >= 0:  # (entries' lines are indented deeper than this)
+        raise LayoutError('no single top-level "datasets" list')
     pos = body + 1  # past the newline after "["
     while True:
         if data[pos : pos + len(_OPEN)] != _OPEN:
