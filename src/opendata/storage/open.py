@@ -115,11 +115,12 @@ def check_store(url: str) -> None:
     check_store_url(url)
     if urlparse(url).scheme != "s3":
         return
-    import boto3
     from botocore.exceptions import BotoCoreError, PartialCredentialsError, ProfileNotFound
 
+    from opendata.storage.s3 import new_session
+
     try:
-        credentials = boto3.session.Session().get_credentials()
+        credentials = new_session().get_credentials()
     except ProfileNotFound:
         profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
         raise ConfigError(

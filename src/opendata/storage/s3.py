@@ -25,11 +25,14 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -111,6 +114,20 @@ def endpoint_from_environment() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
+@cache
+def _data_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def new_session() -> boto3.session.Session:
+    """A fresh boto3 session (credentials and settings read from the environment now) that
+    shares botocore's loader of service models and endpoints with every other: a session of
+    its own would parse them again, a tenth of a second for each store opened."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", _data_loader())
+    return boto3.session.Session(botocore_session=core)
+
+
 def make_client(endpoint_url: str | None = None, max_pool_connections: int = 10) -> S3Client:
     """A boto3 S3 client: standard credential chain, short timeouts, few retries.
 
@@ -125,9 +142,7 @@ def make_client(endpoint_url: str | None = None, max_pool_connections: int = 10)
         max_pool_connections=max_pool_connections,
         s3={"addressing_style": "path" if endpoint else "auto"},
     )
-    client: S3Client = boto3.session.Session().client(
-        "s3", endpoint_url=endpoint_url, config=config
-    )
+    client: S3Client = new_session().client("s3", endpoint_url=endpoint_url, config=config)
     return client
 
 
