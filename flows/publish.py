@@ -445,7 +445,8 @@ def publish_spread(
     Each batch publishes its datasets and updates the catalog for them (concurrent catalog
     updates are compare-and-swap, so none is lost). This run waits for every batch, leaves a
     table of them under Artifacts, and fails naming the batches that did not complete. A
-    retried run starts no batch twice (each batch's key is this run's id and its number).
+    retried run starts no batch twice (each batch's key is this run's id and its number),
+    and a batch that Prefect declares Crashed is launched again (CRASHED_BATCH_RELAUNCHES).
 
     Args:
         datasets: The datasets to publish: folder names under datasets/. Empty: every dataset
@@ -482,29 +483,39 @@ def publish_spread(
         "message": message,
         "republish": republish,
     }
-    launched: list[tuple[int, list[str], FlowRun]] = []
-    for number, group in enumerate(groups, start=1):
+
+    def launch(number: int, group: list[str], attempt: int) -> FlowRun:
+        again = "" if attempt == 1 else f"-attempt-{attempt}"
         child = cast(  # a sync call here: run_deployment is async only when awaited
             FlowRun,
             run_deployment(
                 deployment,
                 parameters={"datasets": group, **parameters},
                 flow_run_name=f"batch-{number}-of-{len(groups)}",
-                idempotency_key=f"{this_run.id}-batch-{number}",
+                idempotency_key=f"{this_run.id}-batch-{number}{again}",
                 timeout=0,  # started, not awaited: the workers run the batches side by side
             ),
         )
-        logger.info("batch %d of %d: %s (%s)", number, len(groups), child.name, ", ".join(group))
-        launched.append((number, group, child))
-    finished = wait_for_runs([child.id for _, _, child in launched], poll_seconds)
+        logger.info(
+            "batch %d of %d%s: %s (%s)",
+            number,
+            len(groups),
+            f", attempt {attempt}" if attempt > 1 else "",
+            child.name,
+            ", ".join(group),
+        )
+        return child
+
+    settled = run_batches(groups, launch, lambda ids: wait_for_runs(ids, poll_seconds))
     rows = []
-    for number, group, child in launched:
-        state = finished[child.id].state
+    for number, group, child, attempts in settled:
+        state = child.state
         rows.append(
             {
                 "batch": f"{number} of {len(groups)}",
                 "flow_run": child.name,
                 "state": state.name if state else "unknown",
+                "attempts": attempts,
                 "datasets": ", ".join(group),
             }
         )
@@ -526,6 +537,44 @@ def publish_spread(
             + " (each batch's run says why, under its Artifacts and logs)"
         )
     return rows
+
+
+# A batch Prefect declares Crashed (its process lost, or its heartbeats not persisted by a
+# busy server: SQLite locks under several workers) has not failed on its data: it is launched
+# again, as often as this. Publishing again is safe: what was published is "unchanged", and a
+# still-living first attempt is kept apart by the datasets' claims and compare-and-swap.
+CRASHED_BATCH_RELAUNCHES = 2
+
+
+def run_batches(
+    groups: list[list[str]],
+    launch: Callable[[int, list[str], int], FlowRun],
+    wait: Callable[[list[UUID]], dict[UUID, FlowRun]],
+    relaunches: int = CRASHED_BATCH_RELAUNCHES,
+) -> list[tuple[int, list[str], FlowRun, int]]:
+    """Launch every batch (`launch(number, group, attempt)`), wait until all are final, and
+    launch again each that Crashed, up to `relaunches` times. Each batch's number, datasets,
+    last flow run (in its final state) and number of launches."""
+    current = {number: launch(number, group, 1) for number, group in enumerate(groups, start=1)}
+    attempts = dict.fromkeys(current, 1)
+    while True:
+        finished = wait([flow_run.id for flow_run in current.values()])
+        current = {number: finished[flow_run.id] for number, flow_run in current.items()}
+        crashed = [
+            number
+            for number, flow_run in current.items()
+            if flow_run.state is not None
+            and flow_run.state.is_crashed()
+            and attempts[number] <= relaunches
+        ]
+        if not crashed:
+            return [
+                (number, groups[number - 1], current[number], attempts[number])
+                for number in sorted(current)
+            ]
+        for number in crashed:
+            attempts[number] += 1
+            current[number] = launch(number, groups[number - 1], attempts[number])
 
 
 def wait_for_runs(ids: list[UUID], poll_seconds: float) -> dict[UUID, FlowRun]:

@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import Completed, Crashed, Failed
 
+from flows.publish import CRASHED_BATCH_RELAUNCHES, run_batches
 from opendata.publish import verify
 from opendata.run import batches_of
 from opendata.storage import open_store
@@ -28,6 +32,52 @@ __all__ = ["stack"]  # the fixture, imported for this module's tests
 DATASETS = [f"avfall-{n:04d}" for n in range(int(os.environ.get("TEST_SPREAD_DATASETS", "12")))]
 BATCHES = int(os.environ.get("TEST_SPREAD_BATCHES", "4"))
 BASE = "http://localhost:8000/"
+
+
+def test_a_crashed_batch_is_launched_again_a_failed_one_is_not() -> None:
+    """Prefect declares a batch Crashed when it loses its process or its heartbeats (a busy
+    server's SQLite locks): launched again, up to CRASHED_BATCH_RELAUNCHES times. A batch that
+    Failed failed on its own terms and is reported, not launched again."""
+    endings = {  # batch number: the states of its successive launches
+        1: [Completed()],
+        2: [Crashed(), Crashed(), Completed()],
+        3: [Failed()],
+        4: [Crashed()] * (CRASHED_BATCH_RELAUNCHES + 2),
+    }
+    launches: list[tuple[int, int]] = []
+    final: dict[uuid.UUID, FlowRun] = {}
+
+    def launch(number: int, group: list[str], attempt: int) -> FlowRun:
+        launches.append((number, attempt))
+        flow_run_id = uuid.uuid4()
+        final[flow_run_id] = FlowRun(
+            id=flow_run_id,
+            flow_id=uuid.uuid4(),
+            name=f"batch-{number}",
+            state=endings[number][attempt - 1],
+        )
+        return FlowRun(id=flow_run_id, flow_id=uuid.uuid4(), name=f"batch-{number}")
+
+    def wait(ids: list[uuid.UUID]) -> dict[uuid.UUID, FlowRun]:
+        return {flow_run_id: final[flow_run_id] for flow_run_id in ids}
+
+    groups = [["a"], ["b", "c"], ["d"], ["e"]]
+    settled = run_batches(groups, launch, wait)
+    outcome = [(n, g, run.state.type.value if run.state else None, k) for n, g, run, k in settled]
+    assert outcome == [
+        (1, ["a"], "COMPLETED", 1),
+        (2, ["b", "c"], "COMPLETED", 3),
+        (3, ["d"], "FAILED", 1),
+        (4, ["e"], "CRASHED", CRASHED_BATCH_RELAUNCHES + 1),
+    ]
+    assert sorted(launches) == [
+        (1, 1),
+        (2, 1),
+        (2, 2),
+        (2, 3),
+        (3, 1),
+        *((4, k) for k in range(1, CRASHED_BATCH_RELAUNCHES + 2)),
+    ]
 
 
 def test_batches_cover_every_name_once_in_order() -> None:
@@ -102,9 +152,13 @@ def test_a_spread_run_is_shared_by_the_workers_of_the_pool(stack: Stack) -> None
         parent = wait_for_flow_run(stack, found.group(0), timeout=600 + 2 * len(DATASETS))
         assert parent["state"]["type"] == "COMPLETED", (parent["state"], stack.dump())
 
-        # Four batches, each a completed run of publish-on-demand, covering every dataset once.
+        # Four batches, each a completed run of publish-on-demand, covering every dataset once
+        # (a batch Prefect declared Crashed was launched again: its last launch counts).
         response = stack.post("/flow_runs/filter", {"flow_runs": {"name": {"like_": "batch-"}}})
-        batches = sorted(response, key=lambda run: run["name"])
+        last_launches = {
+            run["name"]: run for run in sorted(response, key=lambda run: run["created"])
+        }
+        batches = sorted(last_launches.values(), key=lambda run: run["name"])
         assert [run["name"] for run in batches] == [
             f"batch-{n}-of-{BATCHES}" for n in range(1, BATCHES + 1)
         ]
