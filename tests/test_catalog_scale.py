@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from opendata.catalog.splice import (
     parse_layout,
     splice,
 )
+from opendata.contention import Patience
 from opendata.errors import ConfigError
 from opendata.state import dump_catalog
 from opendata.storage import LocalStore, Store
@@ -276,6 +279,55 @@ def test_a_run_that_lost_the_race_derives_what_the_other_run_changed(tmp_path: P
     latest = {e["name"]: e["latest"] for e in catalog["datasets"]}
     assert (latest["d0002"], latest["d0003"]) == ("1.2.0", "1.2.0")
     assert_same_as_whole(root, tmp_path)
+
+
+def test_the_last_of_many_concurrent_publishers_loses_every_race_and_still_gets_on(
+    tmp_path: Path,
+) -> None:
+    """Every lost compare-and-swap on catalog.json is another publisher's success, so the last
+    of N+1 publishers loses N times in a row: it must go on (with pauses) as long as the others
+    make progress, not give up after a fixed count. Here eight other runs get in first."""
+    root = tmp_path / "store"
+    populate(root, 10, 2)
+    rebuild_catalog(LocalStore(root), BASE)
+    rivals = [f"d{n:04d}" for n in range(2, 10)]
+
+    class Overtaken(LocalStore):
+        def replace_pieces(
+            self, key: str, pieces: Iterable[bytes | memoryview], expected_etag: str | None
+        ) -> str:
+            if key == "catalog.json" and rivals:
+                rival = rivals.pop(0)  # another run publishes and finishes in between
+                new_version(root, rival)
+                rebuild_catalog(LocalStore(root), BASE, [rival])
+            return super().replace_pieces(key, pieces, expected_etag)
+
+    pauses: list[float] = []
+    patience = Patience(seconds=60, sleep=pauses.append, chance=random.Random(7))
+    new_version(root, "d0001")
+    rebuild_catalog(Overtaken(root), BASE, ["d0001"], patience)
+    assert rivals == [] and len(pauses) == 8 and all(0 <= p <= 2.0 for p in pauses)
+    catalog = json.loads((root / "catalog.json").read_bytes())
+    latest = {e["name"]: e["latest"] for e in catalog["datasets"]}
+    assert [latest[f"d{n:04d}"] for n in range(1, 10)] == ["1.2.0"] * 9
+    assert_same_as_whole(root, tmp_path)
+
+
+def test_patience_ends_after_its_budget_with_growing_random_pauses() -> None:
+    """A writer that keeps losing stops once the budget is spent; pauses stay within their
+    exponential bound, never above the longest."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds + 1.0  # each attempt itself takes a second
+
+    pauses: list[float] = []
+    patience = Patience(seconds=30, clock=lambda: now[0], sleep=sleep, chance=random.Random(1))
+    attempts = list(patience.attempts())
+    assert attempts == list(range(1, len(attempts) + 1))
+    assert now[0] >= 30 and now[0] - pauses[-1] - 1.0 < 30
+    assert all(0 <= p <= min(2.0, 0.02 * 2 ** (n - 1)) for n, p in enumerate(pauses, 1))
 
 
 # -- harvesting the pages ----------------------------------------------------------------------

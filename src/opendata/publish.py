@@ -21,6 +21,7 @@ from opendata import journal, scratch
 from opendata.collect import collect_resource
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
+from opendata.contention import PATIENCE
 from opendata.definitions import Dataset, load_dataset
 from opendata.engine.outputs import WrittenFile
 from opendata.errors import ConflictError, DefinitionError, OpendataError, StoreError
@@ -56,7 +57,6 @@ from opendata.versioning import Bump, Changes, diff, larger, next_version
 # Progress a steward sees while a run works (the CLI shows it in a terminal; the flow's logs).
 progress = logging.getLogger("opendata.progress")
 LATEST = "latest"
-MAX_ATTEMPTS = 5
 # A claim older than this with no published version behind it belongs to a run that died.
 STALE_CLAIM = timedelta(minutes=15)
 # How long a publisher waits for another run's claim on the same dataset before giving up.
@@ -364,6 +364,7 @@ def publish_package(
     """
     note = check_message(message)
     deadline = time.monotonic() + wait_for_others.total_seconds()
+    patience_ends = time.monotonic() + PATIENCE.seconds
     attempt = 0
     while True:
         attempt += 1
@@ -377,9 +378,11 @@ def publish_package(
                 raise
             time.sleep(min(0.1 * 2**attempt, 2.0))
         except ConflictError:
-            # The pointer moved between our read and our write: read it again and retry.
-            if attempt >= MAX_ATTEMPTS:
+            # The pointer moved between our read and our write: another run got on, so read
+            # it again and publish on top (contention.py: as long as others make progress).
+            if time.monotonic() > patience_ends:
                 raise
+            time.sleep(PATIENCE.pause(attempt))
 
 
 def check_message(message: str | None) -> str | None:

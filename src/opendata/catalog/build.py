@@ -44,6 +44,7 @@ from opendata.catalog.splice import (
     parse_layout,
 )
 from opendata.catalog.splice import StoredCatalog as StoredLayout
+from opendata.contention import PATIENCE, Patience
 from opendata.errors import ConflictError
 from opendata.package import DESCRIPTOR, sha256
 from opendata.publish import (
@@ -528,7 +529,10 @@ def derived_files(
 
 
 def rebuild_catalog(
-    store: Store, base_url: str, touched: Iterable[str] | None = None, attempts: int = 5
+    store: Store,
+    base_url: str,
+    touched: Iterable[str] | None = None,
+    patience: Patience = PATIENCE,
 ) -> list[str]:
     """Update catalog.json for the `touched` datasets (all when None), then what derives from it.
 
@@ -555,19 +559,20 @@ def rebuild_catalog(
         repair_latest(store, name, base_url)
     names = None if touched is None else sorted({*touched, *repaired})
     written: list[str] = []
-    for attempt in range(1, attempts + 1):
+    lost: ConflictError | None = None
+    for _ in patience.attempts():
         try:
-            written.extend(_rebuild_once(store, base_url, names))
-        except ConflictError:
-            if attempt == attempts:
-                raise
+            written.extend(_rebuild_once(store, base_url, names, patience))
+        except ConflictError as error:
+            lost = error  # another publisher replaced catalog.json first: derive again
             continue
         rebuilt = None if names is None else set(names)
         for mark in [*dead, *journal.own_marks(store)]:
             if rebuilt is None or mark.dataset in rebuilt:
                 store.delete(mark.key)
         return written
-    raise AssertionError("unreachable")  # pragma: no cover
+    assert lost is not None
+    raise lost
 
 
 def _usable(
@@ -592,7 +597,9 @@ def _usable(
     return stored
 
 
-def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[str]:
+def _rebuild_once(
+    store: Store, base_url: str, names: list[str] | None, patience: Patience
+) -> list[str]:
     found = store.read(CATALOG)  # first: the document a steward knows names the failure
     listings = Listings.read(store)
     view, etag, unchanged, before = _updated_catalog(store, base_url, names, listings, found)
@@ -610,7 +617,9 @@ def _rebuild_once(store: Store, base_url: str, names: list[str] | None) -> list[
     if not every:  # only some entries are read again: the document's bytes can go
         view = view.keeping({*derived_names, *_names_on(view.names, pages)})
     written.extend(
-        _write_derived(store, base_url, view, etag, spans, listings, touched, added_or_removed)
+        _write_derived(
+            store, base_url, view, etag, spans, listings, touched, added_or_removed, patience
+        )
     )
     return written
 
@@ -690,13 +699,13 @@ def _write_derived(
     listings: Listings,
     touched: list[str] | None,
     added_or_removed: bool,
-    rounds: int = 20,
+    patience: Patience,
 ) -> list[str]:
     """Write the files derived from `view` (catalog.json as stored, with `etag`), then check
     that catalog.json is still that one; if a newer one has replaced it, derive again the files
     of the datasets whose entries differ (their listings tell what the files were made from)."""
     written: list[str] = []
-    for _ in range(rounds):
+    for _ in patience.attempts():
         every, names, pages = _derivation(view.names, touched, added_or_removed, listings)
         places = every or listings.places_changed
         for key, content in derived_files(store, view, listings, names, pages, places=places):

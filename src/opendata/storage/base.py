@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from opendata.contention import PATIENCE
 from opendata.errors import ConflictError, StoreError
 
 CONTENT_TYPES = {
@@ -55,9 +56,6 @@ def check_head_size(max_bytes: int) -> int:
     if max_bytes < 1:
         raise ValueError(f"read_head needs max_bytes >= 1, not {max_bytes}")
     return max_bytes
-
-
-DERIVED_WRITE_ATTEMPTS = 20  # rounds of read, compare and replace of one derived file
 
 
 class Store(ABC):
@@ -165,7 +163,7 @@ class Store(ABC):
         A derived file has no owner: another run may replace it between our read and our
         write. That is no conflict to report but a reason to compare again, since the runs
         check catalog.json afterwards and derive again whatever came from an older one."""
-        for _ in range(DERIVED_WRITE_ATTEMPTS):
+        for _ in PATIENCE.attempts():
             found = self.read(key)
             if found is not None and found[0] == data:
                 return False
