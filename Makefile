@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/opendata publish --offline
 
-## Lint, type-check and run the whole test suite.
+## Lint, type-check and run the whole test suite, one worker per core (at most four: each
+## worker starts its own S3 and Prefect servers).
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ survives.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
@@ -103,6 +105,15 @@ def _forkserver() -> ForkServerContext:
     the second of imports a new interpreter would."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
+    # The server listens on a socket in multiprocessing's temporary folder, made (once per
+    # process) in TMPDIR: a test's own TMPDIR, under pytest-xdist's popen-gwN folder, makes
+    # that path longer than AF_UNIX allows. Make the folder, and start the server, in /tmp.
+    given, tempfile.tempdir = tempfile.tempdir, "/tmp" if os.path.isdir("/tmp") else None
+    try:
+        multiprocessing.util.get_temp_dir()
+        forkserver.ensure_running()
+    finally:
+        tempfile.tempdir = given
     return context
 
 
