@@ -22,23 +22,28 @@ notifications are an automation (automations/notify-on-failure.yaml, `make notif
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
+import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State, TaskRun
 from prefect.deployments import run_deployment
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.futures import PrefectFuture
+from prefect.logging import get_logger
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
 from opendata import journal, reporting, run
 from opendata.config import DEFAULT_PARALLEL, load_settings, retry_backoff
+from opendata.contention import Patience
 from opendata.errors import OpendataError, is_transient
 from opendata.liveness import Owner, current_owner
 from opendata.package import BuiltPackage
@@ -446,7 +451,8 @@ def publish_spread(
     updates are compare-and-swap, so none is lost). This run waits for every batch, leaves a
     table of them under Artifacts, and fails naming the batches that did not complete. A
     retried run starts no batch twice (each batch's key is this run's id and its number),
-    and a batch that Prefect declares Crashed is launched again (CRASHED_BATCH_RELAUNCHES).
+    and a batch that ended for Prefect's reasons (Crashed, or Failed because its API did not
+    answer) is launched again (CRASHED_BATCH_RELAUNCHES).
 
     Args:
         datasets: The datasets to publish: folder names under datasets/. Empty: every dataset
@@ -486,15 +492,17 @@ def publish_spread(
 
     def launch(number: int, group: list[str], attempt: int) -> FlowRun:
         again = "" if attempt == 1 else f"-attempt-{attempt}"
-        child = cast(  # a sync call here: run_deployment is async only when awaited
-            FlowRun,
-            run_deployment(
-                deployment,
-                parameters={"datasets": group, **parameters},
-                flow_run_name=f"batch-{number}-of-{len(groups)}",
-                idempotency_key=f"{this_run.id}-batch-{number}{again}",
-                timeout=0,  # started, not awaited: the workers run the batches side by side
-            ),
+        child = patiently(  # its idempotency key makes a repeated launch the same flow run
+            lambda: cast(  # a sync call here: run_deployment is async only when awaited
+                FlowRun,
+                run_deployment(
+                    deployment,
+                    parameters={"datasets": group, **parameters},
+                    flow_run_name=f"batch-{number}-of-{len(groups)}",
+                    idempotency_key=f"{this_run.id}-batch-{number}{again}",
+                    timeout=0,  # started, not awaited: the workers run them side by side
+                ),
+            )
         )
         logger.info(
             "batch %d of %d%s: %s (%s)",
@@ -539,11 +547,63 @@ def publish_spread(
     return rows
 
 
+T = TypeVar("T")
+
 # A batch Prefect declares Crashed (its process lost, or its heartbeats not persisted by a
-# busy server: SQLite locks under several workers) has not failed on its data: it is launched
-# again, as often as this. Publishing again is safe: what was published is "unchanged", and a
+# busy server: SQLite locks under several workers), or that Failed because the Prefect API did
+# not answer (ORCHESTRATION_FAILURE), has not failed on its data: it is launched again, as
+# often as this. Publishing again is safe: what was published is "unchanged", and a
 # still-living first attempt is kept apart by the datasets' claims and compare-and-swap.
 CRASHED_BATCH_RELAUNCHES = 2
+
+# How Prefect's engine words a flow run that failed because a call to its own API did (the
+# message of the Failed state: "Flow run encountered an exception: <type>: <message>"): a
+# server error or a lost connection, not an error of the flow's code or data.
+ORCHESTRATION_FAILURE = re.compile(
+    r"exception: (?:PrefectHTTPStatusError: Server error '5\d\d"
+    r"|PrefectHTTPStatusError: Client error '(?:408|429)"
+    r"|(?:httpx\.)?(?:ReadTimeout|WriteTimeout|ConnectTimeout|PoolTimeout|ConnectError"
+    r"|ReadError|WriteError|RemoteProtocolError)\b)"
+)
+
+# A busy Prefect server (SQLite locked while several workers report) answers 503 or times out
+# for minutes; Prefect's client retries each request only a few times. The spread's own calls
+# (launching a batch, which its idempotency key makes safe to repeat; reading a batch's state)
+# go on for this long before the run gives up.
+ORCHESTRATION_PATIENCE = Patience(seconds=600, first_pause=1.0, longest_pause=30.0)
+
+
+def orchestration_is_busy(error: BaseException) -> bool:
+    """Whether `error` is the Prefect API being unavailable for now (worth asking again)."""
+    if isinstance(error, PrefectHTTPStatusError):
+        return error.response.status_code in {408, 429, 500, 502, 503, 504}
+    return isinstance(error, httpx.TransportError)
+
+
+def needs_relaunch(state: State | None) -> bool:
+    """Whether a batch that ended in `state` ended for Prefect's reasons, not its own."""
+    if state is None:
+        return False
+    if state.is_crashed():
+        return True
+    return state.is_failed() and bool(ORCHESTRATION_FAILURE.search(state.message or ""))
+
+
+def patiently(call: Callable[[], T], patience: Patience = ORCHESTRATION_PATIENCE) -> T:
+    """`call()`, asked again while the Prefect API is busy, up to `patience`."""
+    busy: BaseException | None = None
+    for attempt in patience.attempts():
+        try:
+            return call()
+        except Exception as error:
+            if not orchestration_is_busy(error):
+                raise
+            busy = error
+            get_logger("opendata.spread").warning(
+                "the Prefect API is busy (%s), attempt %d; asking again", error, attempt
+            )
+    assert busy is not None
+    raise busy
 
 
 def run_batches(
@@ -553,39 +613,39 @@ def run_batches(
     relaunches: int = CRASHED_BATCH_RELAUNCHES,
 ) -> list[tuple[int, list[str], FlowRun, int]]:
     """Launch every batch (`launch(number, group, attempt)`), wait until all are final, and
-    launch again each that Crashed, up to `relaunches` times. Each batch's number, datasets,
-    last flow run (in its final state) and number of launches."""
+    launch again each that ended for Prefect's reasons (needs_relaunch), up to `relaunches`
+    times. Each batch's number, datasets, last flow run (in its final state) and number of
+    launches."""
     current = {number: launch(number, group, 1) for number, group in enumerate(groups, start=1)}
     attempts = dict.fromkeys(current, 1)
     while True:
         finished = wait([flow_run.id for flow_run in current.values()])
         current = {number: finished[flow_run.id] for number, flow_run in current.items()}
-        crashed = [
+        again = [
             number
             for number, flow_run in current.items()
-            if flow_run.state is not None
-            and flow_run.state.is_crashed()
-            and attempts[number] <= relaunches
+            if needs_relaunch(flow_run.state) and attempts[number] <= relaunches
         ]
-        if not crashed:
+        if not again:
             return [
                 (number, groups[number - 1], current[number], attempts[number])
                 for number in sorted(current)
             ]
-        for number in crashed:
+        for number in again:
             attempts[number] += 1
             current[number] = launch(number, groups[number - 1], attempts[number])
 
 
 def wait_for_runs(ids: list[UUID], poll_seconds: float) -> dict[UUID, FlowRun]:
-    """Every flow run of `ids`, read again until its state is final."""
+    """Every flow run of `ids`, read again until its state is final (a busy API is asked
+    again, see patiently)."""
     done: dict[UUID, FlowRun] = {}
     with get_client(sync_client=True) as client:
         while len(done) < len(ids):
             for flow_run_id in ids:
                 if flow_run_id in done:
                     continue
-                current = client.read_flow_run(flow_run_id)
+                current = patiently(lambda: client.read_flow_run(flow_run_id))  # noqa: B023
                 if current.state is not None and current.state.is_final():
                     done[flow_run_id] = current
             if len(done) < len(ids):

@@ -15,11 +15,14 @@ import shutil
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.states import Completed, Crashed, Failed
 
-from flows.publish import CRASHED_BATCH_RELAUNCHES, run_batches
+from flows.publish import CRASHED_BATCH_RELAUNCHES, needs_relaunch, patiently, run_batches
+from opendata.contention import Patience
 from opendata.publish import verify
 from opendata.run import batches_of
 from opendata.storage import open_store
@@ -41,8 +44,9 @@ def test_a_crashed_batch_is_launched_again_a_failed_one_is_not() -> None:
     endings = {  # batch number: the states of its successive launches
         1: [Completed()],
         2: [Crashed(), Crashed(), Completed()],
-        3: [Failed()],
+        3: [Failed(message="Flow run encountered an exception: RunFailed: 1 of 2 invalid")],
         4: [Crashed()] * (CRASHED_BATCH_RELAUNCHES + 2),
+        5: [Failed(message=f"Flow run encountered an exception: {API_503}"), Completed()],
     }
     launches: list[tuple[int, int]] = []
     final: dict[uuid.UUID, FlowRun] = {}
@@ -61,7 +65,7 @@ def test_a_crashed_batch_is_launched_again_a_failed_one_is_not() -> None:
     def wait(ids: list[uuid.UUID]) -> dict[uuid.UUID, FlowRun]:
         return {flow_run_id: final[flow_run_id] for flow_run_id in ids}
 
-    groups = [["a"], ["b", "c"], ["d"], ["e"]]
+    groups = [["a"], ["b", "c"], ["d"], ["e"], ["f"]]
     settled = run_batches(groups, launch, wait)
     outcome = [(n, g, run.state.type.value if run.state else None, k) for n, g, run, k in settled]
     assert outcome == [
@@ -69,6 +73,7 @@ def test_a_crashed_batch_is_launched_again_a_failed_one_is_not() -> None:
         (2, ["b", "c"], "COMPLETED", 3),
         (3, ["d"], "FAILED", 1),
         (4, ["e"], "CRASHED", CRASHED_BATCH_RELAUNCHES + 1),
+        (5, ["f"], "COMPLETED", 2),
     ]
     assert sorted(launches) == [
         (1, 1),
@@ -77,7 +82,73 @@ def test_a_crashed_batch_is_launched_again_a_failed_one_is_not() -> None:
         (2, 3),
         (3, 1),
         *((4, k) for k in range(1, CRASHED_BATCH_RELAUNCHES + 2)),
+        (5, 1),
+        (5, 2),
     ]
+
+
+API_503 = (
+    "PrefectHTTPStatusError: Server error '503 Service Unavailable' for url "
+    "'http://127.0.0.1:4200/api/task_runs/'"
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "relaunched"),
+    [
+        (API_503, True),
+        ("ReadTimeout: timed out", True),
+        ("httpx.ConnectError: [Errno 111] Connection refused", True),
+        ("PrefectHTTPStatusError: Client error '429 Too Many Requests' for url 'x'", True),
+        ("PrefectHTTPStatusError: Client error '404 Not Found' for url 'x'", False),
+        ("RunFailed: avfall-0001 invalid (row 7, column 'ar': 'x' is not a year)", False),
+        ("ValueError: Server error '503' in a dataset's own message", False),
+    ],
+)
+def test_a_batch_that_failed_for_the_api_is_relaunched_one_that_failed_on_data_is_not(
+    message: str, relaunched: bool
+) -> None:
+    state = Failed(message=f"Flow run encountered an exception: {message}")
+    assert needs_relaunch(state) is relaunched
+    assert needs_relaunch(Crashed()) and not needs_relaunch(Completed())
+
+
+def busy(status: int) -> PrefectHTTPStatusError:
+    request = httpx.Request("POST", "http://127.0.0.1:4200/api/task_runs/")
+    response = httpx.Response(status, request=request)
+    return PrefectHTTPStatusError(f"Server error '{status}'", request=request, response=response)
+
+
+def test_the_spread_asks_a_busy_api_again_and_gives_up_on_other_errors() -> None:
+    """Launching a batch and reading its state: a 503 or a timeout is asked again (the
+    launch's idempotency key makes that the same flow run); a 404 or a bug is raised at once;
+    a server busy for longer than the patience is raised with its own error."""
+    now = [0.0]
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
+
+    patience = Patience(
+        seconds=60, first_pause=1, longest_pause=30, clock=lambda: now[0], sleep=sleep
+    )
+    answers: list[BaseException | str] = [busy(503), httpx.ReadTimeout("slow"), "flow run"]
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    assert patiently(call, patience) == "flow run" and len(pauses) == 2
+    answers[:] = [busy(404)]
+    with pytest.raises(PrefectHTTPStatusError):
+        patiently(call, patience)
+    answers[:] = [busy(503)] * 1000
+    with pytest.raises(PrefectHTTPStatusError) as raised:
+        patiently(call, patience)
+    assert raised.value.response.status_code == 503 and now[0] >= 60
 
 
 def test_batches_cover_every_name_once_in_order() -> None:
