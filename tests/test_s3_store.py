@@ -29,7 +29,13 @@ from botocore.stub import Stubber
 from opendata.catalog import rebuild_catalog
 from opendata.catalog.build import LISTINGS, PREVIEW_BYTES
 from opendata.config import load_settings
-from opendata.errors import ConfigError, ConflictError, StoreError, TransientStoreError
+from opendata.errors import (
+    ConfigError,
+    ConflictError,
+    LostRace,
+    StoreError,
+    TransientStoreError,
+)
 from opendata.publish import prepare, publish_package, require_valid
 from opendata.storage import LocalStore, open_store
 from opendata.storage.base import IMMUTABLE, SHORT_LIVED
@@ -211,6 +217,7 @@ def test_create_read_replace_list_delete(store: S3Store, aws_env: S3Server, buck
     with pytest.raises(ConflictError, match=r"already exists.*never overwritten") as conflict:
         store.create(key, b"a,b\n9,9\n")
     assert key in str(conflict.value) and bucket in str(conflict.value)
+    assert not isinstance(conflict.value, LostRace)
     assert store.read(key) == (b"a,b\n1,2\n", etag)
 
     # Compare-and-swap on the ETag.
@@ -219,9 +226,9 @@ def test_create_read_replace_list_delete(store: S3Store, aws_env: S3Server, buck
     second = store.replace(pointer, b"two", first)
     assert second != first
     assert store.read(pointer) == (b"two", second)
-    with pytest.raises(ConflictError, match="changed"):
+    with pytest.raises(LostRace, match="changed"):
         store.replace(pointer, b"three", first)  # a stale ETag
-    with pytest.raises(ConflictError, match="changed"):
+    with pytest.raises(LostRace, match="changed"):
         store.replace(pointer, b"three", None)  # "must not exist", but it does
     assert store.read_bytes(pointer) == b"two"
     assert store.write_if_changed(pointer, b"two") is False

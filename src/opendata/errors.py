@@ -51,7 +51,13 @@ class TransientStoreError(StoreError):
 
 
 class ConflictError(StoreError):
-    """Someone else changed a pointer between our read and our write (compare-and-swap lost)."""
+    """Someone else's work stands where ours would go: a pointer changed between our read and
+    our write, or a file that is never overwritten exists with other content."""
+
+
+class LostRace(ConflictError):
+    """A compare-and-swap lost to another writer: its write went through, so reading again
+    and trying again makes progress (contention.py), however many writers run at once."""
 
 
 class RemoteSourceNeeded(OpendataError):

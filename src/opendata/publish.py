@@ -24,7 +24,13 @@ from opendata.config import Settings
 from opendata.contention import PATIENCE
 from opendata.definitions import Dataset, load_dataset
 from opendata.engine.outputs import WrittenFile
-from opendata.errors import ConflictError, DefinitionError, OpendataError, StoreError
+from opendata.errors import (
+    ConflictError,
+    DefinitionError,
+    LostRace,
+    OpendataError,
+    StoreError,
+)
 from opendata.liveness import Owner, current_owner
 from opendata.package import (
     CHANGES,
@@ -57,6 +63,7 @@ from opendata.versioning import Bump, Changes, diff, larger, next_version
 # Progress a steward sees while a run works (the CLI shows it in a terminal; the flow's logs).
 progress = logging.getLogger("opendata.progress")
 LATEST = "latest"
+MAX_CONFLICTS = 5  # attempts when a conflict is not a lost race (LostRace is retried)
 # A claim older than this with no published version behind it belongs to a run that died.
 STALE_CLAIM = timedelta(minutes=15)
 # How long a publisher waits for another run's claim on the same dataset before giving up.
@@ -358,9 +365,10 @@ def publish_package(
     `republish` asks for it: then it becomes a new version like any other change.
 
     A pointer conflict (another publisher moved versions.json between our read and our write)
-    is retried on top of the other's work; while another live run holds a claim on this
-    dataset we wait for it (up to `wait_for_others`), then publish on top of its version or
-    give up with PublishInProgress, a ConflictError (exit 3).
+    is retried on top of the other's work, for as long as others make progress (LostRace);
+    while another live run holds a claim on this dataset we wait for it (up to
+    `wait_for_others`), then publish on top of its version or give up with PublishInProgress,
+    a ConflictError (exit 3).
     """
     note = check_message(message)
     deadline = time.monotonic() + wait_for_others.total_seconds()
@@ -377,12 +385,17 @@ def publish_package(
             if time.monotonic() > deadline:
                 raise
             time.sleep(min(0.1 * 2**attempt, 2.0))
-        except ConflictError:
+        except LostRace:
             # The pointer moved between our read and our write: another run got on, so read
             # it again and publish on top (contention.py: as long as others make progress).
             if time.monotonic() > patience_ends:
                 raise
             time.sleep(PATIENCE.pause(attempt))
+        except ConflictError:
+            # Another's file where ours would go: read again a few times (a dead run's claim
+            # may give way), then report it rather than wait on what will not change.
+            if attempt >= MAX_CONFLICTS:
+                raise
 
 
 def check_message(message: str | None) -> str | None:

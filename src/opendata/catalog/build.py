@@ -45,7 +45,7 @@ from opendata.catalog.splice import (
 )
 from opendata.catalog.splice import StoredCatalog as StoredLayout
 from opendata.contention import PATIENCE, Patience
-from opendata.errors import ConflictError
+from opendata.errors import ConflictError, LostRace
 from opendata.package import DESCRIPTOR, sha256
 from opendata.publish import (
     LATEST,
@@ -559,11 +559,11 @@ def rebuild_catalog(
         repair_latest(store, name, base_url)
     names = None if touched is None else sorted({*touched, *repaired})
     written: list[str] = []
-    lost: ConflictError | None = None
+    lost: LostRace | None = None
     for _ in patience.attempts():
         try:
             written.extend(_rebuild_once(store, base_url, names, patience))
-        except ConflictError as error:
+        except LostRace as error:
             lost = error  # another publisher replaced catalog.json first: derive again
             continue
         rebuilt = None if names is None else set(names)
@@ -726,7 +726,7 @@ def _write_derived(
         found = store.read(CATALOG)
         newer = _usable(found, base_url, store.url)
         if found is None or newer is None:
-            raise ConflictError("catalog.json was replaced by one this run cannot update")
+            raise LostRace("catalog.json was replaced by one this run cannot update")
         touched = listings.differing(newer)
         added_or_removed = newer.names != before
         view, etag, spans = newer, found[1], newer.entry_spans()

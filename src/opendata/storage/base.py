@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from opendata.contention import PATIENCE
-from opendata.errors import ConflictError, StoreError
+from opendata.errors import ConflictError, LostRace, StoreError
 
 CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
@@ -169,7 +169,7 @@ class Store(ABC):
                 return False
             try:
                 self.replace(key, data, None if found is None else found[1])
-            except ConflictError:
+            except LostRace:
                 continue
             return True
         raise ConflictError(f"{key} kept changing while we were publishing")

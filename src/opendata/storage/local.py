@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from opendata.errors import ConflictError, StoreError
+from opendata.errors import ConflictError, LostRace, StoreError
 from opendata.storage.base import Store, check_head_size, check_key
 
 TEMPORARY = "_private/tmp"  # writes in progress (see the module's docstring)
@@ -177,7 +177,7 @@ class LocalStore(Store):
             except OSError as error:
                 raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
             if current_etag != expected_etag:
-                raise ConflictError(f"{key} changed in {self.root} while we were publishing")
+                raise LostRace(f"{key} changed in {self.root} while we were publishing")
             etag = etag_of(data)
             with self._staged(target, data) as staged:
                 os.replace(staged, target)
@@ -195,7 +195,7 @@ class LocalStore(Store):
             except OSError as error:
                 raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
             if current_etag != expected_etag:
-                raise ConflictError(f"{key} changed in {self.root} while we were publishing")
+                raise LostRace(f"{key} changed in {self.root} while we were publishing")
             digest = hashlib.sha256()
             with self._temporary(target) as staged:
                 try:

@@ -48,6 +48,7 @@ from opendata import scratch
 from opendata.errors import (
     ConfigError,
     ConflictError,
+    LostRace,
     OpendataError,
     StoreError,
     TransientStoreError,
@@ -483,7 +484,7 @@ class S3Store(Store):
         current = self.read(key)
         if current is not None and current[0] == data:
             return current[1]
-        raise ConflictError(
+        raise LostRace(
             f"{key} changed in {self.url} while we were publishing (S3 {code}); "
             "nothing was overwritten"
         )
