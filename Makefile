@@ -23,7 +23,7 @@ run: $(STAMP)
 ## Lint, type-check and run the whole test suite, one worker per core (at most four: each
 ## worker starts its own S3 and Prefect servers).
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -q -n auto --maxprocesses 4
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
