@@ -119,6 +119,33 @@ def busy(status: int) -> PrefectHTTPStatusError:
     return PrefectHTTPStatusError(f"Server error '{status}'", request=request, response=response)
 
 
+@pytest.mark.integration
+def test_prefect_words_a_flow_that_its_api_failed_the_way_needs_relaunch_reads(
+    prefect_api: str,
+) -> None:
+    """The message needs_relaunch reads is written by Prefect's engine: a flow whose call to the
+    API got a 503 (or timed out) is relaunched, one that raised our RunFailed is not."""
+    from prefect import flow
+
+    from opendata.run import RunFailed
+
+    @flow
+    def api_unavailable() -> None:
+        raise busy(503)
+
+    @flow
+    def api_too_slow() -> None:
+        raise httpx.ReadTimeout("timed out")
+
+    @flow
+    def data_invalid() -> None:
+        raise RunFailed("1 of 2 datasets did not publish: avfall-0001 invalid", [])
+
+    assert needs_relaunch(api_unavailable(return_state=True))
+    assert needs_relaunch(api_too_slow(return_state=True))
+    assert not needs_relaunch(data_invalid(return_state=True))
+
+
 def test_the_spread_asks_a_busy_api_again_and_gives_up_on_other_errors() -> None:
     """Launching a batch and reading its state: a 503 or a timeout is asked again (the
     launch's idempotency key makes that the same flow run); a 404 or a bug is raised at once;
