@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from opendata.versioning import (
     row_lines,
     summary_sv,
 )
-from tests.conftest import REPO, run_cli, snapshot
+from tests.conftest import copy_home, run_cli, snapshot
 from tests.test_dcat import ADMS, assert_valid_dcat_ap_3, texts
 from tests.test_pages import parse
 from tests.test_versioning import package
@@ -52,10 +51,7 @@ TIMES = [datetime(2025, 3, day, 5, 0, tzinfo=UTC) for day in (1, 2, 3, 4, 5, 6, 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "datasets", root / "datasets")
-    shutil.copytree(REPO / "schemas", root / "schemas")
-    return root
+    return copy_home(tmp_path / "repo")
 
 
 @pytest.fixture
@@ -109,7 +105,7 @@ def test_a_corrected_value_reads_old_to_new_with_its_message_everywhere(
 
     # versions.json and changes.json
     history = stored(store, "datasets/avfallsplan/versions.json")
-    assert history["format"] == 3
+    assert history["format"] == 4
     entries = {v["version"]: v for v in history["versions"]}
     assert entries["1.0.1"]["message"] == MESSAGE  # on one line, trimmed
     assert "message" not in entries["1.0.0"]  # left out when there is none

@@ -82,16 +82,18 @@ def with_format(data: bytes, fmt: int) -> bytes:
 
 
 def with_messages(catalog: bytes) -> bytes:
-    """An older catalog.json as format 3 writes it: each version with `message`: null after
+    """An older catalog.json as format 4 writes it: each version with `message`: null after
     `changes` (and the format first)."""
     record = json.loads(catalog)
     for entry in record["datasets"]:
         for number, version in enumerate(entry["versions"]):
+            if "message" in version:
+                continue
             items = list(version.items())
             at = list(version).index("changes") + 1
             entry["versions"][number] = dict([*items[:at], ("message", None), *items[at:]])
     data = (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode()
-    return with_format(data, 3)
+    return with_format(data, 4)
 
 
 def load(key: str, data: bytes) -> History | dict[str, object]:
@@ -121,14 +123,14 @@ def test_format_1_is_migrated_to_what_format_2_holds(key: str) -> None:
         assert history.format == VERSIONS_FORMAT
 
 
-@pytest.mark.parametrize("fmt", [1, 2])
+@pytest.mark.parametrize("fmt", [1, 2, 3])
 @pytest.mark.parametrize("key", POINTERS)
 def test_an_older_format_is_written_as_its_bytes_in_the_current_one(key: str, fmt: int) -> None:
     old = (STORES / f"format-{fmt}" / key).read_bytes()
     written = dump(key, old)
-    assert written.startswith(b'{\n  "format": 3,\n')
-    # versions.json: its own bytes with `format` 3 (format 3 only allows a `message`).
-    expected = with_messages(old) if key == "catalog.json" else with_format(old, 3)
+    assert written.startswith(b'{\n  "format": 4,\n')
+    # versions.json: its own bytes with `format` 4 (formats 3 and 4 only allow a `message` and `deliveries`).
+    expected = with_messages(old) if key == "catalog.json" else with_format(old, 4)
     assert without_owner(written) == without_owner(expected)
     assert dump(key, written) == written
 
@@ -152,14 +154,15 @@ def without_descriptor_format(data: bytes) -> bytes:
 
 
 def test_the_code_writes_format_3_byte_for_byte(tmp_path: Path) -> None:
-    """tests/stores/generate.py run now writes the kept format-3 pointers, and the very version
-    files they point at. Since Data Package v2 the descriptors are the one exception: the kept
-    ones are v1, and the new ones read in the v1 shape (`package.comparable`) are them; the
-    content hashes in versions.json are still byte for byte the kept ones."""
+    """tests/stores/generate.py run now writes the kept format-3 pointers (as format 4, which
+    only adds a version's optional `deliveries`: none here), and the very version files they
+    point at. Since Data Package v2 the descriptors are the one exception: the kept ones are
+    v1, and the new ones read in the v1 shape (`package.comparable`) are them; the content
+    hashes in versions.json are still byte for byte the kept ones."""
     generate.main(tmp_path / "now")
     for key in POINTERS:
         written = (tmp_path / "now" / key).read_bytes()
-        kept_pointer = (STORES / "format-3" / key).read_bytes()
+        kept_pointer = with_format((STORES / "format-3" / key).read_bytes(), 4)
         assert without_descriptor_format(without_owner(written)) == without_descriptor_format(
             without_owner(kept_pointer)
         )
@@ -227,7 +230,7 @@ def test_a_store_of_each_format_is_read_and_published_on(
     assert verified.stdout.startswith("OK: ")
 
     written = (store / "datasets/avfallsplan/versions.json").read_bytes()
-    assert written.startswith(b'{\n  "format": 3,\n')
+    assert written.startswith(b'{\n  "format": 4,\n')
     history = load_history(written, "avfallsplan", "test")
     assert [(str(v.version), v.status) for v in history.versions] == [
         ("1.0.0", "published"),
@@ -235,7 +238,7 @@ def test_a_store_of_each_format_is_read_and_published_on(
         ("1.0.2", "published"),
     ]
     catalog = (store / "catalog.json").read_bytes()
-    assert catalog.startswith(b'{\n  "format": 3,\n')
+    assert catalog.startswith(b'{\n  "format": 4,\n')
     entries = {e["name"]: e for e in json.loads(catalog)["datasets"]}
     assert (entries["avfallsplan"]["latest"], entries["handlingsplan"]["latest"]) == (
         "1.0.2",
@@ -262,7 +265,7 @@ def test_a_newer_versions_json_is_refused(workspace: Path, tmp_path: Path) -> No
     before = pointer.read_bytes()
     message = (
         f"Error: datasets/avfallsplan/versions.json in {store.as_uri()}: written by a newer "
-        "opendata (format 99); upgrade opendata (this one reads formats 1 to 3)"
+        "opendata (format 99); upgrade opendata (this one reads formats 1 to 4)"
     )
     listed = run_cli(["list", "--store", str(store)], workspace)
     assert (listed.returncode, listed.stderr.strip()) == (3, message)
@@ -277,11 +280,11 @@ def test_a_newer_versions_json_is_refused(workspace: Path, tmp_path: Path) -> No
 
 def test_a_newer_catalog_json_is_refused(workspace: Path, tmp_path: Path) -> None:
     store = assemble(2, tmp_path / "store")
-    set_format(store / "catalog.json", 4)
+    set_format(store / "catalog.json", 5)
     before = (store / "catalog.json").read_bytes()
     message = (
-        f"catalog.json in {store.as_uri()}: written by a newer opendata (format 4); "
-        "upgrade opendata (this one reads formats 1 to 3)"
+        f"catalog.json in {store.as_uri()}: written by a newer opendata (format 5); "
+        "upgrade opendata (this one reads formats 1 to 4)"
     )
     verified = run_cli(["verify", "--store", str(store)], workspace)
     assert (verified.returncode, verified.stderr.strip()) == (3, f"Error: {message}")

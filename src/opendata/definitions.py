@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 import yaml
 from pydantic import (
@@ -24,6 +24,21 @@ from pydantic import (
 from opendata.errors import DefinitionError
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# A file name with at most one placeholder, `{field}`, standing for a part such as the year.
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+PATTERN_NAME = re.compile(r"^[^{}]*(\{[a-z_][a-z0-9_]*\}[^{}]*)?$")
+
+
+def pattern_regex(path: str) -> re.Pattern[str]:
+    """The concrete paths a pattern path stands for: the placeholder is one or more characters
+    of a file name (letters, digits, '.', '_', '-'; never a '/')."""
+    found = PLACEHOLDER.search(path)
+    if found is None:
+        return re.compile(re.escape(path))
+    before, after = path[: found.start()], path[found.end() :]
+    return re.compile(f"{re.escape(before)}([A-Za-z0-9][A-Za-z0-9._-]*?){re.escape(after)}")
+
+
 DEFINITION_FILE = "dataset.yaml"
 
 
@@ -166,7 +181,38 @@ class FileSource(Shaping):
         path = Path(value)
         if path.is_absolute() or ".." in path.parts:
             raise ValueError("must be a path inside the dataset folder (no '..', not absolute)")
+        folder, _, _ = value.rpartition("/")
+        if "{" in folder or "}" in folder or not PATTERN_NAME.fullmatch(path.name):
+            raise ValueError(
+                "a file name may hold one placeholder such as {ar} (a field of the schema that "
+                "takes the part of the name it stands for), and no other braces"
+            )
         return value
+
+    @property
+    def placeholder(self) -> str | None:
+        """The field a pattern path's placeholder fills (`sources/fordon-{ar}.xlsx`: ar)."""
+        found = PLACEHOLDER.search(Path(self.path).name)
+        return found.group(1) if found else None
+
+    def matches(self, path: str) -> dict[str, str] | None:
+        """Whether the concrete `path` is this source's (its placeholder's value, if any)."""
+        if self.placeholder is None:
+            return {} if path == self.path else None
+        found = pattern_regex(self.path).fullmatch(path)
+        return None if found is None else {self.placeholder: found.group(1)}
+
+    def concrete(self, path: str, value: str) -> Self:
+        """This source read from one file that its pattern matches, the placeholder's field
+        filled with the part of the name it stands for (a whole number when it is one)."""
+        assert self.placeholder is not None
+        constant: str | int = int(value) if value.isdigit() and len(value) < 10 else value
+        return self.model_copy(
+            update={"path": path, "constants": {**self.constants, self.placeholder: constant}}
+        )
+
+
+AnyFileSource = TypeVar("AnyFileSource", bound=FileSource)
 
 
 class CsvSource(FileSource):
@@ -336,6 +382,13 @@ class ResourceDefinition(Strict):
         return value
 
 
+class DeliveryPolicy(Strict):
+    """What happens to a valid delivery: `review` waits for the steward's Publish (the page's
+    button, `POST /api/deliveries/<id>/publish`), `automatic` publishes it at once."""
+
+    publish: Literal["review", "automatic"] = "review"
+
+
 class DatasetDefinition(Strict):
     """What a steward writes in dataset.yaml."""
 
@@ -368,6 +421,7 @@ class DatasetDefinition(Strict):
     )
     sources: list[SourceInfo] = Field(min_length=1)
     resources: list[ResourceDefinition] = Field(min_length=1)
+    deliveries: DeliveryPolicy = DeliveryPolicy()
 
 
 class Dataset(BaseModel):
@@ -379,6 +433,10 @@ class Dataset(BaseModel):
     folder: Path
     definition: DatasetDefinition
     schemas: dict[str, dict[str, Any]]
+    # Declared source path -> the delivered file read in its place (opendata.deliveries).
+    delivered: dict[str, Path] = {}
+    # Provenance of each delivered file read, for the package's sources.
+    deliveries: list[dict[str, Any]] = []
 
     @property
     def needs_remote(self) -> bool:
@@ -394,7 +452,10 @@ class Dataset(BaseModel):
         return self.folder / DEFINITION_FILE
 
     def source_path(self, relative: str) -> Path:
-        """A source path from the definition, resolved and kept inside the dataset folder."""
+        """A source path from the definition, resolved and kept inside the dataset folder; a
+        delivered file when a steward delivered one for this path."""
+        if relative in self.delivered:
+            return self.delivered[relative]
         root = self.folder.resolve()
         resolved = (root / relative).resolve()
         if not resolved.is_relative_to(root):
@@ -402,6 +463,35 @@ class Dataset(BaseModel):
                 f"{self.definition_file}: path {relative!r} leaves the dataset folder"
             )
         return resolved
+
+    def file_sources(self) -> list[tuple[str, FileSource]]:
+        """Every declared file source with its resource's name (patterns as declared)."""
+        return [
+            (resource.name, source)
+            for resource in self.definition.resources
+            for source in resource.sources
+            if isinstance(source, FileSource)
+        ]
+
+    def concrete_sources(self, source: AnyFileSource) -> list[AnyFileSource]:
+        """The files a source is read from: itself, or for a pattern every file it matches in
+        the dataset's folder and among the delivered files, in order of their paths."""
+        if source.placeholder is None:
+            return [source]
+        root = self.folder.resolve()
+        found: dict[str, str] = {}
+        folder = (root / source.path).parent
+        if folder.is_dir() and folder.resolve().is_relative_to(root):
+            for candidate in folder.iterdir():
+                relative = candidate.relative_to(root).as_posix()
+                value = source.matches(relative)
+                if value and candidate.is_file():
+                    found[relative] = next(iter(value.values()))
+        for relative in self.delivered:
+            value = source.matches(relative)
+            if value:
+                found[relative] = next(iter(value.values()))
+        return [source.concrete(path, found[path]) for path in sorted(found)]
 
 
 def _describe(error: ValidationError, file: Path) -> str:
@@ -415,8 +505,12 @@ def _describe(error: ValidationError, file: Path) -> str:
     return "\n".join(lines)
 
 
-def load_dataset(folder: Path, schemas_dir: Path) -> Dataset:
-    """Read and check one dataset folder; every problem is a DefinitionError naming the file."""
+def load_dataset(
+    folder: Path, schemas_dir: Path, delivered: dict[str, Path] | None = None
+) -> Dataset:
+    """Read and check one dataset folder; every problem is a DefinitionError naming the file.
+
+    `delivered` maps declared source paths to files stewards delivered in their place."""
     name = folder.name
     file = folder / DEFINITION_FILE
     if not SLUG.match(name):
@@ -444,7 +538,9 @@ def load_dataset(folder: Path, schemas_dir: Path) -> Dataset:
         schemas[resource.name] = load_schema(
             schemas_dir, resource.schema_, f"{file}: resources.{index}.schema"
         )
-    dataset = Dataset(name=name, folder=folder, definition=definition, schemas=schemas)
+    dataset = Dataset(
+        name=name, folder=folder, definition=definition, schemas=schemas, delivered=delivered or {}
+    )
     for index, resource in enumerate(definition.resources):
         fields = [f.get("name") for f in schemas[resource.name]["fields"]]
         for group, sources in (("sources", resource.sources), ("live", resource.live or [])):
@@ -459,7 +555,19 @@ def load_dataset(folder: Path, schemas_dir: Path) -> Dataset:
                         f"{', '.join(repr(f) for f in fields)})"
                     )
         for number, source in enumerate(resource.sources):
-            if isinstance(source, FileSource):
+            if isinstance(source, FileSource) and source.placeholder is not None:
+                if source.placeholder not in fields:
+                    raise DefinitionError(
+                        f"{file}: resources.{index}.sources.{number}.path: the placeholder "
+                        f"{{{source.placeholder}}} is not a field of schema {resource.schema_} "
+                        f"(its fields: {', '.join(repr(f) for f in fields)})"
+                    )
+                if not dataset.concrete_sources(source):
+                    raise DefinitionError(
+                        f"{file}: resources.{index}.sources.{number}.path: no file matches "
+                        f"{source.path!r}"
+                    )
+            elif isinstance(source, FileSource):
                 path = dataset.source_path(source.path)
                 if not path.is_file():
                     raise DefinitionError(

@@ -154,7 +154,10 @@ def build_package(
         "created": None,
         "licenses": [LICENSES[definition.license]],
         "keywords": [*definition.keywords.sv, *definition.keywords.en],
-        "sources": [_source_entry(source) for source in definition.sources],
+        "sources": [
+            *(_source_entry(source) for source in definition.sources),
+            *dataset.deliveries,
+        ],
         "contributors": [
             {"title": definition.publisher, "roles": ["publisher"]},
             {
@@ -246,6 +249,12 @@ def content_hash(descriptor: Mapping[str, Any]) -> str:
     shape (`comparable`) so that the descriptor format is not content."""
     descriptor = comparable(descriptor)
     content = {key: value for key, value in descriptor.items() if key not in ("version", "created")}
+    if isinstance(content.get("sources"), list):
+        # Who delivered a file is provenance, not content: the same data delivered again by
+        # someone else (a spreadsheet saved anew) makes no new version.
+        content["sources"] = [
+            s for s in content["sources"] if not (isinstance(s, Mapping) and DELIVERY_KEY in s)
+        ]
     content["resources"] = [
         {k: v for k, v in resource.items() if k not in ("bytes", "hash")}
         if resource.get("format") == "parquet"
@@ -254,6 +263,8 @@ def content_hash(descriptor: Mapping[str, Any]) -> str:
     ]
     return sha256(dump_json(content))
 
+
+DELIVERY_KEY = "opendata:delivery"  # a package source that a steward delivered (deliveries.py)
 
 TEMPORAL_TYPES = ("year", "yearmonth", "date", "datetime")
 

@@ -34,6 +34,7 @@ from opendata.errors import (
 from opendata.liveness import Owner, current_owner
 from opendata.package import (
     CHANGES,
+    DELIVERY_KEY,
     DESCRIPTOR,
     VALIDATION,
     BuiltPackage,
@@ -45,6 +46,7 @@ from opendata.state import (
     CLAIMED,
     VERSIONS,
     Claim,
+    Delivery,
     FileRecord,
     Release,
     SemVer,
@@ -420,6 +422,16 @@ def withdrawn_match(versions: list[VersionEntry], content_hash: str) -> Release 
     return newest if newest is not None and newest.status is Status.WITHDRAWN else None
 
 
+def delivered_from(package: BuiltPackage) -> list[Delivery]:
+    """The steward deliveries a package was made from (its sources say so)."""
+    sources = package.descriptor.get("sources") or []
+    return [
+        Delivery.model_validate(source[DELIVERY_KEY])
+        for source in sources
+        if isinstance(source, dict) and DELIVERY_KEY in source
+    ]
+
+
 def withdrawn_message(name: str, tombstone: Release, latest: Release | None) -> str:
     """What a steward reads when the data is a withdrawn version's: which, when, why, and how
     to publish it anyway."""
@@ -582,6 +594,7 @@ def _publish_attempt(
         message=message,
         rows=dict(package.rows),
         files={f: _file_record(d) for f, d in files.items()},
+        deliveries=delivered_from(package) or None,
     )
     entries = [
         entry if v.version == version else v

@@ -60,8 +60,8 @@ VERSIONS = "versions.json"
 CATALOG = "catalog.json"
 
 # The format each file is written in; raise it (and add a migration below) when a shape changes.
-VERSIONS_FORMAT = 3
-CATALOG_FORMAT = 3
+VERSIONS_FORMAT = 4
+CATALOG_FORMAT = 4
 # Files written before formats existed (no `format` key).
 UNVERSIONED = 1
 
@@ -213,10 +213,23 @@ class Claim(_Record):
     owner: Owner | None = None  # claims from before owners were recorded have none
 
 
+class Delivery(_Record):
+    """A file a steward delivered that a version was made from (format 4): who, for which
+    organisation, when, and the SHA-256 of the bytes kept in the store's private area."""
+
+    id: str
+    source: str  # the declared source path the file was read as
+    file: str  # the file's name as the steward's computer called it (shown, never a path)
+    steward: str
+    organisation: str
+    delivered: Timestamp
+    sha256: Sha256
+
+
 class Release(_Record):
     """A published version, or the tombstone of a withdrawn one."""
 
-    omitted = ("message", "withdrawn", "reason", "files_deleted")
+    omitted = ("message", "withdrawn", "reason", "files_deleted", "deliveries")
 
     version: SemVer
     status: Literal[Status.PUBLISHED, Status.WITHDRAWN]
@@ -231,6 +244,7 @@ class Release(_Record):
     withdrawn: Timestamp | None = None
     reason: str | None = None
     files_deleted: bool | None = None  # absent: False (the files are kept)
+    deliveries: list[Delivery] | None = None  # the delivered files it was made from (format 4)
 
     @model_validator(mode="after")
     def _tombstone(self) -> Release:
@@ -372,6 +386,17 @@ class CatalogVersionFile(TypedDict):
 
 
 @with_config(ConfigDict(extra="forbid"))
+class CatalogDelivery(TypedDict):
+    id: str
+    source: str
+    file: str
+    steward: str
+    organisation: str
+    delivered: Timestamp
+    sha256: Sha256
+
+
+@with_config(ConfigDict(extra="forbid"))
 class CatalogVersion(TypedDict):
     version: VersionText
     status: Literal[Status.PUBLISHED, Status.WITHDRAWN]
@@ -385,6 +410,7 @@ class CatalogVersion(TypedDict):
     withdrawn: NotRequired[Timestamp | None]
     reason: NotRequired[str | None]
     files_deleted: NotRequired[bool]
+    deliveries: NotRequired[list[CatalogDelivery]]  # format 4: the delivered files it came from
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -518,9 +544,24 @@ def _catalog_2_to_3(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "format": 3}
 
 
+def _deliveries_3_to_4(record: dict[str, Any]) -> dict[str, Any]:
+    """Format 4 lets a version carry the `deliveries` it was made from (left out when there are
+    none): a format 3 file is a format 4 one as it is. The format moved so that a release that
+    cannot read `deliveries` says "upgrade opendata" instead of calling the file corrupt."""
+    return {**record, "format": 4}
+
+
 # Migration from format N to N + 1, by N.
-_VERSIONS_MIGRATIONS: dict[int, Migration] = {1: _versions_1_to_2, 2: _versions_2_to_3}
-_CATALOG_MIGRATIONS: dict[int, Migration] = {1: _catalog_1_to_2, 2: _catalog_2_to_3}
+_VERSIONS_MIGRATIONS: dict[int, Migration] = {
+    1: _versions_1_to_2,
+    2: _versions_2_to_3,
+    3: _deliveries_3_to_4,
+}
+_CATALOG_MIGRATIONS: dict[int, Migration] = {
+    1: _catalog_1_to_2,
+    2: _catalog_2_to_3,
+    3: _deliveries_3_to_4,
+}
 
 
 def _decode(raw: bytes, key: str, where: str) -> dict[str, Any]:

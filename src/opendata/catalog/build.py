@@ -19,7 +19,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from opendata import journal
 from opendata.catalog.dcat import CODE as DCAT_CODE
@@ -60,6 +60,7 @@ from opendata.state import (
     CATALOG_FORMAT,
     VERSIONS,
     Catalog,
+    CatalogDelivery,
     CatalogEntry,
     CatalogFile,
     CatalogResource,
@@ -213,6 +214,11 @@ def _version(home: str, entry: Release) -> CatalogVersion:
             for filename, record in sorted(entry.files.items())
         ],
     }
+    if entry.deliveries:
+        result["deliveries"] = [
+            cast("CatalogDelivery", delivery.model_dump(mode="json"))
+            for delivery in entry.deliveries
+        ]
     if entry.status is Status.WITHDRAWN:
         result["withdrawn"] = entry.withdrawn
         result["reason"] = entry.reason

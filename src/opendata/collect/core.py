@@ -184,7 +184,14 @@ def _collect(
     schema_fields = dataset.schemas[resource.name]["fields"]
     fields = [f["name"] for f in schema_fields]
     field_types = {f["name"]: f.get("type", "string") for f in schema_fields}
-    for index, source in enumerate(resource.sources):
+    concrete = [
+        (index, source)
+        for index, declared in enumerate(resource.sources)
+        for source in (
+            dataset.concrete_sources(declared) if isinstance(declared, FileSource) else [declared]
+        )
+    ]
+    for index, source in concrete:
         where = f"{dataset.definition_file}: resources.{resource.name}.sources.{index}"
         if isinstance(source, DatasetSource):
             other = resolve_dataset(source.dataset, source.resource)
