@@ -814,15 +814,26 @@ def test_a_merged_header_cell_is_named(tmp_path: Path) -> None:
     workbook = _workbook(rows, merged=["B1:C1"])
     assert refusal(xlsx_home(tmp_path / "a", workbook)) == (
         "prov/sources/data.xlsx, sheet 'Blad', row 1: merged cells B1:C1 in the header title "
-        "only their first column; unmerge them and give every column its own title, or choose "
-        "the columns to publish with `columns` in dataset.yaml"
+        "only their first column with `header_row`; declare the header with `header_rows` "
+        "instead (adding the row below when it tells the spanned columns apart) to give a "
+        "merged title to every column it spans, or choose the columns to publish with "
+        "`columns` in dataset.yaml"
     )
     # With `columns`, a title the merge hides is explained.
     home = xlsx_home(tmp_path / "b", workbook, ", columns: {id: id, namn: namn, varde: Varde}")
     assert refusal(home).endswith(
-        "(columns: 'id', 'namn', 'varde'); row 1 of sheet 'Blad' has merged cells (B1:C1): a "
-        "merged cell titles only its first column, so unmerge them and give every column its "
-        "own title"
+        "(columns: 'id', 'namn', 'varde'); row 1 of sheet 'Blad' has merged cells (B1:C1): with "
+        "`header_row`, a merged cell titles only its first column; declare `header_rows: [1]` "
+        "instead (`[1, 2]` when the row below tells the spanned columns apart) to give its title "
+        "to every column it spans"
+    )
+    # Declared, the merged title is every column's it spans: two columns titled 'namn' are
+    # refused (not one of them silently), naming the cells each title was joined from.
+    home = xlsx_home(tmp_path / "c", workbook, ", header_row: null, header_rows: [1]")
+    assert refusal(home) == (
+        "prov/sources/data.xlsx, sheet 'Blad', row 1: columns B (B1:C1) and C (B1:C1) have the "
+        "same title 'namn'; add the header row that tells them apart to `header_rows` in "
+        "dataset.yaml, so that it is clear which one to publish"
     )
 
 

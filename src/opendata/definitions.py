@@ -6,6 +6,7 @@ exist is a DefinitionError naming the file and the key: a typo must never be sil
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -163,6 +164,46 @@ class Limits(Strict):
     nesting: int = Field(default=64, ge=1, description="levels of JSON arrays and objects")
 
 
+# A header over several rows: each column's title is joined from these rows, top to bottom.
+HeaderRows = Annotated[
+    list[Annotated[int, Field(ge=1)]],
+    Field(
+        min_length=1,
+        description="rows a column's title is joined from (a title over the years, say); merged "
+        "header cells title every column they span",
+    ),
+]
+
+
+def _rows_in_order(rows: list[int] | None) -> list[int] | None:
+    if rows is not None and any(b <= a for a, b in itertools.pairwise(rows)):
+        raise ValueError("give the rows top to bottom, each once, e.g. [6, 7]")
+    return rows
+
+
+def _check_table_rows(
+    header_row: int | None,
+    header_rows: list[int] | None,
+    first_data_row: int | None,
+    last_data_row: int | None,
+) -> None:
+    """The header is one row or several (never both, which would leave one of them unread),
+    and the data comes below it."""
+    if header_row is not None and header_rows is not None:
+        raise ValueError(
+            "give header_row (one row of column titles) or header_rows (the rows each title is "
+            "joined from), not both"
+        )
+    last_header = header_rows[-1] if header_rows is not None else header_row or 1
+    if first_data_row is not None and first_data_row <= last_header:
+        if header_rows is None:
+            raise ValueError("first_data_row must be below header_row")
+        raise ValueError(f"first_data_row must be below the header's last row ({last_header})")
+    first = first_data_row or last_header + 1
+    if last_data_row is not None and last_data_row < first:
+        raise ValueError(f"last_data_row must be at or below the first data row ({first})")
+
+
 class FileSource(Shaping):
     path: str
     limits: Limits = Limits()
@@ -223,8 +264,15 @@ class CsvSource(FileSource):
     )
     decimal: Literal[".", ","] = "."
     melt: Melt | None = None
+    header_row: int = Field(
+        default=1, ge=1, description="the row of the column titles (rows above it: a title)"
+    )
+    header_rows: HeaderRows | None = None
+    first_data_row: int | None = Field(
+        default=None, ge=2, description="first row of data (default: the row under the header)"
+    )
     last_data_row: int | None = Field(
-        default=None, ge=2, description="the last row of data (the header is row 1)"
+        default=None, ge=2, description="the last row of data (the file's first row is row 1)"
     )
     stop_at_empty_row: bool = Field(
         default=False, description="the table ends at its first empty row (else those are skipped)"
@@ -237,11 +285,32 @@ class CsvSource(FileSource):
             raise ValueError('must be one character, such as "," or ";" (not a quote or line end)')
         return value
 
+    @field_validator("header_rows")
+    @classmethod
+    def _top_to_bottom(cls, rows: list[int] | None) -> list[int] | None:
+        return _rows_in_order(rows)
+
+    @model_validator(mode="after")
+    def _data_below_header(self) -> CsvSource:
+        given = self.header_row if "header_row" in self.model_fields_set else None
+        _check_table_rows(given, self.header_rows, self.first_data_row, self.last_data_row)
+        return self
+
+    @property
+    def header_numbers(self) -> tuple[int, ...]:
+        """The header's rows, top to bottom."""
+        return tuple(self.header_rows) if self.header_rows is not None else (self.header_row,)
+
+    @property
+    def data_start(self) -> int:
+        return self.first_data_row or self.header_numbers[-1] + 1
+
 
 class XlsxSource(FileSource):
     kind: Literal["xlsx"]
     sheet: str
-    header_row: int = Field(ge=1)
+    header_row: int | None = Field(default=None, ge=1, description="the row of the column titles")
+    header_rows: HeaderRows | None = None
     first_data_row: int | None = Field(
         default=None, ge=2, description="first row of data (default: the row under the header)"
     )
@@ -253,14 +322,34 @@ class XlsxSource(FileSource):
         "says where it ends: then empty rows above it are skipped)",
     )
 
+    @field_validator("header_rows")
+    @classmethod
+    def _top_to_bottom(cls, rows: list[int] | None) -> list[int] | None:
+        return _rows_in_order(rows)
+
     @model_validator(mode="after")
     def _data_below_header(self) -> XlsxSource:
-        if self.first_data_row is not None and self.first_data_row <= self.header_row:
-            raise ValueError("first_data_row must be below header_row")
-        first = self.first_data_row or self.header_row + 1
-        if self.last_data_row is not None and self.last_data_row < first:
-            raise ValueError(f"last_data_row must be at or below the first data row ({first})")
+        if self.header_row is None and self.header_rows is None:
+            raise ValueError(
+                "give header_row (the row of the column titles, e.g. 6) or header_rows (the "
+                "rows each column's title is joined from, e.g. [6, 7])"
+            )
+        _check_table_rows(
+            self.header_row, self.header_rows, self.first_data_row, self.last_data_row
+        )
         return self
+
+    @property
+    def header_numbers(self) -> tuple[int, ...]:
+        """The header's rows, top to bottom."""
+        if self.header_rows is not None:
+            return tuple(self.header_rows)
+        assert self.header_row is not None
+        return (self.header_row,)
+
+    @property
+    def data_start(self) -> int:
+        return self.first_data_row or self.header_numbers[-1] + 1
 
     @property
     def stops_at_empty_row(self) -> bool:

@@ -67,7 +67,8 @@ class RawSource:
     `header_note` explains a header that may not read as it looks (merged cells), and
     `merged_header` lists the header's merged cells that span several columns. Every row's
     origin starts with `place` (the file, or the file and sheet); `letters` gives a
-    spreadsheet column's letter by its title."""
+    spreadsheet column's letter by its title. A title that a header of several rows joins for
+    more than one column has the columns and their cells in `title_cells`."""
 
     headers: list[str]
     batches: Iterable[pa.Table]
@@ -77,6 +78,7 @@ class RawSource:
     merged_header: list[str] = field(default_factory=list)
     place: str = ""
     letters: dict[str, str] = field(default_factory=dict)
+    title_cells: dict[str, str] = field(default_factory=dict)
 
 
 LISTED = 10
@@ -254,17 +256,19 @@ def _read(
     from opendata.collect import files
 
     if isinstance(source, XlsxSource):
+        numbers = source.header_numbers
         return files.read_xlsx(
             path,
             label,
             source.sheet,
-            source.header_row,
+            numbers if source.header_rows is not None else numbers[0],
             source.first_data_row,
             where,
             source.limits,
             problems=problems,
             last_data_row=source.last_data_row,
             stop_at_empty_row=source.stops_at_empty_row,
+            untitled="" in _titles_named(source),
         )
     if isinstance(source, CsvSource):
         return files.read_csv(
@@ -277,10 +281,23 @@ def _read(
             problems=problems,
             last_data_row=source.last_data_row,
             stop_at_empty_row=source.stop_at_empty_row,
+            header_rows=source.header_numbers,
+            first_data_row=source.data_start,
         )
     if isinstance(source, JsonSource):
         return files.read_json(path, label, source, where)
     raise DefinitionError(f"{where}: unsupported source kind")  # pragma: no cover
+
+
+def _titles_named(source: FileSource) -> set[str]:
+    """The column titles a source's definition names (normalised)."""
+    named = list((source.columns or {}).values())
+    if source.municipality is not None:
+        named.append(source.municipality.code or source.municipality.name or "")
+    melt = getattr(source, "melt", None)
+    named += melt.columns if melt is not None else []
+    named += [rule.column for rule in source.skip_rows]
+    return {normalise_header(title) for title in named}
 
 
 def _conform(batch: pa.Table, fields: list[str]) -> pa.Table:
@@ -391,7 +408,8 @@ class Shaper:
         self._check_produced()
         needed = dict(self.mapping)
         if source.municipality is not None:
-            needed["<municipality>"] = source.municipality.code or source.municipality.name or ""
+            key = "code" if source.municipality.code is not None else "name"
+            needed[f"municipality.{key}"] = normalise_header(getattr(source.municipality, key))
         melt = getattr(source, "melt", None)
         if melt is not None:
             for header in self.melt_columns:
@@ -399,9 +417,16 @@ class Shaper:
         for header, _ in self.skips:
             needed[f"skip_rows {header!r}"] = header
         if raw.headers:
+            self._check_untitled(raw, needed)
             note = raw.header_note + self._delimiter_hint(raw)
             _require_headers(needed, raw.headers, self.where, self.label, note)
         twice = sorted(raw.duplicated & set(needed.values()))
+        if twice and twice[0] in raw.title_cells:
+            raise SourceError(
+                f"{raw.header_at}: {raw.title_cells[twice[0]]} have the same title {twice[0]!r}; "
+                "add the header row that tells them apart to `header_rows` in dataset.yaml, so "
+                "that it is clear which one to publish"
+            )
         if twice:
             raise SourceError(
                 f"{raw.header_at or self.label}: column {twice[0]!r} appears more than once in "
@@ -417,6 +442,31 @@ class Shaper:
             shaped = self._shape_batch(batch)
             if shaped.num_rows:
                 yield shaped
+
+    def _check_untitled(self, raw: RawSource, needed: dict[str, str]) -> None:
+        """A title '' in the definition names the column without a title (the first column of
+        a CSV file written with R's row names, say): there must be exactly one."""
+        keys = [key for key, title in needed.items() if title == ""]
+        if not keys:
+            return
+        untitled = [index for index, title in enumerate(raw.headers) if not title]
+        if len(untitled) == 1:
+            return
+        if isinstance(self.source, XlsxSource):
+            from openpyxl.utils.cell import get_column_letter
+
+            shown = [get_column_letter(index + 1) for index in untitled]
+        else:
+            shown = [str(index + 1) for index in untitled]
+        start = f"{self.where}: {keys[0]}: '' names the column without a title"
+        if not untitled:
+            titles = listing([repr(h) for h in raw.headers])
+            raise SourceError(f"{start}, but every column of {self.label} has one ({titles})")
+        raise SourceError(
+            f"{start}, but {self.label} has {len(untitled):,} columns without one (columns "
+            f"{listing(shown)}, at {raw.header_at}), so it cannot say which; name the column by "
+            "a title instead (with `header_rows`, a title in another row of the header counts)"
+        )
 
     def _skip(self, batch: pa.Table) -> pa.Table:
         """The rows that no `skip_rows` rule matches (Arrow's RE2, on the trimmed cell)."""
@@ -440,8 +490,10 @@ class Shaper:
         if raw.merged_header:
             raise SourceError(
                 f"{raw.header_at}: merged cells {listing(raw.merged_header)} in the header title "
-                "only their first column; unmerge them and give every column its own title, or "
-                "choose the columns to publish with `columns` in dataset.yaml"
+                "only their first column with `header_row`; declare the header with `header_rows` "
+                "instead (adding the row below when it tells the spanned columns apart) to give a "
+                "merged title to every column it spans, or choose the columns to publish with "
+                "`columns` in dataset.yaml"
             )
         extra = [title for title in dict.fromkeys(titles) if title not in self.fields]
         if extra:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import itertools
 import json
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -106,42 +107,93 @@ def _ascii_compatible(codec: str) -> bool:
 
 
 def _header(
-    path: Path, label: str, encoding: str, delimiter: str, limits: Limits
+    path: Path,
+    label: str,
+    encoding: str,
+    delimiter: str,
+    limits: Limits,
+    rows: Sequence[int] = (1,),
 ) -> tuple[list[str], set[str]]:
-    """The normalised header labels and those that appear more than once."""
+    """The normalised header labels and those that appear more than once.
+
+    The header is the first row unless the source declares another (title rows above it), or
+    several (`header_rows`): then each column's title is joined from its cells in those rows.
+    """
     codec = _codec(encoding, label)
     # A byte-order mark is not part of the first header (Excel writes one).
     reading = "utf-8-sig" if codec == "utf-8" else encoding
     bound = max(HEADER_CHARS, limits.cell_bytes)
+    read = [0]  # lines read so far
 
     def lines(stream: Any) -> Iterator[str]:
         while line := stream.readline(bound + 1):
             if len(line) > bound:
                 raise SourceError(
-                    f"{label}, line 1: the header line is longer than {bound:,} characters; "
-                    "is this a CSV file?"
+                    f"{label}, line {read[0] + 1}: the header line is longer than {bound:,} "
+                    "characters; is this a CSV file?"
                 )
+            read[0] += 1
             yield line
 
+    wanted = set(rows)
+    found: dict[int, list[str]] = {}
+    number = 0
     try:
         with path.open(encoding=reading, newline="") as stream, _field_limit(bound):
             reader = csv.reader(lines(stream), delimiter=delimiter, strict=True)
-            first = next(reader, None)
+            while number < rows[-1]:
+                started = read[0] + 1  # the line the record begins on
+                record = next(reader, None)
+                if record is None:
+                    break
+                number += 1
+                if number in wanted:
+                    at = f"line {started}" if rows == (1,) else f"row {number}"
+                    _header_width(record, f"{label}, {at}", limits)
+                    found[number] = record
     except UnicodeDecodeError:
         raise _not_encoded(path, label, encoding) from None
     except csv.Error as error:
-        raise SourceError(f"{label}, line 1: malformed CSV header: {error}") from None
-    if first is None:
-        raise SourceError(f"{label}: the file is empty (no header row)")
-    if len(first) > limits.columns:
+        raise SourceError(f"{label}, line {read[0]}: malformed CSV header: {error}") from None
+    if not found:
+        if rows == (1,):
+            raise SourceError(f"{label}: the file is empty (no header row)")
         raise SourceError(
-            f"{label}, line 1: {len(first):,} columns, more than the limit of "
+            f"{label}: {_rows_text(rows)} {'is' if len(rows) == 1 else 'are'} the header "
+            f"(dataset.yaml), but the file has only {number} row{'s' if number != 1 else ''}"
+        )
+    if found.get(1):
+        found[1][0] = found[1][0].removeprefix("\ufeff")
+    header = _joined([found.get(row, []) for row in rows])
+    return header, _duplicated(header)
+
+
+def _header_width(record: list[Any], where: str, limits: Limits) -> None:
+    if len(record) > limits.columns:
+        raise SourceError(
+            f"{where}: {len(record):,} columns, more than the limit of "
             f"{limits.columns:,}; " + _raise_limit("columns")
         )
-    if first:
-        first[0] = first[0].removeprefix("\ufeff")
-    header = [normalise_header(h) for h in first]
-    return header, _duplicated(header)
+
+
+def _joined(rows: list[list[Any]]) -> list[str]:
+    """Each column's title: its cells in the header rows, top to bottom, joined with a space
+    (empty ones left out, layout whitespace collapsed); one row gives its own titles."""
+    width = max((len(row) for row in rows), default=0)
+    header = []
+    for index in range(width):
+        parts = [normalise_header(row[index]) for row in rows if index < len(row)]
+        header.append(" ".join(part for part in parts if part))
+    return header
+
+
+def _rows_text(rows: Sequence[int]) -> str:
+    """'row 4', 'rows 6–9' (consecutive) or 'rows 3, 5'."""
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    if rows[-1] - rows[0] == len(rows) - 1:
+        return f"rows {rows[0]}–{rows[-1]}"
+    return "rows " + ", ".join(str(row) for row in rows)
 
 
 def _duplicated(header: list[str]) -> set[str]:
@@ -426,8 +478,12 @@ def read_csv(
     problems: SourceProblems | None = None,
     last_data_row: int | None = None,
     stop_at_empty_row: bool = False,
+    header_rows: Sequence[int] = (1,),
+    first_data_row: int | None = None,
 ) -> RawSource:
-    """Rows of a delimited text file; the first line is the header.
+    """Rows of a delimited text file; the first line is the header unless `header_rows` says
+    which rows are (title rows above it; several rows joined), data from `first_data_row`
+    (default: the row under the header). Rows keep their numbers in the file.
 
     The parallel reader is three times faster but cannot number the rows it sets aside (blank
     lines, rows with a wrong number of cells); when it meets one, it raises ExactRowNumbersNeeded
@@ -435,12 +491,12 @@ def read_csv(
 
     A row with the wrong number of cells is left out and becomes a problem in `problems` (the
     reading goes on, so every such row is reported at once); without `problems` it is refused.
-    Reading ends after `last_data_row` (the header is row 1) or, with `stop_at_empty_row`, at
-    the first empty row below the data.
+    Reading ends after `last_data_row` (the file's first row is row 1) or, with
+    `stop_at_empty_row`, at the first empty row below the data.
     """
     check_size(path, label, limits)
     codec = _codec(encoding, label)
-    header, duplicated = _header(path, label, encoding, delimiter, limits)
+    header, duplicated = _header(path, label, encoding, delimiter, limits, header_rows)
     if parallel:  # the first reading only (the serial one reads the same bytes)
         _scan_csv(path, label, codec, encoding, delimiter, limits, last_data_row)
     batches = _csv_batches(
@@ -451,15 +507,17 @@ def read_csv(
         header,
         parallel,
         limits,
-        _RowRange(last_data_row, stop_at_empty_row),
+        _RowRange(last_data_row, stop_at_empty_row, first_data_row or header_rows[-1] + 1),
         problems,
     )
-    return RawSource(header, batches, duplicated, header_at=f"{label}, line 1", place=label)
+    at = "line 1" if tuple(header_rows) == (1,) else _rows_text(header_rows)
+    return RawSource(header, batches, duplicated, header_at=f"{label}, {at}", place=label)
 
 
 class _RowRange(NamedTuple):
-    last: int | None  # the last data row (the header is row 1)
+    last: int | None  # the last data row (the file's first row is row 1)
     stop_at_empty: bool  # the first empty row below the data ends the table
+    first: int = 2  # the first data row (rows above it: the header and titles)
 
 
 def _wrong_width(
@@ -512,6 +570,7 @@ def _csv_batches(
     wrong: list[tuple[int, int, str]] = []  # the first of them: number, cells, text
     unnumbered: list[str] = []
     block = _block(limits)
+    first = rows.first  # a data row's number is its position among them plus this
 
     def set_aside(row: Any) -> str:
         if row.number is None:
@@ -551,7 +610,7 @@ def _csv_batches(
             path,
             read_options=pacsv.ReadOptions(
                 column_names=names,
-                skip_rows_after_names=1,
+                skip_rows_after_names=first - 1,
                 encoding=encoding,
                 use_threads=parallel,
                 block_size=block,
@@ -586,10 +645,10 @@ def _csv_batches(
         check_set_aside()
         count = batch.num_rows
         # A row's record number: its place among the data rows, plus the rows set aside
-        # before it, plus the header.
+        # before it, plus the rows above the data.
         positions = np.arange(good, good + count)
         set_aside_rows = [*skipped, *wrong_rows[True], *wrong_rows[False]]
-        aside = np.sort(np.asarray(set_aside_rows, dtype=np.int64)) - 2
+        aside = np.sort(np.asarray(set_aside_rows, dtype=np.int64)) - first
         if len(aside):
             positions = positions + np.searchsorted(
                 aside - np.arange(len(aside)), positions, side="right"
@@ -610,21 +669,23 @@ def _csv_batches(
         if rows.stop_at_empty and stop is None:
             empty_rows = np.zeros(count, bool) if blank is None else _numpy_bool(blank)
             if first_data is None and not empty_rows.all():
-                first_data = int(positions[np.argmin(empty_rows)]) + 2
+                first_data = int(positions[np.argmin(empty_rows)]) + first
             if first_data is not None:
                 candidates = [n for n in skipped if n > first_data]
-                candidates += [int(n) + 2 for n in positions[empty_rows] if n + 2 > first_data]
+                candidates += [
+                    int(n) + first for n in positions[empty_rows] if n + first > first_data
+                ]
                 stop = min(candidates, default=None)
         last = _last_row(rows.last, stop)
-        ended = last is not None and count > 0 and int(positions[-1]) + 2 >= last
-        if last is not None and count and int(positions[-1]) + 2 > last:
-            within = positions + 2 <= last
+        ended = last is not None and count > 0 and int(positions[-1]) + first >= last
+        if last is not None and count and int(positions[-1]) + first > last:
+            within = positions + first <= last
             batch = batch.filter(pa.array(within))
             positions = positions[within]
             if blank is not None:
                 blank = pc.filter(blank, pa.array(within))
-        _check_cell_bytes(batch, header, label, positions, limits)
-        numbers = int64_array(positions + 2).cast(pa.string())
+        _check_cell_bytes(batch, header, label, positions + first, limits)
+        numbers = int64_array(positions + first).cast(pa.string())
         columns = {name: batch.column(i) for i, name in enumerate(header)}
         origins = pc.binary_join_element_wise(f"{label}, row ", numbers, "")
         table = pa.table({**columns, ORIGIN: origins})
@@ -655,7 +716,7 @@ def _block(limits: Limits) -> int:
 
 
 def _check_cell_bytes(
-    batch: pa.RecordBatch, header: list[str], label: str, positions: Any, limits: Limits
+    batch: pa.RecordBatch, header: list[str], label: str, numbers: Any, limits: Limits
 ) -> None:
     for i, name in enumerate(header):
         lengths = pc.binary_length(batch.column(i))
@@ -663,7 +724,7 @@ def _check_cell_bytes(
         if longest is not None and longest > limits.cell_bytes:
             at = pc.index(pc.greater(lengths, limits.cell_bytes), True).as_py()
             raise SourceError(
-                f"{label}, row {int(positions[at]) + 2}, column {name!r}: a cell of "
+                f"{label}, row {int(numbers[at])}, column {name!r}: a cell of "
                 f"{longest:,} bytes, more than the limit of {limits.cell_bytes:,}; "
                 + _raise_limit("cell_bytes")
             )
@@ -835,7 +896,7 @@ def read_xlsx(
     path: Path,
     label: str,
     sheet: str,
-    header_row: int,
+    header_row: int | Sequence[int],
     first_data_row: int | None,
     where: str,
     limits: Limits = DEFAULT_LIMITS,
@@ -843,6 +904,7 @@ def read_xlsx(
     problems: SourceProblems | None = None,
     last_data_row: int | None = None,
     stop_at_empty_row: bool = True,
+    untitled: bool = False,
 ) -> RawSource:
     """The block of rows from `first_data_row` up to the first blank row after the data.
 
@@ -854,6 +916,11 @@ def read_xlsx(
 
     A formula without a saved value or an empty cell inside merged cells is a problem in
     `problems` (the cell is read as empty and the reading goes on); without `problems`, refused.
+
+    `header_row` is one row (`header_row` in dataset.yaml: a merged title cell titles only its
+    first column, as the sheet's XML has it), or the rows declared by `header_rows`: each
+    column's title is joined from them, and a merged cell titles every column it spans. With
+    `untitled`, the one column without a title is read too, as '' (a definition names it so).
     """
     import zipfile
 
@@ -874,16 +941,23 @@ def read_xlsx(
     try:
         merged = _merged_ranges(workbook._archive, worksheet._worksheet_path, place)
         sheet_rows = SheetRows(workbook, worksheet)
-        rows = iter(sheet_rows)
+        rows: Iterator[_Row] = iter(sheet_rows)
         header: list[str] | None = None
         counted = 0
-        for number, row, _beyond, _widest in rows:
-            counted = number
-            if number > header_row:
-                break
-            if number == header_row:
-                header = _xlsx_header(row, place, number, limits)
-                break
+        joined: _JoinedHeader | None = None
+        if isinstance(header_row, int):
+            for number, row, _beyond, _widest in rows:
+                counted = number
+                if number > header_row:
+                    break
+                if number == header_row:
+                    header = _xlsx_header(row, place, number, limits)
+                    break
+        else:
+            joined = _joined_header(rows, tuple(header_row), merged, place, limits)
+            header, counted = joined.titles, joined.counted
+            if joined.below is not None:  # the first row under the header: read it again
+                rows = itertools.chain([joined.below], rows)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as error:
         workbook.close()
         raise SourceError(f"{label}: not a readable .xlsx workbook ({error})") from None
@@ -893,30 +967,45 @@ def read_xlsx(
     except BaseException:
         workbook.close()
         raise
+    numbers = (header_row,) if isinstance(header_row, int) else tuple(header_row)
+    if joined is not None and not any(header or ()):
+        workbook.close()
+        rows_text = _rows_text(numbers)
+        if counted >= numbers[0] or joined.below is not None:
+            raise SourceError(
+                f"{where}: header_rows: {rows_text} of sheet {sheet!r} of {label} "
+                f"{'is' if len(numbers) == 1 else 'are'} empty"
+            )
+        raise SourceError(f"{where}: header_rows: sheet {sheet!r} of {label} has {counted} rows")
     if header is None:
         workbook.close()
-        if counted > header_row:
+        if counted > numbers[0]:
             raise SourceError(
                 f"{where}: header_row: row {header_row} of sheet {sheet!r} of {label} is empty"
             )
         raise SourceError(f"{where}: header_row: sheet {sheet!r} of {label} has {counted} rows")
-    names = list(dict.fromkeys(h for h in header if h))
-    start = first_data_row or header_row + 1
+    # The one column without a title, when a definition names it ('').
+    untitled_at = header.index("") if untitled and header.count("") == 1 else -1
+    names = list(dict.fromkeys(h for i, h in enumerate(header) if h or i == untitled_at))
+    start = first_data_row or numbers[-1] + 1
     sheet_rows.width = len(header)  # cells right of the header are never read
-    in_header = [m for m in merged if m[1] <= header_row <= m[3] and m[2] > m[0]]
+    in_header = [] if joined is not None else _merged_in_row(merged, numbers[0])
     note = ""
     if in_header:
         shown = ", ".join(_range_text(m) for m in in_header[:5])
+        top = numbers[0]
         note = (
-            f"; row {header_row} of sheet {sheet!r} has merged cells ({shown}): a merged cell "
-            "titles only its first column, so unmerge them and give every column its own title"
+            f"; row {top} of sheet {sheet!r} has merged cells ({shown}): with `header_row`, a "
+            f"merged cell titles only its first column; declare `header_rows: [{top}]` instead "
+            f"(`[{top}, {top + 1}]` when the row below tells the spanned columns apart) to give "
+            "its title to every column it spans"
         )
     # Merged ranges that reach into the data, for each titled column they cover.
     covering: dict[int, list[tuple[int, int, int, int]]] = {}
     for merged_range in merged:
         if merged_range[3] >= start:
             for column in range(merged_range[0], min(merged_range[2], len(header)) + 1):
-                if header[column - 1]:
+                if header[column - 1] or column - 1 == untitled_at:
                     covering.setdefault(column, []).append(merged_range)
 
     def batches() -> Iterator[pa.Table]:
@@ -952,7 +1041,7 @@ def read_xlsx(
                 origin = f"{place}, row {number}"
                 cells: dict[str, Any] = {}
                 for index, name in enumerate(header):
-                    if not name:
+                    if not name and index != untitled_at:
                         continue
                     value = row[index] if index < len(row) else None  # a short row
                     if isinstance(value, Unsaved):
@@ -993,18 +1082,120 @@ def read_xlsx(
     merged_header = [_range_text(m) for m in in_header]
     letters: dict[str, str] = {}
     for index, title in enumerate(header):
-        if title:
+        if title or index == untitled_at:
             letters.setdefault(title, _coordinate(1, index + 1)[:-1])
+    duplicated = _duplicated(header)
     return RawSource(
         header,
         batches(),
-        _duplicated(header),
-        header_at=f"{place}, row {header_row}",
+        duplicated,
+        header_at=f"{place}, {_rows_text(numbers)}",
         header_note=note,
         merged_header=merged_header,
         place=place,
         letters=letters,
+        title_cells={} if joined is None else joined.cells_of(duplicated),
     )
+
+
+def _merged_in_row(
+    merged: list[tuple[int, int, int, int]], row: int
+) -> list[tuple[int, int, int, int]]:
+    """Merged cells of one header row that span several columns (each titles only its first)."""
+    return [m for m in merged if m[1] <= row <= m[3] and m[2] > m[0]]
+
+
+class _JoinedHeader(NamedTuple):
+    titles: list[str]
+    refs: list[list[str]]  # each column's cells its title was joined from ("B6", "H6:K6")
+    counted: int  # the last row read
+    below: _Row | None  # the first row under the header, read to know the header had ended
+
+    def cells_of(self, titles: set[str]) -> dict[str, str]:
+        """For a title several columns share, the columns and the cells each was joined from:
+        'columns B (B3:C3, B4) and C (B3:C3, C4)'."""
+        found = {}
+        for title in sorted(titles):
+            shown = [
+                f"{_coordinate(1, index + 1)[:-1]} ({', '.join(self.refs[index])})"
+                for index, name in enumerate(self.titles)
+                if name == title
+            ]
+            found[title] = "columns " + ", ".join(shown[:-1]) + " and " + shown[-1]
+        return found
+
+
+def _joined_header(
+    rows: Iterator[_Row],
+    numbers: tuple[int, ...],
+    merged: list[tuple[int, int, int, int]],
+    place: str,
+    limits: Limits,
+) -> _JoinedHeader:
+    """Each column's title joined from the header rows `numbers`, top to bottom, with a space.
+
+    A merged cell gives its value to every cell it spans in those rows (its value is kept by
+    its first cell, which may lie above the header), and counts once in a column's title however
+    many header rows it spans: 'Inflyttade' merged over H6:K6 above 'därav från' merged over
+    I7:K7 titles column J 'Inflyttade därav från …'."""
+    wanted = set(numbers)
+    last = numbers[-1]
+    spans = [m for m in merged if any(m[1] <= row <= m[3] for row in numbers)]
+    anchor_columns: dict[int, list[int]] = {}
+    for span in spans:
+        anchor_columns.setdefault(span[1], []).append(span[0])
+    values: dict[int, list[str]] = {}
+    anchors: dict[tuple[int, int], str] = {}  # (row, column) of a merged range's first cell
+    counted = 0
+    below: _Row | None = None
+    for item in rows:
+        if item.number > last:
+            below = item
+            break
+        counted = item.number
+        if item.number in wanted:
+            values[item.number] = _xlsx_header(item.values, place, item.number, limits)
+        for column in anchor_columns.get(item.number, ()):
+            cell = item.values[column - 1] if column <= len(item.values) else None
+            if isinstance(cell, Unsaved):
+                raise _unsaved(place, item.number, column - 1, [], cell)
+            anchors[(item.number, column)] = normalise_header(cell)
+        if item.number == last:
+            break
+    width = max([len(cells) for cells in values.values()] + [m[2] for m in spans], default=0)
+    if width > limits.columns:
+        raise SourceError(
+            f"{place}, {_rows_text(numbers)}: {width:,} columns, more than the limit of "
+            f"{limits.columns:,}; " + _raise_limit("columns")
+        )
+    cover: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    for span in spans:
+        for row in numbers:
+            if span[1] <= row <= span[3]:
+                for column in range(span[0], span[2] + 1):
+                    cover.setdefault((row, column), span)
+    titles: list[str] = []
+    refs: list[list[str]] = []
+    for column in range(1, width + 1):
+        parts: list[str] = []
+        cells: list[str] = []
+        seen: set[tuple[int, int, int, int]] = set()
+        for row in numbers:
+            covering = cover.get((row, column))
+            if covering is None:
+                found = values.get(row, [])
+                text, ref = (found[column - 1] if column <= len(found) else ""), None
+            elif covering in seen:
+                continue  # a merged cell over several header rows counts once
+            else:
+                seen.add(covering)
+                text, ref = anchors.get((covering[1], covering[0]), ""), _range_text(covering)
+            if text:
+                parts.append(text)
+                cells.append(ref or _coordinate(row, column))
+        titles.append(" ".join(parts))
+        refs.append(cells)
+    return _JoinedHeader(titles, refs, counted, below)
 
 
 def _xlsx_header(row: list[Any], place: str, number: int, limits: Limits) -> list[str]:
