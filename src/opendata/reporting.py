@@ -323,9 +323,11 @@ def invalid_report(outcome: Mapping[str, Any], limit: int = LISTED) -> str:
     if problems:
         lines += [
             "1. Öppna filen i kolumnen **Fil** nedan och gå till raden i kolumnen **Rad** "
-            "(rad 1 är rubrikraden). "
+            "(radnumret som kalkylbladet visar till vänster; i en CSV-fil är filens första "
+            "rad rad 1). "
             "*Open the file named under **Fil / file** and go to the row under "
-            "**Rad / row** (row 1 is the header row).*",
+            "**Rad / row** (the number the spreadsheet shows at the row's left; in a CSV file, "
+            "the file's first row is row 1).*",
             "2. Rätta värdet i den kolumn som nämns; **Vad är fel** säger vad som är fel. "
             "Rätta alla rader i listan, de står i radordning. "
             "*Correct the value in the column named; **what is wrong** says what is wrong. "
