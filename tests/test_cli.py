@@ -10,7 +10,7 @@ import pytest
 
 from opendata.config import load_settings
 from opendata.publish import collect_tables, load
-from tests.conftest import REPO, run_cli, snapshot
+from tests.conftest import run_cli, snapshot
 
 DATASETS = [
     "avfallsplan",
@@ -112,7 +112,7 @@ def write_broken_copy(workspace: Path, breakage: str) -> tuple[str, int]:
         writer = csv.writer(stream)
         writer.writerow(folkmangd.fields)
         writer.writerows(rows)
-    definition = (REPO / "datasets/befolkning/dataset.yaml").read_text("utf-8")
+    definition = (workspace / "datasets/befolkning/dataset.yaml").read_text("utf-8")
     head = definition.split("resources:")[0]
     (folder / "dataset.yaml").write_text(
         head
@@ -227,9 +227,10 @@ def test_unwritable_store_is_an_operational_failure(workspace: Path, prefect_api
     assert result.returncode == 3, result.stdout + result.stderr
     assert "avfallsplan  failed" in result.stdout
     store = blocker / "store"
+    # The first thing a run reads from the store: the files stewards delivered for it.
     assert (
-        f"avfallsplan: cannot read datasets/avfallsplan/versions.json from {store}: Not a directory"
-        in result.stderr
+        f"avfallsplan: cannot read _private/deliveries/current/avfallsplan.json from {store}: "
+        "Not a directory" in result.stderr
     )
     assert (
         f"Error: catalog not updated: cannot read catalog.json from {store}: Not a directory"

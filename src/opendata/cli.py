@@ -408,6 +408,7 @@ def validate(
     )
     if not (folder / "dataset.yaml").is_file():
         raise DefinitionError(f"no dataset at {folder} (no dataset.yaml)")
+    by_name = not ("/" in target or Path(target).is_dir())
     dataset = load_dataset(folder, settings.schemas_dir)
     if offline and dataset.needs_remote:
         typer.echo(f"{dataset.name}: skipped (collected from a public API; --offline)")
@@ -419,7 +420,13 @@ def validate(
         remote = remote_sources(settings, open_store(settings.store_url))
     workspace = new_workspace(dataset.name)
     try:
-        tables = collect_tables(settings, dataset, remote, workspace=workspace)
+        delivered_to = open_store(settings.store_url) if by_name else None
+        if delivered_to is not None:
+            # A dataset named is validated as a run reads it: with its stewards' deliveries.
+            from opendata.deliveries import load_delivered
+
+            dataset = load_delivered(settings, delivered_to, dataset.name, workspace)
+        tables = collect_tables(settings, dataset, remote, workspace=workspace, store=delivered_to)
         report = validate_tables(dataset.name, tables, scratch=workspace)
     finally:
         discard_workspace(workspace)

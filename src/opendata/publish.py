@@ -169,10 +169,12 @@ def collect_tables(
     refresh: bool = False,
     *,
     workspace: Path | None = None,
+    store: Store | None = None,
 ) -> list[Table]:
     """Every resource of the dataset, collected and staged in `workspace` with their origins.
 
-    Without a workspace, a new one is made that the caller owns (tests and small tools).
+    Without a workspace, a new one is made that the caller owns (tests and small tools). With
+    a `store`, another dataset this one reads from is read with its delivered files too.
     """
     if workspace is None:
         workspace = new_workspace(dataset.name)
@@ -185,7 +187,7 @@ def collect_tables(
         if other in resolving or other == dataset.name:
             raise DefinitionError(f"{dataset.definition_file}: dataset {other!r} refers to itself")
         resolving.add(other)
-        target = load(settings, other)
+        target = load_current(settings, other, store, workspace)
         matches = [r for r in target.definition.resources if r.name == resource]
         if not matches:
             raise DefinitionError(
@@ -213,27 +215,57 @@ def collect_tables(
     return tables
 
 
+def load_current(settings: Settings, name: str, store: Store | None, workspace: Path) -> Dataset:
+    """The dataset as a run reads it: with a store, its stewards' current deliveries in place
+    of the repository's copies of those sources (opendata.deliveries)."""
+    if store is None:
+        return load(settings, name)
+    from opendata.deliveries import load_delivered
+
+    return load_delivered(settings, store, name, workspace)
+
+
 def prepare(
-    settings: Settings, name: str, remote: RemoteFetcher | None = None, refresh: bool = False
+    settings: Settings,
+    name: str,
+    remote: RemoteFetcher | None = None,
+    refresh: bool = False,
+    store: Store | None = None,
 ) -> Prepared:
-    """Collect and validate one dataset and, if it is valid, build its package on disk."""
-    dataset = load(settings, name)
+    """Collect and validate one dataset and, if it is valid, build its package on disk.
+
+    With a `store`, the dataset is read with the files its stewards delivered there."""
     workspace = new_workspace(name)
     try:
-        tables = collect_tables(settings, dataset, remote, refresh, workspace=workspace)
-        for table in tables:
-            progress.info("%s: %s, %s rows collected", name, table.name, f"{table.row_count:,}")
-        report = validate_tables(dataset.name, tables, scratch=workspace)
-        if report.valid:
-            progress.info("%s: valid", name)
-        else:
-            progress.info("%s: invalid, %d problems", name, len(report.problems))
-        package = (
-            build_package(dataset, tables, report, workspace / "package") if report.valid else None
-        )
+        dataset = load_current(settings, name, store, workspace)
+        return prepare_dataset(settings, dataset, remote, refresh, workspace=workspace, store=store)
     except BaseException:
         discard_workspace(workspace)
         raise
+
+
+def prepare_dataset(
+    settings: Settings,
+    dataset: Dataset,
+    remote: RemoteFetcher | None = None,
+    refresh: bool = False,
+    *,
+    workspace: Path,
+    store: Store | None = None,
+) -> Prepared:
+    """`prepare` for a dataset already loaded (with the deliveries being checked)."""
+    name = dataset.name
+    tables = collect_tables(settings, dataset, remote, refresh, workspace=workspace, store=store)
+    for table in tables:
+        progress.info("%s: %s, %s rows collected", name, table.name, f"{table.row_count:,}")
+    report = validate_tables(dataset.name, tables, scratch=workspace)
+    if report.valid:
+        progress.info("%s: valid", name)
+    else:
+        progress.info("%s: invalid, %d problems", name, len(report.problems))
+    package = (
+        build_package(dataset, tables, report, workspace / "package") if report.valid else None
+    )
     return Prepared(dataset, tables, report, package, workspace)
 
 

@@ -180,8 +180,10 @@ def collect_and_validate(
 ) -> Prepared:
     """Collect and validate one dataset (public APIs through the store's cache unless offline)."""
     settings = load_settings(home=home)
-    remote = None if offline else remote_sources(settings, open_store(store_url))
-    return prepare(settings, name, remote, refresh)
+    store = open_store(store_url)
+    remote = None if offline else remote_sources(settings, store)
+    # The store's current deliveries are the dataset's sources where stewards delivered them.
+    return prepare(settings, name, remote, refresh, store=store)
 
 
 def publish_version(

@@ -1,0 +1,952 @@
+"""Deliveries: source files that stewards hand in, kept for good, checked, and published.
+
+A delivery is one file for one declared source of one dataset. Its life:
+
+    received → validating → invalid | unchanged | ready → published
+                                   (or failed: something a steward cannot fix went wrong)
+
+- **Kept.** The bytes are stored once, immutable and content-addressed by SHA-256, in the
+  store's private area (`_private/deliveries/files/…`), with a record of who delivered them,
+  when, from which file name and for which source (`_private/deliveries/records/<dataset>/<id>`).
+  Nothing a steward delivered is ever deleted or overwritten. The same bytes delivered again for
+  the same dataset and source are the earlier delivery: no new record, no new run, no version.
+- **Read in place of the repository's copy.** A dataset's current source files are its latest
+  published deliveries (`_private/deliveries/current/<dataset>.json`); every run (the schedule,
+  `opendata publish`, a delivery's own check) reads those instead of the repository's copies,
+  which are what a fresh store starts from.
+- **Checked like any run.** A delivery is collected and validated with the dataset's other
+  sources by the same functions as `opendata publish` (`publish.prepare`), so its problems are
+  `opendata validate`'s, word for word; a valid one gets the version, bump and diff a publish
+  would make (a dry run of the publish protocol).
+- **Published on request** (`publish_delivery`), or at once where the dataset's definition says
+  `deliveries: {publish: automatic}`; the version records the deliveries it was made from.
+
+Every record is replaced with a compare-and-swap, so two processes (the delivery app and a
+Prefect worker) never both take one delivery through a step; two deliveries of one dataset are
+serialised by the publish protocol's claims. All keys come from `Keys`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from opendata.catalog import rebuild_catalog
+from opendata.collect.core import RemoteFetcher
+from opendata.config import Settings
+from opendata.contention import PATIENCE
+from opendata.definitions import Dataset, FileSource, load_dataset
+from opendata.errors import (
+    DefinitionError,
+    InvalidSourceData,
+    LostRace,
+    OpendataError,
+    SourceError,
+    StoreError,
+)
+from opendata.package import DELIVERY_KEY
+from opendata.publish import (
+    Outcome,
+    discard_workspace,
+    new_workspace,
+    prepare_dataset,
+    publish_package,
+)
+from opendata.storage import Store
+
+log = logging.getLogger("opendata.deliveries")
+
+RECORD_FORMAT = 1
+DeliveryState = Literal[
+    "received", "validating", "invalid", "ready", "unchanged", "published", "failed"
+]
+FINAL: tuple[DeliveryState, ...] = ("invalid", "unchanged", "published", "failed")
+Via = Literal["page", "api", "inbox"]
+ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
+# A delivery that has been `validating` this long without a word lost its run (a crash).
+STALLED = timedelta(minutes=15)
+MAX_FILENAME = 255
+INBOX_STEWARD = "inkorg"
+
+
+class Keys:
+    """Every store key of the deliveries: the one place that knows the layout."""
+
+    ROOT = "_private/deliveries"
+    INBOX = "_inbox"
+
+    @staticmethod
+    def file(sha256: str) -> str:
+        return f"{Keys.ROOT}/files/sha256/{sha256[:2]}/{sha256}"
+
+    @staticmethod
+    def records(dataset: str) -> str:
+        return f"{Keys.ROOT}/records/{dataset}/"
+
+    @staticmethod
+    def record(dataset: str, delivery_id: str) -> str:
+        return f"{Keys.records(dataset)}{delivery_id}.json"
+
+    @staticmethod
+    def by_content(dataset: str, source: str, sha256: str) -> str:
+        source_key = hashlib.sha256(source.encode()).hexdigest()[:16]
+        return f"{Keys.ROOT}/by-content/{dataset}/{source_key}-{sha256}.json"
+
+    @staticmethod
+    def current(dataset: str) -> str:
+        return f"{Keys.ROOT}/current/{dataset}.json"
+
+    @staticmethod
+    def inbox(dataset: str) -> str:
+        return f"{Keys.INBOX}/{dataset}/"
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state: DeliveryState
+    at: str
+    note: str | None = None
+
+
+class DeliveryRecord(BaseModel):
+    """One delivery as stored (and, but for `format` and `history`, as the API shows it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: int = RECORD_FORMAT
+    id: str
+    dataset: str
+    state: DeliveryState
+    source: str
+    file: str
+    bytes: int
+    sha256: str
+    steward: str
+    organisation: str
+    via: Via
+    received: str
+    updated: str
+    message: str | None = None
+    problems: list[dict[str, Any]] | None = None
+    problem_count: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+    version: str | None = None
+    previous_version: str | None = None
+    bump: str | None = None
+    reason: str | None = None
+    diff: dict[str, Any] | None = None
+    rows: int | None = None
+    error: str | None = None
+    url: str | None = None
+    page: str | None = None
+    published: str | None = None
+    publish_requested: str | None = None
+    published_by: str | None = None
+    together_with: list[str] = Field(default_factory=list)
+    waiting: str | None = None
+    history: list[Transition] = Field(default_factory=list)
+
+    def provenance(self) -> dict[str, Any]:
+        """What the package's sources and versions.json keep of it (state.Delivery)."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "file": self.file,
+            "steward": self.steward,
+            "organisation": self.organisation,
+            "delivered": self.received,
+            "sha256": self.sha256,
+        }
+
+    def public(self) -> dict[str, Any]:
+        """The API's answer: the record without its storage details."""
+        shown = self.model_dump(mode="json", exclude={"format", "history"})
+        shown["history"] = [t.model_dump(mode="json", exclude_none=True) for t in self.history]
+        return shown
+
+
+class CurrentFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delivery: str
+    sha256: str
+    file: str
+    steward: str
+    organisation: str
+    delivered: str
+    published: str
+    version: str | None = None
+
+
+class Current(BaseModel):
+    """The delivered files a dataset is read from now, by declared source path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: int = RECORD_FORMAT
+    dataset: str
+    sources: dict[str, CurrentFile] = Field(default_factory=dict)
+
+
+# -- errors a caller turns into an answer --------------------------------------------------------
+
+
+class DeliveryRefused(OpendataError):
+    """A delivery that is not taken: `status` is the HTTP status the API answers with."""
+
+    exit_code = 2
+
+    def __init__(self, status: int, message: str, declared: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.declared = list(declared)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+
+def now_text(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def new_id(now: datetime | None = None) -> str:
+    """Sortable by time of arrival, unguessable after it."""
+    moment = now or datetime.now(UTC)
+    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(6)}"
+
+
+def check_id(delivery_id: str) -> str:
+    if not ID.match(delivery_id):
+        raise DeliveryRefused(404, f"no delivery {delivery_id[:40]!r}")
+    return delivery_id
+
+
+def display_name(filename: str) -> str:
+    """The name a steward's computer gave the file, for showing only: never a path. Folders a
+    browser sent along, control and format characters (a right-to-left override) and surplus
+    length go."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\u200e\u200f")
+    name = re.sub(r"[\u202a-\u202e\u2066-\u2069]", "", name).strip()
+    if len(name.encode("utf-8")) > MAX_FILENAME:
+        stem, dot, suffix = name.rpartition(".")
+        suffix = suffix[:16] if dot else ""
+        name = (stem or name)[: MAX_FILENAME // 4] + (f".{suffix}" if suffix else "")
+    return name or "namnlös"
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def _dump(model: BaseModel) -> bytes:
+    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
+
+
+# -- which declared source a file is --------------------------------------------------------------
+
+
+def declared_sources(dataset: Dataset) -> list[FileSource]:
+    return [source for _, source in dataset.file_sources()]
+
+
+def byte_limit(dataset: Dataset, source: str | None = None) -> int:
+    """The most bytes a delivery may have: the declared source's `limits.bytes` (the largest of
+    the dataset's file sources when the source is not known yet)."""
+    sources = declared_sources(dataset)
+    if source is not None:
+        chosen = [s for s in sources if s.matches(source) is not None]
+        sources = chosen or sources
+    return max((s.limits.bytes for s in sources), default=0)
+
+
+def match_source(dataset: Dataset, filename: str, source: str | None = None) -> str:
+    """The declared source path a delivered file replaces (a concrete path for a pattern).
+
+    With `source` it must be a declared path or match a declared pattern; without it the
+    file's name picks the source whose file name it is (or whose pattern it matches), and a
+    dataset with a single file source takes any file. DeliveryRefused(422) names the declared
+    sources otherwise."""
+    sources = declared_sources(dataset)
+    declared = [s.path for s in sources]
+    if not sources:
+        raise DeliveryRefused(
+            422, f"{dataset.name} has no file sources: it is collected from public APIs"
+        )
+    if source is not None:
+        wanted = source.strip().lstrip("./")
+        if not wanted.startswith("sources/") and "/" not in wanted:
+            wanted = f"sources/{wanted}"
+        for candidate in sources:
+            if candidate.matches(wanted) is not None:
+                return wanted
+        raise DeliveryRefused(
+            422,
+            f"{source[:200]!r} is not a declared source of {dataset.name}; its sources: "
+            + ", ".join(declared),
+            declared,
+        )
+    name = display_name(filename)
+    for candidate in sources:
+        folder = PurePosixPath(candidate.path).parent.as_posix()
+        concrete = f"{folder}/{name}" if folder != "." else name
+        if candidate.matches(concrete) is not None:
+            return concrete
+    if len(sources) == 1 and sources[0].placeholder is None:
+        return sources[0].path
+    raise DeliveryRefused(
+        422,
+        f"{name!r} matches no declared source of {dataset.name}: name the file as one of "
+        + ", ".join(declared)
+        + ", or say which it replaces with the field `source`",
+        declared,
+    )
+
+
+# -- reading and writing records ------------------------------------------------------------------
+
+
+def read_record(store: Store, dataset: str, delivery_id: str) -> tuple[DeliveryRecord, str] | None:
+    found = store.read(Keys.record(dataset, check_id(delivery_id)))
+    if found is None:
+        return None
+    try:
+        return DeliveryRecord.model_validate_json(found[0]), found[1]
+    except ValidationError as error:
+        raise StoreError(
+            f"{Keys.record(dataset, delivery_id)} in {store.url} is corrupt: "
+            f"{error.errors()[0]['msg']}"
+        ) from None
+
+
+def find_record(store: Store, datasets: Iterable[str], delivery_id: str) -> DeliveryRecord | None:
+    """The delivery with this id, among the datasets' (ids do not name their dataset)."""
+    check_id(delivery_id)
+    for dataset in datasets:
+        found = read_record(store, dataset, delivery_id)
+        if found is not None:
+            return found[0]
+    return None
+
+
+def list_records(store: Store, dataset: str) -> list[DeliveryRecord]:
+    """The dataset's deliveries, oldest first."""
+    records = []
+    for key in store.list(Keys.records(dataset)):
+        delivery_id = PurePosixPath(key).stem
+        if ID.match(delivery_id):
+            found = read_record(store, dataset, delivery_id)
+            if found is not None:
+                records.append(found[0])
+    return sorted(records, key=lambda r: r.id)
+
+
+def change_record(
+    store: Store,
+    dataset: str,
+    delivery_id: str,
+    change: Callable[[DeliveryRecord], DeliveryRecord | None],
+) -> DeliveryRecord | None:
+    """Apply `change` to the stored record with a compare-and-swap; `change` returns None to
+    leave it as it is (then None is returned: another process got there first)."""
+    for _ in PATIENCE.attempts():
+        found = read_record(store, dataset, delivery_id)
+        if found is None:
+            raise StoreError(f"delivery {delivery_id} of {dataset} is missing from {store.url}")
+        record, etag = found
+        changed = change(record)
+        if changed is None:
+            return None
+        try:
+            store.replace(Keys.record(dataset, delivery_id), _dump(changed), etag)
+        except LostRace:
+            continue
+        return changed
+    raise StoreError(f"delivery {delivery_id} kept changing while we were updating it")
+
+
+def moved(
+    record: DeliveryRecord, state: DeliveryState, note: str | None = None, **changes: Any
+) -> DeliveryRecord:
+    when = now_text()
+    history = [*record.history, Transition(state=state, at=when, note=note)]
+    return record.model_copy(
+        update={"state": state, "updated": when, "history": history, **changes}
+    )
+
+
+def ending(
+    state: DeliveryState, **changes: Any
+) -> Callable[[DeliveryRecord], DeliveryRecord | None]:
+    """The change that moves a record to `state` with `changes`."""
+
+    def change(record: DeliveryRecord) -> DeliveryRecord:
+        return moved(record, state, **changes)
+
+    return change
+
+
+def read_current(store: Store, dataset: str) -> tuple[Current, str | None]:
+    found = store.read(Keys.current(dataset))
+    if found is None:
+        return Current(dataset=dataset), None
+    try:
+        return Current.model_validate_json(found[0]), found[1]
+    except ValidationError as error:
+        raise StoreError(
+            f"{Keys.current(dataset)} in {store.url} is corrupt: {error.errors()[0]['msg']}"
+        ) from None
+
+
+def update_current(store: Store, dataset: str, change: Callable[[Current], Current]) -> Current:
+    for _ in PATIENCE.attempts():
+        current, etag = read_current(store, dataset)
+        changed = change(current)
+        if changed == current:
+            return current
+        try:
+            store.replace(Keys.current(dataset), _dump(changed), etag)
+        except LostRace:
+            continue
+        return changed
+    raise StoreError(f"{Keys.current(dataset)} kept changing while we were updating it")
+
+
+# -- receiving ------------------------------------------------------------------------------------
+
+
+def receive(
+    store: Store,
+    dataset: Dataset,
+    file: Path,
+    filename: str,
+    *,
+    steward: str,
+    organisation: str,
+    via: Via,
+    source: str | None = None,
+    message: str | None = None,
+    sha256: str | None = None,
+) -> tuple[DeliveryRecord, bool]:
+    """Keep a delivered file and its record; returns the record and whether it is new.
+
+    The file must already be within the byte limit (the API refuses larger ones before they
+    are stored). The same bytes for the same source as an earlier delivery are that delivery
+    (False): nothing is stored twice and no run starts."""
+    declared = match_source(dataset, filename, source)
+    size = file.stat().st_size
+    limit = byte_limit(dataset, declared)
+    if size > limit:
+        raise DeliveryRefused(
+            413, f"the file is {size:,} bytes; {dataset.name} takes at most {limit:,} per file"
+        )
+    digest = sha256 or file_sha256(file)
+    index = Keys.by_content(dataset.name, declared, digest)
+    earlier = store.read_bytes(index)
+    if earlier is not None:
+        found = read_record(store, dataset.name, json.loads(earlier)["id"])
+        if found is not None:
+            return found[0], False
+    note = " ".join((message or "").split())[:1000] or None
+    when = now_text()
+    record = DeliveryRecord(
+        id=new_id(),
+        dataset=dataset.name,
+        state="received",
+        source=declared,
+        file=display_name(filename),
+        bytes=size,
+        sha256=digest,
+        steward=steward,
+        organisation=organisation,
+        via=via,
+        received=when,
+        updated=when,
+        message=note,
+        history=[Transition(state="received", at=when)],
+    )
+    # The bytes first, then the record, then the index: a crash between leaves at most a file
+    # kept twice over (the same key) or a delivery that the same bytes make again.
+    store.create_file(Keys.file(digest), file)
+    store.create(Keys.record(dataset.name, record.id), _dump(record))
+    store.create(index, json.dumps({"id": record.id}).encode())
+    log.info("%s: delivery %s of %s by %s received", dataset.name, record.id, declared, steward)
+    return record, True
+
+
+# -- checking and publishing ----------------------------------------------------------------------
+
+
+def load_delivered(
+    settings: Settings,
+    store: Store,
+    name: str,
+    workspace: Path,
+    extra: Sequence[DeliveryRecord] = (),
+) -> Dataset:
+    """The dataset as a run reads it now: its current deliveries (and `extra`, deliveries being
+    checked) in place of the repository's copies of those sources."""
+    folder = settings.datasets_dir / name
+    if not (folder / "dataset.yaml").is_file():
+        raise DefinitionError(f"no dataset {name!r}: {folder}/dataset.yaml does not exist")
+    current, _ = read_current(store, name)
+    chosen: dict[str, dict[str, Any]] = {
+        path: {
+            "id": entry.delivery,
+            "source": path,
+            "file": entry.file,
+            "steward": entry.steward,
+            "organisation": entry.organisation,
+            "delivered": entry.delivered,
+            "sha256": entry.sha256,
+        }
+        for path, entry in current.sources.items()
+    }
+    for record in extra:
+        chosen[record.source] = record.provenance()
+    if not chosen:
+        return load_dataset(folder, settings.schemas_dir)
+    target = workspace / "delivered"
+    target.mkdir(parents=True, exist_ok=True)
+    delivered: dict[str, Path] = {}
+    for path, provenance in sorted(chosen.items()):
+        local = target / f"{provenance['sha256']}{PurePosixPath(path).suffix[:16]}"
+        if not local.exists() and not store.download(Keys.file(provenance["sha256"]), local):
+            raise StoreError(
+                f"the delivered file {provenance['sha256']} ({provenance['file']}) for {name} "
+                f"{path} is missing from {store.url}"
+            )
+        delivered[path] = local
+    dataset = load_dataset(folder, settings.schemas_dir, delivered)
+    sources = [
+        {
+            "title": f"Leverans: {provenance['file']}",
+            "publisher": provenance["organisation"],
+            "file": provenance["file"],
+            DELIVERY_KEY: provenance,
+        }
+        for _, provenance in sorted(chosen.items())
+    ]
+    return dataset.model_copy(update={"deliveries": sources})
+
+
+def _problems(prepared_report: Any) -> list[dict[str, Any]]:
+    problems = []
+    for problem in prepared_report.problems:
+        row = asdict(problem)
+        where_sv, where_en = problem.where()
+        row["where_sv"], row["where_en"] = where_sv, where_en
+        row["text"] = problem.explain()
+        problems.append(row)
+    return problems
+
+
+def source_problem(error: OpendataError) -> dict[str, Any]:
+    """A file that cannot be read at all, as one problem of the report."""
+    text = str(error)
+    return {
+        "resource": None,
+        "code": "source-error",
+        "message": text,
+        "message_sv": text,
+        "message_en": text,
+        "where_sv": "",
+        "where_en": "",
+        "text": text,
+    }
+
+
+def dataset_page(settings: Settings, name: str, version: str | None) -> str:
+    page = f"{settings.base_url}datasets/{name}/index.html"
+    return f"{page}#v{version}" if version else page
+
+
+def check_batch(
+    settings: Settings,
+    store: Store,
+    batch: Sequence[DeliveryRecord],
+    remote: RemoteFetcher | None = None,
+) -> list[DeliveryRecord]:
+    """Collect and validate the dataset with the batch's files; each record ends `invalid`,
+    `unchanged` or `ready` (a dry run of the publish says which version it would make), or
+    `failed`. Deliveries of a source made stale by a later one in the batch end `failed`."""
+    name = batch[0].dataset
+    latest: dict[str, DeliveryRecord] = {}
+    for record in batch:
+        latest[record.source] = record
+    chosen = list(latest.values())
+    ids = [r.id for r in chosen]
+    results: list[DeliveryRecord] = []
+    for record in batch:
+        if latest[record.source] is not record:
+            newer = latest[record.source].id
+            note = f"ersatt av leveransen {newer} / replaced by delivery {newer}"
+            done = change_record(store, name, record.id, ending("failed", error=note))
+            if done is not None:
+                results.append(done)
+    workspace = new_workspace(name)
+    outcome: dict[str, Any]
+    try:
+        dataset = load_delivered(settings, store, name, workspace, chosen)
+        prepared = prepare_dataset(settings, dataset, remote, workspace=workspace)
+        if prepared.package is None:
+            report = prepared.report
+            outcome = {
+                "state": "invalid",
+                "problems": _problems(report)[:200],
+                "problem_count": report.total,
+            }
+        else:
+            dry = publish_package(store, prepared.package, settings.base_url, dry_run=True)
+            outcome = _dry_outcome(settings, dry)
+            outcome["rows"] = sum(prepared.package.rows.values())
+    except (SourceError, InvalidSourceData) as error:
+        outcome = {"state": "invalid", "problems": [source_problem(error)], "problem_count": 1}
+    except OpendataError as error:
+        outcome = {"state": "failed", "error": str(error)}
+    except Exception as error:  # a bug must not leave the delivery `validating` for ever
+        log.exception("%s: checking deliveries %s failed", name, ", ".join(ids))
+        outcome = {"state": "failed", "error": f"{type(error).__name__}: {error}"}
+    finally:
+        discard_workspace(workspace)
+    state = outcome.pop("state")
+    for record in chosen:
+        others = [i for i in ids if i != record.id]
+        done = change_record(store, name, record.id, ending(state, together_with=others, **outcome))
+        if done is not None:
+            results.append(done)
+    return results
+
+
+def _dry_outcome(settings: Settings, dry: Outcome) -> dict[str, Any]:
+    if dry.status == "published":
+        return {
+            "state": "ready",
+            "version": dry.version,
+            "previous_version": dry.previous_version,
+            "bump": dry.bump,
+            "reason": dry.reason,
+            "diff": dry.diff,
+        }
+    if dry.status == "unchanged":
+        return {
+            "state": "unchanged",
+            "version": dry.version,
+            "previous_version": dry.previous_version,
+            "reason": (
+                f"samma data som version {dry.version}; ingen ny version / the same data as "
+                f"version {dry.version}; no new version"
+            ),
+            "page": dataset_page(settings, dry.dataset, dry.version),
+        }
+    # The data is that of a withdrawn version: not published again by a delivery.
+    return {"state": "unchanged", "reason": dry.message, "version": dry.version}
+
+
+def publish_batch(
+    settings: Settings,
+    store: Store,
+    record: DeliveryRecord,
+    remote: RemoteFetcher | None = None,
+) -> list[DeliveryRecord]:
+    """Publish a `ready` delivery (with the deliveries checked together with it) as the next
+    version: the files become the dataset's current sources first, so that no later run reads
+    the older ones, then the version is published and the catalog updated."""
+    name = record.dataset
+    together = [record]
+    for other_id in record.together_with:
+        found = read_record(store, name, other_id)
+        if found is not None and found[0].state == "ready":
+            together.append(found[0])
+    when = now_text()
+    message = record.message
+    previous, _ = read_current(store, name)
+
+    def current_with(current: Current) -> Current:
+        sources = dict(current.sources)
+        for delivered in together:
+            sources[delivered.source] = CurrentFile(
+                delivery=delivered.id,
+                sha256=delivered.sha256,
+                file=delivered.file,
+                steward=delivered.steward,
+                organisation=delivered.organisation,
+                delivered=delivered.received,
+                published=when,
+            )
+        return current.model_copy(update={"sources": sources})
+
+    workspace = new_workspace(name)
+    outcome: dict[str, Any]
+    try:
+        dataset = load_delivered(settings, store, name, workspace, together)
+        prepared = prepare_dataset(settings, dataset, remote, workspace=workspace)
+        if prepared.package is None:
+            report = prepared.report
+            outcome = {
+                "state": "invalid",
+                "problems": _problems(report)[:200],
+                "problem_count": report.total,
+            }
+        else:
+            update_current(store, name, current_with)
+            try:
+                done = publish_package(store, prepared.package, settings.base_url, message=message)
+            except BaseException:
+                # Not published: the dataset goes on being read from what it was read from.
+                update_current(store, name, lambda _current: previous)
+                raise
+            rebuild_catalog(store, settings.base_url, [name])
+            if done.status == "published":
+                outcome = {
+                    "state": "published",
+                    "version": done.version,
+                    "previous_version": done.previous_version,
+                    "url": done.url,
+                    "page": dataset_page(settings, name, done.version),
+                    "published": now_text(),
+                }
+            else:
+                outcome = _dry_outcome(settings, done)
+    except (SourceError, InvalidSourceData) as error:
+        outcome = {"state": "invalid", "problems": [source_problem(error)], "problem_count": 1}
+    except OpendataError as error:
+        outcome = {"state": "failed", "error": str(error)}
+    except Exception as error:
+        log.exception("%s: publishing delivery %s failed", name, record.id)
+        outcome = {"state": "failed", "error": f"{type(error).__name__}: {error}"}
+    finally:
+        discard_workspace(workspace)
+    state = outcome.pop("state")
+    results = []
+    for delivered in together:
+        changed = change_record(store, name, delivered.id, lambda r: moved(r, state, **outcome))
+        if changed is not None:
+            results.append(changed)
+    if state == "published":
+        log.info("%s: %s published from delivery %s", name, outcome.get("version"), record.id)
+    return results
+
+
+def request_publish(
+    store: Store, record: DeliveryRecord, by: str, message: str | None
+) -> DeliveryRecord:
+    """Mark a `ready` delivery to be published (the run does it); DeliveryRefused(409) when it
+    is not ready."""
+    note = " ".join((message or "").split())[:1000] or None
+
+    def change(current: DeliveryRecord) -> DeliveryRecord | None:
+        if current.state != "ready":
+            raise DeliveryRefused(
+                409,
+                f"delivery {current.id} is {current.state}, not ready: only a checked, valid "
+                "delivery is published",
+            )
+        if current.publish_requested is not None:
+            return None
+        return current.model_copy(
+            update={
+                "publish_requested": now_text(),
+                "published_by": by,
+                "message": note or current.message,
+                "updated": now_text(),
+            }
+        )
+
+    changed = change_record(store, record.dataset, record.id, change)
+    if changed is None:
+        found = read_record(store, record.dataset, record.id)
+        assert found is not None
+        return found[0]
+    return changed
+
+
+def process_dataset(
+    settings: Settings,
+    store: Store,
+    name: str,
+    remote: RemoteFetcher | None = None,
+) -> list[DeliveryRecord]:
+    """Everything waiting for a dataset's run: the received deliveries are checked together
+    (and published at once where the definition says `publish: automatic`), and the ready ones
+    whose publication was asked for are published. What another process took first is left to
+    it (the record's compare-and-swap)."""
+    done: list[DeliveryRecord] = []
+    records = list_records(store, name)
+    waiting = [r for r in records if r.state == "received" or _stalled(r)]
+    claimed = []
+    for record in waiting:
+        took = change_record(
+            store,
+            name,
+            record.id,
+            lambda r: (
+                moved(r, "validating", waiting=None)
+                if r.state == "received" or _stalled(r)
+                else None
+            ),
+        )
+        if took is not None:
+            claimed.append(took)
+    if claimed:
+        done.extend(check_batch(settings, store, claimed, remote))
+    automatic = _automatic(settings, name)
+    for record in list_records(store, name):
+        if record.state == "ready" and (record.publish_requested or automatic):
+            if automatic and record.publish_requested is None:
+                record = request_publish(store, record, record.steward, None)
+            done.extend(publish_batch(settings, store, record, remote))
+    return done
+
+
+def _automatic(settings: Settings, name: str) -> bool:
+    try:
+        dataset = load_dataset(settings.datasets_dir / name, settings.schemas_dir)
+    except DefinitionError:
+        return False
+    return dataset.definition.deliveries.publish == "automatic"
+
+
+def _stalled(record: DeliveryRecord, now: datetime | None = None) -> bool:
+    """A delivery `validating` for long without a word: its run died (a kill, a crash)."""
+    if record.state != "validating":
+        return False
+    updated = datetime.fromisoformat(record.updated.replace("Z", "+00:00"))
+    return (now or datetime.now(UTC)) - updated > STALLED
+
+
+def pending_datasets(store: Store, names: Iterable[str]) -> list[str]:
+    """The datasets with deliveries waiting for a run (to start after a restart or an outage)."""
+    waiting = []
+    for name in names:
+        for record in list_records(store, name):
+            if (
+                record.state == "received"
+                or _stalled(record)
+                or (record.state == "ready" and record.publish_requested)
+            ):
+                waiting.append(name)
+                break
+    return waiting
+
+
+def mark_waiting(store: Store, name: str, note: str) -> None:
+    """Say on every delivery still waiting for its run why it has not started (Prefect does
+    not answer): the delivery is kept and starts when it does."""
+    for record in list_records(store, name):
+        if record.state == "received" or (record.state == "ready" and record.publish_requested):
+            change_record(
+                store,
+                name,
+                record.id,
+                lambda r: r.model_copy(update={"waiting": note}) if r.waiting != note else None,
+            )
+
+
+def clear_waiting(store: Store, name: str) -> None:
+    for record in list_records(store, name):
+        if record.waiting is not None:
+            change_record(
+                store,
+                name,
+                record.id,
+                lambda r: r.model_copy(update={"waiting": None}) if r.waiting else None,
+            )
+
+
+# -- the inbox: a file put under `_inbox/<dataset>/` by any S3 client ----------------------------
+
+
+def sweep_inbox(
+    store: Store, datasets: dict[str, Dataset], scratch: Path
+) -> tuple[list[DeliveryRecord], list[str]]:
+    """Turn every file in the datasets' inboxes into a delivery, then remove it from the inbox
+    (only once it is kept). Returns the new deliveries and what was refused (the file is moved
+    to `_inbox/<dataset>/refused/` with a note beside it, so a machine's mistake is visible)."""
+    new: list[DeliveryRecord] = []
+    refused: list[str] = []
+    for name, dataset in datasets.items():
+        prefix = Keys.inbox(name)
+        for key in store.list(prefix):
+            relative = key[len(prefix) :]
+            if relative.startswith("refused/") or "/" in relative:
+                continue
+            local = scratch / secrets.token_hex(8)
+            try:
+                if not store.download(key, local):
+                    continue
+                try:
+                    record, created = receive(
+                        store,
+                        dataset,
+                        local,
+                        relative,
+                        steward=INBOX_STEWARD,
+                        organisation=f"S3-inkorgen {prefix}",
+                        via="inbox",
+                    )
+                except DeliveryRefused as error:
+                    refused.append(f"{key}: {error.message}")
+                    store.create(
+                        f"{prefix}refused/{new_id()}-{display_name(relative)}.txt",
+                        error.message.encode(),
+                    )
+                    store.copy(key, f"{prefix}refused/{display_name(relative)}")
+                else:
+                    if created:
+                        new.append(record)
+                store.delete(key)
+            finally:
+                local.unlink(missing_ok=True)
+    return new, refused
+
+
+def copy_upload(stream: Any, target: Path, limit: int) -> tuple[int, str]:
+    """Copy a file-like object to `target`, hashing it; DeliveryRefused(413) past `limit`."""
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as out:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise DeliveryRefused(413, f"the file is larger than {limit:,} bytes")
+            digest.update(chunk)
+            out.write(chunk)
+    return size, digest.hexdigest()
+
+
+__all__ = [
+    "FINAL",
+    "Current",
+    "DeliveryRecord",
+    "DeliveryRefused",
+    "DeliveryState",
+    "Keys",
+    "byte_limit",
+    "check_batch",
+    "find_record",
+    "list_records",
+    "match_source",
+    "process_dataset",
+    "publish_batch",
+    "read_current",
+    "receive",
+    "request_publish",
+    "sweep_inbox",
+]
