@@ -1,4 +1,4 @@
-"""Shared fixtures: a scratch copy of the repository's definitions and a real Prefect API."""
+"""Shared fixtures: a scratch copy of the tests' frozen home and a real Prefect API."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from tests.fakeapis import fake_apis  # noqa: F401  (local Kolada, PxWeb and Tra
 from tests.s3server import s3_server  # noqa: F401  (a real S3 server, shared by the session)
 
 REPO = Path(__file__).resolve().parents[1]
+# Frozen copies of datasets/ and schemas/ (tests/fixtures/home/README.md): what tests that need
+# real data read, so that a steward's delivery to datasets/ changes no figure a test pins.
+FIXTURE_HOME = REPO / "tests" / "fixtures" / "home"
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +48,18 @@ def prefect_api() -> Iterator[str]:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    """A scratch repository: copies of datasets/ and schemas/, publishing to its own public/."""
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "datasets", root / "datasets")
-    shutil.copytree(REPO / "schemas", root / "schemas")
+    """A scratch home: a copy of the frozen datasets/ and schemas/ (FIXTURE_HOME), publishing
+    to its own public/."""
+    return copy_home(tmp_path / "repo")
+
+
+def copy_home(root: Path, *names: str) -> Path:
+    """`root` made a home holding copies of the frozen datasets `names` (all when none are
+    named) and every schema; returns `root`."""
+    source = FIXTURE_HOME / "datasets"
+    for name in names or tuple(sorted(p.name for p in source.iterdir())):
+        shutil.copytree(source / name, root / "datasets" / name)
+    shutil.copytree(FIXTURE_HOME / "schemas", root / "schemas")
     return root
 
 

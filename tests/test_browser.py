@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from opendata.config import load_settings
 from opendata.publish import prepare, publish_package, require_valid
 from opendata.serve import make_server
 from opendata.storage import LocalStore
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_home
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     try:
         home = tmp_path_factory.mktemp("repo")
-        shutil.copytree(REPO / "datasets", home / "datasets")
-        shutil.copytree(REPO / "schemas", home / "schemas")
+        copy_home(home)
         settings = load_settings(home=home, base_url=base)
         store = LocalStore(root)
         for name in DATASETS:

@@ -1,4 +1,6 @@
-"""The collectors against the REAL source files in datasets/*/sources/, value by value.
+"""The collectors against the REAL source files, value by value: the tests' frozen copies of
+datasets/*/sources/ (tests/fixtures/home/), so that a steward's delivery (a new year, a new
+sheet) changes none of the figures pinned here.
 
 Every expectation here is what a researcher would check by opening the file: pinned figures
 copied from the spreadsheets, JSON and CSV, and a full cross-check of the collected rows
@@ -21,9 +23,9 @@ import pytest
 from opendata.config import load_settings
 from opendata.publish import collect_tables, load
 from opendata.tables import Table
+from tests.conftest import FIXTURE_HOME
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO / "datasets"
+DATASETS = FIXTURE_HOME / "datasets"
 
 MEMBERS = {
     "1442": "Vårgårda",
@@ -109,7 +111,7 @@ def code_text(value: Any) -> str | None:
 
 @pytest.fixture(scope="module")
 def settings():
-    return load_settings(home=REPO)
+    return load_settings(home=FIXTURE_HOME)
 
 
 @pytest.fixture(scope="module")

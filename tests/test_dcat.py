@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ from opendata.publish import prepare, publish_package, require_valid, withdraw
 from opendata.storage import LocalStore
 from tests import mqa
 from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, old_shape, write_dataset
-from tests.conftest import REPO
+from tests.conftest import FIXTURE_HOME, REPO, copy_home
 
 BASE = "http://localhost:8000/"
 DATASETS = [
@@ -80,11 +79,12 @@ def publish(store: LocalStore, home: Path, name: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository's real datasets published once to a scratch store, with the catalog."""
+    """The real datasets (the tests' frozen copies) published once to a scratch store, with
+    the catalog."""
     root = tmp_path_factory.mktemp("dcat-store")
     store = LocalStore(root)
     for name in DATASETS:
-        publish(store, REPO, name)
+        publish(store, FIXTURE_HOME, name)
     rebuild_catalog(store, BASE)
     return root
 
@@ -302,10 +302,8 @@ def test_publisher_from_environment(
 
 def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "store")
-    assert publish(store, REPO, "avfallsplan") == "1.0.0"
-    home = tmp_path / "repo"
-    shutil.copytree(REPO / "datasets", home / "datasets")
-    shutil.copytree(REPO / "schemas", home / "schemas")
+    assert publish(store, FIXTURE_HOME, "avfallsplan") == "1.0.0"
+    home = copy_home(tmp_path / "repo", "avfallsplan")
     source = home / "datasets" / "avfallsplan" / "sources" / "malomraden.csv"
     text = source.read_text("utf-8")
     assert "Konsumera hållbart" in text

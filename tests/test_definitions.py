@@ -12,7 +12,7 @@ from opendata.config import load_settings
 from opendata.errors import DefinitionError, SourceError
 from opendata.publish import collect_tables, load
 from opendata.validate import validate_tables
-from tests.conftest import REPO
+from tests.conftest import FIXTURE_HOME
 
 
 def edit(workspace: Path, name: str, old: str, new: str) -> Path:
@@ -202,6 +202,6 @@ def test_a_dataset_folder_needs_a_slug_name(tmp_path: Path) -> None:
     from opendata.definitions import load_dataset
 
     folder = tmp_path / "datasets" / "Befolkning 2"
-    shutil.copytree(REPO / "datasets/avfallsplan", folder)
+    shutil.copytree(FIXTURE_HOME / "datasets/avfallsplan", folder)
     with pytest.raises(DefinitionError, match="is not a slug"):
-        load_dataset(folder, REPO / "schemas")
+        load_dataset(folder, FIXTURE_HOME / "schemas")

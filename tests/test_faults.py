@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import signal
 import subprocess
 from datetime import datetime
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from opendata.storage import open_store
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_home
 from tests.fault_publish import publish_all, run_forked
 from tests.storekit import StoreKit, open_kit, tree
 
@@ -45,11 +44,7 @@ def assert_latest_consistent(files: dict[str, bytes], name: str) -> str:
 
 
 def make_home(root: Path) -> Path:
-    home = root
-    (home / "datasets").mkdir(parents=True)
-    shutil.copytree(REPO / "datasets/avfallsplan", home / "datasets/avfallsplan")
-    shutil.copytree(REPO / "schemas", home / "schemas")
-    return home
+    return copy_home(root, "avfallsplan")
 
 
 def correct_a_value(home: Path) -> None:

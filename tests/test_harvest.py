@@ -22,7 +22,7 @@ from opendata.publish import prepare, publish_package, require_valid
 from opendata.serve import make_server
 from opendata.storage import LocalStore
 from tests import mqa
-from tests.conftest import REPO
+from tests.conftest import FIXTURE_HOME, REPO
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCT = Namespace("http://purl.org/dc/terms/")
@@ -46,7 +46,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
-    settings = load_settings(home=REPO)
+    settings = load_settings(home=FIXTURE_HOME)
     store = LocalStore(root)
     for name in DATASETS:
         publish_package(store, require_valid(prepare(settings, name)), base)

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -33,7 +32,7 @@ from opendata.municipalities import MEMBERS
 from opendata.publish import prepare, publish_package, require_valid, withdraw
 from opendata.storage import LocalStore
 from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, write_dataset
-from tests.conftest import REPO
+from tests.conftest import copy_home
 
 DATASETS = [
     "avfallsplan",
@@ -162,9 +161,7 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     """The real datasets published to a scratch store; avfallsplan has a patch, and a minor
     version that is withdrawn again (a tombstone)."""
-    home = tmp_path_factory.mktemp("repo")
-    shutil.copytree(REPO / "datasets", home / "datasets")
-    shutil.copytree(REPO / "schemas", home / "schemas")
+    home = copy_home(tmp_path_factory.mktemp("repo"))
     settings = load_settings(home=home, base_url=BASE)
     store = LocalStore(tmp_path_factory.mktemp("store"))
     for name in DATASETS:

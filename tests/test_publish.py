@@ -27,7 +27,7 @@ from opendata.publish import (
 )
 from opendata.serve import make_server
 from opendata.storage import LocalStore
-from tests.conftest import REPO, snapshot
+from tests.conftest import FIXTURE_HOME, snapshot
 
 DATASETS = [
     "avfallsplan",
@@ -57,8 +57,9 @@ def http_root(store_root: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def published(store_root: Path, http_root: str) -> Path:
-    """The repository's real datasets published once to a scratch store (no Prefect)."""
-    settings = load_settings(home=REPO)
+    """The real datasets (the tests' frozen copies) published once to a scratch store (no
+    Prefect)."""
+    settings = load_settings(home=FIXTURE_HOME)
     store = LocalStore(store_root)
     for name in DATASETS:
         outcome = publish_package(store, require_valid(prepare(settings, name)), http_root)

@@ -7,20 +7,16 @@ them through, in this process and as the Prefect flow, and prints what a dry run
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import copy_home, run_cli
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    (tmp_path / "datasets").mkdir()
-    shutil.copytree(REPO / "datasets/avfallsplan", tmp_path / "datasets/avfallsplan")
-    shutil.copytree(REPO / "schemas", tmp_path / "schemas")
-    return tmp_path
+    return copy_home(tmp_path, "avfallsplan")
 
 
 def correct_a_value(home: Path) -> None:

@@ -41,7 +41,7 @@ from opendata.storage import LocalStore, open_store
 from opendata.storage.base import IMMUTABLE, SHORT_LIVED
 from opendata.storage.s3 import S3Store
 from tests.catalogkit import Version, big_tables, write_dataset
-from tests.conftest import REPO
+from tests.conftest import FIXTURE_HOME
 from tests.s3server import S3Server
 
 pytestmark = pytest.mark.integration
@@ -758,7 +758,7 @@ def test_read_head_errors_are_store_errors() -> None:
 def test_publishing_to_s3_gives_the_same_files_as_a_folder(
     store: S3Store, aws_env: S3Server, bucket: str, tmp_path: Path
 ) -> None:
-    settings = load_settings(home=REPO)
+    settings = load_settings(home=FIXTURE_HOME)
     local = LocalStore(tmp_path / "public")
     base = "https://data.example.org/"
     now = datetime(2026, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from opendata.storage.s3 import PUBLIC_AREAS, S3Store
-from tests.conftest import REPO, run_cli
+from tests.conftest import copy_home, run_cli
 from tests.s3server import S3Server
 
 
@@ -33,12 +33,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local store with avfallsplan published into it."""
-    home = tmp_path_factory.mktemp("home")
-    (home / "datasets").mkdir()
-    import shutil
-
-    shutil.copytree(REPO / "datasets/avfallsplan", home / "datasets/avfallsplan")
-    shutil.copytree(REPO / "schemas", home / "schemas")
+    home = copy_home(tmp_path_factory.mktemp("home"), "avfallsplan")
     done = run_cli(["publish", "--no-prefect"], home, OPENDATA_STORE=str(home / "public"))
     assert done.returncode == 0, done.stdout + done.stderr
     return home
@@ -154,11 +149,7 @@ def test_setup_bucket_creates_the_bucket_with_a_public_read_policy(
 def test_publishing_to_s3_warns_about_the_default_base_url_and_ends_with_the_catalog(
     s3_server: S3Server, tmp_path: Path
 ) -> None:
-    import shutil
-
-    (tmp_path / "datasets").mkdir()
-    shutil.copytree(REPO / "datasets/avfallsplan", tmp_path / "datasets/avfallsplan")
-    shutil.copytree(REPO / "schemas", tmp_path / "schemas")
+    copy_home(tmp_path, "avfallsplan")
     bucket = s3_server.new_bucket("publish")
     env = {**s3_server.env(), "AWS_EC2_METADATA_DISABLED": "true"}
     done = run_cli(["publish", "--no-prefect"], tmp_path, OPENDATA_STORE=f"s3://{bucket}", **env)

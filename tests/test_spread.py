@@ -26,6 +26,7 @@ from opendata.contention import Patience
 from opendata.publish import verify
 from opendata.run import batches_of
 from opendata.storage import open_store
+from tests.conftest import FIXTURE_HOME
 from tests.test_deployment import REPO, UUID, Stack, stack, wait_for_flow_run
 
 __all__ = ["stack"]  # the fixture, imported for this module's tests
@@ -190,9 +191,9 @@ def a_home(root: Path) -> Path:
     """A repository folder as a worker sees it: the flows, the schemas, twelve datasets."""
     (root / "datasets").mkdir(parents=True)
     (root / "flows").symlink_to(REPO / "flows", target_is_directory=True)
-    shutil.copytree(REPO / "schemas", root / "schemas")
+    shutil.copytree(FIXTURE_HOME / "schemas", root / "schemas")
     for name in DATASETS:
-        shutil.copytree(REPO / "datasets" / "avfallsplan", root / "datasets" / name)
+        shutil.copytree(FIXTURE_HOME / "datasets" / "avfallsplan", root / "datasets" / name)
     return root
 
 

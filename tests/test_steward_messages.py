@@ -24,7 +24,7 @@ from opendata import reporting
 from opendata.config import load_settings
 from opendata.publish import collect_tables, load, new_workspace
 from opendata.validate import validate_tables
-from tests.conftest import REPO, run_cli
+from tests.conftest import FIXTURE_HOME, run_cli
 
 DEFINITION = """title: {sv: %(name)s}
 description: {sv: Prov}
@@ -634,7 +634,7 @@ def test_the_real_fordon_table_read_by_name_needs_its_county_and_total_rows_left
     """The README's example: every municipality of Sweden, read by name, from the file as
     Trafikanalys publishes it (a county subtotal after each county's municipalities, then
     "Okänd kommun", "Okänt län" and "Hela riket")."""
-    content = (REPO / FORDON).read_bytes()
+    content = (FIXTURE_HOME / FORDON).read_bytes()
     home = make_home(tmp_path, "bilar", BILAR_FIELDS, BILAR, {"sources/fordon.xlsx": content})
     result = run_cli(["validate", "bilar"], home)
     assert result.returncode == 1, result.stderr
