@@ -51,6 +51,40 @@ class Settings(BaseSettings):
     dask_address: str = Field(
         default="", description="scheduler of an existing Dask cluster the flow runs tasks on"
     )
+    deliveries_max_bytes: int = Field(
+        default=512 * 2**20, ge=1, description="the largest file the delivery app takes"
+    )
+    deliveries_trusted_proxies: str = Field(
+        default="",
+        description="addresses (or networks) of the single-sign-on proxy, comma-separated",
+    )
+    deliveries_identity_header: str = Field(
+        default="", description="the header the trusted proxy names the signed-in person in"
+    )
+    deliveries_secure_cookies: bool = Field(
+        default=False, description="session cookies only over HTTPS (behind a TLS proxy)"
+    )
+    inbox_interval: float = Field(
+        default=30.0, gt=0, description="seconds between looks into the store's inbox"
+    )
+
+    @field_validator("deliveries_trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from ipaddress import ip_network
+
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{part[:60]!r} is not an IP address or network, e.g. 127.0.0.1 or 10.0.0.0/8"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [p.strip() for p in self.deliveries_trusted_proxies.split(",") if p.strip()]
 
     @field_validator("store")
     @classmethod
