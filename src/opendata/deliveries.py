@@ -831,16 +831,25 @@ def _stalled(record: DeliveryRecord, now: datetime | None = None) -> bool:
     return (now or datetime.now(UTC)) - updated > STALLED
 
 
-def pending_datasets(store: Store, names: Iterable[str]) -> list[str]:
-    """The datasets with deliveries waiting for a run (to start after a restart or an outage)."""
+def pending_datasets(store: Store, names: Iterable[str], stuck_only: bool = False) -> list[str]:
+    """The datasets with deliveries waiting for a run (to start after a restart or an outage).
+
+    `stuck_only`: only those whose run could not be asked for (`waiting`: Prefect did not
+    answer) or has not moved them for STALLED (a run that crashed or never came)."""
+    now = datetime.now(UTC)
     waiting = []
     for name in names:
         for record in list_records(store, name):
-            if (
-                record.state == "received"
-                or _stalled(record)
-                or (record.state == "ready" and record.publish_requested)
-            ):
+            due = record.state == "received" or (
+                record.state == "ready" and record.publish_requested is not None
+            )
+            if stuck_only:
+                updated = datetime.fromisoformat(record.updated.replace("Z", "+00:00"))
+                quiet = now - updated > STALLED
+                due = (due and (record.waiting is not None or quiet)) or _stalled(record, now)
+            else:
+                due = due or _stalled(record, now)
+            if due:
                 waiting.append(name)
                 break
     return waiting
@@ -950,3 +959,39 @@ __all__ = [
     "request_publish",
     "sweep_inbox",
 ]
+
+
+def outcome_markdown(records: Sequence[DeliveryRecord]) -> str:
+    """A delivery run's outcome for the Prefect UI (the run's artifact): one section per
+    delivery, its problems as sentences (Swedish, then English), text from the file escaped."""
+    lines = ["# Leveranser / Deliveries", ""]
+    for record in records:
+        lines.append(
+            f"## {_md(record.file)} · {_md(record.dataset)} · {record.state}"
+            + (f" {record.version}" if record.version else "")
+        )
+        lines.append("")
+        lines.append(
+            f"Levererad av {_md(record.steward)} ({_md(record.organisation)}) {record.received}"
+            f", SHA-256 `{record.sha256}`"
+        )
+        lines.append("")
+        if record.reason:
+            lines.extend([_md(record.reason), ""])
+        if record.error:
+            lines.extend([_md(record.error), ""])
+        for problem in (record.problems or [])[:50]:
+            where = problem.get("cell") or (f"rad {problem['row']}" if problem.get("row") else "")
+            sv = problem.get("message_sv") or problem.get("message") or ""
+            en = problem.get("message_en") or problem.get("message") or ""
+            lines.append(f"- **{_md(where)}** {_md(sv)}  \n  *{_md(en)}*")
+        if record.problems:
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _md(text: object) -> str:
+    """Text from a file as literal Markdown: every character Markdown or HTML would read
+    escaped, on one line."""
+    value = " ".join(str(text).split())
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>&~])", r"\\\1", value)

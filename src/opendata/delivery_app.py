@@ -161,9 +161,10 @@ class DeliveryApp:
         else:
             deliveries.mark_waiting(self.store, name, WAITING_NOTE)
 
-    def resume(self) -> None:
+    def resume(self, first: bool = False) -> None:
         """Start the runs of every dataset with deliveries waiting (after a restart or while
-        Prefect was away), and take in what machines put in the inbox."""
+        Prefect was away), and take in what machines put in the inbox. Later looks ask Prefect
+        again only for deliveries it never took (it did not answer) or that a run left."""
         names = discover(self.settings.datasets_dir)
         try:
             with tempfile.TemporaryDirectory(prefix="opendata-inbox-") as scratch:
@@ -180,7 +181,8 @@ class DeliveryApp:
                 log.warning("inbox: %s", problem)
             for name in dict.fromkeys(r.dataset for r in new):
                 self.start_run(name)
-            for name in deliveries.pending_datasets(self.store, names):
+            stuck_only = not first and not isinstance(self.runner, LocalRunner)
+            for name in deliveries.pending_datasets(self.store, names, stuck_only):
                 if name not in {r.dataset for r in new}:
                     self.start_run(name)
         except OpendataError as error:
@@ -191,7 +193,7 @@ class DeliveryApp:
             while not self.stop.wait(self.config.inbox_interval):
                 self.resume()
 
-        self.resume()
+        self.resume(first=True)
         self.sweeper = threading.Thread(target=loop, name="deliveries-inbox", daemon=True)
         self.sweeper.start()
 
