@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -175,8 +176,16 @@ HeaderRows = Annotated[
 ]
 
 
-def _rows_in_order(rows: list[int] | None) -> list[int] | None:
-    if rows is not None and any(b <= a for a, b in itertools.pairwise(rows)):
+def _header_rows(rows: list[int] | None, info: ValidationInfo) -> list[int] | None:
+    """Rows top to bottom; never beside `header_row` (one of them would be left unread)."""
+    if rows is None:
+        return rows
+    if info.data.get("header_row") is not None:
+        raise ValueError(
+            "header_row is given too: give header_row (one row of column titles) or "
+            "header_rows (the rows each title is joined from), not both"
+        )
+    if any(b <= a for a, b in itertools.pairwise(rows)):
         raise ValueError("give the rows top to bottom, each once, e.g. [6, 7]")
     return rows
 
@@ -187,13 +196,7 @@ def _check_table_rows(
     first_data_row: int | None,
     last_data_row: int | None,
 ) -> None:
-    """The header is one row or several (never both, which would leave one of them unread),
-    and the data comes below it."""
-    if header_row is not None and header_rows is not None:
-        raise ValueError(
-            "give header_row (one row of column titles) or header_rows (the rows each title is "
-            "joined from), not both"
-        )
+    """The data comes below the header."""
     last_header = header_rows[-1] if header_rows is not None else header_row or 1
     if first_data_row is not None and first_data_row <= last_header:
         if header_rows is None:
@@ -264,8 +267,8 @@ class CsvSource(FileSource):
     )
     decimal: Literal[".", ","] = "."
     melt: Melt | None = None
-    header_row: int = Field(
-        default=1, ge=1, description="the row of the column titles (rows above it: a title)"
+    header_row: int | None = Field(
+        default=None, ge=1, description="the row of the column titles (default 1; above: titles)"
     )
     header_rows: HeaderRows | None = None
     first_data_row: int | None = Field(
@@ -287,19 +290,22 @@ class CsvSource(FileSource):
 
     @field_validator("header_rows")
     @classmethod
-    def _top_to_bottom(cls, rows: list[int] | None) -> list[int] | None:
-        return _rows_in_order(rows)
+    def _top_to_bottom(cls, rows: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        return _header_rows(rows, info)
 
     @model_validator(mode="after")
     def _data_below_header(self) -> CsvSource:
-        given = self.header_row if "header_row" in self.model_fields_set else None
-        _check_table_rows(given, self.header_rows, self.first_data_row, self.last_data_row)
+        _check_table_rows(
+            self.header_row, self.header_rows, self.first_data_row, self.last_data_row
+        )
         return self
 
     @property
     def header_numbers(self) -> tuple[int, ...]:
-        """The header's rows, top to bottom."""
-        return tuple(self.header_rows) if self.header_rows is not None else (self.header_row,)
+        """The header's rows, top to bottom (the first row unless declared)."""
+        if self.header_rows is not None:
+            return tuple(self.header_rows)
+        return (self.header_row or 1,)
 
     @property
     def data_start(self) -> int:
@@ -324,8 +330,8 @@ class XlsxSource(FileSource):
 
     @field_validator("header_rows")
     @classmethod
-    def _top_to_bottom(cls, rows: list[int] | None) -> list[int] | None:
-        return _rows_in_order(rows)
+    def _top_to_bottom(cls, rows: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        return _header_rows(rows, info)
 
     @model_validator(mode="after")
     def _data_below_header(self) -> XlsxSource:
