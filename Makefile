@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.publish_10m
 	$(BIN)/python -m bench.catalog
 	$(BIN)/python -m bench.parallel
+	$(BIN)/python -m bench.guards
 
 serve: $(STAMP)
 	$(BIN)/opendata serve

@@ -3,10 +3,13 @@
 - No Prefect API configured: the run happens in this process (Prefect never imported) with the
   same outcomes and files as the flow, and transient store errors are retried as the flow's tasks
   retry them.
-- A configured API that does not answer: one line saying what to do, exit 3, within seconds.
+- A configured API that does not answer: one line saying what to do, exit 3.
 - A wrong setting: exit 2 before anything runs (even with an API configured), saying what to set,
   never echoing a credential.
 - `make run`'s command succeeds while both cores are busy with other work.
+
+No test here times a command: how long a publish takes depends on the machine and whatever else
+runs on it, so bench.guards and bench.cli measure it (and print it against a reference) instead.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,20 +79,15 @@ WATCH_PREFECT = (
 )
 
 
-def test_without_an_api_the_run_is_in_process_and_fast(
-    workspace: Path, fresh_home: dict[str, str]
-) -> None:
-    started = time.monotonic()
+def test_without_an_api_the_run_is_in_process(workspace: Path, fresh_home: dict[str, str]) -> None:
     result = run_cli(["publish", "--offline"], workspace, **fresh_home)
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:7] == FIRST_RUN
     assert f"Published to {workspace / 'public'}" in result.stdout
     catalog = json.loads((workspace / "public/catalog.json").read_bytes())
     assert {d["name"]: d["latest"] for d in catalog["datasets"]}["avfallsplan"] == "1.0.0"
-    assert elapsed < 30, elapsed
 
-    # One small dataset: no Prefect module is even imported, and it takes about a second.
+    # One small dataset: no Prefect module is even imported.
     (workspace / "datasets/avfallsplan/sources/mal.csv").write_text(
         (workspace / "datasets/avfallsplan/sources/mal.csv")
         .read_text("utf-8")
@@ -245,9 +242,7 @@ def test_an_unreachable_api_in_the_environment_is_one_line_of_help(
     workspace: Path, fresh_home: dict[str, str]
 ) -> None:
     api = f"http://127.0.0.1:{free_port()}/api"
-    started = time.monotonic()
     result = run_cli(["publish", "avfallsplan"], workspace, api, **fresh_home)
-    elapsed = time.monotonic() - started
     assert result.returncode == 3
     assert result.stderr == (
         f"Error: cannot reach the Prefect API at {api} (set in the environment): start it "
@@ -256,7 +251,6 @@ def test_an_unreachable_api_in_the_environment_is_one_line_of_help(
     )
     assert result.stdout == ""
     assert not (workspace / "public").exists()
-    assert elapsed < 15, elapsed
 
     # --no-prefect publishes all the same, in this process.
     anyway = run_cli(["publish", "--no-prefect", "avfallsplan"], workspace, api, **fresh_home)
