@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,14 +131,19 @@ class S3Server:
         return name
 
 
-def _identities(access_key: str, secret_key: str) -> dict[str, Any]:
+def _identities(
+    access_key: str, secret_key: str, extra: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The admin identity (the pipeline's) and any `extra` ones, in SeaweedFS's -s3.config
+    form: {"name", "credentials": [{"accessKey", "secretKey"}], "actions": [...]}."""
     return {
         "identities": [
             {
                 "name": "opendata-tests",
                 "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                 "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            }
+            },
+            *extra,
         ]
     }
 
@@ -219,12 +224,15 @@ def _ready(server: S3Server) -> bool:
     return True
 
 
-def start_server(folder: Path, attempts: int = 3) -> tuple[S3Server, subprocess.Popen[bytes]]:
-    """Start `weed mini` in `folder`; a retry takes other ports if one was taken meanwhile."""
+def start_server(
+    folder: Path, attempts: int = 3, identities: Sequence[dict[str, Any]] = ()
+) -> tuple[S3Server, subprocess.Popen[bytes]]:
+    """Start `weed mini` in `folder`; a retry takes other ports if one was taken meanwhile.
+    `identities` are accepted besides the admin one (the S3Server's)."""
     access_key = "AK" + secrets.token_hex(9).upper()
     secret_key = secrets.token_urlsafe(30)
     config = folder / "s3-identities.json"
-    config.write_text(json.dumps(_identities(access_key, secret_key)))
+    config.write_text(json.dumps(_identities(access_key, secret_key, identities)))
     config.chmod(0o600)
     log = folder / "weed.log"
     for attempt in range(1, attempts + 1):

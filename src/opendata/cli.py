@@ -803,6 +803,43 @@ def steward_remove(name: str, store: StoreOption = None) -> None:
     typer.echo(f"Steward {name} removed; their token and password no longer work.")
 
 
+@steward_app.command("policy")
+def steward_policy(
+    name: Annotated[str, typer.Argument(help="The steward, e.g. anna.svensson.")],
+    store: StoreOption = None,
+) -> None:
+    """Print the AWS IAM policy for the steward's own S3 key: put files into their datasets'
+    inboxes (<prefix>/_inbox/<dataset>/) and nothing else (no reading, no listing, no _private/)."""
+    from opendata.deliveries import inbox_policy
+    from opendata.stewards import read_registry
+    from opendata.storage.s3 import S3Store
+
+    settings = _settings(store)
+    if not is_s3(settings):
+        raise ConfigError(
+            "steward policy is an S3 policy and needs an s3:// store (--store s3://bucket/prefix);"
+            " the store is " + redact_url(settings.store_url)
+        )
+    _, target = _steward_store(store)
+    if not isinstance(target, S3Store):
+        raise ConfigError("steward policy needs an s3:// store (--store s3://bucket/prefix)")
+    registry, _ = read_registry(target)
+    steward = registry.get(name)
+    if steward is None:
+        raise ConfigError(
+            f"no steward {name[:80]!r} in {redact_url(settings.store_url)} "
+            "(opendata steward list shows them)"
+        )
+    policy = inbox_policy(target.bucket, target.prefix, steward.datasets)
+    typer.echo(json.dumps(policy, indent=2))
+    typer.echo(
+        f"Attach it to {steward.name}'s own IAM user (e.g. aws iam put-user-policy "
+        "--policy-name opendata-inbox --policy-document file://policy.json); their key may then "
+        f"put files into {', '.join(f'_inbox/{d}/' for d in steward.datasets)} and nothing else.",
+        err=True,
+    )
+
+
 @deliveries_app.command("serve")
 def deliveries_serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",

@@ -45,8 +45,9 @@ from opendata.catalog import rebuild_catalog
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE
-from opendata.definitions import Dataset, FileSource, load_dataset
+from opendata.definitions import SLUG, Dataset, FileSource, load_dataset
 from opendata.errors import (
+    ConfigError,
     DefinitionError,
     InvalidSourceData,
     LostRace,
@@ -995,3 +996,43 @@ def _md(text: object) -> str:
     escaped, on one line."""
     value = " ".join(str(text).split())
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>&~])", r"\\\1", value)
+
+
+# -- the inbox's access policy: what a steward's own S3 key may do -------------------------------
+
+INBOX_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+# A wildcard or a policy variable (`${aws:username}`) in a Resource would widen it.
+_POLICY_UNSAFE = re.compile(r"[*?$\s]")
+
+
+def inbox_policy(bucket: str, prefix: str, datasets: list[str]) -> dict[str, Any]:
+    """The AWS IAM policy for one steward's own S3 key: put files (as one PUT or a multipart
+    upload) into the inboxes of `datasets` below the store's `prefix`, and nothing else: no
+    reading, no listing, no deleting, nothing in `_private/` or in what is published.
+
+    Attach it to the steward's IAM user (`opendata steward policy NAME` prints it). ConfigError
+    for a dataset that is not a dataset name, or a wildcard anywhere."""
+    folder = prefix.strip("/")
+    base = f"{folder}/" if folder else ""
+    names = list(dict.fromkeys(datasets))
+    if not names:
+        raise ConfigError("an inbox policy needs at least one dataset")
+    for name in names:
+        if not SLUG.match(name):
+            raise ConfigError(f"{name[:80]!r} is not a dataset name [a-z0-9-]")
+    if not bucket or _POLICY_UNSAFE.search(bucket) or _POLICY_UNSAFE.search(base):
+        raise ConfigError(
+            f"s3://{bucket}/{folder}: a bucket or prefix with a wildcard, '$' or a space cannot "
+            "be named exactly in a policy"
+        )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OpendataInbox",
+                "Effect": "Allow",
+                "Action": list(INBOX_ACTIONS),
+                "Resource": [f"arn:aws:s3:::{bucket}/{base}{Keys.inbox(name)}*" for name in names],
+            }
+        ],
+    }
