@@ -38,6 +38,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.futures import PrefectFuture
 from prefect.logging import get_logger
+from prefect.states import Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
@@ -47,6 +48,23 @@ from opendata.contention import Patience
 from opendata.errors import OpendataError, is_transient
 from opendata.liveness import Owner, current_owner
 from opendata.package import BuiltPackage
+from opendata.parameters import (
+    Batches,
+    BumpChoice,
+    Datasets,
+    Deployment,
+    DryRun,
+    Home,
+    Message,
+    Name,
+    Offline,
+    PollSeconds,
+    Refresh,
+    Republish,
+    Store,
+    chosen,
+    empty,
+)
 from opendata.publish import Outcome, Prepared, publish_package
 from opendata.run import RETRIES, RunFailed, outcome_of_failure
 from opendata.storage import open_store
@@ -148,7 +166,9 @@ def publish_one(
     """One dataset, wherever the task runner runs it (a thread, a Dask worker).
 
     Returns the outcome and the process that published it (whose journal marks the flow lets
-    go of once the catalog is rebuilt). An error carries that process as `publisher`.
+    go of once the catalog is rebuilt). Wrong data is an outcome (`invalid`), not an error: the
+    task completes and the run reports it, without a traceback. Any other error carries that
+    process as `publisher`.
     """
     publisher = current_owner().to_record()
     try:
@@ -167,6 +187,9 @@ def publish_one(
             republish=republish,
         )
     except Exception as error:
+        invalid = run.data_problem(name, error)
+        if invalid is not None:
+            return invalid, publisher
         error.publisher = publisher  # type: ignore[attr-defined]
         raise
     return outcome, publisher
@@ -272,122 +295,187 @@ def let_go_of_marks(store: str | None, home: str | None, publishers: dict[str, O
 
 @flow(name="publish-dataset", flow_run_name="publish-{name}")
 def publish_dataset(
-    name: str,
-    store: str | None = None,
-    bump: Bump | None = None,
-    dry_run: bool = False,
-    home: str | None = None,
-    offline: bool = False,
-    refresh: bool = False,
-    message: str | None = None,
-    republish: bool = False,
-) -> dict[str, Any]:
-    """Collect, validate and publish one dataset; raises (flow Failed) if it cannot.
+    name: Name,
+    store: Store = "",
+    bump: BumpChoice = "",
+    dry_run: DryRun = False,
+    home: Home = "",
+    offline: Offline = False,
+    refresh: Refresh = False,
+    message: Message = "",
+    republish: Republish = False,
+) -> dict[str, Any] | State[Any]:
+    """Collect, validate and publish one dataset; the run fails if it cannot.
 
     Offline, a dataset collected from a public API is `skipped`: its last published version
-    stays latest.
+    stays latest. Wrong data fails the run with its problems logged as sentences (no
+    traceback: it is no crash).
 
     Args:
-        name: The dataset to publish: its folder name under datasets/, e.g. "befolkning".
-        store: Where to publish: a folder or a store URL such as s3://bucket/prefix, without
-            credentials. Empty: OPENDATA_STORE of the worker, else public/ in the repository.
-        bump: Make at least this version bump: major, minor or patch. Empty: the bump the
-            changes require (a new column is minor, changed rows are patch, ...).
-        dry_run: Collect, validate and work out the new version, but publish nothing.
-        home: The repository folder holding datasets/ and schemas/. Empty: OPENDATA_HOME,
-            else the working directory.
-        offline: Ask no public API; a dataset collected from one is skipped (its last
-            version stays).
-        refresh: Collect resources that have a public API source (e.g. SCB) from the API
-            instead of their files.
-        message: Why this version is made, in a sentence a reader of the catalog
-            understands (kept with the version, shown on its page and in DCAT). Empty: none.
-        republish: Publish data equal to a withdrawn version as a new version anyway (without
-            it such data is reported as withdrawn and not published again).
+        name: Datamängden att publicera: dess mapp under datasets/, t.ex. "befolkning".
+
+            *The dataset to publish: its folder under datasets/, e.g. "befolkning".*
+        store: Var den publiceras: en mapp eller en adress som s3://hink/prefix, utan
+            inloggningsuppgifter. Tomt: arbetarens OPENDATA_STORE, annars public/ i projektet.
+
+            *Where to publish: a folder or a store URL such as s3://bucket/prefix, without
+            credentials. Empty: OPENDATA_STORE of the worker, else public/ in the repository.*
+        bump: Gör minst detta versionssteg: major, minor eller patch. Tomt: det steg
+            ändringarna kräver (en ny kolumn är minor, ändrade rader patch, ...).
+
+            *Make at least this version bump: major, minor or patch. Empty: the bump the
+            changes require (a new column is minor, changed rows are patch, ...).*
+        dry_run: Hämta, kontrollera och räkna ut den nya versionen, men publicera inget.
+
+            *Collect, validate and work out the new version, but publish nothing.*
+        home: Projektets mapp, den med datasets/ och schemas/. Tomt: OPENDATA_HOME, annars
+            arbetsmappen.
+
+            *The repository folder holding datasets/ and schemas/. Empty: OPENDATA_HOME,
+            else the working directory.*
+        offline: Fråga inga öppna API:er; en datamängd som hämtas från ett hoppas över (dess
+            senaste version ligger kvar).
+
+            *Ask no public API; a dataset collected from one is skipped (its last version
+            stays).*
+        refresh: Hämta resurser som har en källa i ett öppet API (t.ex. SCB) från API:et i
+            stället för från deras filer.
+
+            *Collect resources that have a public API source (e.g. SCB) from the API instead
+            of their files.*
+        message: Varför versionen görs, i en mening som katalogens läsare förstår (sparas med
+            versionen, visas på dess sida och i DCAT). Tomt: inget.
+
+            *Why this version is made, in a sentence a reader of the catalog understands
+            (kept with the version, shown on its page and in DCAT). Empty: none.*
+        republish: Publicera data som är lika med en tillbakadragen version som en ny version
+            ändå (utan detta publiceras sådan data inte igen).
+
+            *Publish data equal to a withdrawn version as a new version anyway (without it
+            such data is not published again).*
     """
-    return run.publish_dataset(
-        name,
-        store,
-        bump,
-        dry_run,
-        home,
-        offline,
-        refresh,
-        prepare_step=collect_and_validate,
-        publish_step=publish_version,
-        logger=get_run_logger(),
-        message=message,
-        republish=republish,
-    )
+    try:
+        return run.publish_dataset(
+            name,
+            empty(store),
+            bump or None,
+            dry_run,
+            empty(home),
+            offline,
+            refresh,
+            prepare_step=collect_and_validate,
+            publish_step=publish_version,
+            logger=get_run_logger(),
+            message=empty(message),
+            republish=republish,
+        )
+    except Exception as error:
+        invalid = run.data_problem(name, error)
+        if invalid is None:
+            raise  # an operational failure: Prefect logs its traceback
+        get_run_logger().error("%s", run.failure_text(invalid))
+        return Failed(message=f"Not published: {name} (invalid)", data=error)
 
 
 @flow(name="publish-all", task_runner=ConfiguredTaskRunner())
 def publish_all(
-    datasets: list[str] | None = None,
-    store: str | None = None,
-    bump: Bump | None = None,
-    dry_run: bool = False,
-    offline: bool = False,
-    home: str | None = None,
-    refresh: bool = False,
-    message: str | None = None,
-    republish: bool = False,
-) -> list[dict[str, Any]]:
+    datasets: Datasets = (),
+    store: Store = "",
+    bump: BumpChoice = "",
+    dry_run: DryRun = False,
+    offline: Offline = False,
+    home: Home = "",
+    refresh: Refresh = False,
+    message: Message = "",
+    republish: Republish = False,
+) -> list[dict[str, Any]] | State[Any]:
     """Publish the named datasets (all when none are named), each on its own, side by side.
 
     Each dataset is a task on the flow's task runner: OPENDATA_PARALLEL threads (default 4),
     or the Dask cluster at OPENDATA_DASK_ADDRESS. Every run leaves a table of what happened to
     each dataset, and a report for each dataset whose data is wrong, under Artifacts. A store
     URL with credentials is refused before anything runs: credentials belong in the worker's
-    environment.
+    environment. A run that did not publish everything ends Failed with a message naming what
+    did not publish; wrong data is logged as sentences, not as a traceback (it is no crash).
 
     Args:
-        datasets: The datasets to publish: folder names under datasets/, e.g.
-            ["befolkning", "avfallsplan"]. Empty: every dataset.
-        store: Where to publish: a folder or a store URL such as s3://bucket/prefix, without
-            credentials. Empty: OPENDATA_STORE of the worker, else public/ in the repository.
-        bump: Make at least this version bump: major, minor or patch. Empty: the bump the
-            changes require (a new column is minor, changed rows are patch, ...).
-        dry_run: Collect, validate and work out the new versions, but publish nothing.
-        offline: Ask no public API; datasets collected from one are skipped (their last
-            versions stay).
-        home: The repository folder holding datasets/ and schemas/. Empty: OPENDATA_HOME,
-            else the working directory.
-        refresh: Collect resources that have a public API source (e.g. befolkning from SCB's
-            PxWeb) from the API instead of their files.
-        message: Why this version is made, in a sentence a reader of the catalog
-            understands (kept with the version, shown on its page and in DCAT). Empty: none.
-        republish: Publish data equal to a withdrawn version as a new version anyway (without
-            it such data is reported as withdrawn and not published again).
-    """
+        datasets: Datamängderna att publicera, valda bland dem som finns under datasets/.
+            Inga valda: alla.
 
+            *The datasets to publish, chosen among those under datasets/. None chosen:
+            every dataset.*
+        store: Var de publiceras: en mapp eller en adress som s3://hink/prefix, utan
+            inloggningsuppgifter. Tomt: arbetarens OPENDATA_STORE, annars public/ i projektet.
+
+            *Where to publish: a folder or a store URL such as s3://bucket/prefix, without
+            credentials. Empty: OPENDATA_STORE of the worker, else public/ in the repository.*
+        bump: Gör minst detta versionssteg: major, minor eller patch. Tomt: det steg
+            ändringarna kräver (en ny kolumn är minor, ändrade rader patch, ...).
+
+            *Make at least this version bump: major, minor or patch. Empty: the bump the
+            changes require (a new column is minor, changed rows are patch, ...).*
+        dry_run: Hämta, kontrollera och räkna ut de nya versionerna, men publicera inget.
+
+            *Collect, validate and work out the new versions, but publish nothing.*
+        offline: Fråga inga öppna API:er; datamängder som hämtas från ett hoppas över (deras
+            senaste versioner ligger kvar).
+
+            *Ask no public API; datasets collected from one are skipped (their last versions
+            stay).*
+        home: Projektets mapp, den med datasets/ och schemas/. Tomt: OPENDATA_HOME, annars
+            arbetsmappen.
+
+            *The repository folder holding datasets/ and schemas/. Empty: OPENDATA_HOME,
+            else the working directory.*
+        refresh: Hämta resurser som har en källa i ett öppet API (t.ex. befolkning från SCB:s
+            PxWeb) från API:et i stället för från deras filer.
+
+            *Collect resources that have a public API source (e.g. befolkning from SCB's
+            PxWeb) from the API instead of their files.*
+        message: Varför versionen görs, i en mening som katalogens läsare förstår (sparas med
+            versionen, visas på dess sida och i DCAT). Tomt: inget.
+
+            *Why this version is made, in a sentence a reader of the catalog understands
+            (kept with the version, shown on its page and in DCAT). Empty: none.*
+        republish: Publicera data som är lika med en tillbakadragen version som en ny version
+            ändå (utan detta publiceras sådan data inte igen).
+
+            *Publish data equal to a withdrawn version as a new version anyway (without it
+            such data is not published again).*
+    """
+    names, where, at_least = chosen(datasets), empty(store), bump or None
+    folder, why = empty(home), empty(message)
     publishers: dict[str, Owner] = {}
     submit = submit_to_runner(
-        store, bump, dry_run, home, offline, refresh, publishers, message, republish
+        where, at_least, dry_run, folder, offline, refresh, publishers, why, republish
     )
     try:
         outcomes = run.publish_all(
-            datasets,
-            store,
-            bump,
+            names,
+            where,
+            at_least,
             dry_run,
             offline,
-            home,
+            folder,
             refresh,
             submit=submit,
             catalog_step=update_catalog,
             logger=get_run_logger(),
+            artifacts=True,
         )
     except RunFailed as failure:
         if failure.catalog_error is None and not dry_run:
-            let_go_of_marks(store, home, publishers)
+            let_go_of_marks(where, folder, publishers)
         publish_artifacts(failure.outcomes, failure.catalog_error)
-        raise
+        # Failed with the run's message, not a traceback: each dataset's error is logged
+        # already (a traceback by its task when it is an operational one).
+        return Failed(message=str(failure), data=failure)
     except OpendataError as error:
         publish_artifacts([], stopped=str(error))
-        raise
+        get_run_logger().error("%s", error)
+        return Failed(message=str(error), data=error)
     if not dry_run:
-        let_go_of_marks(store, home, publishers)
+        let_go_of_marks(where, folder, publishers)
     publish_artifacts(outcomes)
     return outcomes
 
@@ -431,18 +519,18 @@ def publish_artifacts(
 
 @flow(name="publish-spread")
 def publish_spread(
-    datasets: list[str] | None = None,
-    batches: int = 3,
-    deployment: str = ON_DEMAND,
-    store: str | None = None,
-    bump: Bump | None = None,
-    dry_run: bool = False,
-    offline: bool = False,
-    home: str | None = None,
-    refresh: bool = False,
-    message: str | None = None,
-    republish: bool = False,
-    poll_seconds: float = 2.0,
+    datasets: Datasets = (),
+    batches: Batches = 3,
+    deployment: Deployment = ON_DEMAND,
+    store: Store = "",
+    bump: BumpChoice = "",
+    dry_run: DryRun = False,
+    offline: Offline = False,
+    home: Home = "",
+    refresh: Refresh = False,
+    message: Message = "",
+    republish: Republish = False,
+    poll_seconds: PollSeconds = 2.0,
 ) -> list[dict[str, Any]]:
     """Share one run among the workers of a work pool: the datasets in batches, each batch a
     flow run of `deployment` that whichever worker of its pool is free picks up.
@@ -455,31 +543,64 @@ def publish_spread(
     answer) is launched again (CRASHED_BATCH_RELAUNCHES).
 
     Args:
-        datasets: The datasets to publish: folder names under datasets/. Empty: every dataset
-            (as listed in this run's repository folder).
-        batches: Into how many flow runs the datasets are split: at most the number of
-            workers that should share the work (more batches only queue).
-        deployment: The deployment each batch runs, as flow-name/deployment-name; its work
-            pool's workers share the batches.
-        store: Where to publish: a folder or a store URL such as s3://bucket/prefix, without
-            credentials. Empty: OPENDATA_STORE of each worker, else public/ in its repository.
-        bump: Make at least this version bump: major, minor or patch. Empty: the bump the
-            changes require.
-        dry_run: Collect, validate and work out the new versions, but publish nothing.
-        offline: Ask no public API; datasets collected from one are skipped.
-        home: The repository folder holding datasets/ and schemas/, the same for every worker.
-            Empty: each worker's OPENDATA_HOME, else its working directory.
-        refresh: Collect resources that have a public API source from the API instead.
-        message: Why these versions are made (kept with each version). Empty: none.
-        republish: Publish data equal to a withdrawn version as a new version anyway.
-        poll_seconds: How often the batches' states are read while waiting.
+        datasets: Datamängderna att publicera, valda bland dem som finns under datasets/.
+            Inga valda: alla (som de står i körningens projektmapp).
+
+            *The datasets to publish, chosen among those under datasets/. None chosen:
+            every dataset (as listed in this run's repository folder).*
+        batches: I hur många flödeskörningar datamängderna delas: högst så många arbetare som
+            ska dela på arbetet (fler delar bara köar).
+
+            *Into how many flow runs the datasets are split: at most the number of workers
+            that should share the work (more batches only queue).*
+        deployment: Driftsättningen som varje del kör, som flödesnamn/driftsättningsnamn;
+            arbetarna i dess arbetspool delar på delarna.
+
+            *The deployment each batch runs, as flow-name/deployment-name; its work pool's
+            workers share the batches.*
+        store: Var de publiceras: en mapp eller en adress som s3://hink/prefix, utan
+            inloggningsuppgifter. Tomt: varje arbetares OPENDATA_STORE, annars public/ i dess
+            projekt.
+
+            *Where to publish: a folder or a store URL such as s3://bucket/prefix, without
+            credentials. Empty: OPENDATA_STORE of each worker, else public/ in its repository.*
+        bump: Gör minst detta versionssteg: major, minor eller patch. Tomt: det steg
+            ändringarna kräver.
+
+            *Make at least this version bump: major, minor or patch. Empty: the bump the
+            changes require.*
+        dry_run: Hämta, kontrollera och räkna ut de nya versionerna, men publicera inget.
+
+            *Collect, validate and work out the new versions, but publish nothing.*
+        offline: Fråga inga öppna API:er; datamängder som hämtas från ett hoppas över.
+
+            *Ask no public API; datasets collected from one are skipped.*
+        home: Projektets mapp, den med datasets/ och schemas/, densamma för alla arbetare.
+            Tomt: varje arbetares OPENDATA_HOME, annars dess arbetsmapp.
+
+            *The repository folder holding datasets/ and schemas/, the same for every worker.
+            Empty: each worker's OPENDATA_HOME, else its working directory.*
+        refresh: Hämta resurser som har en källa i ett öppet API från API:et i stället.
+
+            *Collect resources that have a public API source from the API instead.*
+        message: Varför versionerna görs (sparas med varje version). Tomt: inget.
+
+            *Why these versions are made (kept with each version). Empty: none.*
+        republish: Publicera data som är lika med en tillbakadragen version som en ny version
+            ändå.
+
+            *Publish data equal to a withdrawn version as a new version anyway.*
+        poll_seconds: Hur ofta delarnas tillstånd läses medan körningen väntar, i sekunder.
+
+            *How often the batches' states are read while waiting, in seconds.*
     """
     logger = get_run_logger()
-    settings = run.check_configuration(store, home, offline, refresh)
-    groups = run.batches_of(run.datasets_to_publish(datasets, settings), batches)
+    settings = run.check_configuration(empty(store), empty(home), offline, refresh)
+    groups = run.batches_of(run.datasets_to_publish(chosen(datasets), settings), batches)
     from prefect.runtime import flow_run as this_run
 
-    parameters = {
+    # What the form left empty is left out: each batch's deployment then uses its default.
+    options: dict[str, Any] = {
         "store": store,
         "bump": bump,
         "dry_run": dry_run,
@@ -489,6 +610,7 @@ def publish_spread(
         "message": message,
         "republish": republish,
     }
+    parameters = {key: value for key, value in options.items() if value not in (None, "")}
 
     def launch(number: int, group: list[str], attempt: int) -> FlowRun:
         again = "" if attempt == 1 else f"-attempt-{attempt}"

@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 import flows.publish as flow_module
 from opendata import reporting
 from opendata.reporting import BUMP, CHANGES, DATASET, LINK, ROWS, STATUS, VERSION
+from tests.conftest import REPO
 from tests.test_cli import write_broken_copy
 
 RENDERER = MarkdownIt("commonmark", {"html": True}).enable("table")
@@ -46,14 +47,33 @@ def render(markdown: str) -> str:
 
 
 def cells(rendered: str) -> list[list[str]]:
-    """The text of every body cell of every table, row by row (entities decoded)."""
+    """The text of every body cell of every table, row by row (entities decoded, each of a
+    cell's lines on a line of its own, emphasis dropped)."""
     rows = re.findall(r"<tr>\n(.*?)</tr>", rendered, re.S)
     found = []
     for row in rows:
         if "<th" in row:
             continue
-        found.append([html.unescape(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)])
+        found.append([text_of(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)])
     return found
+
+
+def text_of(fragment: str) -> str:
+    """Rendered HTML as the text it shows: <br> a line break, other tags gone."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment.replace("<br>", "\n")))
+
+
+def headings(rendered: str, level: int = 3) -> list[str]:
+    return [text_of(h) for h in re.findall(rf"<h{level}>(.*?)</h{level}>", rendered, re.S)]
+
+
+def squeezed(text: str, limit: int | None = None) -> str:
+    """What a cell shows of `text` (cut at `limit` with "…"), without its whitespace: a cell
+    breaks its text into lines between words, or within a word longer than a line."""
+    flat = shown(text)
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return "".join(flat.split())
 
 
 def shown(text: str) -> str:
@@ -267,12 +287,131 @@ def test_the_report_says_what_to_do_first_then_the_problems_by_row() -> None:
         ["samma nyckel två gånger / the same key twice (primary-key)", "1"],
         ["fel sorts värde / wrong kind of value (type-error)", "1"],
     ]
-    file = "befolkning-kopia/sources/folkmangd.csv"
+    # The file is named once, above its table; the table has short columns.
+    assert headings(rendered) == ["Fil / file: befolkning-kopia/sources/folkmangd.csv"]
     assert problems == [
-        [file, "3", "folkmangd", "-5", 'constraint "minimum" is "0"'],
-        [file, "5", "kommunkod, ar", "", "the same key as row 4"],
-        [file, "7", "folkmangd", "elvatusen", 'type is "integer/default"'],
+        ["3", "folkmangd", "-5", 'constraint "minimum" is "0"'],
+        ["5", "kommunkod, ar", "", "the same key as row 4"],
+        ["7", "folkmangd", "elvatusen", 'type is "integer/default"'],
     ]
+
+
+def problem(row: int, origin: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "resource": "r",
+        "code": "type-error",
+        "row": row,
+        "field": "antal",
+        "origin": f"{origin}, row {row}",
+        **fields,
+    }
+
+
+LONG = "ELVATUSEN SJUHUNDRA TRETTIOTVÅ (uppskattat av förvaltningen i mars) " * 3
+
+
+def test_each_file_has_its_table_and_each_row_says_what_is_wrong_in_swedish_then_english() -> None:
+    xlsx = "forskola/sources/Förskolor i Borås kommun 2024 (reviderad version).xlsx"
+    problems = [
+        problem(
+            6,
+            f"{xlsx}, sheet 'Blad1'",
+            message="'ca 30': type is \"integer/default\"",
+            column="Antal barn i förskolegruppen",
+            cell="Blad1!C6",
+            message_sv="'ca 30' är inte ett heltal",
+            message_en="'ca 30' is not a whole number",
+        ),
+        problem(
+            4,
+            "forskola/sources/data.csv",
+            message="'12,5': type is \"integer/default\"",
+            column="antal",
+            message_sv="'12,5' är inte ett heltal. Tips: talet har decimalkomma; ange "
+            '`decimal: ","` för källan i dataset.yaml.',
+            message_en="'12,5' is not a whole number. Hint: the number has a decimal comma; "
+            'declare `decimal: ","` on the source in dataset.yaml.',
+        ),
+        problem(
+            5,
+            "forskola/sources/data.csv",
+            message=f'{LONG[:200]!r} … (213 characters): type is "integer/default"',
+            column="antal",
+            message_sv=f"{LONG[:200]!r} … (213 characters) är inte ett heltal",
+            message_en=f"{LONG[:200]!r} … (213 characters) is not a whole number",
+        ),
+    ]
+    rendered = render(
+        reporting.invalid_report(outcome(dataset="forskola", status="invalid", problems=problems))
+    )
+    assert_inert(rendered)
+    assert headings(rendered) == [
+        f"Fil / file: {xlsx}, sheet 'Blad1'",
+        "Fil / file: forskola/sources/data.csv",
+    ]
+    assert cells(rendered)[1:] == [
+        [
+            "6\nBlad1!C6",
+            "Antal barn i\nförskolegruppen",
+            "ca 30",
+            "är inte ett heltal\nis not a whole number",
+        ],
+        [
+            "4",
+            "antal",
+            "12,5",
+            "är inte ett heltal (tips 1)\nis not a whole number (hint 1)",
+        ],
+        [
+            "5",
+            "antal",
+            "ELVATUSEN\nSJUHUNDRA\nTRETTIOTVÅ\n(uppskat…",
+            "är inte ett heltal\nis not a whole number",
+        ],
+    ]
+    # English in italics under the Swedish; the hint once, below the tables.
+    assert "är inte ett heltal<br><em>is not a whole number</em>" in rendered
+    assert headings(rendered, 2)[-1] == "Tips / Hints"
+    assert text_of(rendered.rsplit("<ol>", 1)[1]).strip() == (
+        'Tips: talet har decimalkomma; ange `decimal: ","` för källan i dataset.yaml. Hint: the '
+        'number has a decimal comma; declare `decimal: ","` on the source in dataset.yaml.'
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "resource": st.text(max_size=20),
+                "code": st.sampled_from(["type-error", "constraint-error", "x"]),
+                "message": st.text(max_size=400),
+                "row": st.none() | st.integers(0, 10**6),
+                "field": st.none() | st.text(max_size=80),
+                "origin": st.none() | st.text(max_size=40),
+                "cell": st.none() | st.text(max_size=40),
+                "message_sv": st.text(max_size=400),
+                "message_en": st.text(max_size=400),
+            }
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_no_line_of_a_problem_cell_is_longer_than_its_column_allows(
+    problems: list[dict[str, Any]],
+) -> None:
+    """The UI never wraps a table cell: the report's lines are what keeps the table narrow."""
+    rendered = render(reporting.invalid_report(outcome(status="invalid", problems=problems)))
+    widths = [
+        reporting.WHERE_WIDTH,
+        reporting.COLUMN_WIDTH,
+        reporting.VALUE_WIDTH,
+        reporting.NOTE_WIDTH,
+    ]
+    for row in cells(rendered)[len({p["code"] for p in problems}) :]:
+        for cell, width in zip(row, widths, strict=True):
+            assert max(len(line) for line in cell.split("\n")) <= width, (cell, width)
 
 
 def test_a_long_report_is_cut_and_says_how_many_more() -> None:
@@ -291,7 +430,8 @@ def test_a_long_report_is_cut_and_says_how_many_more() -> None:
     rendered = render(report)
     table = cells(rendered)
     assert table[0] == ["fel sorts värde / wrong kind of value (type-error)", "120"]
-    assert [row[1] for row in table[1:]] == [str(row) for row in range(1, 51)]
+    assert [row[0] for row in table[1:]] == [str(row) for row in range(1, 51)]
+    assert headings(rendered) == ["Fil / file: sources/r.csv"]
     assert "… och 70 till / … and 70 more" in report
 
 
@@ -346,7 +486,12 @@ def test_hostile_text_renders_as_text(text: str) -> None:
     bad = outcome(dataset=text, status="invalid", problems=[problem])
     rendered = render(reporting.invalid_report(bad))
     assert_inert(rendered)
-    assert cells(rendered)[-1] == [shown(text), "2", shown(text), shown(text), shown(text)]
+    assert headings(rendered) == [f"Fil / file: {shown(text)}"]
+    where, column, value, note = cells(rendered)[-1]
+    assert where == "2"
+    assert "".join(column.split()) == squeezed(text, reporting.NAME_LIMIT)
+    assert "".join(value.split()) == squeezed(text, reporting.NAME_LIMIT)
+    assert "".join(note.split()) == squeezed(text)
     [row] = reporting.summary_rows([bad])
     table = render(
         "| "
@@ -405,9 +550,9 @@ def test_every_report_keeps_its_table_shape(problems: list[dict[str, Any]], name
     assert_inert(rendered)
     found = cells(rendered)
     kinds = {str(p["code"]) for p in problems}
-    assert [len(row) for row in found] == [2] * len(kinds) + [5] * len(problems)
-    rows = [row[1] for row in found[len(kinds) :]]
-    assert sorted(r.split(" ")[0] for r in rows if r) == sorted(
+    assert [len(row) for row in found] == [2] * len(kinds) + [4] * len(problems)
+    rows = [row[0] for row in found[len(kinds) :]]
+    assert sorted(r for r in rows if r) == sorted(
         str(p["row"]) for p in problems if p["row"] is not None
     )
 
@@ -426,20 +571,60 @@ def test_artifact_keys_keep_names_apart() -> None:
     )
 
 
-# -- parameter descriptions (the deployment's form in the UI) -----------------------------------
+# -- the deployment's run form in the UI (Deployments → Run → Custom run) ---------------------
 
 
-@pytest.mark.parametrize("flow", [flow_module.publish_all, flow_module.publish_dataset])
-def test_every_flow_parameter_has_a_description(flow: Any) -> None:
+FLOWS = [flow_module.publish_all, flow_module.publish_dataset, flow_module.publish_spread]
+
+
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda flow: flow.name)
+def test_every_parameter_of_the_form_has_a_type_a_title_and_swedish_then_english(
+    flow: Any,
+) -> None:
     from prefect.utilities.callables import parameter_schema, parameter_schema_from_entrypoint
 
     # `prefect deploy` reads the schema from the source file; a flow run from the function.
     entrypoint = f"flows/publish.py:{flow.fn.__name__}"
-    for schema in (parameter_schema(flow.fn), parameter_schema_from_entrypoint(entrypoint)):
-        properties = schema.model_dump()["properties"]
-        assert set(properties) == set(flow.parameters.properties)
-        missing = [name for name, spec in properties.items() if not spec.get("description")]
-        assert missing == []
+    schemas = [parameter_schema(flow.fn), parameter_schema_from_entrypoint(entrypoint)]
+    first, second = (schema.model_dump() for schema in schemas)
+    assert first == second
+    properties = first["properties"]
+    assert set(properties) == set(flow.parameters.properties)
+    for name, spec in properties.items():
+        # One real type each: no `anyOf` with null, which the form shows as a choice whose
+        # null branch reads 'Property is type "None"' (and no default it would send back).
+        assert spec["type"] in {"string", "array", "boolean", "integer", "number"}, name
+        assert "anyOf" not in spec and spec.get("default", "") is not None, name
+        swedish, english = spec["title"].split(" / ")
+        assert english.replace(" ", "_") == name and swedish != english, spec["title"]
+        # The description: a Swedish paragraph, then the English one in italics.
+        sv, en = spec["description"].split("\n\n")
+        assert en.startswith("*") and en.endswith("*") and "*" not in sv, name
+    assert "null" not in json.dumps(first)
+
+
+def test_datasets_is_a_choice_of_the_defined_names() -> None:
+    from prefect.utilities.callables import parameter_schema_from_entrypoint
+
+    from opendata.definitions import discover
+    from opendata.parameters import datasets_schema, defined_names
+
+    names = discover(REPO / "datasets")
+    assert "befolkning" in names and defined_names(REPO) == names
+    for flow in ("publish_all", "publish_spread"):
+        schema = parameter_schema_from_entrypoint(f"flows/publish.py:{flow}").model_dump()
+        datasets = schema["properties"]["datasets"]
+        assert (datasets["type"], datasets["items"], datasets["default"]) == (
+            "array",
+            {"type": "string", "enum": names},
+            [],
+        )
+    # A repository without datasets offers any name rather than none.
+    assert datasets_schema([]) == {
+        "type": "array",
+        "items": {"type": "string"},
+        "uniqueItems": True,
+    }
 
 
 # -- the artifacts of real flow runs, read back through the API ---------------------------------
@@ -494,8 +679,14 @@ def test_a_failed_run_leaves_its_table_and_the_invalid_report(
     assert report.type == "markdown"
     rendered = render(report.data)
     assert "inget publicerades / nothing was published" in rendered
+    assert headings(rendered) == [f"Fil / file: {name}/sources/folkmangd.csv"]
     [problem] = cells(rendered)[1:]
-    assert problem[:4] == [f"{name}/sources/folkmangd.csv", str(row), "folkmangd", "elvatusen"]
+    assert problem == [
+        str(row),
+        "folkmangd",
+        "elvatusen",
+        "är inte ett heltal\nis not a whole number",
+    ]
 
     # A run that completes leaves its table too.
     state = flow_module.publish_all(

@@ -7,12 +7,14 @@
 - Many changes: the first 20 rows of each kind are listed (in key order), the rest counted.
 - A dry run returns the version it would make, why, and the diff, and writes nothing.
 - Data equal to a withdrawn version's is not published again (status `withdrawn`, exit 0, a
-  message that says which version, when, why and how to publish it anyway) unless the steward
-  republishes it; `opendata withdraw` says so.
+  message that says which version is withdrawn, when, why, which is latest and how to publish it
+  anyway; the CLI's table, the run's log and the UI's table keep the two versions apart) unless
+  the steward republishes it; `opendata withdraw` says so.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime
@@ -28,7 +30,8 @@ from opendata.catalog import rebuild_catalog
 from opendata.catalog.pages import render_dataset_page
 from opendata.config import load_settings
 from opendata.publish import Outcome, prepare, publish_package, require_valid, withdraw
-from opendata.reporting import CHANGES, STATUS, summary_rows
+from opendata.reporting import CHANGES, STATUS, VERSION, summary_rows
+from opendata.run import outcome_line
 from opendata.storage import LocalStore
 from opendata.versioning import (
     Changes,
@@ -332,8 +335,8 @@ def test_a_dry_run_says_the_version_why_and_the_diff(home: Path, store: LocalSto
 
 
 WITHDRAWN = (
-    "the same data as version 1.0.1, withdrawn 2025-03-03 05:00 UTC (reason: Fel målvärde); "
-    "not published again, 1.0.0 stays the latest. To publish it anyway as a new version: "
+    "not published: the data equals 1.0.1, which was withdrawn 2025-03-03 05:00 UTC (reason: "
+    "Fel målvärde); latest is 1.0.0. To publish it anyway as a new version: "
     "opendata publish avfallsplan --republish"
 )
 
@@ -355,11 +358,18 @@ def test_data_of_a_withdrawn_version_is_not_published_again(home: Path, store: L
             "1.0.0",
         )
         assert (outcome.message, outcome.exit_code) == (WITHDRAWN, 0)
+        assert (outcome.withdrawn_version, outcome.withdrawn_reason) == ("1.0.1", "Fel målvärde")
         assert outcome.url == f"{BASE}datasets/avfallsplan/1.0.0/datapackage.json"
         assert snapshot(store.root) == before
+    # The run's log line and the UI's table name the withdrawn version and the latest apart.
+    assert outcome_line(outcome.to_dict()) == f"avfallsplan: {WITHDRAWN}"
     (row,) = summary_rows([outcome.to_dict()])
-    assert row[STATUS] == "tillbakadragen \\/ withdrawn"  # markdown, escaped
-    assert "not published again" in row[CHANGES]
+    assert (row[STATUS], row[VERSION]) == ("inte publicerad \\/ not published", "1\\.0\\.0")
+    assert html.unescape(re.sub(r"\\(.)", r"\1", row[CHANGES])) == (
+        "samma data som 1.0.1, som drogs tillbaka (skäl: Fel målvärde); senaste är 1.0.0; "
+        "parametern republish publicerar den ändå / the data equals 1.0.1, which was withdrawn "
+        "(reason: Fel målvärde); latest is 1.0.0; the parameter republish publishes it anyway"
+    )
 
     # Republished on purpose: a new version; then the same data is simply unchanged.
     again = publish(home, store, TIMES[3], republish=True, message="Målvärdet är nu beslutat")
@@ -385,9 +395,9 @@ def test_when_every_version_is_withdrawn_the_data_is_not_published(
     outcome = publish(home, store, TIMES[2])
     assert (outcome.status, outcome.version, outcome.url) == ("withdrawn", None, None)
     assert outcome.message == (
-        "the same data as version 1.0.0, withdrawn 2025-03-02 05:00 UTC (reason: Ska inte "
-        "publiceras); not published again, no version is published. To publish it anyway as a "
-        "new version: opendata publish avfallsplan --republish"
+        "not published: the data equals 1.0.0, which was withdrawn 2025-03-02 05:00 UTC (reason: "
+        "Ska inte publiceras); no version is published. To publish it anyway as a new version: "
+        "opendata publish avfallsplan --republish"
     )
     assert publish(home, store, TIMES[3], republish=True).version == "1.0.1"
 
@@ -410,9 +420,32 @@ def test_withdraw_says_so_and_publish_reports_withdrawn_with_exit_0(
     )
     assert published.returncode == 0, published.stdout + published.stderr
     (outcome,) = json.loads(published.stdout)
-    assert (outcome["status"], outcome["version"]) == ("withdrawn", "1.0.0")
-    assert outcome["message"].startswith("the same data as version 1.0.1, withdrawn ")
+    assert (outcome["status"], outcome["version"], outcome["withdrawn_version"]) == (
+        "withdrawn",
+        "1.0.0",
+        "1.0.1",
+    )
+    assert outcome["message"].startswith("not published: the data equals 1.0.1, which was ")
     assert not (store.root / "datasets/avfallsplan/1.0.2").exists()
+
+    # As a steward reads it: 1.0.1 is the withdrawn one, 1.0.0 the latest.
+    shown = run_cli(
+        ["publish", "avfallsplan", "--no-prefect", "--store", str(store.root)],
+        home,
+        OPENDATA_BASE_URL=BASE,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.splitlines()[:2] == [
+        "dataset      status                                 version         rows",
+        "avfallsplan  not published: equals withdrawn 1.0.1  1.0.0 (latest)  9",
+    ]
+    assert re.search(
+        r"^avfallsplan: not published: the data equals 1\.0\.1, which was withdrawn "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \(reason: Fel\); latest is 1\.0\.0\. To publish it anyway "
+        r"as a new version: opendata publish avfallsplan --republish$",
+        shown.stderr,
+        re.M,
+    ), shown.stderr
 
 
 # -- the summary in Swedish ---------------------------------------------------------------------

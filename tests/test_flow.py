@@ -37,6 +37,43 @@ def test_one_invalid_dataset_does_not_stop_the_others(workspace: Path, prefect_a
     assert error.exit_code == 1
 
 
+def logs_of(state: Any) -> list[str]:
+    """Every message the flow run logged (its tasks' included), as the UI's Logs tab lists them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all()  # the run's logs reach the API in batches: send the last one
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            sort=LogSort.TIMESTAMP_ASC,
+        )
+    return [log.message for log in logs]
+
+
+def test_wrong_data_is_logged_as_sentences_not_as_a_crash(
+    workspace: Path, prefect_api: str
+) -> None:
+    name, row = write_broken_copy(workspace, "not-a-number")
+    state = run_all(workspace, [name])
+    assert state.is_failed()
+    assert state.message == f"Not published: {name} (invalid)"
+    logs = logs_of(state)
+    file = f"{name}/sources/folkmangd.csv"
+    assert (
+        f"{name}: ogiltig / invalid — 1 fel / 1 problem; se artefakten invalid-{name} / see the "
+        f"artifact invalid-{name}\n"
+        f"{file}, rad {row}, kolumn 'folkmangd': 'elvatusen' är inte ett heltal.\n"
+        f"    {file}, row {row}, column 'folkmangd': 'elvatusen' is not a whole number. "
+        "[type-error]"
+    ) in logs
+    # No traceback, no exception's repr with its raw problems: a data problem is no crash.
+    assert not [m for m in logs if "Traceback" in m or "{'" in m or "Invalid(" in m], logs
+
+
 def test_a_transient_store_error_is_retried(
     workspace: Path, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,3 +111,7 @@ def test_a_terminal_store_error_is_not_retried(
         ("failed", "access denied", 3)
     ]
     assert len(calls) == 1
+    # An operational failure keeps its traceback (in its task's log), for whoever runs it.
+    logs = logs_of(state)
+    assert "avfallsplan: failed: access denied" in logs
+    assert any("Traceback" in m and "StoreError: access denied" in m for m in logs), logs

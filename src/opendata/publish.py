@@ -86,8 +86,9 @@ class DatasetInvalid(OpendataError):
         return self.message
 
 
-# `withdrawn`: the data is that of a withdrawn version, so it was not published again (a
-# success, exit code 0: the steward withdrew it on purpose; `republish=True` publishes it).
+# `withdrawn`: the data is that of a withdrawn version (`withdrawn_version`), so it was not
+# published again (a success, exit code 0: the steward withdrew it on purpose;
+# `republish=True` publishes it); `version` stays the latest, as for `unchanged`.
 OutcomeStatus = Literal["published", "unchanged", "skipped", "invalid", "failed", "withdrawn"]
 # A steward's message on a version: one line, this long at most.
 MESSAGE_CHARS = 1000
@@ -100,7 +101,9 @@ class Outcome:
     For a version published (or, in a dry run, the one that would be): `bump` is the bump made,
     `required_bump` the one the changes need and `reason` why ('minor: rows added; also values
     changed (patch)'); a dry run also returns `diff`, the record changes.json would hold (the
-    first rows of each resource with their cells old → new, counts for the rest).
+    first rows of each resource with their cells old → new, counts for the rest). A
+    `withdrawn` outcome names the withdrawn version its data equals (`withdrawn_version`, and
+    why it was withdrawn); its `version` is the latest, which stays.
     """
 
     dataset: str
@@ -118,6 +121,8 @@ class Outcome:
     required_bump: Bump | None = None
     reason: str | None = None
     diff: dict[str, Any] | None = None
+    withdrawn_version: str | None = None
+    withdrawn_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -469,11 +474,11 @@ def withdrawn_message(name: str, tombstone: Release, latest: Release | None) -> 
     to publish it anyway."""
     withdrawn = tombstone.withdrawn or ""
     when = f"{withdrawn[:10]} {withdrawn[11:16]} UTC" if len(withdrawn) >= 16 else withdrawn
-    stays = f"{latest.version} stays the latest" if latest else "no version is published"
+    latest_is = f"latest is {latest.version}" if latest else "no version is published"
     return (
-        f"the same data as version {tombstone.version}, withdrawn {when} (reason: "
-        f"{tombstone.reason}); not published again, {stays}. To publish it anyway as a new "
-        f"version: opendata publish {name} --republish"
+        f"not published: the data equals {tombstone.version}, which was withdrawn {when} "
+        f"(reason: {tombstone.reason}); {latest_is}. To publish it anyway as a new version: "
+        f"opendata publish {name} --republish"
     )
 
 
@@ -511,6 +516,8 @@ def _publish_attempt(
             sum(latest.rows.values()) if latest else None,  # the rows of the version that stays
             withdrawn_message(name, tombstone, latest),
             dry_run=dry_run,
+            withdrawn_version=str(tombstone.version),
+            withdrawn_reason=tombstone.reason,
         )
 
     moment = now or datetime.now(UTC)

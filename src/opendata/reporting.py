@@ -16,6 +16,7 @@ import ast
 import hashlib
 import re
 import string
+import textwrap
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -40,7 +41,8 @@ STATUSES = {
     "skipped": "hoppades över / skipped",
     "invalid": "ogiltig / invalid",
     "failed": "misslyckades / failed",
-    "withdrawn": "tillbakadragen / withdrawn",
+    # The data equals a withdrawn version's: the dataset is not withdrawn, that version is.
+    "withdrawn": "inte publicerad / not published",
 }
 BUMPS = {
     "major": "major",
@@ -169,7 +171,24 @@ def _happened(outcome: Mapping[str, Any], report_key: str | None) -> str:
         )
     if status == "published":
         return escape(outcome.get("changes") or "")
+    if status == "withdrawn" and outcome.get("withdrawn_version"):
+        return escape(withdrawn_text(outcome), limit=1000)
     return escape(outcome.get("message") or "")
+
+
+def withdrawn_text(outcome: Mapping[str, Any]) -> str:
+    """Why data equal to a withdrawn version was not published, Swedish first: which version
+    is withdrawn (and why), which is latest, and how to publish it anyway."""
+    withdrawn, latest = outcome.get("withdrawn_version"), outcome.get("version")
+    why = outcome.get("withdrawn_reason") or ""
+    sv_latest = f"senaste är {latest}" if latest else "ingen version är publicerad"
+    en_latest = f"latest is {latest}" if latest else "no version is published"
+    return (
+        f"samma data som {withdrawn}, som drogs tillbaka (skäl: {why}); {sv_latest}; "
+        "parametern republish publicerar den ändå / "
+        f"the data equals {withdrawn}, which was withdrawn (reason: {why}); {en_latest}; "
+        "the parameter republish publishes it anyway"
+    )
 
 
 def summary_rows(outcomes: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -231,19 +250,6 @@ def counted_in_all(message: str) -> Counter[str]:
     )
 
 
-def _value_and_note(problem: Mapping[str, Any]) -> tuple[str, str]:
-    """The cell's value and what is wrong with it.
-
-    Problems may carry `value`; otherwise the validator's message starts with the cell's repr
-    (`'elvatusen': type is "integer/default"`), which is split off. What is wrong is said in
-    Swedish and English when the problem has it (`message_sv`, `message_en`).
-    """
-    value, note = _split_value(problem)
-    if problem.get("message_sv"):
-        note = f"{problem['message_sv']} / {problem.get('message_en') or note}"
-    return value, note
-
-
 def _split_value(problem: Mapping[str, Any]) -> tuple[str, str]:
     message = str(problem.get("message") or "")
     if "value" in problem and problem["value"] is not None:
@@ -284,17 +290,118 @@ def _source_row(problem: Mapping[str, Any]) -> int | None:
 
 
 def _where(problem: Mapping[str, Any]) -> str:
+    """The row in the steward's file, and below it the spreadsheet cell (`Blad1!C6`)."""
     row = _source_row(problem)
     cell = problem.get("cell")
-    shown = str(row) if row is not None else ""
+    lines = [escape(row, limit=None)] if row is not None else []
     if cell:
-        shown = f"{shown} ({cell})" if shown else str(cell)
-    return shown
+        lines.append(wrapped(cell, WHERE_WIDTH, NAME_LIMIT))
+    return BREAK.join(lines)
 
 
 def _sort_key(problem: Mapping[str, Any]) -> tuple[str, int, str]:
     row = _source_row(problem)
     return (_file(problem), row if row is not None else -1, str(problem.get("field") or ""))
+
+
+# The report's problem table must fit the Prefect UI's artifact column (868 px at a 1,440 px
+# window) although the UI never wraps a table cell: every cell is cut into short lines joined
+# by BREAK, the one tag the report writes itself (source text is escaped and cannot write one).
+BREAK = "<br>"
+WHERE_WIDTH = 14  # characters per line: row and cell, column, value, what is wrong
+COLUMN_WIDTH = 18
+VALUE_WIDTH = 18
+NOTE_WIDTH = 40
+NAME_LIMIT = 40  # characters of a column's name or a cell's value shown, then "…"
+HEADING_PIECE = 30  # a file's path may break after a slash or after this many characters
+
+_QUOTED_VALUE = re.compile(
+    r"""^('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?: … \([\d,]+ characters\))?:?\s+""", re.S
+)
+
+
+def wrapped(text: object, width: int, limit: int | None = None) -> str:
+    """`text` escaped (see `escape`), at most `limit` characters of it, in lines of at most
+    `width` characters joined by BREAK: broken between words, a longer word cut."""
+    flat = " ".join(str(text).split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    lines = textwrap.wrap(flat, width, break_on_hyphens=False) if flat else []
+    return BREAK.join(escape(line, limit=None) for line in lines)
+
+
+def file_heading(path: str) -> str:
+    """A file's path as a heading's text: escaped, able to break after each slash (`<wbr>`)
+    and within a long name, so that no path is wider than the column."""
+    flat = " ".join(path.split())
+    if len(flat) > CELL_LIMIT:
+        flat = flat[: CELL_LIMIT - 1] + "…"
+    pieces = []
+    for part in flat.split("/"):
+        words = []
+        for word in part.split(" "):
+            chunks = [word[i : i + HEADING_PIECE] for i in range(0, len(word), HEADING_PIECE)]
+            words.append("<wbr>".join(escape(chunk, limit=None) for chunk in chunks))
+        pieces.append(" ".join(words))
+    return (escape("/") + "<wbr>").join(pieces)
+
+
+def _without_value(text: str, value: str) -> str:
+    """`text` without the quoted cell value it starts with (the table shows the value)."""
+    match = _QUOTED_VALUE.match(text)
+    if not match or not value:
+        return text
+    try:
+        quoted = ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError):
+        return text
+    return text[match.end() :] if isinstance(quoted, str) and value.startswith(quoted) else text
+
+
+def _main_and_hint(text: str, marker: str) -> tuple[str, str]:
+    """A message's own sentence, and the hint after it (`Tips: …`, `Hint: …`) if it has one."""
+    head, found, tail = text.partition(f" {marker} ")
+    if not found:
+        return ("", text) if text.startswith(f"{marker} ") else (text.strip(), "")
+    return head.strip().removesuffix("."), f"{marker} {tail.strip()}"
+
+
+def what_is_wrong(problem: Mapping[str, Any], value: str) -> tuple[str, str, tuple[str, str]]:
+    """What is wrong with a problem's cell, in Swedish and in English (either may be empty; the
+    value it starts with left out), and its hint in both languages (empty when none)."""
+    _, note = _split_value(problem)
+    sv_text = str(problem.get("message_sv") or "")
+    en_text = str(problem.get("message_en") or note if sv_text else note)
+    sv, sv_hint = _main_and_hint(_without_value(sv_text, value), "Tips:")
+    en, en_hint = _main_and_hint(_without_value(en_text, value), "Hint:")
+    if sv == en:
+        sv = ""
+    return sv, en, (sv_hint, en_hint)
+
+
+def problem_row(problem: Mapping[str, Any], hints: dict[tuple[str, str], int]) -> str:
+    """One problem as a row of its file's table: row (and cell), column, value, what is wrong.
+
+    A hint is numbered once in `hints` (the report lists them after the tables) and the row
+    points to it."""
+    value, _ = _split_value(problem)
+    sv, en, hint = what_is_wrong(problem, value)
+    if any(hint):
+        number = hints.setdefault(hint, len(hints) + 1)
+        sv = f"{sv} (tips {number})" if sv else sv
+        en = f"{en} (hint {number})" if en else f"(tips {number} / hint {number})"
+    note = [wrapped(sv, NOTE_WIDTH, CELL_LIMIT)] if sv else []
+    if en:
+        english = wrapped(en, NOTE_WIDTH, CELL_LIMIT)
+        note.append(f"*{english}*" if sv else english)
+    column = problem.get("column") or problem.get("field") or ""
+    cells = [
+        _where(problem),
+        wrapped(column, COLUMN_WIDTH, NAME_LIMIT),
+        wrapped(value, VALUE_WIDTH, NAME_LIMIT),
+        BREAK.join(note),
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def kind_label(code: str) -> str:
@@ -322,10 +429,11 @@ def invalid_report(outcome: Mapping[str, Any], limit: int = LISTED) -> str:
     ]
     if problems:
         lines += [
-            "1. Öppna filen i kolumnen **Fil** nedan och gå till raden i kolumnen **Rad** "
+            "1. Öppna filen som står som rubrik ovanför tabellen och gå till raden i kolumnen "
+            "**Rad** "
             "(radnumret som kalkylbladet visar till vänster; i en CSV-fil är filens första "
             "rad rad 1). "
-            "*Open the file named under **Fil / file** and go to the row under "
+            "*Open the file named above the table and go to the row under "
             "**Rad / row** (the number the spreadsheet shows at the row's left; in a CSV file, "
             "the file's first row is row 1).*",
             "2. Rätta värdet i den kolumn som nämns; **Vad är fel** säger vad som är fel. "
@@ -363,29 +471,27 @@ def invalid_report(outcome: Mapping[str, Any], limit: int = LISTED) -> str:
         "|---|---:|",
     ]
     lines += [f"| {kind_label(code)} | {_count(count)} |" for code, count in counts.most_common()]
-    lines += [
-        "",
-        "## Felen i radordning / The problems, in row order",
-        "",
-        "| Fil / file | Rad / row | Kolumn / column | Värde / value | Vad är fel / what is wrong |",
-        "|---|---:|---|---|---|",
-    ]
-    for problem in problems[:limit]:
-        value, note = _value_and_note(problem)
-        column = problem.get("column") or problem.get("field") or ""
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    escape(_file(problem)),
-                    escape(_where(problem)),
-                    escape(column),
-                    escape(value),
-                    escape(note),
-                ]
-            )
-            + " |"
-        )
+    lines += ["", "## Felen i radordning / The problems, in row order", ""]
+    hints: dict[tuple[str, str], int] = {}
+    shown_problems = problems[:limit]
+    for number, problem in enumerate(shown_problems):
+        file = _file(problem)
+        if number == 0 or file != _file(shown_problems[number - 1]):
+            if number:
+                lines.append("")
+            lines += [
+                f"### Fil / file: {file_heading(file)}",
+                "",
+                "| Rad / row | Kolumn / column | Värde / value | Vad är fel / what is wrong |",
+                "|---:|---|---|---|",
+            ]
+        lines.append(problem_row(problem, hints))
+    if hints:
+        lines += ["", "## Tips / Hints", ""]
+        lines += [
+            f"{number}. {escape(sv, limit=1000)}" + (f" *{escape(en, limit=1000)}*" if en else "")
+            for (sv, en), number in hints.items()
+        ]
     hidden = max(sum(counts.values()), len(problems)) - min(limit, len(problems))
     if hidden > 0:
         lines += [

@@ -21,10 +21,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from contextvars import copy_context
+from dataclasses import fields
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
@@ -50,8 +51,10 @@ from opendata.publish import (
     require_valid,
     skipped,
 )
+from opendata.reporting import artifact_key, counted_in_all, is_data_problem
 from opendata.storage import open_store
 from opendata.storage.open import check_store
+from opendata.validate import Problem
 from opendata.versioning import Bump
 
 RETRIES = 3  # retries of an I/O step after its first attempt (Prefect's `retries`)
@@ -263,8 +266,60 @@ def publish_dataset(
         )
     finally:
         prepared.discard()
-    logger.info("%s: %s %s", name, outcome.status, outcome.version)
+    logger.info("%s", outcome_line(outcome.to_dict()))
     return outcome.to_dict()
+
+
+def outcome_line(outcome: Mapping[str, Any]) -> str:
+    """The run's log line for a dataset it published, found unchanged or did not publish
+    again: `befolkning: published 1.1.0`; data equal to a withdrawn version says which version
+    that is and which is latest (the outcome's message)."""
+    name = outcome["dataset"]
+    if outcome["status"] == "withdrawn" and outcome.get("message"):
+        return f"{name}: {outcome['message']}"
+    return f"{name}: {outcome['status']} {outcome.get('version')}"
+
+
+LOGGED_PROBLEMS = 3  # an invalid dataset's problems quoted in the run's log
+
+
+def failure_text(outcome: Mapping[str, Any], artifacts: bool = False) -> str:
+    """The run's log entry for a dataset that did not publish, in sentences (a data problem is
+    no crash: no traceback, no raw data). Wrong data: how many problems, where its report is
+    (`artifacts`: the flow's `invalid-<dataset>`), and the first problems as `opendata
+    validate` words them; anything else: the error's message."""
+    name = str(outcome["dataset"])
+    message = str(outcome.get("message") or "")
+    if not is_data_problem(outcome):
+        return f"{name}: {outcome['status']}: {message}"
+    problems = list(outcome.get("problems") or [])
+    if problems:
+        count = max(len(problems), sum(counted_in_all(message).values()))
+        what = f"{count:,} fel / {count:,} problem{'s' if count != 1 else ''}"
+    else:
+        what = "en källfil kan inte läsas / a source file cannot be read"
+    head = f"{name}: ogiltig / invalid — {what}"
+    if artifacts:
+        key = artifact_key("invalid", name)
+        head += f"; se artefakten {key} / see the artifact {key}"
+    if not problems:
+        return f"{head}\n{message}"
+    known = {field.name for field in fields(Problem)}
+    lines = [
+        Problem(**{k: v for k, v in problem.items() if k in known}).explain()
+        for problem in problems[:LOGGED_PROBLEMS]
+    ]
+    if count > LOGGED_PROBLEMS:
+        more = count - LOGGED_PROBLEMS
+        lines.append(f"... och {more:,} fel till / ... and {more:,} more problems")
+    return "\n".join([head, *lines])
+
+
+def data_problem(name: str, error: BaseException) -> dict[str, Any] | None:
+    """The outcome of a dataset whose data is wrong (exit code 1), else None: the steward
+    corrects a source, so a flow reports it as an outcome, not as a task that crashed."""
+    outcome = outcome_of_failure(name, error).to_dict()
+    return outcome if is_data_problem(outcome) else None
 
 
 def outcome_of_failure(name: str, error: BaseException) -> Outcome:
@@ -331,6 +386,7 @@ def publish_all(
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
     message: str | None = None,
     republish: bool = False,
+    artifacts: bool = False,
 ) -> list[dict[str, Any]]:
     """Publish the named datasets (all when none are named), side by side; then the catalog.
 
@@ -338,9 +394,12 @@ def publish_all(
     plain steps); `parallel` of them run at once in threads (default OPENDATA_PARALLEL, else
     min(4, datasets); 1: one after another). A caller with its own executor (the flow's task
     runner) passes `submit(name)`, which starts one dataset and returns what waits for its
-    outcome. Outcomes are in the order of the names, whatever order the datasets finish in;
-    the catalog is updated once, after all of them. Returns every outcome, or raises RunFailed
-    carrying them when a dataset did not publish or the catalog could not be updated.
+    outcome (an outcome `invalid` is a dataset whose data is wrong, as is an error raised).
+    Outcomes are in the order of the names, whatever order the datasets finish in; each that
+    did not publish is logged in sentences (`failure_text`; `artifacts`: the run leaves a
+    report per invalid dataset, and the log says where). The catalog is updated once, after
+    all of them. Returns every outcome, or raises RunFailed carrying them when a dataset did
+    not publish or the catalog could not be updated.
     """
     settings = check_configuration(store, home, offline, refresh, parallel)
     names = datasets_to_publish(datasets, settings)
@@ -370,9 +429,9 @@ def publish_all(
             try:
                 outcome = wait()
             except Exception as error:
-                failure = outcome_of_failure(name, error)
-                logger.error("%s: %s: %s", name, failure.status, failure.message)
-                outcome = failure.to_dict()
+                outcome = outcome_of_failure(name, error).to_dict()
+            if outcome["status"] in ("invalid", "failed"):
+                logger.error("%s", failure_text(outcome, artifacts))
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
