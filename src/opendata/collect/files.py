@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opendata.collect.core import (
+    LISTED,
     RawRecord,
     RawSource,
     normalise_header,
@@ -1113,15 +1114,23 @@ class _JoinedHeader(NamedTuple):
 
     def cells_of(self, titles: set[str]) -> dict[str, str]:
         """For a title several columns share, the columns and the cells each was joined from:
-        'columns B (B3:C3, B4) and C (B3:C3, C4)'."""
+        'columns B (B3:C3, B4) and C (B3:C3, C4)' (one pass over the header, ten columns
+        shown: a hostile header may repeat one title 16,384 times)."""
+        columns: dict[str, list[int]] = {}
+        for index, name in enumerate(self.titles):
+            if name in titles:
+                columns.setdefault(name, []).append(index)
         found = {}
-        for title in sorted(titles):
+        for title, indices in columns.items():
             shown = [
                 f"{_coordinate(1, index + 1)[:-1]} ({', '.join(self.refs[index])})"
-                for index, name in enumerate(self.titles)
-                if name == title
+                for index in indices[:LISTED]
             ]
-            found[title] = "columns " + ", ".join(shown[:-1]) + " and " + shown[-1]
+            if len(indices) > LISTED:
+                more = len(indices) - LISTED
+                found[title] = f"columns {', '.join(shown)}, … and {more:,} more"
+            else:
+                found[title] = "columns " + ", ".join(shown[:-1]) + " and " + shown[-1]
         return found
 
 
@@ -1168,12 +1177,16 @@ def _joined_header(
             f"{place}, {_rows_text(numbers)}: {width:,} columns, more than the limit of "
             f"{limits.columns:,}; " + _raise_limit("columns")
         )
+    # The merged range over each header cell. Ranges of a sound file never overlap; those of a
+    # hostile one may, so each cell is given once (the range that starts leftmost), in one sweep
+    # a row: never a pass over every column of every range.
     cover: dict[tuple[int, int], tuple[int, int, int, int]] = {}
-    for span in spans:
-        for row in numbers:
-            if span[1] <= row <= span[3]:
-                for column in range(span[0], span[2] + 1):
-                    cover.setdefault((row, column), span)
+    for row in numbers:
+        done = 0  # the columns up to here have their range
+        for span in sorted(m for m in spans if m[1] <= row <= m[3]):
+            for column in range(max(span[0], done + 1), span[2] + 1):
+                cover[(row, column)] = span
+            done = max(done, span[2])
     titles: list[str] = []
     refs: list[list[str]] = []
     for column in range(1, width + 1):
