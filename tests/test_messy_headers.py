@@ -311,6 +311,25 @@ def test_two_columns_a_joined_header_titles_alike_are_refused_naming_their_cells
     )
 
 
+def test_overlapping_merged_ranges_and_a_title_on_many_columns_stay_bounded(
+    tmp_path: Path,
+) -> None:
+    """A sound sheet's merged ranges never overlap; a hostile one's may: each header cell takes
+    the range that starts leftmost (E1 takes C1:E1, whose first cell openpyxl left empty). A
+    title 30 columns share is named by its first ten."""
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(workbook([["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5]], ("B1:D1", "C1:E1")))
+    raw = files.read_xlsx(path, "x", "Blad1", (1,), None, "here")
+    assert raw.headers == ["a", "b", "b", "b", ""]
+    assert raw.title_cells == {"b": "columns B (B1:D1), C (B1:D1) and D (B1:D1)"}
+    path.write_bytes(workbook([["t", *([None] * 29)], list(range(30))], ("A1:AD1",)))
+    raw = files.read_xlsx(path, "x", "Blad1", (1,), None, "here")
+    assert raw.title_cells["t"] == (
+        "columns A (A1:AD1), B (A1:AD1), C (A1:AD1), D (A1:AD1), E (A1:AD1), F (A1:AD1), "
+        "G (A1:AD1), H (A1:AD1), I (A1:AD1), J (A1:AD1), … and 20 more"
+    )
+
+
 def test_header_rows_that_are_empty_or_beyond_the_sheet_are_named(tmp_path: Path) -> None:
     rows: list[list[Any]] = [["Titel"], [], [], ["Kommun", "män", "kvinnor"], *counts(1)]
     book = workbook(rows)
