@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -147,6 +148,7 @@ class DeliveryApp:
         )
         self.stop = threading.Event()
         self.sweeper: threading.Thread | None = None
+        self.asked: dict[str, float] = {}  # dataset: when Prefect last took its event
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -156,10 +158,28 @@ class DeliveryApp:
         return deliveries.process_dataset(self.settings, self.store, name, remote)
 
     def start_run(self, name: str, event: str = RECEIVED, delivery: str | None = None) -> None:
+        """Ask for the dataset's run. Blocks while Prefect is slow to answer: a request
+        handler calls it in a worker thread (`start_run_soon`), never on the event loop."""
         if self.runner.start(name, event, delivery):
+            self.asked[name] = self.config.clock()
             deliveries.clear_waiting(self.store, name)
         else:
             deliveries.mark_waiting(self.store, name, WAITING_NOTE)
+
+    async def start_run_soon(
+        self, name: str, event: str = RECEIVED, delivery: str | None = None
+    ) -> None:
+        await run_in_threadpool(self.start_run, name, event, delivery)
+
+    def ask_again(self, name: str) -> bool:
+        """Whether a later look asks Prefect again for a dataset it returned as stuck: always
+        while Prefect did not answer (`waiting`), but a run that Prefect took and did not start
+        (no worker, a crash) once per STALLED, not at every look: a worker away for hours must
+        not come back to a queue of one run per look."""
+        asked = self.asked.get(name)
+        if asked is None or self.config.clock() - asked > deliveries.STALLED.total_seconds():
+            return True
+        return any(r.waiting is not None for r in deliveries.list_records(self.store, name))
 
     def resume(self, first: bool = False) -> None:
         """Start the runs of every dataset with deliveries waiting (after a restart or while
@@ -183,7 +203,9 @@ class DeliveryApp:
                 self.start_run(name)
             stuck_only = not first and not isinstance(self.runner, LocalRunner)
             for name in deliveries.pending_datasets(self.store, names, stuck_only):
-                if name not in {r.dataset for r in new}:
+                if name not in {r.dataset for r in new} and (
+                    not stuck_only or self.ask_again(name)
+                ):
                     self.start_run(name)
         except OpendataError as error:
             log.warning("deliveries: %s", error)
@@ -390,7 +412,7 @@ class DeliveryApp:
         dataset = self.authorise(identity, request.path_params["dataset"], request)
         record, created = await self.take_upload(request, dataset, identity, "api")
         if created:
-            self.start_run(dataset.name, RECEIVED, record.id)
+            await self.start_run_soon(dataset.name, RECEIVED, record.id)
         body: dict[str, Any] = {
             "id": record.id,
             "url": f"/api/deliveries/{record.id}",
@@ -411,7 +433,7 @@ class DeliveryApp:
         message = await self.small_field(request, "message")
         if identity.how == "session":
             self.check_csrf(identity, request.headers.get("x-csrf-token"))
-        record = self.ask_publish(identity, record, message)
+        record = await run_in_threadpool(self.ask_publish, identity, record, message)
         return JSONResponse(self.delivery_json(record), status_code=202)
 
     def ask_publish(
@@ -493,7 +515,7 @@ class DeliveryApp:
     async def home(self, request: Request) -> Response:
         identity = self.identify(request)
         if identity is None or identity.how == "token":
-            return self.render("signin.html", csrf=self.login_csrf(request), error=None)
+            return self.signin_page(request, None, 200)
         return self.render(
             "home.html",
             steward=identity.steward,
@@ -501,9 +523,6 @@ class DeliveryApp:
             datasets=self.overview(identity),
             proxy=identity.how == "proxy",
         )
-
-    def login_csrf(self, request: Request) -> str:
-        return request.cookies.get("opendata_login") or secrets.token_urlsafe(24)
 
     async def signin(self, request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=4, max_part_size=FIELD_BYTES)
@@ -592,7 +611,7 @@ class DeliveryApp:
         dataset = self.authorise(identity, name, request)
         record, created = await self.take_upload(request, dataset, identity, "page")
         if created:
-            self.start_run(dataset.name, RECEIVED, record.id)
+            await self.start_run_soon(dataset.name, RECEIVED, record.id)
         if "application/json" in request.headers.get("accept", ""):
             return JSONResponse(
                 {"id": record.id, "state": record.state, "page": f"/deliveries/{record.id}"},
@@ -626,7 +645,9 @@ class DeliveryApp:
         record = self.record_for(identity, request.path_params["id"])
         form = await request.form(max_files=0, max_fields=4, max_part_size=FIELD_BYTES)
         self.check_csrf(identity, _text(form.get("csrf")))
-        self.ask_publish(identity, record, _text(form.get("message")) or None)
+        await run_in_threadpool(
+            self.ask_publish, identity, record, _text(form.get("message")) or None
+        )
         return RedirectResponse(f"/deliveries/{record.id}", status_code=303)
 
     async def health(self, request: Request) -> Response:
