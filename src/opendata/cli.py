@@ -188,17 +188,23 @@ def publish(
                     "withdrawn_version",
                 )
             }
+            | {"warnings": o.get("warnings") or []}
             | ({"diff": o.get("diff")} if o.get("dry_run") else {})
             for o in outcomes
         ]
         typer.echo(json.dumps(public, ensure_ascii=False, indent=2))
     else:
+        from opendata.validate import ReportWarning
+
         echo_table(outcomes)
         for o in outcomes:
             if o.get("dry_run") and o["status"] == "published":
                 echo_dry_run(o)
             if o.get("message"):
                 typer.echo(f"\n{o['dataset']}: {o['message']}", err=True)
+            warnings = [ReportWarning(**w).explain() for w in o.get("warnings") or []]
+            if warnings:  # years in a title that are not the data's: published all the same
+                typer.echo("\n" + "\n".join(warnings), err=True)
         if any(o["status"] == "published" and not o.get("dry_run") for o in outcomes) or all(
             o["status"] in ("published", "unchanged", "skipped") for o in outcomes
         ):
@@ -401,6 +407,7 @@ def validate(
 ) -> None:
     """Validate a dataset without publishing: the report names file, row and field."""
     from opendata.definitions import load_dataset
+    from opendata.periods import stale_year_warnings
     from opendata.publish import collect_tables, discard_workspace, new_workspace
     from opendata.storage import open_store
     from opendata.tables import arrow_without_pandas
@@ -433,6 +440,7 @@ def validate(
             dataset = load_delivered(settings, delivered_to, dataset.name, workspace)
         tables = collect_tables(settings, dataset, remote, workspace=workspace, store=delivered_to)
         report = validate_tables(dataset.name, tables, scratch=workspace)
+        report.warnings.extend(stale_year_warnings(dataset, tables))
     finally:
         discard_workspace(workspace)
     counts = ", ".join(
@@ -440,11 +448,16 @@ def validate(
     )
     if report.valid:
         typer.echo(f"{dataset.name}: valid ({counts})")
-        return
-    count = len(report.problems)
-    typer.echo(f"{dataset.name}: invalid ({count} problem{'' if count == 1 else 's'}; {counts})")
-    typer.echo(report.summary())
-    raise typer.Exit(1)
+    else:
+        count = len(report.problems)
+        typer.echo(
+            f"{dataset.name}: invalid ({count} problem{'' if count == 1 else 's'}; {counts})"
+        )
+        typer.echo(report.summary())
+    for warning in report.warnings:  # a warning changes neither the verdict nor the exit code
+        typer.echo(warning.explain())
+    if not report.valid:
+        raise typer.Exit(1)
 
 
 @app.command(name="list")

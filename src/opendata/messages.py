@@ -208,3 +208,20 @@ def sheet_reference(sheet: str) -> str:
     if re.fullmatch(r"[^\W\d]\w*", sheet) and not re.fullmatch(r"[A-Za-z]{1,3}\d+", sheet):
         return sheet
     return "'" + sheet.replace("'", "''") + "'"
+
+
+def stale_years(stated: str, one_year: bool, period: str, declared: bool) -> Text:
+    """A title or description that names other years than the data's period (`stale-years`, a
+    warning: the data is published all the same)."""
+    years_sv, years_en = ("året", "the year") if one_year else ("åren", "the years")
+    if declared:
+        period_sv = f"perioden som dataset.yaml anger (temporal) är {period}"
+        period_en = f"the period dataset.yaml declares (temporal) is {period}"
+    else:
+        period_sv, period_en = f"data omfattar {period}", f"the data covers {period}"
+    return Text(
+        f"texten anger {years_sv} {stated}, men {period_sv}. Rätta årtalen eller ta bort dem; "
+        "data publiceras ändå.",
+        f"the text names {years_en} {stated}, but {period_en}. Correct the years or leave them "
+        "out; the data is published all the same.",
+    )

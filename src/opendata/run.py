@@ -41,6 +41,7 @@ from opendata.errors import (
     is_transient,
 )
 from opendata.package import BuiltPackage
+from opendata.periods import stale_year_warnings
 from opendata.publish import (
     DatasetInvalid,
     Outcome,
@@ -186,7 +187,13 @@ def collect_and_validate(
     store = open_store(store_url)
     remote = None if offline else remote_sources(settings, store)
     # The store's current deliveries are the dataset's sources where stewards delivered them.
-    return prepare(settings, name, remote, refresh, store=store)
+    prepared = prepare(settings, name, remote, refresh, store=store)
+    try:  # the steward's warnings (years in the title that are not the data's): no verdict
+        prepared.report.warnings.extend(stale_year_warnings(prepared.dataset, prepared.tables))
+    except BaseException:
+        prepared.discard()
+        raise
+    return prepared
 
 
 def publish_version(
@@ -267,7 +274,7 @@ def publish_dataset(
     finally:
         prepared.discard()
     logger.info("%s", outcome_line(outcome.to_dict()))
-    return outcome.to_dict()
+    return {**outcome.to_dict(), "warnings": [w.to_dict() for w in prepared.report.warnings]}
 
 
 def outcome_line(outcome: Mapping[str, Any]) -> str:

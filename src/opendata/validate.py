@@ -125,12 +125,41 @@ class Problem:
         return sv, en
 
 
+@dataclass(frozen=True)
+class ReportWarning:
+    """Something a steward should correct that does not stop publishing (the data is right):
+    `stale-years`, a title or description naming other years than the data's period. `file`
+    and `key` say where (`befolkning/dataset.yaml`, `title.sv`); `stated` and `period` are the
+    two spans."""
+
+    code: str
+    file: str
+    key: str
+    message_sv: str
+    message_en: str
+    stated: str = ""
+    period: str = ""
+
+    def explain(self) -> str:
+        """Two lines, as a problem's (`Problem.explain`): Swedish, then English with the code."""
+        where = f"{self.file}, {self.key}"
+        return (
+            f"Varning: {where}: {self.message_sv}\n"
+            f"    Warning: {where}: {self.message_en} [{self.code}]"
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
 @dataclass
 class Report:
     dataset: str
     rows: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Warnings do not make a dataset invalid; validation.json leaves them out.
+    warnings: list[ReportWarning] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
