@@ -478,3 +478,51 @@ def test_a_placeholder_must_be_a_field(tmp_path: Path) -> None:
         f"Error: {folder}/dataset.yaml: resources.0.sources.0.path: the placeholder {{year}} is "
         "not a field of schema matning.json (its fields: 'ar', 'plats', 'varde')"
     )
+
+
+def test_one_delivery_run_of_a_dataset_at_a_time(tmp_path: Path) -> None:
+    import threading
+
+    from opendata.contention import Patience
+    from opendata.deliveries import dataset_lease
+    from opendata.liveness import current_owner
+    from opendata.storage import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    order: list[str] = []
+    first_in = threading.Event()
+    release_first = threading.Event()
+
+    def first() -> None:
+        with dataset_lease(store, "avfallsplan"):
+            order.append("first in")
+            first_in.set()
+            release_first.wait(60)
+            order.append("first out")
+
+    def second() -> None:
+        first_in.wait(60)
+        with dataset_lease(store, "avfallsplan", Patience(first_pause=0.01, longest_pause=0.05)):
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    first_in.wait(60)
+    # Another dataset is not held up.
+    with dataset_lease(store, "handlingsplan"):
+        order.append("other dataset")
+    release_first.set()
+    for thread in threads:
+        thread.join(60)
+    assert order == ["first in", "other dataset", "first out", "second in"]
+    assert not (store.root / Keys.lease("avfallsplan")).exists()
+
+    # A lease left by a run that died (its process is gone) is taken over at once.
+    me = current_owner().to_record()
+    dead = {**me, "pid": 999_999_999, "started": "1"}
+    key = store.root / Keys.lease("avfallsplan")
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text(json.dumps({"token": "x", "owner": dead, "taken": "2099-01-01T00:00:00Z"}))
+    with dataset_lease(store, "avfallsplan", Patience(seconds=0.5)):
+        assert json.loads(key.read_text())["token"] != "x"

@@ -28,12 +28,13 @@ serialised by the publish protocol's claims. All keys come from `Keys`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -44,10 +45,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from opendata.catalog import rebuild_catalog
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
-from opendata.contention import PATIENCE
+from opendata.contention import PATIENCE, Patience
 from opendata.definitions import SLUG, Dataset, FileSource, load_dataset
 from opendata.errors import (
     ConfigError,
+    ConflictError,
     DefinitionError,
     InvalidSourceData,
     LostRace,
@@ -55,6 +57,7 @@ from opendata.errors import (
     SourceError,
     StoreError,
 )
+from opendata.liveness import Owner, current_owner
 from opendata.package import DELIVERY_KEY
 from opendata.publish import (
     Outcome,
@@ -106,6 +109,10 @@ class Keys:
     @staticmethod
     def current(dataset: str) -> str:
         return f"{Keys.ROOT}/current/{dataset}.json"
+
+    @staticmethod
+    def lease(dataset: str) -> str:
+        return f"{Keys.ROOT}/leases/{dataset}.json"
 
     @staticmethod
     def inbox(dataset: str) -> str:
@@ -778,6 +785,53 @@ def request_publish(
     return changed
 
 
+LEASE_STALE = timedelta(minutes=15)
+
+
+@contextlib.contextmanager
+def dataset_lease(store: Store, name: str, patience: Patience = PATIENCE) -> Iterator[None]:
+    """One delivery run of a dataset at a time, across processes and machines: a lease object
+    created with a compare-and-swap, holding its owner. A lease whose owner is gone (this
+    machine can tell) or that is older than LEASE_STALE (a run on another machine) is taken
+    over; otherwise the run waits for it, pausing as contention.py does."""
+    key = Keys.lease(name)
+    me = current_owner()
+    mine = secrets.token_hex(8)
+    data = json.dumps({"token": mine, "owner": me.to_record(), "taken": now_text()}).encode()
+    for _attempt in patience.attempts():
+        found = store.read(key)
+        try:
+            if found is None:
+                store.replace(key, data, None)
+                break
+            if _lease_gone(found[0]):
+                store.replace(key, data, found[1])
+                break
+        except LostRace:
+            continue
+    else:
+        raise ConflictError(f"{name}: another delivery run kept the dataset for too long")
+    try:
+        yield
+    finally:
+        found = store.read(key)
+        if found is not None and json.loads(found[0]).get("token") == mine:
+            store.delete(key)
+
+
+def _lease_gone(raw: bytes) -> bool:
+    try:
+        record = json.loads(raw)
+        taken = datetime.fromisoformat(str(record["taken"]).replace("Z", "+00:00"))
+    except (ValueError, KeyError, TypeError):
+        return True  # not a lease this code wrote: nothing holds it
+    owner = Owner.from_record(record.get("owner"))
+    alive = owner.alive() if owner is not None else None
+    if alive is False:
+        return True
+    return datetime.now(UTC) - taken > LEASE_STALE
+
+
 def process_dataset(
     settings: Settings,
     store: Store,
@@ -786,8 +840,18 @@ def process_dataset(
 ) -> list[DeliveryRecord]:
     """Everything waiting for a dataset's run: the received deliveries are checked together
     (and published at once where the definition says `publish: automatic`), and the ready ones
-    whose publication was asked for are published. What another process took first is left to
-    it (the record's compare-and-swap)."""
+    whose publication was asked for are published. One run of a dataset at a time
+    (`dataset_lease`), so two deliveries of one dataset are never interleaved."""
+    with dataset_lease(store, name):
+        return _process_dataset(settings, store, name, remote)
+
+
+def _process_dataset(
+    settings: Settings,
+    store: Store,
+    name: str,
+    remote: RemoteFetcher | None = None,
+) -> list[DeliveryRecord]:
     done: list[DeliveryRecord] = []
     records = list_records(store, name)
     waiting = [r for r in records if r.state == "received" or _stalled(r)]
