@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m flows.notify",
         description=(
-            "Create or update the automation that calls a webhook when a publish-all run fails "
-            f"or crashes ({DEFINITION.relative_to(DEFINITION.parents[1])})."
+            "Create or update the automation that calls a webhook when a publish-all or "
+            "process-deliveries run fails or crashes "
+            f"({DEFINITION.relative_to(DEFINITION.parents[1])})."
         ),
     )
     parser.add_argument(
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, what in done:
         print(
             f"Automation {name!r} {what} on {redact_url(url)}: a failed or crashed publish-all "
-            f"run is posted to the webhook kept in the block {BLOCK_NAME!r}."
+            f"or process-deliveries run is posted to the webhook kept in the block {BLOCK_NAME!r}."
         )
     return 0
 
