@@ -545,8 +545,7 @@ def test_problems_keep_their_machine_readable_keys_and_gain_the_human_ones(
     # The report in the Prefect UI: the sheet's row and cell, what is wrong in both languages.
     outcome = {"dataset": "forskola", "problems": [asdict(p) for p in report.problems]}
     assert (
-        "| 6 \\(Blad1\\!C6\\) | Antal barn | ca 30 | &#39;ca 30&#39; är inte ett heltal \\/ "
-        "&#39;ca 30&#39; is not a whole number |"
+        "| 6<br>Blad1\\!C6 | Antal barn | ca 30 | är inte ett heltal<br>*is not a whole number* |"
     ) in reporting.invalid_report(outcome)
 
 
