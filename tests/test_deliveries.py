@@ -526,3 +526,25 @@ def test_one_delivery_run_of_a_dataset_at_a_time(tmp_path: Path) -> None:
     key.write_text(json.dumps({"token": "x", "owner": dead, "taken": "2099-01-01T00:00:00Z"}))
     with dataset_lease(store, "avfallsplan", Patience(seconds=0.5)):
         assert json.loads(key.read_text())["token"] != "x"
+
+
+def test_a_delivery_left_validating_by_a_killed_run_is_checked_again(tmp_path: Path) -> None:
+    from opendata import deliveries
+    from opendata.storage import LocalStore
+
+    home = copy_home(tmp_path / "home", "avfallsplan")
+    settings = load_settings(home=home, store=str(home / "public"))
+    store = LocalStore(home / "public")
+    dataset = load_dataset(home / "datasets/avfallsplan", settings.schemas_dir)
+    goals = home / "datasets/avfallsplan/sources/mal.csv"
+    record, created = deliveries.receive(
+        store, dataset, goals, "mal.csv", steward="anna", organisation="Borås stad", via="api"
+    )
+    assert created
+    # A run took it and was killed: the record says `validating`, no run holds the lease.
+    deliveries.change_record(store, "avfallsplan", record.id, deliveries.ending("validating"))
+    assert deliveries.pending_datasets(store, ["avfallsplan"], stuck_only=True) == ["avfallsplan"]
+    (done,) = deliveries.process_dataset(settings, store, "avfallsplan")
+    assert (done.id, done.state, done.version) == (record.id, "ready", "1.0.0")
+    assert [t.state for t in done.history] == ["received", "validating", "validating", "ready"]
+    assert deliveries.pending_datasets(store, ["avfallsplan"]) == []

@@ -854,7 +854,9 @@ def _process_dataset(
 ) -> list[DeliveryRecord]:
     done: list[DeliveryRecord] = []
     records = list_records(store, name)
-    waiting = [r for r in records if r.state == "received" or _stalled(r)]
+    # This run holds the dataset's lease: a delivery still `validating` belongs to a run that
+    # died (a kill, a crash) and is checked again now.
+    waiting = [r for r in records if r.state in ("received", "validating")]
     claimed = []
     for record in waiting:
         took = change_record(
@@ -863,7 +865,7 @@ def _process_dataset(
             record.id,
             lambda r: (
                 moved(r, "validating", waiting=None)
-                if r.state == "received" or _stalled(r)
+                if r.state in ("received", "validating")
                 else None
             ),
         )
@@ -888,10 +890,17 @@ def _automatic(settings: Settings, name: str) -> bool:
     return dataset.definition.deliveries.publish == "automatic"
 
 
-def _stalled(record: DeliveryRecord, now: datetime | None = None) -> bool:
-    """A delivery `validating` for long without a word: its run died (a kill, a crash)."""
+def _stalled(
+    record: DeliveryRecord, now: datetime | None = None, store: Store | None = None
+) -> bool:
+    """A delivery `validating` whose run died (a kill, a crash): no run holds its dataset's
+    lease (a live run holds it until its deliveries are done), or it has been quiet for long."""
     if record.state != "validating":
         return False
+    if store is not None:
+        lease = store.read(Keys.lease(record.dataset))
+        if lease is None or _lease_gone(lease[0]):
+            return True
     updated = datetime.fromisoformat(record.updated.replace("Z", "+00:00"))
     return (now or datetime.now(UTC)) - updated > STALLED
 
@@ -911,9 +920,11 @@ def pending_datasets(store: Store, names: Iterable[str], stuck_only: bool = Fals
             if stuck_only:
                 updated = datetime.fromisoformat(record.updated.replace("Z", "+00:00"))
                 quiet = now - updated > STALLED
-                due = (due and (record.waiting is not None or quiet)) or _stalled(record, now)
+                due = (due and (record.waiting is not None or quiet)) or _stalled(
+                    record, now, store
+                )
             else:
-                due = due or _stalled(record, now)
+                due = due or _stalled(record, now, store)
             if due:
                 waiting.append(name)
                 break
