@@ -366,27 +366,42 @@ class DeliveryApp:
                 )
             source = _text(form.get("source")) or None
             message = _text(form.get("message")) or None
-            with tempfile.TemporaryDirectory(prefix="opendata-upload-") as scratch:
-                local = Path(scratch) / "upload"
-                upload.file.seek(0)
-                try:
-                    _size, digest = deliveries.copy_upload(upload.file, local, limit)
-                    return deliveries.receive(
-                        self.store,
-                        dataset,
-                        local,
-                        upload.filename or "",
-                        steward=identity.steward.name,
-                        organisation=identity.steward.organisation,
-                        via=via,
-                        source=source,
-                        message=message,
-                        sha256=digest,
-                    )
-                except DeliveryRefused as refused:
-                    raise HTTPException(refused.status, refused.message) from None
+            return await run_in_threadpool(
+                self.keep, upload, dataset, identity, via, source, message, limit
+            )
         finally:
             await form.close()
+
+    def keep(
+        self,
+        upload: UploadFile,
+        dataset: Dataset,
+        identity: Identity,
+        via: deliveries.Via,
+        source: str | None,
+        message: str | None,
+        limit: int,
+    ) -> tuple[DeliveryRecord, bool]:
+        """Hash the uploaded file and keep it as a delivery (off the event loop)."""
+        with tempfile.TemporaryDirectory(prefix="opendata-upload-") as scratch:
+            local = Path(scratch) / "upload"
+            upload.file.seek(0)
+            try:
+                _size, digest = deliveries.copy_upload(upload.file, local, limit)
+                return deliveries.receive(
+                    self.store,
+                    dataset,
+                    local,
+                    upload.filename or "",
+                    steward=identity.steward.name,
+                    organisation=identity.steward.organisation,
+                    via=via,
+                    source=source,
+                    message=message,
+                    sha256=digest,
+                )
+            except DeliveryRefused as refused:
+                raise HTTPException(refused.status, refused.message) from None
 
     def record_for(self, identity: Identity, delivery_id: str) -> DeliveryRecord:
         try:
@@ -408,8 +423,10 @@ class DeliveryApp:
     # -- API routes --------------------------------------------------------------------------
 
     async def api_deliver(self, request: Request) -> Response:
-        identity = self.require(request)
-        dataset = self.authorise(identity, request.path_params["dataset"], request)
+        identity = await self.require(request)
+        dataset = await run_in_threadpool(
+            self.authorise, identity, request.path_params["dataset"], request
+        )
         record, created = await self.take_upload(request, dataset, identity, "api")
         if created:
             await self.start_run_soon(dataset.name, RECEIVED, record.id)
@@ -423,13 +440,13 @@ class DeliveryApp:
         return JSONResponse(body, status_code=202)
 
     async def api_delivery(self, request: Request) -> Response:
-        identity = self.require(request)
-        record = self.record_for(identity, request.path_params["id"])
+        identity = await self.require(request)
+        record = await run_in_threadpool(self.record_for, identity, request.path_params["id"])
         return JSONResponse(self.delivery_json(record))
 
     async def api_publish(self, request: Request) -> Response:
-        identity = self.require(request)
-        record = self.record_for(identity, request.path_params["id"])
+        identity = await self.require(request)
+        record = await run_in_threadpool(self.record_for, identity, request.path_params["id"])
         message = await self.small_field(request, "message")
         if identity.how == "session":
             self.check_csrf(identity, request.headers.get("x-csrf-token"))
@@ -466,8 +483,9 @@ class DeliveryApp:
             return _text(form.get(name)) or None
         return request.query_params.get(name)
 
-    def require(self, request: Request) -> Identity:
-        identity = self.identify(request)
+    async def require(self, request: Request) -> Identity:
+        """Who asks (a token's Argon2 check and the registry's read run off the event loop)."""
+        identity = await run_in_threadpool(self.identify, request)
         if identity is None:
             raise HTTPException(
                 401,
@@ -513,14 +531,14 @@ class DeliveryApp:
         return rows
 
     async def home(self, request: Request) -> Response:
-        identity = self.identify(request)
+        identity = await run_in_threadpool(self.identify, request)
         if identity is None or identity.how == "token":
             return self.signin_page(request, None, 200)
         return self.render(
             "home.html",
             steward=identity.steward,
             csrf=identity.session.csrf if identity.session else "",
-            datasets=self.overview(identity),
+            datasets=await run_in_threadpool(self.overview, identity),
             proxy=identity.how == "proxy",
         )
 
@@ -546,8 +564,7 @@ class DeliveryApp:
             )
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        registry, _ = read_registry(self.store)
-        steward = steward_for_password(registry, name, password)
+        steward = await run_in_threadpool(self.check_password, name, password)
         if steward is None:
             self.limiter.failed(f"ip:{address}", f"name:{name}")
             audit.warning("failed sign-in as %r from %s", name, address)
@@ -568,6 +585,10 @@ class DeliveryApp:
         )
         response.delete_cookie("opendata_login", path="/")
         return response
+
+    def check_password(self, name: str, password: str) -> Steward | None:
+        registry, _ = read_registry(self.store)
+        return steward_for_password(registry, name, password)
 
     def signin_page(self, request: Request, error: str | None, status: int) -> Response:
         token = secrets.token_urlsafe(24)
@@ -590,7 +611,7 @@ class DeliveryApp:
         return self.signin_page(request, None, 200)
 
     async def signout(self, request: Request) -> Response:
-        identity = self.identify(request)
+        identity = await run_in_threadpool(self.identify, request)
         if identity is not None and identity.how == "session":
             form = await request.form(max_files=0, max_fields=2, max_part_size=FIELD_BYTES)
             self.check_csrf(identity, _text(form.get("csrf")))
@@ -599,16 +620,16 @@ class DeliveryApp:
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    def page_identity(self, request: Request) -> Identity:
-        identity = self.identify(request)
+    async def page_identity(self, request: Request) -> Identity:
+        identity = await run_in_threadpool(self.identify, request)
         if identity is None or identity.how == "token":
             raise HTTPException(401, "sign in first")
         return identity
 
     async def page_upload(self, request: Request) -> Response:
-        identity = self.page_identity(request)
+        identity = await self.page_identity(request)
         name = request.query_params.get("dataset") or request.path_params.get("dataset", "")
-        dataset = self.authorise(identity, name, request)
+        dataset = await run_in_threadpool(self.authorise, identity, name, request)
         record, created = await self.take_upload(request, dataset, identity, "page")
         if created:
             await self.start_run_soon(dataset.name, RECEIVED, record.id)
@@ -620,8 +641,8 @@ class DeliveryApp:
         return RedirectResponse(f"/deliveries/{record.id}", status_code=303)
 
     async def page_delivery(self, request: Request) -> Response:
-        identity = self.page_identity(request)
-        record = self.record_for(identity, request.path_params["id"])
+        identity = await self.page_identity(request)
+        record = await run_in_threadpool(self.record_for, identity, request.path_params["id"])
         return self.render(
             "delivery.html",
             steward=identity.steward,
@@ -632,8 +653,8 @@ class DeliveryApp:
         )
 
     async def page_outcome(self, request: Request) -> Response:
-        identity = self.page_identity(request)
-        record = self.record_for(identity, request.path_params["id"])
+        identity = await self.page_identity(request)
+        record = await run_in_threadpool(self.record_for, identity, request.path_params["id"])
         return self.render(
             "outcome.html",
             record=record,
@@ -641,8 +662,8 @@ class DeliveryApp:
         )
 
     async def page_publish(self, request: Request) -> Response:
-        identity = self.page_identity(request)
-        record = self.record_for(identity, request.path_params["id"])
+        identity = await self.page_identity(request)
+        record = await run_in_threadpool(self.record_for, identity, request.path_params["id"])
         form = await request.form(max_files=0, max_fields=4, max_part_size=FIELD_BYTES)
         self.check_csrf(identity, _text(form.get("csrf")))
         await run_in_threadpool(
