@@ -9,6 +9,7 @@ import pytest
 
 import flows.publish as flow_module
 from opendata.errors import StoreError, TransientStoreError
+from opendata.publish import DatasetInvalid
 from tests.test_cli import write_broken_copy
 
 pytestmark = pytest.mark.integration
@@ -72,6 +73,21 @@ def test_wrong_data_is_logged_as_sentences_not_as_a_crash(
     ) in logs
     # No traceback, no exception's repr with its raw problems: a data problem is no crash.
     assert not [m for m in logs if "Traceback" in m or "{'" in m or "Invalid(" in m], logs
+
+
+def test_the_one_dataset_flow_fails_on_wrong_data_without_a_traceback(
+    workspace: Path, prefect_api: str
+) -> None:
+    name, _ = write_broken_copy(workspace, "not-a-number")
+    state = flow_module.publish_dataset(
+        name, store=str(workspace / "public"), home=str(workspace), return_state=True
+    )
+    assert state.is_failed()
+    assert state.message == f"Not published: {name} (invalid)"
+    assert isinstance(state.result(raise_on_failure=False), DatasetInvalid)
+    logs = logs_of(state)
+    assert f"{name}: ogiltig / invalid — 1 fel / 1 problem" in [m.split("\n")[0] for m in logs]
+    assert not [m for m in logs if "Traceback" in m or "{'" in m], logs
 
 
 def test_a_transient_store_error_is_retried(

@@ -10,7 +10,8 @@ docstring). Two things of that schema decide what a steward sees:
   what it sends back (an empty field) means what None means to the flow (`empty`).
 - `datasets` is a list whose items are the names of the defined datasets (an `enum`, read from
   datasets/ when this module is imported: by `prefect deploy`, by the worker), so the form
-  offers them to choose from, and a deployment run naming another is refused by the server.
+  offers them to choose from. (prefect.yaml lets a publish-on-demand run name others: the
+  worker's checkout decides, and the flow refuses a name it does not define.)
 
 Only the schema changes: a flow called from Python still takes None for any of these, and
 validates names itself (a `home` may hold other datasets than the deploying checkout).
