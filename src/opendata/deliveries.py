@@ -58,7 +58,7 @@ from opendata.errors import (
     StoreError,
 )
 from opendata.liveness import Owner, current_owner
-from opendata.package import DELIVERY_KEY
+from opendata.package import DELIVERY_KEY, BuiltPackage
 from opendata.publish import (
     Outcome,
     discard_workspace,
@@ -81,6 +81,7 @@ ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
 STALLED = timedelta(minutes=15)
 MAX_FILENAME = 255
 INBOX_STEWARD = "inkorg"
+MAX_PROBLEMS = 200  # listed on a delivery (all are counted), as validation.json lists 100 a kind
 
 
 class Keys:
@@ -608,31 +609,12 @@ def check_batch(
             done = change_record(store, name, record.id, ending("failed", error=note))
             if done is not None:
                 results.append(done)
-    workspace = new_workspace(name)
-    outcome: dict[str, Any]
-    try:
-        dataset = load_delivered(settings, store, name, workspace, chosen)
-        prepared = prepare_dataset(settings, dataset, remote, workspace=workspace)
-        if prepared.package is None:
-            report = prepared.report
-            outcome = {
-                "state": "invalid",
-                "problems": _problems(report)[:200],
-                "problem_count": report.total,
-            }
-        else:
-            dry = publish_package(store, prepared.package, settings.base_url, dry_run=True)
-            outcome = _dry_outcome(settings, dry)
-            outcome["rows"] = sum(prepared.package.rows.values())
-    except (SourceError, InvalidSourceData) as error:
-        outcome = {"state": "invalid", "problems": [source_problem(error)], "problem_count": 1}
-    except OpendataError as error:
-        outcome = {"state": "failed", "error": str(error)}
-    except Exception as error:  # a bug must not leave the delivery `validating` for ever
-        log.exception("%s: checking deliveries %s failed", name, ", ".join(ids))
-        outcome = {"state": "failed", "error": f"{type(error).__name__}: {error}"}
-    finally:
-        discard_workspace(workspace)
+
+    def dry_run(package: BuiltPackage) -> dict[str, Any]:
+        dry = publish_package(store, package, settings.base_url, dry_run=True)
+        return _dry_outcome(settings, dry) | {"rows": sum(package.rows.values())}
+
+    outcome = _with_deliveries(settings, store, chosen, remote, dry_run)
     state = outcome.pop("state")
     for record in chosen:
         others = [i for i in ids if i != record.id]
@@ -640,6 +622,40 @@ def check_batch(
         if done is not None:
             results.append(done)
     return results
+
+
+def _with_deliveries(
+    settings: Settings,
+    store: Store,
+    records: Sequence[DeliveryRecord],
+    remote: RemoteFetcher | None,
+    valid: Callable[[BuiltPackage], dict[str, Any]],
+) -> dict[str, Any]:
+    """Collect and validate the dataset with `records`' files; the outcome (a record's new
+    `state` and what goes with it) is `valid(package)`'s for valid data, else the problems.
+    Whatever goes wrong becomes an outcome: a delivery never stays `validating`."""
+    name = records[0].dataset
+    workspace = new_workspace(name)
+    try:
+        dataset = load_delivered(settings, store, name, workspace, records)
+        prepared = prepare_dataset(settings, dataset, remote, workspace=workspace)
+        if prepared.package is None:
+            report = prepared.report
+            return {
+                "state": "invalid",
+                "problems": _problems(report)[:MAX_PROBLEMS],
+                "problem_count": report.total,
+            }
+        return valid(prepared.package)
+    except (SourceError, InvalidSourceData) as error:
+        return {"state": "invalid", "problems": [source_problem(error)], "problem_count": 1}
+    except OpendataError as error:
+        return {"state": "failed", "error": str(error)}
+    except Exception as error:  # a bug must not leave the delivery `validating` for ever
+        log.exception("%s: deliveries %s failed", name, ", ".join(r.id for r in records))
+        return {"state": "failed", "error": f"{type(error).__name__}: {error}"}
+    finally:
+        discard_workspace(workspace)
 
 
 def _dry_outcome(settings: Settings, dry: Outcome) -> dict[str, Any]:
@@ -700,47 +716,27 @@ def publish_batch(
             )
         return current.model_copy(update={"sources": sources})
 
-    workspace = new_workspace(name)
-    outcome: dict[str, Any]
-    try:
-        dataset = load_delivered(settings, store, name, workspace, together)
-        prepared = prepare_dataset(settings, dataset, remote, workspace=workspace)
-        if prepared.package is None:
-            report = prepared.report
-            outcome = {
-                "state": "invalid",
-                "problems": _problems(report)[:200],
-                "problem_count": report.total,
-            }
-        else:
-            update_current(store, name, current_with)
-            try:
-                done = publish_package(store, prepared.package, settings.base_url, message=message)
-            except BaseException:
-                # Not published: the dataset goes on being read from what it was read from.
-                update_current(store, name, lambda _current: previous)
-                raise
-            rebuild_catalog(store, settings.base_url, [name])
-            if done.status == "published":
-                outcome = {
-                    "state": "published",
-                    "version": done.version,
-                    "previous_version": done.previous_version,
-                    "url": done.url,
-                    "page": dataset_page(settings, name, done.version),
-                    "published": now_text(),
-                }
-            else:
-                outcome = _dry_outcome(settings, done)
-    except (SourceError, InvalidSourceData) as error:
-        outcome = {"state": "invalid", "problems": [source_problem(error)], "problem_count": 1}
-    except OpendataError as error:
-        outcome = {"state": "failed", "error": str(error)}
-    except Exception as error:
-        log.exception("%s: publishing delivery %s failed", name, record.id)
-        outcome = {"state": "failed", "error": f"{type(error).__name__}: {error}"}
-    finally:
-        discard_workspace(workspace)
+    def publish(package: BuiltPackage) -> dict[str, Any]:
+        update_current(store, name, current_with)
+        try:
+            done = publish_package(store, package, settings.base_url, message=message)
+        except BaseException:
+            # Not published: the dataset goes on being read from what it was read from.
+            update_current(store, name, lambda _current: previous)
+            raise
+        rebuild_catalog(store, settings.base_url, [name])
+        if done.status != "published":
+            return _dry_outcome(settings, done)
+        return {
+            "state": "published",
+            "version": done.version,
+            "previous_version": done.previous_version,
+            "url": done.url,
+            "page": dataset_page(settings, name, done.version),
+            "published": now_text(),
+        }
+
+    outcome = _with_deliveries(settings, store, together, remote, publish)
     state = outcome.pop("state")
     results = []
     for delivered in together:
