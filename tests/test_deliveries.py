@@ -548,3 +548,39 @@ def test_a_delivery_left_validating_by_a_killed_run_is_checked_again(tmp_path: P
     assert (done.id, done.state, done.version) == (record.id, "ready", "1.0.0")
     assert [t.state for t in done.history] == ["received", "validating", "validating", "ready"]
     assert deliveries.pending_datasets(store, ["avfallsplan"]) == []
+
+
+def test_next_years_delivery_to_a_pattern_source_warns_of_the_title_s_years(
+    tmp_path: Path,
+) -> None:
+    from opendata import deliveries
+    from opendata.storage import LocalStore
+
+    folder = write_pattern_home(tmp_path)
+    definition = folder / "dataset.yaml"
+    definition.write_text(
+        definition.read_text("utf-8").replace("{sv: Mätningar}", "{sv: Mätningar 2023–2024}"),
+        "utf-8",
+    )
+    schema = tmp_path / "schemas/matning.json"
+    schema.write_text(schema.read_text("utf-8").replace('"integer"', '"year"'), "utf-8")
+    settings = load_settings(home=tmp_path, store=str(tmp_path / "public"))
+    store = LocalStore(tmp_path / "public")
+    dataset = load_dataset(folder, settings.schemas_dir)
+    next_year = tmp_path / "matning-2025.csv"
+    next_year.write_text("plats,varde\nTorget,3.5\n", "utf-8")
+    record, _ = deliveries.receive(
+        store,
+        dataset,
+        next_year,
+        "matning-2025.csv",
+        steward="anna",
+        organisation="Borås stad",
+        via="api",
+    )
+    assert record.source == "sources/matning-2025.csv"
+    (done,) = deliveries.process_dataset(settings, store, "matning")
+    assert (done.state, done.version, done.rows) == ("ready", "1.0.0", 3)
+    (warning,) = done.warnings
+    assert warning.startswith("Varning: matning/dataset.yaml, title.sv: ")
+    assert "2023–2024" in warning and "2023–2025" in warning

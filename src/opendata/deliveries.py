@@ -59,6 +59,7 @@ from opendata.errors import (
 )
 from opendata.liveness import Owner, current_owner
 from opendata.package import DELIVERY_KEY, BuiltPackage
+from opendata.periods import stale_year_warnings
 from opendata.publish import (
     Outcome,
     discard_workspace,
@@ -639,14 +640,17 @@ def _with_deliveries(
     try:
         dataset = load_delivered(settings, store, name, workspace, records)
         prepared = prepare_dataset(settings, dataset, remote, workspace=workspace)
+        # What the steward should correct that does not stop publishing (stale years).
+        warnings = [w.explain() for w in stale_year_warnings(prepared.dataset, prepared.tables)]
         if prepared.package is None:
             report = prepared.report
             return {
                 "state": "invalid",
                 "problems": _problems(report)[:MAX_PROBLEMS],
                 "problem_count": report.total,
+                "warnings": warnings,
             }
-        return valid(prepared.package)
+        return valid(prepared.package) | {"warnings": warnings}
     except (SourceError, InvalidSourceData) as error:
         return {"state": "invalid", "problems": [source_problem(error)], "problem_count": 1}
     except OpendataError as error:
