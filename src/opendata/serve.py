@@ -252,6 +252,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         # Set before the base class's __init__, which handles the whole connection.
         self.root = root
         self.idle_timeout = timeout
+        self.connection_said = False  # whether this answer has sent a Connection header
         super().__init__(*args, **kwargs)
 
     def setup(self) -> None:
@@ -276,7 +277,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse_method
 
     def parse_request(self) -> bool:
-        self.connection_said = False  # per request: whether a Connection header was sent
+        self.connection_said = False
         return super().parse_request()
 
     def send_header(self, keyword: str, value: str) -> None:
@@ -289,7 +290,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         is told when the connection closes after this answer although HTTP/1.1 would keep it,
         and when it is kept although HTTP/1.0 would close it (the client asked to keep it)."""
         self.send_header("X-Content-Type-Options", "nosniff")
-        if not getattr(self, "connection_said", True):
+        if not self.connection_said:
             if self.close_connection and self.request_version != "HTTP/1.0":
                 self.send_header("Connection", "close")
             elif not self.close_connection and self.request_version == "HTTP/1.0":
