@@ -14,13 +14,16 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from opendata.storage.s3 import PUBLIC_AREAS, S3Store
 from tests.conftest import copy_home, run_cli
+from tests.httprange import RangeFile
 from tests.s3server import S3Server
 
 
@@ -95,6 +98,37 @@ def test_serve_on_another_port_says_how_to_make_the_links_match(published: Path)
         f" To browse them here, publish with OPENDATA_BASE_URL=http://localhost:{port}/ and "
         "serve with the same setting." in err
     )
+
+
+def test_a_published_parquet_file_is_read_over_http_in_ranges(published: Path) -> None:
+    """pyarrow reads a Parquet file of a published version from `opendata serve` the way a data
+    client does: a HEAD, then ranged GETs (footer first) on one kept-alive connection."""
+    root = published / "public"
+    path = min(
+        p for p in root.glob("datasets/avfallsplan/*/*.parquet") if p.parent.name != "latest"
+    )
+    target = "/" + path.relative_to(root).as_posix()
+    port = free_port()
+    server = start_serve(published, "--port", str(port))
+    try:
+        assert first_line(server).startswith("Serving ")
+        remote = RangeFile("127.0.0.1", port, target)
+        parquet = pq.ParquetFile(remote)
+        first, length = remote.reads[0]
+        assert (len(remote.reads), first + length) == (1, remote.size)  # the footer
+        assert parquet.read().equals(pq.read_table(path))
+        assert remote.size == path.stat().st_size
+        assert len({id(sock) for sock in remote.sockets}) == 1
+        remote.close()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{target}", headers={"If-None-Match": remote.etag}
+        )
+        with pytest.raises(urllib.error.HTTPError) as unchanged:
+            urllib.request.urlopen(request, timeout=10)
+        assert unchanged.value.code == 304
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
 
 
 def test_a_busy_port_is_one_clear_line(published: Path) -> None:
