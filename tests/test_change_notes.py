@@ -159,8 +159,13 @@ def test_a_corrected_value_reads_old_to_new_with_its_message_everywhere(
     ]
     assert "rows changed" not in page.words() and "first version" not in page.words()
     assert "första versionen" in page.by_id("v1.0.0").words()
+    # The index shows the steward's message where there is one, else the summary.
     index = parse((store.read_bytes("index.html") or b"").decode())
-    assert "mal: 1 rad ändrad" in index.words()
+    listed = index.by_id("avfallsplan").find("details").find_all("li")
+    assert [item.words() for item in listed] == [
+        f"1.0.1 – 2025-03-02 senaste – {MESSAGE}",
+        "1.0.0 – 2025-03-01 – första versionen",
+    ]
 
     # DCAT: the version's notes in English and, with the message, in Swedish; SHACL-valid.
     graph = Graph().parse(data=store.read_bytes("dcat/catalog.rdf"), format="xml")
@@ -237,20 +242,32 @@ def test_many_changes_list_the_first_20_of_each_kind_and_count_the_rest() -> Non
     assert changes.why() == (
         "minor: rows added (minor), rows removed (patch), values changed (patch)"
     )
+    # The listed added rows with every value of the new version, the removed ones of the old.
+    assert resource.added_rows is not None and resource.removed_rows is not None
+    assert resource.added_rows.fields == ["id", "namn", "varde"]
+    assert resource.added_rows.rows == [[str(i), "ny rad", "0"] for i in range(201, 221)]
+    assert resource.removed_rows.rows == [[str(i), f"rad {i}", str(i)] for i in range(1, 21)]
+    record = changes.to_dict("1.0.0", "1.1.0", "minor")["resources"][0]
+    assert record["added_rows"]["rows"][0] == ["201", "ny rad", "0"]
+    assert record["removed_rows"] == {
+        "fields": ["id", "namn", "varde"],
+        "rows": [[str(i), f"rad {i}", str(i)] for i in range(1, 21)],
+    }
+    assert Changes.from_dict(changes.to_dict("1.0.0", "1.1.0", "minor")) == changes
     lines = row_lines(resource)
     assert lines[0] == "changed id=31: varde 31 → 32"
     assert lines[20] == "… and 50 more rows changed"
-    assert lines[21] == "added id=201"
+    assert lines[21] == "added id=201: namn=ny rad, varde=0"
     assert lines[-1] == "… and 10 more rows removed"
     assert row_lines(resource, 2) == [
         "changed id=31: varde 31 → 32",
         "changed id=32: varde 32 → 33",
         "… and 68 more rows changed",
-        "added id=201",
-        "added id=202",
+        "added id=201: namn=ny rad, varde=0",
+        "added id=202: namn=ny rad, varde=0",
         "… and 23 more rows added",
-        "removed id=1",
-        "removed id=2",
+        "removed id=1: namn=rad 1, varde=1",
+        "removed id=2: namn=rad 2, varde=2",
         "… and 28 more rows removed",
     ]
 

@@ -74,7 +74,10 @@ def test_edits_history_diff_withdraw_verify(workspace: Path, prefect_api: str) -
         "1.0.0",
     ]
     assert "[major] mal: field giltighet removed" in history.stdout
-    assert "[minor] mal: 1 row added\n    mal: added id=ny-mal\n" in history.stdout
+    assert (
+        "[minor] mal: 1 row added\n    mal: added id=ny-mal: malomrade_nummer=2, "
+        "mal=Ett nytt mål, kalla_url=https://example.org/\n" in history.stdout
+    )
     assert (
         "[patch] mal: 1 row changed\n    mal: changed id=matsvinn-per-portion: malvarde 35 → 30\n"
         in history.stdout

@@ -215,7 +215,7 @@ def publish(
 
 def echo_dry_run(outcome: dict[str, Any]) -> None:
     """What a dry run would publish: the version, why, and the changes (as `opendata diff`)."""
-    from opendata.versioning import Changes, row_lines
+    from opendata.versioning import Changes, metadata_words, row_lines
 
     name, version = outcome["dataset"], outcome.get("version")
     previous = outcome.get("previous_version")
@@ -232,7 +232,7 @@ def echo_dry_run(outcome: dict[str, Any]) -> None:
             for line in row_lines(resource):
                 typer.echo(f"    {line}")
         if changes.metadata:
-            typer.echo(f"  metadata changed: {', '.join(changes.metadata)}")
+            typer.echo(f"  {', '.join(metadata_words(changes.metadata, 'en'))}")
 
 
 def is_s3(settings: Settings) -> bool:
@@ -468,7 +468,7 @@ def list_datasets(store: StoreOption = None) -> None:
     from opendata.storage import open_store
 
     settings = _settings(store)
-    target = open_store(settings.store_url)
+    target = open_store(settings.store_url, read_only=True)
     rows = [("dataset", "latest", "title")]
     for name in discover(settings.datasets_dir):
         history, _ = read_history(target, name)
@@ -484,14 +484,16 @@ HISTORY_ROWS = 3  # rows of each kind shown per resource and version by `history
 
 @app.command()
 def history(name: str, store: StoreOption = None) -> None:
-    """The versions of a dataset, newest first, with what changed (withdrawn ones with why)."""
+    """The versions of a dataset, newest first, with what changed (withdrawn ones with why);
+    the first rows added, removed and changed with their values, and how many more. The store
+    may be a published site's address (--store https://…/): it is read over HTTP."""
     from opendata.publish import read_changes
     from opendata.state import Status, read_history
     from opendata.storage import open_store
-    from opendata.versioning import Changes, row_lines
+    from opendata.versioning import Changes, change_text, row_lines
 
     settings = _settings(store)
-    target = open_store(settings.store_url)
+    target = open_store(settings.store_url, read_only=True)
     record, _ = read_history(target, name)
     shown = record.listed()
     if not shown:
@@ -503,7 +505,7 @@ def history(name: str, store: StoreOption = None) -> None:
             line += f" {version.withdrawn}: {version.reason}"
         rows = sum(version.rows.values())
         bump = version.bump or "first"
-        typer.echo(f"{line}  {rows} rows  [{bump}] {version.summary}".rstrip())
+        typer.echo(f"{line}  {rows} rows  [{bump}] {change_text(version.summary, 'en')}".rstrip())
         if version.message:
             typer.echo(f"    why: {version.message}")
         stored = None
@@ -517,8 +519,9 @@ def history(name: str, store: StoreOption = None) -> None:
                 more = more or row.startswith("…")
                 typer.echo(f"    {resource.name}: {row}")
         if more and stored.get("from"):
+            where = f" --store {redact_url(store)}" if store else ""
             typer.echo(
-                f"    (all of them: opendata diff {name} {stored['from']} {version.version})"
+                f"    (all of them: opendata diff {name} {stored['from']} {version.version}{where})"
             )
 
 
@@ -530,16 +533,17 @@ def diff(
     store: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable changes.")] = False,
 ) -> None:
-    """What changed between two versions (default: the latest and the one before it): the
-    first rows of each resource with their values old → new, and how many more."""
+    """What changed between any two versions (default: the latest and the one before it): the
+    first rows of each resource with their values (old → new for changed ones), and how many
+    more. The store may be a published site's address (--store https://…/), read over HTTP."""
     from opendata.publish import discard_workspace, load_version, new_workspace
     from opendata.state import SemVer, read_history
     from opendata.storage import open_store
     from opendata.versioning import diff as diff_versions
-    from opendata.versioning import row_lines
+    from opendata.versioning import metadata_words, row_lines
 
     settings = _settings(store)
-    target = open_store(settings.store_url)
+    target = open_store(settings.store_url, read_only=True)
     record, _ = read_history(target, name)
     listed = sorted(v.version for v in record.listed())
     known = [str(v) for v in listed]
@@ -586,7 +590,7 @@ def diff(
         for line in row_lines(resource):
             typer.echo(f"    {line}")
     if changes.metadata:
-        typer.echo(f"  metadata changed: {', '.join(changes.metadata)}")
+        typer.echo(f"  {', '.join(metadata_words(changes.metadata, 'en'))}")
 
 
 @app.command()

@@ -9,16 +9,22 @@ Only for the first LISTED_KEYS changed keys of a resource are the old and new ro
 semi-join of each file with those keys) to say which cells went from what to what; the rest are
 counted. A steward may ask for a larger bump, never a smaller one.
 
+Of the listed added and removed rows, every value is fetched too (the same semi-join: the
+new file for the added ones, the old file for the removed ones), so that a reader sees what a
+row held, not only its key (`added_rows`, `removed_rows` in changes.json, since this release).
+
 The change summary is English (`Changes.summary`, stored in versions.json since the first
-release); `summary_sv` says the same in Swedish for the Swedish pages and DCAT, from that text,
-so versions published before it existed read in Swedish too.
+release); `summary_sv` says the same in Swedish for DCAT and changes.json, from that text,
+so versions published before it existed read in Swedish too. `change_text` is the summary as
+people read it on the pages (Swedish) and in the CLI (English): the same, with the changed
+metadata named in words ("källor ändrade" / "sources changed") instead of descriptor keys.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +90,42 @@ class RowChange:
 
 
 @dataclass
+class ListedRows:
+    """The listed added (or removed) rows of a resource with all their values: the fields of the
+    version the rows are in, and each row's cells in that order (as the CSV has them; a long
+    cell cut, a key never), in the order of the keys listed."""
+
+    fields: list[str]
+    rows: list[list[str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fields": self.fields, "rows": self.rows}
+
+    def by_key(self, key_fields: Sequence[str]) -> dict[tuple[str, ...], dict[str, str]]:
+        """Each row as {field: value}, by its key (empty when a key field is not among the
+        fields: a changes.json that does not fit)."""
+        if not all(name in self.fields for name in key_fields):
+            return {}
+        found = {}
+        for row in self.rows:
+            cells = dict(zip(self.fields, row, strict=False))
+            found[tuple(cells.get(name, "") for name in key_fields)] = cells
+        return found
+
+    @classmethod
+    def from_dict(cls, record: Any) -> ListedRows | None:
+        if not isinstance(record, dict):
+            return None
+        fields, rows = record.get("fields"), record.get("rows")
+        if not isinstance(fields, list) or not isinstance(rows, list):
+            return None
+        return cls(
+            [str(name) for name in fields],
+            [[str(cell) for cell in row] for row in rows if isinstance(row, list)],
+        )
+
+
+@dataclass
 class ResourceChanges:
     name: str
     status: str  # added | removed | changed | unchanged
@@ -95,6 +137,10 @@ class ResourceChanges:
     schema: list[SchemaChange] = field(default_factory=list)
     # The listed changed rows with their cells before and after (None: not looked up).
     values: list[RowChange] | None = None
+    # The listed added rows with every value of the new version, the removed ones with every
+    # value of the old (None: not looked up, as before this release or without a primary key).
+    added_rows: ListedRows | None = None
+    removed_rows: ListedRows | None = None
 
     @property
     def bump(self) -> Bump | None:
@@ -137,7 +183,21 @@ class ResourceChanges:
             result["keys"] = self.keys
         if self.values is not None:
             result["changed_values"] = [row.to_dict() for row in self.values]
+        if self.added_rows is not None:
+            result["added_rows"] = self.added_rows.to_dict()
+        if self.removed_rows is not None:
+            result["removed_rows"] = self.removed_rows.to_dict()
         return result
+
+    def listed_rows(self, kind: str) -> list[tuple[list[str], dict[str, str] | None]]:
+        """The listed keys of `kind` (added, removed, changed), each with the row's values
+        where changes.json has them (added and removed rows of this release on), else None."""
+        if self.keys is None:
+            return []
+        listed = self.keys.get(kind, [])
+        found = {"added": self.added_rows, "removed": self.removed_rows}.get(kind)
+        values = found.by_key(self.keys["fields"][0]) if found is not None else {}
+        return [(key, values.get(tuple(key))) for key in listed]
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> ResourceChanges:
@@ -174,6 +234,8 @@ class ResourceChanges:
             ]
             if isinstance(values, list)
             else None,
+            ListedRows.from_dict(record.get("added_rows")),
+            ListedRows.from_dict(record.get("removed_rows")),
         )
 
 
@@ -279,6 +341,15 @@ class Changes:
             "summary_sv": summary_sv(summary),
             "message": message,
             "metadata_changed": self.metadata,
+            "metadata_changes": [
+                {"name": item, "en": en, "sv": sv}
+                for item, en, sv in zip(
+                    self.metadata,
+                    metadata_words(self.metadata, "en"),
+                    metadata_words(self.metadata, "sv"),
+                    strict=True,
+                )
+            ],
             "resources": [r.to_dict() for r in self.resources],
         }
 
@@ -352,6 +423,79 @@ def summary_sv(summary: str | None) -> str:
     return text
 
 
+# The package's descriptive keys (in the shape the diff compares, package.comparable) in words:
+# what changed, in English and in Swedish.
+METADATA_WORDS: dict[str, tuple[str, str]] = {
+    "name": ("name changed", "namn ändrat"),
+    "title": ("title changed", "titel ändrad"),
+    "description": ("description changed", "beskrivning ändrad"),
+    "licenses": ("licence changed", "licens ändrad"),
+    "keywords": ("keywords changed", "nyckelord ändrade"),
+    "sources": ("sources changed", "källor ändrade"),
+    "contributors": ("contributors changed", "medverkande ändrade"),
+    "translations": (
+        "English title or description changed",
+        "engelsk titel eller beskrivning ändrad",
+    ),
+    "themes": ("themes changed", "teman ändrade"),
+    "accrualPeriodicity": ("update frequency changed", "uppdateringsfrekvens ändrad"),
+    "contactPoint": ("contact point changed", "kontaktuppgifter ändrade"),
+    "spatial": ("spatial coverage changed", "område ändrat"),
+    "temporal": ("temporal coverage changed", "tidsperiod ändrad"),
+    "attribution": ("attribution changed", "källhänvisning ändrad"),
+    "homepage": ("homepage changed", "webbplats ändrad"),
+    "profile": ("package profile changed", "paketprofil ändrad"),
+}
+_FORMATS_ADDED = "formats added: "
+
+
+def metadata_words(items: Sequence[str], lang: str) -> list[str]:
+    """Changes.metadata (descriptor keys, and 'formats added: csv, parquet') in words, English
+    ('sources changed') or Swedish ('källor ändrade'); a key without words is named as it is."""
+    words = []
+    for item in items:
+        if item.startswith(_FORMATS_ADDED):
+            formats = item[len(_FORMATS_ADDED) :]
+            words.append(item if lang == "en" else f"nya format: {formats}")
+        elif item in METADATA_WORDS:
+            words.append(METADATA_WORDS[item][0 if lang == "en" else 1])
+        else:
+            words.append(f"{item} changed" if lang == "en" else f"{item} ändrad")
+    return words
+
+
+_METADATA_PART = re.compile(r"(?:^|; )metadata changed: ")
+
+
+def split_metadata(summary: str) -> tuple[str, list[str]]:
+    """A summary's parts before 'metadata changed: …' (always its last part) and the metadata
+    items it names: 'mal: 1 row added; metadata changed: sources, temporal' → ('mal: 1 row
+    added', ['sources', 'temporal'])."""
+    found = _METADATA_PART.search(summary)
+    if found is None:
+        return summary, []
+    tail = summary[found.end() :]
+    formats = ""
+    if _FORMATS_ADDED in tail:
+        at = tail.index(_FORMATS_ADDED)
+        tail, formats = tail[:at].rstrip(", "), tail[at:]
+    items = [item for item in tail.split(", ") if item]
+    return summary[: found.start()], items + ([formats] if formats else [])
+
+
+def change_text(summary: str | None, lang: str = "sv") -> str:
+    """A stored change summary as people read it: in Swedish (the pages) or English (the CLI),
+    the changed metadata named in words: 'metadata changed: sources, temporal' → 'källor
+    ändrade, tidsperiod ändrad' / 'sources changed, temporal coverage changed'. Works on the
+    summaries of every release (they are read back from versions.json and catalog.json)."""
+    head, items = split_metadata(summary or "")
+    text = summary_sv(head) if lang == "sv" else head
+    if items:
+        words = ", ".join(metadata_words(items, lang))
+        text = f"{text}; {words}" if text else words
+    return text
+
+
 def shown_value(text: str) -> str:
     """A cell's text for a terminal line: '(empty)' for none, quoted when spaces or line
     breaks would hide where it begins or ends."""
@@ -369,7 +513,8 @@ def key_text(fields: list[str], key: list[str]) -> str:
 
 def row_lines(resource: ResourceChanges, limit: int | None = None) -> list[str]:
     """The listed rows of a resource's changes, one line each (changed ones with their cells
-    old → new), at most `limit` of each kind, and how many more there are."""
+    old → new, added and removed ones with their other values, empty cells left out), at most
+    `limit` of each kind, and how many more there are."""
     if resource.keys is None or resource.status not in ("changed", "unchanged"):
         return []
     fields = resource.keys["fields"][0]
@@ -381,16 +526,20 @@ def row_lines(resource: ResourceChanges, limit: int | None = None) -> list[str]:
         ("removed", resource.rows_removed),
     )
     for kind, total in kinds:
-        listed = resource.keys.get(kind, [])
+        listed = resource.listed_rows(kind)
         shown = listed if limit is None else listed[:limit]
-        for key in shown:
+        for key, cells in shown:
             line = f"{kind} {key_text(fields, key)}"
             row = values.get(tuple(key))
             if row is not None and row.cells:
-                cells = "; ".join(
+                changed = "; ".join(
                     f"{c.field} {shown_value(c.old)} → {shown_value(c.new)}" for c in row.cells
                 )
-                line += f": {cells}"
+                line += f": {changed}"
+            elif cells:
+                others = [name for name, value in cells.items() if name not in fields and value]
+                if others:
+                    line += f": {key_text(others, [cells[name] for name in others])}"
             lines.append(line)
         more = total - len(shown)
         if more > 0:
@@ -625,36 +774,72 @@ def _diff_keyed(
                 for change in ("added", "removed", "changed")
             },
         }
+        # The listed rows' values: one pass over each file, for the kinds found in it.
+        old_kinds = [k for k, n in (("changed", changed), ("removed", removed)) if n]
+        new_kinds = [k for k, n in (("changed", changed), ("added", added)) if n]
+        old_names = [f["name"] for f in old_schema["fields"]]
+        new_names = [f["name"] for f in new_schema["fields"]]
+        before = _listed_cells(con, key, old_names, old_schema, old, old_kinds)
+        after = _listed_cells(con, key, new_names, new_schema, new, new_kinds)
+        if added:
+            result.added_rows = _rows_of(key, new_names, result.keys["added"], after)
+        if removed:
+            result.removed_rows = _rows_of(key, old_names, result.keys["removed"], before)
         if changed:
-            before = _listed_cells(con, key, values, old_schema, old)
-            after = _listed_cells(con, key, values, new_schema, new)
             result.values = []
             for row_key in result.keys["changed"]:
                 old_row, new_row = before.get(tuple(row_key)), after.get(tuple(row_key))
                 if old_row is None or new_row is None:
                     continue
                 cells = [
-                    CellChange(name, _cut(old_row[i]), _cut(new_row[i]))
-                    for i, name in enumerate(values)
-                    if name not in key and old_row[i] != new_row[i]
+                    CellChange(name, _cut(old_row[name]), _cut(new_row[name]))
+                    for name in values
+                    if name not in key and old_row[name] != new_row[name]
                 ]
                 result.values.append(RowChange(row_key, cells))
     return result
 
 
 def _listed_cells(
-    con: Any, key: list[str], values: list[str], schema: Mapping[str, Any], path: Path | None
-) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """The values of the listed changed rows in one version's file, by key: one streaming pass
-    over the file, a semi-join with the few listed keys (never the table in memory)."""
-    columns = ", ".join(f"r.{quote_identifier(v)}" for v in values)
+    con: Any,
+    key: list[str],
+    names: list[str],
+    schema: Mapping[str, Any],
+    path: Path | None,
+    kinds: list[str],
+) -> dict[tuple[str, ...], dict[str, str]]:
+    """The values of the listed rows of `kinds` in one version's file, by key: one streaming
+    pass over the file, a semi-join with the few listed keys (never the table in memory)."""
+    if not kinds:
+        return {}
+    columns = ", ".join(f"r.{quote_identifier(n)}" for n in names)
     on = " AND ".join(f"r.{quote_identifier(k)} = l.__k{i}" for i, k in enumerate(key))
+    wanted = ", ".join(quote_literal(kind) for kind in kinds)
     found = con.execute(
-        f"SELECT {', '.join(f'r.{quote_identifier(k)}' for k in key)}, {columns} "
-        f"FROM {_csv_relation(schema, path, False)} r "
-        f"SEMI JOIN (SELECT * FROM listed_rows WHERE __change = 'changed') l ON {on}"
+        f"SELECT {columns} FROM {_csv_relation(schema, path, False)} r "
+        f"SEMI JOIN (SELECT * FROM listed_rows WHERE __change IN ({wanted})) l ON {on}"
     ).fetchall()
-    return {tuple(str(c) for c in row[: len(key)]): tuple(row[len(key) :]) for row in found}
+    rows = {}
+    for row in found:
+        cells = {name: str(value) for name, value in zip(names, row, strict=True)}
+        rows[tuple(cells[k] for k in key)] = cells
+    return rows
+
+
+def _rows_of(
+    key: list[str],
+    names: list[str],
+    keys: list[list[str]],
+    found: Mapping[tuple[str, ...], Mapping[str, str]],
+) -> ListedRows:
+    """The listed rows of one kind with their values, in the order of their keys; every cell
+    but a key's cut when long (the key must read as listed)."""
+    rows = []
+    for row_key in keys:
+        cells = found.get(tuple(row_key))
+        if cells is not None:
+            rows.append([cells[n] if n in key else _cut(cells[n]) for n in names])
+    return ListedRows(names, rows)
 
 
 def _cut(text: str) -> str:

@@ -2,7 +2,10 @@
 
 Everything a page shows comes from catalog.json (and the preview rows, and the changes.json of
 the newest versions, which never change once written); nothing reads a clock, so the same
-catalog gives the same bytes. Change summaries are shown in Swedish (versioning.summary_sv).
+catalog gives the same bytes. Change summaries are shown in Swedish, metadata named in words
+(versioning.change_text); the index shows a version's message, where the steward gave one,
+instead of its summary. The dataset page shows how to load the data and compare versions in
+pandas, DuckDB, R and frictionless (catalog/recipes.py), as escaped text.
 The pages load nothing: the style sheet and the small script are inline, allowed by a
 Content-Security-Policy that names their hashes, so a page works offline, from any base path,
 and an injected script would not run. In-site links are relative (computed from the catalog's
@@ -25,11 +28,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from opendata.catalog.dcat import REGION_PATH, THEMES, iri, location_path, publisher_iri
+from opendata.catalog.recipes import recipes
 from opendata.geography import SOURCE as GEOGRAPHY_SOURCE
 from opendata.geography import Extent, combined_extent, municipality_extents
 from opendata.municipalities import MEMBERS
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion
-from opendata.versioning import Changes, summary_sv
+from opendata.versioning import Changes, ResourceChanges, change_text
 
 INDEX_DIR = ""  # the index page's folder, relative to the site root
 # The index lists this many of a dataset's newest versions (and links to the rest on the
@@ -78,7 +82,7 @@ def environment() -> Environment:
         bump=bump_label,
         constraints=constraint_list,
         short=short_text,
-        swedish=summary_sv,
+        swedish=change_text,
         rader=rows_sv,
     )
     return env
@@ -247,8 +251,9 @@ def assets() -> dict[str, str]:
 
 def change_details(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A version's changes.json as the page lists it: per changed resource, the listed rows
-    (changed ones with each cell before and after, added and removed ones by key) and how many
-    there are in all. Empty for a first version or a changes.json that lists no rows."""
+    (changed ones with each cell before and after, added and removed ones with their values,
+    or by key where an older changes.json has no values) and how many there are in all. Empty
+    for a first version or a changes.json that lists no rows."""
     details = []
     for resource in Changes.from_dict(record).resources:
         keys = resource.keys
@@ -275,12 +280,27 @@ def change_details(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "changed": changed,
                 "added": [key(row) for row in keys["added"]],
                 "removed": [key(row) for row in keys["removed"]],
+                "added_rows": listed_table(resource, "added"),
+                "removed_rows": listed_table(resource, "removed"),
                 "rows_changed": resource.rows_changed,
                 "rows_added": resource.rows_added,
                 "rows_removed": resource.rows_removed,
             }
         )
     return [d for d in details if d["changed"] or d["added"] or d["removed"]]
+
+
+def listed_table(resource: ResourceChanges, kind: str) -> dict[str, Any] | None:
+    """The listed rows of `kind` (added, removed) as a table: the fields of the version they
+    are in, the key fields, and the rows' values; None when a listed row has no values (a
+    changes.json from before they were listed)."""
+    listed = resource.listed_rows(kind)
+    if not listed or any(cells is None for _, cells in listed):
+        return None
+    names = list(next(cells for _, cells in listed if cells is not None))
+    rows = [[(cells or {}).get(name, "") for name in names] for _, cells in listed]
+    key = resource.keys["fields"][0] if resource.keys else []
+    return {"fields": names, "key": key, "rows": rows}
 
 
 def latest_version(entry: CatalogEntry) -> CatalogVersion | None:
@@ -669,6 +689,7 @@ def render_dataset_page(
                 version: change_details(record) for version, record in (changes or {}).items()
             },
             numeric_columns=numeric_columns,
+            recipes=recipes(entry, catalog.get("homepage") or ""),
             jsonld=script_json(dataset_jsonld(entry, catalog)),
             dcat_files=DCAT_FILES,
         )

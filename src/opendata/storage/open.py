@@ -59,14 +59,26 @@ def s3_endpoint() -> tuple[str, str] | None:
     return None
 
 
-def check_store_url(url: str) -> None:
-    """Refuse a store URL (and for s3://, an endpoint) that cannot work, before any I/O."""
+def check_store_url(url: str, read_only: bool = False) -> None:
+    """Refuse a store URL (and for s3://, an endpoint) that cannot work, before any I/O.
+
+    An http(s) URL is a published site, which the commands that only read (`read_only`:
+    history, diff, list) read over HTTP; any other command is refused it."""
     if has_credentials(url):
         # Never echo it: the part before '@' would be a secret.
         raise ConfigError(
             f"{redact_url(url)}: credentials do not belong in the store URL; {CREDENTIALS_HINT}"
         )
     parsed = urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        from opendata.storage.http import READ_ONLY
+
+        if not read_only:
+            raise ConfigError(f"OPENDATA_STORE={url} {READ_ONLY}")
+        problem = url_problem(url)
+        if problem:
+            raise ConfigError(f"OPENDATA_STORE={url} {problem}")
+        return
     if parsed.scheme in ("", "file"):
         if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
             raise ConfigError(
@@ -77,7 +89,7 @@ def check_store_url(url: str) -> None:
     if parsed.scheme != "s3":
         raise ConfigError(
             f"OPENDATA_STORE={url}: unsupported store URL; use a folder path, file:// or "
-            "s3://bucket/prefix"
+            "s3://bucket/prefix (or, to read a published site, its http(s):// address)"
         )
     if parsed.query or parsed.fragment or parsed.params:
         raise ConfigError(f"OPENDATA_STORE={url}: an s3:// store URL has no query or fragment")
@@ -107,7 +119,8 @@ def check_store_url(url: str) -> None:
 
 
 def check_store(url: str) -> None:
-    """Everything `check_store_url` checks and, for s3://, that credentials are configured.
+    """Everything `check_store_url` checks (for a store to write to: no http(s) URL) and, for
+    s3://, that credentials are configured.
 
     The credentials are looked up as boto3 will (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
     AWS_PROFILE and ~/.aws, container or instance roles), only to see that some exist.
@@ -146,10 +159,16 @@ def check_store(url: str) -> None:
         )
 
 
-def open_store(url: str) -> Store:
-    """A folder path or file:// URL gives a LocalStore; s3:// is the object-storage store."""
-    check_store_url(url)
+def open_store(url: str, read_only: bool = False) -> Store:
+    """A folder path or file:// URL gives a LocalStore; s3:// is the object-storage store; an
+    http(s) URL, for the commands that only read (`read_only`), the published site read over
+    HTTP (anything else refuses it: ConfigError)."""
+    check_store_url(url, read_only)
     parsed = urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        from opendata.storage.http import HttpStore
+
+        return HttpStore(url)
     if parsed.scheme in ("", "file"):
         path = Path(unquote(parsed.path) if parsed.scheme == "file" else url)
         return LocalStore(path.expanduser().resolve())
