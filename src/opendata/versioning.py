@@ -329,7 +329,7 @@ class Changes:
         self, previous: str | None, version: str, bump: Bump | None, message: str | None = None
     ) -> dict[str, Any]:
         summary = self.summary() if previous else "first version"
-        return {
+        record: dict[str, Any] = {
             "from": previous,
             "to": version,
             "bump": bump,
@@ -341,7 +341,12 @@ class Changes:
             "summary_sv": summary_sv(summary),
             "message": message,
             "metadata_changed": self.metadata,
-            "metadata_changes": [
+            "resources": [r.to_dict() for r in self.resources],
+        }
+        if self.metadata:
+            # The changed metadata in words beside its keys (this release on, and only where
+            # some changed, so that a version's changes.json of before reads as it did).
+            record["metadata_changes"] = [
                 {"name": item, "en": en, "sv": sv}
                 for item, en, sv in zip(
                     self.metadata,
@@ -349,9 +354,8 @@ class Changes:
                     metadata_words(self.metadata, "sv"),
                     strict=True,
                 )
-            ],
-            "resources": [r.to_dict() for r in self.resources],
-        }
+            ]
+        return record
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> Changes:
