@@ -37,6 +37,7 @@ from opendata.versioning import (
     Changes,
     ResourceChanges,
     SchemaChange,
+    change_text,
     diff,
     row_lines,
     summary_sv,
@@ -528,6 +529,12 @@ def test_every_summary_reads_in_swedish(
     changes = Changes(resources, metadata)
     swedish = summary_sv(changes.summary())
     assert not ENGLISH.search(swedish), swedish
+    # As the pages show it: the same, with the changed metadata named in words.
+    shown = change_text(changes.summary(), "sv")
+    assert not ENGLISH.search(shown), shown
+    assert "metadata" not in shown
+    for resource in resources:
+        assert f"{resource.name}: " in shown
     for resource in resources:
         assert f"{resource.name}: " in swedish
     for count in (r.rows_changed for r in resources if r.status == "changed" and r.rows_changed):
