@@ -1,26 +1,39 @@
 """The streaming writers against the row-by-row writers they replace, byte for byte.
 
 The oracle is the old code path, kept here: Python's csv.writer (QUOTE_MINIMAL, CRLF) over rows
-sorted with the old stable key, and json.dumps(indent=1) of values typed the old way. The engine
-renders the same bytes in SQL, chunk by chunk; the Parquet copy holds the same rows, typed.
+sorted with the old stable key, and json.dumps(indent=1) of values typed by the Table Schema (a
+`number` always a float since issue 18; the size and SHA-256 of the JSON as releases before wrote
+it, an integral number without its fraction, ride along as `WrittenFile.v1`). The engine renders
+the same bytes in SQL, chunk by chunk; the Parquet copy holds the same rows, typed, and pandas'
+metadata that keeps them typed through pandas (and so through frictionless 5).
+
+Readers that type a JSON column from its values read a `number` as floating point: DuckDB's
+read_json DOUBLE, pandas float64 (read_json with dtype=False: its default guessing makes any
+all-integral column int64, and codes like "0114" numbers), pyarrow.json double (it reads JSON
+Lines, so the test gives it the file's records one per line, each number as the file writes it).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pandas as pd
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 import pytest
+from frictionless import Resource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opendata.engine.outputs import write_outputs
+from opendata.engine.outputs import Digest, write_outputs
 from opendata.tables import ORIGIN, PYTHON_WHITESPACE, Table, TableWriter, cell_text
 
 # Any text a cell may hold after collection: stripped, no surrogates, no NUL.
@@ -47,7 +60,8 @@ def old_csv(fields: list[str], rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def old_typed(text: str, field: dict[str, Any]) -> Any:
+def old_typed(text: str, field: dict[str, Any], v1: bool = False) -> Any:
+    """A cell as its JSON value: `v1`, as releases before issue 18 typed it."""
     if text == "":
         return None
     kind = field.get("type", "string")
@@ -55,15 +69,16 @@ def old_typed(text: str, field: dict[str, Any]) -> Any:
         return int(text)
     if kind == "number":
         number = float(text)
-        return int(number) if "." not in text and "e" not in text.lower() else number
+        integral = "." not in text and "e" not in text.lower()
+        return int(number) if v1 and integral else number
     if kind == "boolean":
         return text in ("true", "True", "TRUE", "1")
     return text
 
 
-def old_json(schema: dict[str, Any], rows: list[list[str]]) -> bytes:
+def old_json(schema: dict[str, Any], rows: list[list[str]], v1: bool = False) -> bytes:
     records = [
-        {f["name"]: old_typed(cell, f) for f, cell in zip(schema["fields"], row, strict=True)}
+        {f["name"]: old_typed(cell, f, v1) for f, cell in zip(schema["fields"], row, strict=True)}
         for row in rows
     ]
     return (json.dumps(records, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
@@ -89,6 +104,8 @@ def check_outputs(folder: Path, schema: dict[str, Any], rows: list[list[str]]) -
     fields = [f["name"] for f in schema["fields"]]
     assert written["t.csv"].path.read_bytes() == old_csv(fields, expected)
     assert written["t.json"].path.read_bytes() == old_json(schema, expected)
+    v1 = old_json(schema, expected, v1=True)
+    assert written["t.json"].v1 == Digest(len(v1), hashlib.sha256(v1).hexdigest())
     records = json.loads(written["t.json"].path.read_bytes())
     parquet = pq.read_table(written["t.parquet"].path).to_pylist()
     assert len(parquet) == len(records)
@@ -232,3 +249,136 @@ def test_a_table_staged_in_key_order_skips_the_sort_and_gives_the_same_bytes(
 def test_the_whitespace_we_strip_is_exactly_pythons() -> None:
     expected = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
     assert expected == PYTHON_WHITESPACE
+
+
+NUMBERS = {
+    "fields": [
+        {"name": "kod", "type": "string"},
+        {"name": "varde", "type": "number"},
+        {"name": "antal", "type": "integer"},
+        {"name": "ar", "type": "year"},
+    ],
+    "primaryKey": ["kod"],
+}
+# Integral numbers only: the case a JSON without fractions (`12`) gave readers as integers.
+NUMBER_ROWS = [["0114", "12", "3", "2021"], ["1490", "-4", "0", "2022"], ["1442", "100", "7", ""]]
+
+
+def json_lines(path: Path) -> bytes:
+    """The JSON array's records one per line (pyarrow.json reads JSON Lines), each number as
+    the file writes it (Python keeps 12 an int and 12.0 a float)."""
+    records = json.loads(path.read_bytes())
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+def test_json_numbers_are_read_as_floating_point_by_duckdb_pandas_and_pyarrow(
+    tmp_path: Path,
+) -> None:
+    written = write_outputs(stage(tmp_path, NUMBERS, NUMBER_ROWS), tmp_path / "out")
+    path = written["t.json"].path
+    assert b'"varde": 12.0,' in path.read_bytes() and b'"varde": 100.0,' in path.read_bytes()
+    # ... and the same rows as releases before wrote them, for comparison: integers to all three.
+    old = tmp_path / "old.json"
+    old.write_bytes(old_json(NUMBERS, sorted(NUMBER_ROWS, key=lambda r: r[0]), v1=True))
+    assert b'"varde": 12,' in old.read_bytes()
+
+    def duckdb_types(file: Path) -> dict[str, str]:
+        with duckdb.connect() as con:
+            rows = con.execute(f"DESCRIBE SELECT * FROM read_json('{file}')").fetchall()
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    assert duckdb_types(path)["varde"] == "DOUBLE"
+    assert duckdb_types(path)["antal"] == "BIGINT"
+    assert duckdb_types(old)["varde"] != "DOUBLE"
+
+    frame = pd.read_json(path, dtype=False)
+    assert (str(frame["varde"].dtype), str(frame["antal"].dtype)) == ("float64", "int64")
+    assert frame["kod"].tolist() == ["0114", "1442", "1490"]
+    assert str(pd.read_json(old, dtype=False)["varde"].dtype) == "int64"
+
+    table = pa_json.read_json(io.BytesIO(json_lines(path)))
+    assert table.schema.field("varde").type == pa.float64()
+    assert table.schema.field("antal").type == pa.int64()
+    old_table = pa_json.read_json(io.BytesIO(json_lines(old)))
+    assert old_table.schema.field("varde").type == pa.int64()
+
+
+NULLABLE = {
+    "fields": [
+        {"name": "id", "type": "integer"},
+        {"name": "ar", "type": "year"},
+        {"name": "antal", "type": "integer"},
+        {"name": "varde", "type": "number"},
+        {"name": "klar", "type": "boolean"},
+        {"name": "datum", "type": "date"},
+        {"name": "tid", "type": "datetime"},
+        {"name": "klocka", "type": "time"},
+        {"name": "manad", "type": "yearmonth"},
+        {"name": "text", "type": "string"},
+    ],
+    "primaryKey": ["id"],
+}
+NULLABLE_ROWS = [
+    [
+        "1",
+        "2021",
+        "5",
+        "1.5",
+        "true",
+        "2024-02-29",
+        "2024-01-02T03:04:05",
+        "10:11:12",
+        "2024-05",
+        "a",
+    ],
+    ["2", "", "", "", "", "", "", "", "", ""],
+    [
+        "3",
+        "1999",
+        "-7",
+        "12",
+        "false",
+        "2000-01-01",
+        "1999-12-31T23:59:59",
+        "00:00:00",
+        "1999-12",
+        "b",
+    ],
+]
+
+
+def test_parquet_columns_with_nulls_stay_typed_through_pandas_and_frictionless(
+    tmp_path: Path,
+) -> None:
+    """frictionless 5 reads Parquet through pyarrow's to_pandas(): without pandas' metadata an
+    integer column with a null became float64 (a year 2021.0, which it refused as a year, so the
+    cell came back empty) and a missing number NaN. With it, every copy reads as the CSV."""
+    written = write_outputs(stage(tmp_path, NULLABLE, NULLABLE_ROWS), tmp_path / "out")
+    frame = pd.read_parquet(written["t.parquet"].path)
+    assert {name: str(frame[name].dtype) for name in ("ar", "antal", "varde", "klar")} == {
+        "ar": "Int32",
+        "antal": "Int64",
+        "varde": "Float64",
+        "klar": "boolean",
+    }
+    assert frame["ar"].tolist()[0] == 2021 and frame["ar"].isna().tolist() == [False, True, False]
+    read = {}
+    for suffix in ("csv", "json", "parquet"):
+        resource = Resource(
+            {
+                "name": "t",
+                "type": "table",
+                "path": f"t.{suffix}",
+                "format": suffix,
+                "schema": NULLABLE,
+            },
+            basepath=str(tmp_path / "out"),
+        )
+        rows = resource.read_rows()
+        assert [row.errors for row in rows] == [[], [], []], suffix
+        read[suffix] = [row.to_dict() for row in rows]
+    assert read["parquet"][0]["ar"] == 2021 and type(read["parquet"][0]["ar"]) is int
+    assert read["parquet"][1] == {"id": 2, **{f["name"]: None for f in NULLABLE["fields"][1:]}}
+    for suffix in ("json", "parquet"):
+        for got, want in zip(read[suffix], read["csv"], strict=True):
+            assert got == want, suffix

@@ -318,7 +318,40 @@ def test_new_content_gets_the_recipes_version(tmp_path: Path, change: str, expec
     assert [v["version"] for v in catalog["datasets"][0]["versions"]] == [expected, "1.0.0"]
 
 
-def as_v1(descriptor: dict[str, Any]) -> dict[str, Any]:
+def v1_json(data: bytes, schema: dict[str, Any]) -> bytes:
+    """A JSON copy as releases before issue 18 wrote it: an integral `number` without `.0`."""
+    numbers = [f["name"] for f in schema["fields"] if f["type"] == "number"]
+    records = json.loads(data)
+    for record in records:
+        for name in numbers:
+            value = record[name]
+            if isinstance(value, float) and value.is_integer():
+                record[name] = int(value)
+    return (json.dumps(records, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def v1_resource(resource: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A resource as releases before Data Package v2 wrote it: no profile, `type: file` on the
+    Parquet copy alone, every copy's size and SHA-256 (the JSON's of its v1 layout)."""
+    data = (folder / resource["path"]).read_bytes()
+    if resource["format"] == "json":
+        data = v1_json(data, resource["schema"])
+    out: dict[str, Any] = {"name": resource["name"]}
+    if resource["format"] == "parquet":
+        out["type"] = "file"
+    for key, value in resource.items():
+        if key in ("$schema", "name", "type", "bytes"):
+            continue
+        if key == "hash":
+            out["bytes"] = len(data)
+            value = "sha256:" + hashlib.sha256(data).hexdigest()
+        elif key == "schema":
+            value = {k: v for k, v in value.items() if k != "$schema"}
+        out[key] = value
+    return out
+
+
+def as_v1(descriptor: dict[str, Any], folder: Path) -> dict[str, Any]:
     """A descriptor as releases before Data Package v2 wrote it (profile first, one `role`)."""
     out: dict[str, Any] = {"profile": "data-package"}
     for key, value in descriptor.items():
@@ -333,13 +366,7 @@ def as_v1(descriptor: dict[str, Any]) -> dict[str, Any]:
                 for c in value
             ]
         if key == "resources":
-            value = [
-                {
-                    **{k: v for k, v in r.items() if k != "$schema"},
-                    "schema": {k: v for k, v in r["schema"].items() if k != "$schema"},
-                }
-                for r in value
-            ]
+            value = [v1_resource(r, folder) for r in value]
         out[key] = value
     return out
 
@@ -359,15 +386,20 @@ def v1_content_hash(descriptor: dict[str, Any]) -> str:
 
 def test_the_v2_descriptor_format_alone_is_no_new_version(tmp_path: Path) -> None:
     """A store published by a release that wrote v1 descriptors stays `unchanged` when only the
-    descriptor format moved to v2; a real correction afterwards is a patch whose changes name no
-    format keys."""
+    descriptor format moved to v2 (and the JSON copy's numbers gained their fraction, and every
+    copy became a table); a real correction afterwards is a patch whose changes name no format
+    keys."""
     root = make_repo(tmp_path / "repo", ROWS)
     store = LocalStore(tmp_path / "store")
     publish_once(root, store)
     folder = tmp_path / "store/datasets/prov/1.0.0"
-    old = as_v1(json.loads((folder / "datapackage.json").read_bytes()))
+    old = as_v1(json.loads((folder / "datapackage.json").read_bytes()), folder)
     history, _ = read_history(store, "prov")
     assert history.versions[0].content_hash == v1_content_hash(old)
+    # The JSON copy differs from what those releases wrote: its numbers have their fraction.
+    published_json = (folder / "data.json").read_bytes()
+    assert b'"varde": 2.0,' in published_json
+    assert b'"varde": 2,' in v1_json(published_json, SCHEMA)  # type: ignore[arg-type]
     # What an older release left behind: its v1 descriptor under the version.
     (folder / "datapackage.json").write_text(json.dumps(old, ensure_ascii=False, indent=2) + "\n")
     assert publish_once(root, store) == ("unchanged", "1.0.0")

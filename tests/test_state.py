@@ -5,6 +5,10 @@
   migrated, and a publish on top of them works and `opendata verify` is clean; format 3 (a
   version's `message`) is what the code writes now, byte for byte; a migrated older file writes
   its own bytes with the current `format` (and, in catalog.json, each version's `message`: null).
+  The same content published again on any of them is `unchanged`: the content hashes are byte
+  for byte the kept ones, whatever changed since in the descriptor's format (Data Package v2,
+  every copy a table) and in the copies' layout (JSON numbers with their fraction, Parquet
+  metadata for pandas).
 - A newer format is refused with the message and exit code 3; a corrupt file names itself and
   the field, whatever its bytes.
 - SemVer: str() and parse() round-trip, ordering is the tuple's, other texts are refused.
@@ -12,16 +16,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opendata import publish as publishing
 from opendata.catalog import rebuild_catalog
+from opendata.config import load_settings
+from opendata.engine.outputs import Digest
 from opendata.errors import StoreError
 from opendata.package import comparable
 from opendata.state import (
@@ -153,19 +163,54 @@ def without_descriptor_format(data: bytes) -> bytes:
     return re.sub(schema, b"", data)
 
 
+# The copies of a table's rows whose layout changed since format 3 (issue 18): the JSON copy's
+# numbers carry their fraction, the Parquet copy carries pandas' metadata.
+COPY = rb'"(?!validation\.json"|changes\.json"|datapackage\.json")[^"/]+\.(?:json|parquet)"'
+
+
+def without_copy_layout(data: bytes) -> bytes:
+    """A pointer file with the size and SHA-256 of each JSON and Parquet copy left out."""
+    data = re.sub(
+        rb"(" + COPY + rb': \{\s*"bytes": )\d+(,\s*"sha256": ")[0-9a-f]+"', rb'\1 0\2"', data
+    )
+    return re.sub(
+        rb'("name": '
+        + COPY
+        + rb',(?:\s*"[a-z_]+": "[^"]*",)*\s*"bytes": )\d+(,\s*"sha256": ")[0-9a-f]+"',
+        rb'\1 0\2"',
+        data,
+    )
+
+
+def v1_json(data: bytes) -> bytes:
+    """A JSON copy as releases before issue 18 wrote it: an integral number without `.0` (only
+    `number` fields hold floats)."""
+
+    def v1(value: Any) -> Any:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    records = [{k: v1(v) for k, v in record.items()} for record in json.loads(data)]
+    return (json.dumps(records, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
 def test_the_code_writes_format_3_byte_for_byte(tmp_path: Path) -> None:
     """tests/stores/generate.py run now writes the kept format-3 pointers (as format 4, which
     only adds a version's optional `deliveries`: none here), and the very version files they
-    point at. Since Data Package v2 the descriptors are the one exception: the kept ones are
-    v1, and the new ones read in the v1 shape (`package.comparable`) are them; the content
-    hashes in versions.json are still byte for byte the kept ones."""
+    point at. The exceptions are format, not content: since Data Package v2 the descriptors
+    (the kept ones are v1, and the new ones read in the v1 shape, `package.comparable`, are
+    them), and since issue 18 the layout of the copies (the JSON copy's numbers with their
+    fraction, the Parquet copy with pandas' metadata: the same rows) and so their sizes and
+    SHA-256 in the pointers. The content hashes in versions.json are still byte for byte the
+    kept ones."""
     generate.main(tmp_path / "now")
     for key in POINTERS:
         written = (tmp_path / "now" / key).read_bytes()
         kept_pointer = with_format((STORES / "format-3" / key).read_bytes(), 4)
-        assert without_descriptor_format(without_owner(written)) == without_descriptor_format(
-            without_owner(kept_pointer)
-        )
+
+        def normal(data: bytes) -> bytes:
+            return without_copy_layout(without_descriptor_format(without_owner(data)))
+
+        assert normal(written) == normal(kept_pointer)
         assert re.findall(rb'"content_hash": "[0-9a-f]+"', written) == re.findall(
             rb'"content_hash": "[0-9a-f]+"', kept_pointer
         )
@@ -176,13 +221,34 @@ def test_the_code_writes_format_3_byte_for_byte(tmp_path: Path) -> None:
     }
     kept = kept_files(3)
     assert sorted(now) == sorted(kept)
+    layout_changed = 0
     for path, data in kept.items():
         if path.name == "datapackage.json":
             descriptor = json.loads(now[path])
             assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
-            assert comparable(descriptor) == json.loads(data), path
+            kept_descriptor = json.loads(data)
+            new = comparable(descriptor)
+            # The descriptor in the v1 shape is the kept one, but for the copies' layout.
+            for ours, theirs in zip(new["resources"], kept_descriptor["resources"], strict=True):
+                if theirs["format"] in ("json", "parquet"):
+                    ours.pop("hash")
+                    ours.pop("bytes", None)
+                    theirs.pop("hash")
+                    theirs.pop("bytes")
+            assert new == kept_descriptor, path
+            continue
+        if path.suffix == ".parquet":
+            ours, theirs = pq.read_table(io.BytesIO(now[path])), pq.read_table(io.BytesIO(data))
+            assert ours.equals(theirs), path  # the same columns, types and rows
+            assert b"pandas" in (ours.schema.metadata or {}), path
+            layout_changed += now[path] != data
+            continue
+        if path.suffix == ".json" and path.name not in ("validation.json", "changes.json"):
+            assert v1_json(now[path]) == data, path
+            layout_changed += now[path] != data
             continue
         assert now[path] == data, path
+    assert layout_changed >= 1
 
 
 @pytest.mark.parametrize("fmt", [1, 2, 3])
@@ -246,6 +312,40 @@ def test_a_store_of_each_format_is_read_and_published_on(
     )
     # A pointer that was not written keeps its format until it is.
     assert (store / "datasets/handlingsplan/versions.json").read_bytes() == untouched
+
+
+@pytest.mark.parametrize("fmt", [1, 2, 3])
+def test_the_same_content_on_a_store_of_each_format_is_unchanged(tmp_path: Path, fmt: int) -> None:
+    """The content each kept store's latest versions hold, published again by this code: the
+    content hash is byte for byte the one its release recorded (though the descriptor is now
+    v2 with every copy a table, the JSON copy's numbers carry their fraction and the Parquet
+    copy pandas' metadata), so nothing is published and no pointer is written."""
+    store = assemble(fmt, tmp_path / "store")
+    home = tmp_path / "home"
+    shutil.copytree(generate.HOME / "datasets", home / "datasets")
+    shutil.copytree(generate.HOME / "schemas", home / "schemas")
+    mal = home / generate.MAL  # avfallsplan 1.0.0 of the stores: with the test's extra goal
+    mal.write_text(mal.read_text(encoding="utf-8") + generate.EXTRA, encoding="utf-8")
+    pointers = {key: (store / key).read_bytes() for key in POINTERS}
+    config = load_settings(home=home, store=str(store))
+    for name in ("avfallsplan", "handlingsplan"):
+        history, _ = read_history(LocalStore(store), name)
+        recorded = next(v for v in history.versions if v.version == history.latest)
+        prepared = publishing.prepare(config, name)
+        try:
+            package = publishing.require_valid(prepared)
+            # The JSON copy with a `number` field is not what the store holds, byte for byte.
+            json_copy = package.files["mal.json"]
+            assert json_copy.sha256 != recorded.files["mal.json"].sha256
+            assert json_copy.v1 == Digest(
+                recorded.files["mal.json"].bytes, recorded.files["mal.json"].sha256
+            )
+            assert package.content_hash == recorded.content_hash, name
+            outcome = publishing.publish_package(LocalStore(store), package, BASE)
+        finally:
+            prepared.discard()
+        assert (outcome.status, outcome.version) == ("unchanged", "1.0.0"), name
+    assert {key: (store / key).read_bytes() for key in POINTERS} == pointers
 
 
 # -- refusals -----------------------------------------------------------------------------------

@@ -1,15 +1,18 @@
 """Building a data package: CSV, JSON and Parquet per resource, hashes, descriptor, report.
 
 The files are written to a workspace folder on disk, chunk by chunk, and hashed as they are
-written; the package carries a content hash that ignores `version` and `created` (and the bytes of
-the Parquet copies, which a newer Parquet writer may lay out differently for the same rows), so
-re-publishing identical content is a no-op.
+written; the package carries a content hash that ignores `version` and `created` and the layout of
+the copies of a table's rows (the Parquet copy's bytes, which a newer Parquet writer may lay out
+differently, and the JSON copy's, which count as the JSON of releases before issue 18 had them),
+so re-publishing identical content is a no-op.
 
 The descriptor is a Data Package v2 (`$schema`, contributors' `roles`, `languages`, the v2
-profiles of resources and Table Schemas). The content hash and the diff read descriptors through
-`comparable`, which maps a v2 descriptor to the v1 shape earlier releases wrote, so the format
-upgrade alone is not a change: a store published before it stays `unchanged` until its data or
-metadata really change (and then the new version is written in v2).
+profiles of resources and Table Schemas) that the official v2 JSON Schemas accept: every copy of
+a table, CSV, JSON and Parquet, is a resource of `"type": "table"` that frictionless 5 reads row
+by row. The content hash and the diff read descriptors through `comparable`, which maps a v2
+descriptor to the v1 shape earlier releases wrote, so a format change alone is not a change: a
+store published before it stays `unchanged` until its data or metadata really change (and then
+the new version is written in the current format).
 """
 
 from __future__ import annotations
@@ -22,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from opendata.definitions import Dataset, SourceInfo
-from opendata.engine.outputs import WrittenFile, write_outputs
+from opendata.engine.outputs import Digest, WrittenFile, write_outputs
 from opendata.municipalities import MEMBERS
 from opendata.tables import Table
 from opendata.validate import Report
 
 DESCRIPTOR = "datapackage.json"
-# Data Package v2 profiles (frictionless 5.21 reads them; it ignores the resource `type: table`
-# when counting bytes, so table resources carry no `type`, as v2 allows).
+# Data Package v2 profiles (frictionless 5.21 reads them).
 DATAPACKAGE_V2 = "https://datapackage.org/profiles/2.0/datapackage.json"
 DATARESOURCE_V2 = "https://datapackage.org/profiles/2.0/dataresource.json"
 TABLESCHEMA_V2 = "https://datapackage.org/profiles/2.0/tableschema.json"
@@ -56,6 +58,8 @@ MEDIA_TYPES = {
 }
 # The resource name of each format's copy of a table (`folkmangd`, `folkmangd-json`, ...).
 RESOURCE_SUFFIX = {"csv": "", "json": "-json", "parquet": "-parquet"}
+# v2's one resource type: a table, which frictionless 5 reads as rows of the Table Schema.
+TABLE = "table"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ def build_package(
     when publishing)."""
     definition = dataset.definition
     files: dict[str, WrittenFile] = {}
+    json_v1: dict[str, Digest] = {}
     resources: list[dict[str, Any]] = []
     by_name = {resource.name: resource for resource in definition.resources}
     folder.mkdir(parents=True, exist_ok=True)
@@ -104,29 +109,17 @@ def build_package(
             path = f"{table.name}.{suffix}"
             data = written[path]
             files[path] = data
-            resource: dict[str, Any] = {
-                "$schema": DATARESOURCE_V2,
-                "name": f"{table.name}{RESOURCE_SUFFIX[suffix]}",
-                "path": path,
-                "title": meta.title.sv,
-                "format": suffix,
-                "mediatype": MEDIA_TYPES[suffix],
-                "encoding": "utf-8",
-                "bytes": data.bytes,
-                "hash": f"sha256:{data.sha256}",
-                "schema": {"$schema": TABLESCHEMA_V2, **table.schema},
-            }
-            if suffix == "parquet":
-                # A binary file: no encoding. Validators check its bytes and SHA-256 as a file
-                # (frictionless 5 cannot count the bytes of a Parquet file it reads as a table);
-                # its columns are the Table Schema's, typed.
-                del resource["encoding"]
-                resource = {
-                    "$schema": resource.pop("$schema"),
-                    "name": resource.pop("name"),
-                    "type": "file",
-                    **resource,
-                }
+            if data.v1 is not None:
+                json_v1[path] = data.v1
+            resource = table_resource(
+                f"{table.name}{RESOURCE_SUFFIX[suffix]}",
+                path,
+                meta.title.sv,
+                suffix,
+                data,
+                table.schema,
+                empty=table.row_count == 0,
+            )
             if meta.description is not None:
                 resource["description"] = meta.description.sv
             if meta.title.en or (meta.description and meta.description.en):
@@ -199,18 +192,60 @@ def build_package(
         name=dataset.name,
         descriptor=descriptor,
         files=files,
-        content_hash=content_hash(descriptor),
+        content_hash=content_hash(descriptor, json_v1),
         rows=dict(report.rows),
         folder=folder,
     )
 
 
-def comparable(descriptor: Mapping[str, Any]) -> dict[str, Any]:
+def table_resource(
+    name: str,
+    path: str,
+    title: str,
+    suffix: str,
+    data: WrittenFile,
+    schema: Mapping[str, Any],
+    *,
+    empty: bool = False,
+) -> dict[str, Any]:
+    """The resource of one copy of a table."""
+    resource: dict[str, Any] = {
+        "$schema": DATARESOURCE_V2,
+        "name": name,
+        "path": path,
+        "title": title,
+        "format": suffix,
+        "mediatype": MEDIA_TYPES[suffix],
+        "encoding": "utf-8",
+        "bytes": data.bytes,
+        "hash": f"sha256:{data.sha256}",
+        "schema": {"$schema": TABLESCHEMA_V2, **schema},
+    }
+    if suffix == "parquet":
+        # A binary file: no encoding. Validators check its bytes and SHA-256 as a file
+        # (frictionless 5 cannot count the bytes of a Parquet file it reads as a table);
+        # its columns are the Table Schema's, typed.
+        del resource["encoding"]
+        resource = {
+            "$schema": resource.pop("$schema"),
+            "name": resource.pop("name"),
+            "type": "file",
+            **resource,
+        }
+    return resource
+
+
+def comparable(
+    descriptor: Mapping[str, Any], json_v1: Mapping[str, Digest] | None = None
+) -> dict[str, Any]:
     """A v1 or v2 descriptor in the v1 shape (key order kept), for comparing content: a v2
     descriptor's `$schema` becomes v1's `profile`, a single role in `roles` becomes `role`, the
     resource and Table Schema profiles go, and `languages` goes (it follows from the English
-    `translations`, which stay). A v1 descriptor comes back as it is, so the hashes that stores
-    recorded before v2 still match the same content."""
+    `translations`, which stay). A resource's `type` is v1's: none on the CSV and JSON copies,
+    `file` on the Parquet copy. `json_v1` (by path): the size and SHA-256 of JSON copies in the
+    v1 layout (`WrittenFile.v1`), which v1's JSON resources carry as `bytes` and `hash`. A v1
+    descriptor comes back as it is, so the hashes that stores recorded before v2 still match the
+    same content."""
     out: dict[str, Any] = {}
     if "$schema" in descriptor and "profile" not in descriptor:
         out["profile"] = "data-package"
@@ -220,7 +255,7 @@ def comparable(descriptor: Mapping[str, Any]) -> dict[str, Any]:
         if key == "contributors" and isinstance(value, list):
             value = [_v1_contributor(c) if isinstance(c, Mapping) else c for c in value]
         elif key == "resources" and isinstance(value, list):
-            value = [_v1_resource(r) if isinstance(r, Mapping) else r for r in value]
+            value = [_v1_resource(r, json_v1 or {}) if isinstance(r, Mapping) else r for r in value]
         out[key] = value
     return out
 
@@ -235,19 +270,35 @@ def _v1_contributor(contributor: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _v1_resource(resource: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in resource.items() if k != "$schema"}
-    schema = out.get("schema")
-    if isinstance(schema, Mapping) and "$schema" in schema:
-        out["schema"] = {k: v for k, v in schema.items() if k != "$schema"}
+def _v1_resource(resource: Mapping[str, Any], json_v1: Mapping[str, Digest]) -> dict[str, Any]:
+    kind = resource.get("format")
+    digest = json_v1.get(str(resource.get("path"))) if kind == "json" else None
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        if key == "$schema" or (digest is not None and key == "bytes"):
+            continue
+        if key == "type" and value == TABLE:
+            # v1 declared no type but the Parquet copy's, `file` (right after the name, where
+            # v2's `table` is).
+            if kind == "parquet":
+                out["type"] = "file"
+            continue
+        if key == "hash" and digest is not None:
+            out["bytes"] = digest.bytes
+            value = f"sha256:{digest.sha256}"
+        elif key == "schema" and isinstance(value, Mapping) and "$schema" in value:
+            value = {k: v for k, v in value.items() if k != "$schema"}
+        out[key] = value
     return out
 
 
-def content_hash(descriptor: Mapping[str, Any]) -> str:
+def content_hash(descriptor: Mapping[str, Any], json_v1: Mapping[str, Digest] | None = None) -> str:
     """What makes two versions the same: everything but the version's number and time, and the
-    layout of the Parquet copies (their rows are the CSV's, whose hash is in), read in the v1
-    shape (`comparable`) so that the descriptor format is not content."""
-    descriptor = comparable(descriptor)
+    layout of the copies of the rows (the CSV's hash is in): the Parquet copy's bytes do not
+    count, and the JSON copy's count as it was laid out in v1 (`json_v1`, by path; a JSON copy
+    not in it counts as the descriptor says). Read in the v1 shape (`comparable`), so that
+    the descriptor format is not content: the same content hashes as it did before v2."""
+    descriptor = comparable(descriptor, json_v1)
     content = {key: value for key, value in descriptor.items() if key not in ("version", "created")}
     if isinstance(content.get("sources"), list):
         # Who delivered a file is provenance, not content: the same data delivered again by

@@ -2,8 +2,12 @@
 
 DuckDB sorts the staged rows by primary key (spilling to disk past its memory limit) and renders
 each row's CSV line and JSON object in SQL; Python only moves Arrow buffers into files and
-hashes them as they are written. The CSV and JSON bytes are exactly what the row-by-row writers
-made before (csv.writer with QUOTE_MINIMAL and CRLF; json.dumps(ensure_ascii=False, indent=1)).
+hashes them as they are written. The CSV bytes are exactly what the row-by-row writer made
+(csv.writer with QUOTE_MINIMAL and CRLF), the JSON bytes json.dumps(ensure_ascii=False,
+indent=1) of the rows typed by the Table Schema, a `number` always as a float (`12.0`, so that
+DuckDB, pandas and pyarrow read the column as floating point). Releases before that wrote an
+integral number without its fraction (`12`): the JSON copy's size and SHA-256 in that layout
+(`WrittenFile.v1`) are hashed along, because the content hash counts them (package.py).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from opendata.tables import CHUNK_ROWS, ORIGIN, POSITION, Table
 
 CSV_LINE = "__csv"
 JSON_OBJECT = "__json"
+JSON_OBJECT_V1 = "__json_v1"  # the object as releases before issue 18 wrote it (hashed only)
 # Python's float() grammar in ASCII (the CSV holds stripped text): such keys sort as numbers.
 NUMERIC_KEY = (
     r"^[+-]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)"
@@ -37,12 +42,24 @@ CONTROL = "[\\x00-\\x1f]"
 
 
 @dataclass(frozen=True)
+class Digest:
+    """The size and SHA-256 of some bytes."""
+
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class WrittenFile:
     """A file of the package on local disk, with what the descriptor says of it."""
 
     path: Path
     bytes: int
     sha256: str
+    # A JSON copy: the size and SHA-256 the same rows had as JSON in the layout releases before
+    # issue 18 wrote (an integral `number` without its fraction). Not written anywhere; the
+    # content hash counts it in place of the file's own, so the same rows hash as they did.
+    v1: Digest | None = None
 
 
 class HashingWriter:
@@ -59,9 +76,24 @@ class HashingWriter:
         self.digest.update(data)
         self.size += len(data)
 
-    def close(self) -> WrittenFile:
+    def close(self, v1: Digest | None = None) -> WrittenFile:
         self.stream.close()
-        return WrittenFile(self.path, self.size, self.digest.hexdigest())
+        return WrittenFile(self.path, self.size, self.digest.hexdigest(), v1)
+
+
+class Hasher:
+    """Hashes bytes that are not written anywhere (the JSON copy in the v1 layout)."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.digest.update(data)
+        self.size += len(data)
+
+    def result(self) -> Digest:
+        return Digest(self.size, self.digest.hexdigest())
 
 
 def file_digest(path: Path) -> WrittenFile:
@@ -143,8 +175,14 @@ def missing_values(field: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     return [str(v) for v in values]
 
 
-def json_value_sql(field: dict[str, Any], schema: dict[str, Any]) -> str:
-    """A cell as the JSON value of its Table Schema type (null for a missing value)."""
+def json_value_sql(field: dict[str, Any], schema: dict[str, Any], *, v1: bool = False) -> str:
+    """A cell as the JSON value of its Table Schema type (null for a missing value).
+
+    A `number` is json.dumps of a float: always with a fraction or an exponent (`12.0`, `1.5`,
+    `1e+16`; DuckDB's shortest round-trip text of a DOUBLE is Python's), so that readers that
+    type a JSON column from its values (DuckDB's read_json, pandas, pyarrow) read floating
+    point, not integers. `v1`: the layout of releases before issue 18, an integral number as
+    written without its fraction (`12`)."""
     from opendata.engine.checks import typed_sql
 
     column = quote_identifier(field["name"])
@@ -153,10 +191,12 @@ def json_value_sql(field: dict[str, Any], schema: dict[str, Any]) -> str:
     if kind in ("integer", "year"):
         value = f"CAST({typed} AS VARCHAR)"
     elif kind == "number":
-        integral = f"NOT regexp_matches({column}, '[.eE]')"
-        as_integer = f"CAST(CAST(CAST({typed} AS DOUBLE) AS HUGEINT) AS VARCHAR)"
         as_float = f"CAST(CAST({typed} AS DOUBLE) AS VARCHAR)"
-        value = f"(CASE WHEN {integral} THEN {as_integer} ELSE {as_float} END)"
+        value = as_float
+        if v1:
+            integral = f"NOT regexp_matches({column}, '[.eE]')"
+            as_integer = f"CAST(CAST(CAST({typed} AS DOUBLE) AS HUGEINT) AS VARCHAR)"
+            value = f"(CASE WHEN {integral} THEN {as_integer} ELSE {as_float} END)"
     elif kind == "boolean":
         value = f"(CASE WHEN {typed} THEN 'true' ELSE 'false' END)"
     else:
@@ -165,16 +205,26 @@ def json_value_sql(field: dict[str, Any], schema: dict[str, Any]) -> str:
     return f"(CASE WHEN {column} IN ({missing}) THEN 'null' ELSE {value} END)"
 
 
-def json_object_sql(schema: dict[str, Any]) -> str:
+def json_object_sql(schema: dict[str, Any], *, v1: bool = False) -> str:
     """json.dumps's indent=1 layout of one row: ' {\\n  "key": value,\\n  ...\\n }'."""
     parts = []
     for field in schema["fields"]:
         key = json.dumps(field["name"], ensure_ascii=False)
-        parts.append(f"{quote_literal(f'  {key}: ')}, {json_value_sql(field, schema)}")
+        parts.append(f"{quote_literal(f'  {key}: ')}, {json_value_sql(field, schema, v1=v1)}")
     if not parts:
         return "' {}'"
     body = ", ',' || chr(10), ".join(parts)
     return f"concat(' {{' || chr(10), {body}, chr(10) || ' }}')"
+
+
+def has_v1_layout(schema: dict[str, Any]) -> bool:
+    """Whether the JSON copy's v1 layout differs from today's: only `number` cells differ."""
+    return any(field.get("type") == "number" for field in schema["fields"])
+
+
+def text_columns(table: Table) -> list[str]:
+    """The rendered text columns of output_query, before the typed ones."""
+    return [CSV_LINE, JSON_OBJECT, *([JSON_OBJECT_V1] if has_v1_layout(table.schema) else [])]
 
 
 def output_query(table: Table) -> str:
@@ -190,10 +240,15 @@ def output_query(table: Table) -> str:
         for f in fields
         for column in [quote_identifier(f["name"])]
     ]
+    v1 = (
+        f"',' || chr(10) || {json_object_sql(table.schema, v1=True)} AS {JSON_OBJECT_V1}, "
+        if has_v1_layout(table.schema)
+        else ""
+    )
     return (
         f"SELECT {line} || chr(13) || chr(10) AS {CSV_LINE}, "
         f"',' || chr(10) || {json_object_sql(table.schema)} AS {JSON_OBJECT}, "
-        f"{', '.join(typed)} "
+        f"{v1}{', '.join(typed)} "
         # Sorted first, rendered after: the sort holds (and spills) the staged text only, and
         # the rendered lines are made batch by batch as the writers ask for them.
         f"FROM (SELECT * FROM read_parquet({quote_literal(str(table.path))}) "
@@ -270,6 +325,9 @@ def write_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     csv_out = HashingWriter(folder / f"{table.name}.csv")
     json_out = HashingWriter(folder / f"{table.name}.json")
+    # The JSON copy in the v1 layout, hashed only (when it differs from the file's bytes).
+    json_v1 = Hasher() if has_v1_layout(table.schema) else None
+    jsons: list[HashingWriter | Hasher] = [json_out, *([json_v1] if json_v1 else [])]
     parquet_path = folder / f"{table.name}.parquet"
     csv_out.write(csv_header(table.fields))
     parquet: list[pq.ParquetWriter] = []
@@ -277,12 +335,13 @@ def write_outputs(
 
     def write_text(batch: pa.RecordBatch) -> None:
         csv_out.write(string_bytes(batch.column(0)))
-        objects = string_bytes(batch.column(1))
-        if first[0]:
-            json_out.write(b"[\n")
-            objects = objects[2:]  # the first object has no ",\n" before it
-            first[0] = False
-        json_out.write(objects)
+        for column, out in enumerate(jsons, start=1):
+            objects = string_bytes(batch.column(column))
+            if first[0]:
+                out.write(b"[\n")
+                objects = objects[2:]  # the first object has no ",\n" before it
+            out.write(objects)
+        first[0] = False
 
     def write_typed(batch: pa.RecordBatch) -> None:
         typed = pa.Table.from_batches([batch]).select(table.fields)
@@ -300,31 +359,85 @@ def write_outputs(
         finally:
             for worker in workers:
                 worker.finish()
-        json_out.write(b"[]\n" if first[0] else b"\n]\n")
+        for out in jsons:
+            out.write(b"[]\n" if first[0] else b"\n]\n")
     finally:
         csv_file = csv_out.close()
         json_file = json_out.close()
         if not parquet:
             with connect(scratch) as con:
                 query = output_query(table)
+                text = ", ".join(text_columns(table))
                 empty = con.sql(
-                    f"SELECT * EXCLUDE ({CSV_LINE}, {JSON_OBJECT}) FROM ({query}) LIMIT 0"
+                    f"SELECT * EXCLUDE ({text}) FROM ({query}) LIMIT 0"
                 ).to_arrow_table()
             parquet.append(_parquet_writer(parquet_path, empty.schema, table))
         parquet[0].close()
+    v1 = json_v1.result() if json_v1 else Digest(json_file.bytes, json_file.sha256)
     return {
         f"{table.name}.csv": csv_file,
-        f"{table.name}.json": json_file,
+        f"{table.name}.json": WrittenFile(json_file.path, json_file.bytes, json_file.sha256, v1),
         f"{table.name}.parquet": file_digest(parquet_path),
     }
 
 
 def _parquet_writer(path: Path, schema: pa.Schema, table: Table) -> pq.ParquetWriter:
-    """Column types from the Table Schema; the schema itself rides along as file metadata."""
+    """Column types from the Table Schema; the schema itself rides along as file metadata, and
+    pandas' metadata says which dtypes the columns are (pandas_metadata)."""
     described = schema.with_metadata(
-        {"table_schema": json.dumps(table.schema, ensure_ascii=False, sort_keys=True)}
+        {
+            "table_schema": json.dumps(table.schema, ensure_ascii=False, sort_keys=True),
+            "pandas": json.dumps(pandas_metadata(schema), sort_keys=True),
+        }
     )
     return pq.ParquetWriter(path, described, compression="zstd")
+
+
+# Arrow types as pandas' nullable dtypes: without them pyarrow's to_pandas() makes an integer
+# column with nulls float64 (a year 2021 with a missing one beside it comes back as 2021.0, which
+# frictionless refuses as a year) and a missing number NaN.
+_NULLABLE_DTYPES = {
+    pa.int8(): ("int8", "Int8"),
+    pa.int16(): ("int16", "Int16"),
+    pa.int32(): ("int32", "Int32"),
+    pa.int64(): ("int64", "Int64"),
+    pa.float64(): ("float64", "Float64"),
+    pa.bool_(): ("bool", "boolean"),
+}
+
+
+def pandas_metadata(schema: pa.Schema) -> dict[str, Any]:
+    """The `pandas` schema metadata (pandas' own format, as pyarrow writes it from a DataFrame)
+    of a frame with no index whose integer, number and boolean columns have pandas' nullable
+    dtypes: pandas.read_parquet, and frictionless, which reads Parquet through pandas, read a
+    year as an integer and a missing cell as missing. Other readers ignore it."""
+    columns = []
+    for field in schema:
+        logical, dtype = _NULLABLE_DTYPES.get(field.type, (_pandas_type(field.type), "object"))
+        if pa.types.is_timestamp(field.type):
+            dtype = f"timestamp[{field.type.unit}][pyarrow]"
+        columns.append(
+            {
+                "name": field.name,
+                "field_name": field.name,
+                "pandas_type": logical,
+                "numpy_type": dtype,
+                "metadata": None,
+            }
+        )
+    return {"index_columns": [], "column_indexes": [], "columns": columns}
+
+
+def _pandas_type(kind: pa.DataType) -> str:
+    if pa.types.is_timestamp(kind):
+        return "datetime"
+    if pa.types.is_date(kind):
+        return "date"
+    if pa.types.is_time(kind):
+        return "time"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "unicode"
+    return "object"
 
 
 def sorted_text_rows(table: Table) -> list[list[str]]:
