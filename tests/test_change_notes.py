@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from rdflib import Graph, URIRef
 
 from opendata.catalog import rebuild_catalog
+from opendata.catalog.dcat import version_graph
 from opendata.catalog.pages import render_dataset_page
 from opendata.config import load_settings
 from opendata.publish import Outcome, prepare, publish_package, require_valid, withdraw
@@ -169,13 +170,20 @@ def test_a_corrected_value_reads_old_to_new_with_its_message_everywhere(
     ]
 
     # DCAT: the version's notes in English and, with the message, in Swedish; SHACL-valid.
+    # The record on the harvest page carries the latest's notes; each version's own document
+    # its own.
     graph = Graph().parse(data=store.read_bytes("dcat/catalog.rdf"), format="xml")
-    notes = texts(graph, URIRef(f"{BASE}datasets/avfallsplan/1.0.1/"), ADMS.versionNotes)
+    catalog = json.loads(store.read_bytes("catalog.json") or b"{}")
+    (entry,) = catalog["datasets"]
+    latest = version_graph(catalog, entry, "1.0.1")
+    notes = texts(latest, URIRef(f"{BASE}datasets/avfallsplan/1.0.1/"), ADMS.versionNotes)
     assert notes == {"en": "mal: 1 row changed", "sv": f"{MESSAGE} (ändringar: mal: 1 rad ändrad)"}
     assert texts(graph, URIRef(f"{BASE}datasets/avfallsplan/"), ADMS.versionNotes) == notes
-    first = texts(graph, URIRef(f"{BASE}datasets/avfallsplan/1.0.0/"), ADMS.versionNotes)
+    older = version_graph(catalog, entry, "1.0.0")
+    first = texts(older, URIRef(f"{BASE}datasets/avfallsplan/1.0.0/"), ADMS.versionNotes)
     assert first == {"en": "first version", "sv": "första versionen"}
     assert_valid_dcat_ap_3(graph)
+    assert_valid_dcat_ap_3(latest + older)
 
     # The command line: diff and history.
     assert cli(home, store, "diff", "avfallsplan").splitlines() == [

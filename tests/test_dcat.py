@@ -21,7 +21,7 @@ from rdflib.compare import isomorphic
 from rdflib.term import Node
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.dcat import TABLE_SCHEMA, dcat_files, iri
+from opendata.catalog.dcat import TABLE_SCHEMA, dcat_files, iri, version_graph
 from opendata.config import load_settings
 from opendata.municipalities import MEMBERS
 from opendata.publish import prepare, publish_package, require_valid, withdraw
@@ -188,7 +188,18 @@ def test_dataset_iris_and_structure(graph: Graph, catalog: dict[str, Any]) -> No
         assert graph.value(temporal, DCAT.startDate) == Literal(
             entry["temporal"]["start"], datatype=XSD.date
         )
-        assert len(set(graph.objects(node, DCT.spatial))) == 8
+        # One place, which a harvester keeps whole (ckanext-dcat keeps one dct:spatial): the
+        # region, with its box, centre and members.
+        assert list(graph.objects(node, DCT.spatial)) == [URIRef(f"{BASE}region/")]
+        vcard = Namespace("http://www.w3.org/2006/vcard/ns#")
+        assert list(graph.objects(graph.value(node, DCAT.contactPoint), RDF.type)) == [
+            vcard.Organization
+        ]
+        # Every record's files are Data Package v2 (their $schema): the v2 specifications.
+        assert set(graph.objects(node, DCT.conformsTo)) == {
+            URIRef("https://datapackage.org/profiles/2.0/datapackage.json"),
+            URIRef("https://datapackage.org/profiles/2.0/tableschema.json"),
+        }
         themes = {str(t).rsplit("/", 1)[-1] for t in graph.objects(node, DCAT.theme)}
         assert themes == set(entry["themes"])
         frequency = graph.value(node, DCT.accrualPeriodicity)
@@ -255,7 +266,7 @@ def test_licences_download_urls_and_checksums(
                 )
                 assert graph.value(dist, DCAT.mediaType) == URIRef(MEDIA_TYPES[kind])
                 assert graph.value(dist, DCT.conformsTo) == URIRef(
-                    "https://specs.frictionlessdata.io/table-schema/"
+                    "https://datapackage.org/profiles/2.0/tableschema.json"
                 )
                 assert texts(graph, dist, DCT.title)["sv"] == f"{resource['title']} ({kind})"
 
@@ -300,7 +311,13 @@ def test_publisher_from_environment(
 # -- 6: withdrawn versions ----------------------------------------------------------------------
 
 
-def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
+def test_a_withdrawn_version_leaves_the_harvest_pages_and_stays_a_tombstone(
+    tmp_path: Path,
+) -> None:
+    """A harvester deletes what is no longer on the pages: a withdrawn version is not linked
+    from its dataset's record there (a withdrawn latest moves the record back to the previous
+    version), and a dataset whose every version is withdrawn has no record at all. The
+    version's own document is its tombstone; catalog.json keeps it."""
     store = LocalStore(tmp_path / "store")
     assert publish(store, FIXTURE_HOME, "avfallsplan") == "1.0.0"
     home = copy_home(tmp_path / "repo", "avfallsplan")
@@ -309,44 +326,62 @@ def test_withdrawn_version_is_a_tombstone(tmp_path: Path) -> None:
     assert "Konsumera hållbart" in text
     source.write_text(text.replace("Konsumera hållbart", "Konsumera hållbart (rättad)"), "utf-8")
     assert publish(store, home, "avfallsplan") == "1.0.1"
+    rebuild_catalog(store, BASE, ["avfallsplan"])
+    dataset = URIRef(f"{BASE}datasets/avfallsplan/")
+    first, second = URIRef(f"{dataset}1.0.0/"), URIRef(f"{dataset}1.0.1/")
+    before = Graph().parse(data=store.read_bytes("dcat/catalog.rdf"), format="xml")
+    assert set(before.objects(dataset, DCT.hasVersion)) == {first, second}
+    assert before.value(dataset, DCAT.version) == Literal("1.0.1")
+
     reason = "Fel i målområdenas namn <rättas> & publiceras igen"
     withdraw(store, "avfallsplan", "1.0.1", reason, BASE)
     rebuild_catalog(store, BASE, ["avfallsplan"])
-
     catalog = json.loads(store.read_bytes("catalog.json") or b"{}")
     data = dcat_files(catalog)
     assert store.read_bytes("dcat/catalog.rdf") == data["dcat/catalog.rdf"]
     g = Graph().parse(data=data["dcat/catalog.rdf"], format="xml")
-    dataset = URIRef(f"{BASE}datasets/avfallsplan/")
-    first, second = URIRef(f"{dataset}1.0.0/"), URIRef(f"{dataset}1.0.1/")
-    assert set(g.objects(dataset, DCAT.hasVersion)) == {first, second}
+    assert set(g.subjects(RDF.type, DCAT.Dataset)) == {dataset}  # one record, no versions
+    assert set(g.objects(dataset, DCT.hasVersion)) == {first}
+    assert not list(g.objects(dataset, DCAT.hasVersion))
+    assert (second, None, None) not in g and (None, None, second) not in g
     assert g.value(dataset, DCAT.hasCurrentVersion) == first
     assert g.value(dataset, DCAT.version) == Literal("1.0.0")
-    assert (second, RDF.type, DCAT.Dataset) in g
-    assert g.value(second, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
-    assert g.value(first, ADMS.status) == URIRef(f"{STATUS}COMPLETED")
-    assert g.value(second, DCAT.previousVersion) == first
-    assert any(reason in str(d) for d in g.objects(second, DCT.description))
-    assert not list(g.objects(second, DCAT.distribution))
     downloads = {str(g.value(d, DCAT.downloadURL)) for d in g.objects(dataset, DCAT.distribution)}
     assert f"{dataset}latest/malomraden.csv" in downloads
     (cat,) = g.subjects(RDF.type, DCAT.Catalog)
-    withdrawn_at = catalog["datasets"][0]["versions"][0]["withdrawn"]
+    entry = catalog["datasets"][0]
+    withdrawn_at = entry["versions"][0]["withdrawn"]
     assert g.value(cat, DCT.modified) == Literal(withdrawn_at, datatype=XSD.dateTime)
     assert_valid_dcat_ap_3(g)
     assert_absolute_iris(g)
 
-    # every version withdrawn: the dataset itself becomes a tombstone without distributions
+    # The version's own document: the tombstone, linked from the dataset with dcat:hasVersion.
+    tomb = version_graph(catalog, entry, "1.0.1")
+    assert (dataset, DCAT.hasVersion, second) in tomb
+    assert (second, RDF.type, DCAT.Dataset) in tomb
+    assert tomb.value(second, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
+    assert tomb.value(second, DCAT.previousVersion) == first
+    assert any(reason in str(d) for d in tomb.objects(second, DCT.description))
+    assert not list(tomb.objects(second, DCAT.distribution))
+    assert_valid_dcat_ap_3(tomb)
+    kept = version_graph(catalog, entry, "1.0.0")
+    assert kept.value(first, ADMS.status) == URIRef(f"{STATUS}COMPLETED")
+    assert list(kept.objects(first, DCAT.distribution))
+
+    # every version withdrawn: no record on the pages; the tombstones stay in catalog.json
     withdraw(store, "avfallsplan", "1.0.0", "Alla versioner dras tillbaka", BASE)
     rebuild_catalog(store, BASE, ["avfallsplan"])
     catalog = json.loads(store.read_bytes("catalog.json") or b"{}")
-    g = Graph().parse(data=dcat_files(catalog)["dcat/catalog.rdf"], format="xml")
-    assert g.value(dataset, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
-    assert not list(g.objects(dataset, DCAT.distribution))
-    assert {g.value(v, ADMS.status) for v in g.objects(dataset, DCAT.hasVersion)} == {
-        URIRef(f"{STATUS}WITHDRAWN")
-    }
-    assert_valid_dcat_ap_3(g)
+    assert [v["status"] for v in catalog["datasets"][0]["versions"]] == ["withdrawn"] * 2
+    assert store.read_bytes("dcat/catalog.rdf") == dcat_files(catalog)["dcat/catalog.rdf"]
+    g = Graph().parse(data=store.read_bytes("dcat/catalog.rdf"), format="xml")
+    assert not list(g.subjects(RDF.type, DCAT.Dataset))
+    assert (dataset, None, None) not in g
+    (cat,) = g.subjects(RDF.type, DCAT.Catalog)
+    assert not list(g.objects(cat, DCAT.dataset))
+    tomb = version_graph(catalog, catalog["datasets"][0], "1.0.0")
+    assert tomb.value(first, ADMS.status) == URIRef(f"{STATUS}WITHDRAWN")
+    assert_valid_dcat_ap_3(tomb)
 
 
 # -- 7: reproducible bytes, encoded base URLs ----------------------------------------------------
@@ -481,10 +516,13 @@ def test_a_parquet_file_is_a_distribution_with_its_file_type_and_media_type(
     assert PARQUET_MEDIATYPE in str(parquet_media)
 
 
-def test_each_version_lists_the_parquet_files_it_has(
-    parquet_store: LocalStore, parquet_graph: Graph
-) -> None:
-    g = parquet_graph
+def test_each_version_lists_the_parquet_files_it_has(parquet_store: LocalStore) -> None:
+    """Each version's own document lists its files: the older version keeps exactly the CSV
+    and JSON it had."""
+    catalog = json.loads(parquet_store.read_bytes("catalog.json") or b"{}")
+    (entry,) = catalog["datasets"]
+    g = version_graph(catalog, entry, "1.1.0") + version_graph(catalog, entry, "1.0.0")
+    assert_valid_dcat_ap_3(g)
     home = f"{BASE}datasets/prov/"
     newer, older = URIRef(f"{home}1.1.0/"), URIRef(f"{home}1.0.0/")
     parquet_type = URIRef(f"{FILE_TYPE}PARQUET")
@@ -685,6 +723,30 @@ def test_the_graph_follows_digg_dcat_ap_se_bundle(graph: Graph) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_every_version_document_follows_the_shapes_and_the_bundle(
+    catalog: dict[str, Any],
+) -> None:
+    """Each version's own document (the dataset linking it with dcat:hasVersion, the version
+    described in full): DCAT-AP 3.0.0 and DIGG's templates, as the pages."""
+    document = Graph()
+    for entry in catalog["datasets"]:
+        for version in entry["versions"]:
+            document += version_graph(catalog, entry, version["version"])
+    assert_valid_dcat_ap_3(document)
+    assert_absolute_iris(document)
+    problems: list[str] = []
+    for cls, group in ((DCAT.Dataset, "dcat:Dataset"), (DCAT.Distribution, "dcat:Distribution")):
+        for subject in sorted(document.subjects(RDF.type, cls), key=str):
+            problems += bundle_problems(document, subject, group)
+    assert not problems, "\n".join(problems)
+    for entry in catalog["datasets"]:
+        dataset = URIRef(f"{BASE}datasets/{entry['name']}/")
+        assert (dataset, RDF.type, DCAT.Dataset) not in document  # the record is on the pages
+        assert set(document.objects(dataset, DCAT.hasVersion)) == {
+            URIRef(f"{dataset}{v['version']}/") for v in entry["versions"]
+        }
+
+
 def test_dcat_ap_se_items_of_issue_11(graph: Graph) -> None:
     """The items Sveriges dataportal showed wrong, one by one."""
     planned = "http://publications.europa.eu/resource/authority/planned-availability/"
@@ -793,30 +855,39 @@ def test_the_bundle_check_finds_what_is_wrong(graph: Graph) -> None:
 # -- 10: data.europa.eu's MQA: every dcat:Dataset full marks -----------------------------------
 
 
-def test_every_dataset_and_version_scores_full_marks(store_root: Path, graph: Graph) -> None:
-    """Versions are dcat:Datasets too (DCAT-AP 3.0.0 and DCAT-AP-SE type dcat:hasVersion's
-    object so), so each is described in full and scores 405 like its dataset."""
+def test_one_record_per_dataset_and_every_one_scores_full_marks(
+    store_root: Path, graph: Graph, catalog: dict[str, Any]
+) -> None:
+    """The harvest pages hold one dcat:Dataset per dataset (a harvester makes a record of each
+    one it finds), and each scores 405. Each version's own document describes it in full, and
+    scores 405 too."""
 
     def accessible(url: str) -> bool:  # the store is what `opendata serve` answers from
         return url.startswith(BASE) and (store_root / url[len(BASE) :]).is_file()
 
     datasets = set(graph.subjects(RDF.type, DCAT.Dataset))
-    assert len(datasets) == 2 * len(DATASETS)  # each dataset and its version 1.0.0
+    assert datasets == {URIRef(f"{BASE}datasets/{name}/") for name in DATASETS}
     assert mqa.shortfalls(graph, accessible, compliant=True) == {}
     for dataset in datasets:
         assert sum(mqa.score(graph, dataset, accessible, True).values()) == mqa.MAX
+    for entry in catalog["datasets"]:
+        for version in entry["versions"]:
+            document = version_graph(catalog, entry, version["version"])
+            node = URIRef(f"{BASE}datasets/{entry['name']}/{version['version']}/")
+            assert set(document.subjects(RDF.type, DCAT.Dataset)) == {node}
+            assert sum(mqa.score(document, node, accessible, True).values()) == mqa.MAX
 
 
 def test_the_mqa_score_drops_for_what_is_missing(store_root: Path, graph: Graph) -> None:
-    version = URIRef(f"{BASE}datasets/befolkning/1.0.0/")
+    record = URIRef(f"{BASE}datasets/befolkning/")
     thin = Graph()
     for triple in graph:
-        if triple[0] != version or triple[1] not in (DCAT.keyword, DCAT.contactPoint):
+        if triple[0] != record or triple[1] not in (DCAT.keyword, DCAT.contactPoint):
             thin.add(triple)
-    points = mqa.score(thin, version, lambda url: True, True)
+    points = mqa.score(thin, record, lambda url: True, True)
     assert sum(points.values()) == mqa.MAX - 30 - 20
     assert mqa.shortfalls(thin, lambda url: True, True) == {
-        str(version): ["keywords", "contact_point"]
+        str(record): ["keywords", "contact_point"]
     }
     assert mqa.shortfalls(graph, lambda url: False, True)  # nothing answers: no full marks
 
@@ -835,7 +906,11 @@ def test_place_pages_escape_what_the_sources_say(catalog: dict[str, Any]) -> Non
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Övrigt" in page
     g = Graph().parse(data=dcat_files(hostile)["dcat/catalog.rdf"], format="xml")
     places = {str(p)[len(BASE) :] for p in g.subjects(RDF.type, DCT.Location)}
-    assert {f"{path}index.html" for path in places} == set(pages)
+    # The dataset's own place (its municipalities are not the region's eight) is a fragment of
+    # the dataset IRI: the dataset's page lists its places.
+    own = f"datasets/{hostile['datasets'][0]['name']}/#spatial"
+    assert own in places
+    assert {f"{path}index.html" for path in places - {own}} == set(pages)
     # A code SCB's boundaries do not know has no box; a known one shows its box and source.
     assert "saknar omskrivande rektangel" in page
     assert (URIRef(f"{BASE}kommuner/9999/"), DCAT.bbox, None) not in g

@@ -113,6 +113,7 @@ def dataset_entry(store: Store, name: str, base_url: str) -> CatalogEntry | None
     published = [v for v in listed if v.status is Status.PUBLISHED]
     first = min((v.published for v in listed), default=None)
     shown_rows = next(v.rows for v in listed if v.version == shown)
+    sizes = {f: r.bytes for v in listed if v.version == shown for f, r in v.files.items()}
     resources: list[CatalogResource] = []
     by_name = {r["name"]: r for r in reversed(descriptor.get("resources", []))}  # first wins
     for resource in descriptor.get("resources", []):
@@ -132,7 +133,7 @@ def dataset_entry(store: Store, name: str, base_url: str) -> CatalogEntry | None
                 "description_en": resource.get("translations", {}).get("en", {}).get("description"),
                 "schema": resource["schema"],
                 "rows": shown_rows.get(resource["name"]),
-                "files": [_file(home, shown, latest, item) for item in (resource, *twins)],
+                "files": [_file(home, shown, latest, item, sizes) for item in (resource, *twins)],
             }
         )
     datapackage_bytes, datapackage_sha256 = _stable_descriptor_file(
@@ -180,13 +181,18 @@ def _stable_descriptor_file(
 
 
 def _file(
-    home: str, version: SemVer, latest: SemVer | None, resource: dict[str, Any]
+    home: str,
+    version: SemVer,
+    latest: SemVer | None,
+    resource: dict[str, Any],
+    sizes: dict[str, int],
 ) -> CatalogFile:
     return {
         "name": resource["path"],
         "format": resource["format"].upper(),
         "mediatype": resource["mediatype"],
-        "bytes": resource["bytes"],
+        # (A JSON or Parquet copy declares no `bytes`: its size is in versions.json.)
+        "bytes": resource["bytes"] if "bytes" in resource else sizes[resource["path"]],
         "sha256": resource["hash"].split(":", 1)[1],
         "url": f"{home}{version}/{resource['path']}",
         "latest_url": f"{home}{LATEST}/{resource['path']}" if latest == version else None,
@@ -313,7 +319,7 @@ def version_changes(store: Store, entry: CatalogEntry) -> dict[str, dict[str, An
 
 LISTINGS = "_private/catalog/listings.json"
 FRAGMENTS = "_private/catalog/dcat"
-_LISTINGS_FORMAT = 1
+_LISTINGS_FORMAT = 2  # 2: with the datasets that have no published version
 
 
 def fragment_key(name: str) -> str:
@@ -344,6 +350,13 @@ class Listings:
     # Where each entry stands in that catalog.json: an update checks them instead of searching
     # the whole document (splice.parse_layout).
     spans: list[Span] | None = None
+    # The datasets with no published version (every one withdrawn): in the catalog and on the
+    # pages as tombstones, not on the DCAT pages, which list the datasets a harvester imports.
+    withdrawn: set[str] = field(default_factory=set)
+
+    def harvested(self, names: list[str]) -> list[str]:
+        """The datasets of `names` (in order) that the DCAT pages list."""
+        return [name for name in names if name not in self.withdrawn]
 
     def dump(self, catalog_etag: str, homepage: str, spans: list[Span]) -> bytes:
         record = {
@@ -353,6 +366,7 @@ class Listings:
             "catalog_etag": catalog_etag,
             "homepage": homepage,
             "spans": [[span.name, span.start, span.end] for span in spans],
+            "withdrawn": sorted(self.withdrawn),
             "datasets": [
                 {"source": self.sources[name], **self.by_name[name]}
                 for name in sorted(self.by_name)
@@ -373,6 +387,7 @@ class Listings:
                 homepage=record["homepage"],
                 dcat_code=record["dcat_code"],
                 spans=[Span(str(n), int(a), int(b)) for n, a, b in record.get("spans") or []],
+                withdrawn={str(name) for name in record["withdrawn"]},
             )
             if record["code"] != LISTING_CODE:  # made by other code: every one is made again
                 found.catalog_etag = None
@@ -387,12 +402,15 @@ class Listings:
 
     def update(self, header: Catalog, name: str, source: str, entry: CatalogEntry | None) -> None:
         before = _on_place_pages(self.by_name.get(name))
+        self.withdrawn.discard(name)
         if entry is None:
             self.by_name.pop(name, None)
             self.sources.pop(name, None)
         else:
             self.by_name[name] = listing(header, entry)
             self.sources[name] = source
+            if not entry.get("latest"):
+                self.withdrawn.add(name)
         if _on_place_pages(self.by_name.get(name)) != before:
             self.places_changed = True
 
@@ -466,7 +484,7 @@ def dcat_documents(
     """The DCAT documents (`pages` of them, None: all) of the catalog, page by page, so that
     no more than one page of fragments is in memory."""
     header = view.header
-    names = view.names
+    names = listings.harvested(view.names)
     size = page_size()
     dates = catalog_dates((item["issued"], item["changed"]) for item in listings.ordered())
     paged = len(names) > size
@@ -608,7 +626,9 @@ def _rebuild_once(
 ) -> list[str]:
     found = store.read(CATALOG)  # first: the document a steward knows names the failure
     listings = Listings.read(store)
-    view, etag, unchanged, before = _updated_catalog(store, base_url, names, listings, found)
+    view, etag, unchanged, before, harvested_before = _updated_catalog(
+        store, base_url, names, listings, found
+    )
     del found  # 150 MB at 10,000 datasets: the view holds what is still needed of it
     written: list[str] = []
     if not unchanged:
@@ -616,12 +636,14 @@ def _rebuild_once(
         written.append(CATALOG)
     assert etag is not None
     whole = isinstance(view, StoredLayout)  # derived whole: every dataset's page too
-    added_or_removed = before is None or before != view.names
+    added_or_removed = (
+        before is None or before != view.names or harvested_before != listings.harvested(view.names)
+    )
     touched = None if whole else names
     spans = view.entry_spans()
     every, derived_names, pages = _derivation(view.names, touched, added_or_removed, listings)
     if not every:  # only some entries are read again: the document's bytes can go
-        view = view.keeping({*derived_names, *_names_on(view.names, pages)})
+        view = view.keeping({*derived_names, *_names_on(listings.harvested(view.names), pages)})
     written.extend(
         _write_derived(
             store, base_url, view, etag, spans, listings, touched, added_or_removed, patience
@@ -637,7 +659,8 @@ def _derivation(
     DCAT pages that are (None: all)."""
     every = touched is None or added_or_removed or listings.dcat_code != DCAT_CODE
     derived_names = names if touched is None else touched
-    return every, derived_names, None if every else pages_of(names, derived_names)
+    harvested = listings.harvested(names)
+    return every, derived_names, None if every else pages_of(harvested, derived_names)
 
 
 def _names_on(names: list[str], pages: Iterable[int] | None) -> list[str]:
@@ -654,11 +677,11 @@ def _updated_catalog(
     names: list[str] | None,
     listings: Listings,
     found: tuple[bytes, str] | None,
-) -> tuple[CatalogView, str | None, bool, list[str] | None]:
+) -> tuple[CatalogView, str | None, bool, list[str] | None, list[str] | None]:
     """The catalog with the `names` datasets' entries derived again from their pointers (all
     of them when None or when the stored catalog.json cannot be updated in place), the ETag of
-    the stored one (`found`: its bytes and ETag), whether it is unchanged, and the names the
-    stored one listed."""
+    the stored one (`found`: its bytes and ETag), whether it is unchanged, the names the
+    stored one listed and those of them its DCAT pages listed."""
     etag = None if found is None else found[1]
     stored = _usable(found, base_url, store.url, listings)
     if stored is None or names is None:
@@ -666,8 +689,9 @@ def _updated_catalog(
         before = None if stored is None else stored.names
         whole = parse_layout(data)
         listings.agree_with(whole, None, base_url)
-        return whole, etag, found is not None and found[0] == data, before
+        return whole, etag, found is not None and found[0] == data, before, None
     listings.agree_with(stored, etag, base_url)
+    harvested = listings.harvested(stored.names)
     changes: dict[str, bytes | None] = {}
     for name in names:
         entry = dataset_entry(store, name, base_url)
@@ -675,7 +699,7 @@ def _updated_catalog(
         changes[name] = text
         listings.update(stored.header, name, _digest(text or b""), entry)
     spliced = SplicedCatalog(stored, stored.header, changes)
-    return spliced, etag, spliced.unchanged, stored.names
+    return spliced, etag, spliced.unchanged, stored.names, harvested
 
 
 def _whole_catalog(store: Store, base_url: str) -> bytes:
@@ -719,7 +743,7 @@ def _write_derived(
                 written.append(key)
         listings.places_changed = False
         if every:
-            for key in stale_pages(store, _last_page(view.names)):
+            for key in stale_pages(store, _last_page(listings.harvested(view.names))):
                 store.delete(key)
                 written.append(key)
             listings.dcat_code = DCAT_CODE
@@ -728,6 +752,7 @@ def _write_derived(
         if store.etag(CATALOG) in (None, etag):
             return written
         before = view.names
+        harvested_before = listings.harvested(before)
         del view  # the newer catalog.json takes its place in memory
         found = store.read(CATALOG)
         newer = _usable(found, base_url, store.url)
@@ -737,6 +762,7 @@ def _write_derived(
         added_or_removed = newer.names != before
         view, etag, spans = newer, found[1], newer.entry_spans()
         listings.agree_with(view, None, base_url)
+        added_or_removed = added_or_removed or listings.harvested(view.names) != harvested_before
     raise ConflictError("catalog.json kept changing while its derived files were written")
 
 
@@ -780,7 +806,7 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
         checked += 1
         if store.read_bytes(key) != content:
             problems.append(VerifyProblem(key, "does not match catalog.json"))
-    for key in stale_pages(store, _last_page(view.names)):
+    for key in stale_pages(store, _last_page(listings.harvested(view.names))):
         problems.append(VerifyProblem(key, "is a DCAT page past the catalog's last page"))
     return checked, problems
 

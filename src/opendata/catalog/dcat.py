@@ -14,7 +14,9 @@ OPENDATA_BASE_URL, percent-encoded where the base URL has spaces or non-ASCII ch
   its dcat:landingPage is the dataset's page `{base}datasets/<name>/index.html` (the file
   itself, so it also resolves on an S3 bucket without website hosting, and the landing page is
   not the dataset IRI);
-- contact point `#contact-point`, period of time `#temporal`, rights statement `#rights`,
+- contact point `#contact-point` (one type, vcard:Organization: DIGG allows one), its place
+  `#spatial` (when it is neither the region nor one municipality), period of time `#temporal`,
+  rights statement `#rights`,
   provenance `#provenance` and the latest distributions `#distribution-<file>`, all fragments
   of the dataset IRI;
 - version `{base}datasets/<name>/<version>/`, its distributions `#distribution-<file>` and the
@@ -37,26 +39,32 @@ kommunalförbund, a joint body of eight municipalities exercising municipal powe
 ch. 9) over part of a county, not a regional authority in the EU sense (a region/county council
 such as Västra Götalandsregionen is that).
 
-Versioning (DCAT 3 version properties, no series). The dataset `{base}datasets/<name>/` always
-describes the latest version: its distributions are the stable `latest/` URLs, its dcat:version and
-owl:versionInfo (DCAT-AP 2) the latest version number, dct:modified that version's publish time. It
-has dcat:hasVersion (and DCAT-AP 2's dct:hasVersion) to every listed version and
-dcat:hasCurrentVersion to the latest. Each version `{base}datasets/<name>/<version>/` is a
-dcat:Dataset with dcat:isVersionOf, dcat:previousVersion (the next lower listed version),
-dcat:version, owl:versionInfo, adms:versionNotes (the change summary in English and in Swedish, the
-Swedish one led by the steward's message on why the version was made), adms:status (COMPLETED for
-the latest, DEPRECATED for an older published version, from the EU distribution-status table) and,
-when published, distributions of its immutable files with their checksums. DCAT-AP 3.0.0 and
-DCAT-AP-SE both require the object of dcat:hasVersion to be a dcat:Dataset, which portals score on
-its own (data.europa.eu's MQA), so a version also carries the dataset's descriptive metadata
-(`_Builder.describe`): keywords, themes, places, period, contact point, access rights.
-A withdrawn version stays as a tombstone: adms:status
-Withdrawn, dct:modified the withdrawal time, the reason in dct:description and versionNotes, and no
-distributions. A dataset whose every version is withdrawn gets adms:status Withdrawn and no
-distributions. Versions are not listed with dcat:dataset in the catalog: they are reached from
-their dataset, so a portal lists one dataset per name. A dataset series would model a sequence of
-releases that are separate datasets (a yearly file per year); our versions are successive states of
-one dataset, which is what dcat:hasVersion is for, and DCAT-AP-SE 2 has no series.
+Versioning (DCAT 3 version properties, no series). A harvester makes a record of every
+dcat:Dataset on a page (ckanext-dcat's RDFParser takes every subject typed so; piveau the same),
+so the harvest pages (`dcat_files`, `catalog_pages`) hold one per dataset: `{base}datasets/<name>/`
+describes the latest version (its distributions are the stable `latest/` URLs, its dcat:version,
+owl:versionInfo and adms:versionNotes the latest's, dct:modified that version's publish time),
+with dcat:hasCurrentVersion the latest version's IRI and dct:hasVersion every published
+version's IRI. Not dcat:hasVersion: DCAT-AP 3.0.x (`sh:class dcat:Dataset`) and DIGG's bundle
+(template dcat:hasVersion_da) want its object typed dcat:Dataset in the same document, which
+would make each version a record again. Each version `{base}datasets/<name>/<version>/` is
+described in full in its own document (`version_graph`, `version_documents`): a dcat:Dataset
+with dcat:isVersionOf, dcat:previousVersion (the next lower published version), dcat:version,
+owl:versionInfo, adms:versionNotes (the change summary in English and in Swedish, the Swedish one
+led by the steward's message on why the version was made), adms:status (COMPLETED for the
+latest, DEPRECATED for an older published version, from the EU distribution-status table), the
+dataset's descriptive metadata (`_Builder.describe`, so it scores like a record) and the
+distributions of its immutable files with their checksums; the dataset links it there with
+dcat:hasVersion. A withdrawn version is not on the pages at all (a harvester deletes what is gone
+from them; it never reads adms:status on a dataset): its document is its tombstone (status
+Withdrawn, dct:modified the withdrawal time, the reason in dct:description and versionNotes, no
+distributions). A dataset whose every version is withdrawn has no record on the pages. A dataset
+series would model a sequence of releases that are separate datasets (a yearly file per year);
+our versions are successive states of one dataset, which is what the version properties are for.
+
+Places. A dataset's dct:spatial is one place (ckanext-dcat keeps one): the region when the data
+covers every member, the municipality when it covers one, else a place of its own
+(`#spatial`) with its municipalities as dct:hasPart and the box around theirs.
 
 Distributions. Per table one for each file of the version: CSV and JSON, and Parquet in the
 versions that have it (older versions have only CSV and JSON and keep exactly the distributions
@@ -95,6 +103,7 @@ from rdflib.term import Node
 from opendata.errors import ConfigError
 from opendata.geography import Extent, combined_extent, municipality_extents
 from opendata.municipalities import MEMBERS
+from opendata.package import DATAPACKAGE_V2, TABLESCHEMA_V2
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
 from opendata.versioning import summary_sv
 
@@ -150,12 +159,19 @@ PUBLIC = URIRef(f"{EU}access-right/PUBLIC")
 # DCAT-AP-SE 3.0.1 (template dcatap:availability) takes the EU planned-availability table.
 STABLE = URIRef(f"{EU}planned-availability/STABLE")
 SHA256 = SPDX.checksumAlgorithm_sha256
-TABLE_SCHEMA = URIRef("https://specs.frictionlessdata.io/table-schema/")
-DATA_PACKAGE = URIRef("https://specs.frictionlessdata.io/data-package/")
-# The specifications our data conforms to, with the titles DCAT-AP-SE's dcterms:Standard wants.
+# The specifications the files follow, as the descriptors name them: Data Package v2 (its
+# `$schema` profiles) since the move to v2, and the v1 specifications for versions published
+# before it (their descriptors and table schemas say `profile`, not `$schema`).
+TABLE_SCHEMA = URIRef(TABLESCHEMA_V2)
+DATA_PACKAGE = URIRef(DATAPACKAGE_V2)
+TABLE_SCHEMA_V1 = URIRef("https://specs.frictionlessdata.io/table-schema/")
+DATA_PACKAGE_V1 = URIRef("https://specs.frictionlessdata.io/data-package/")
+# The titles DCAT-AP-SE's dcterms:Standard wants.
 STANDARDS: dict[URIRef, str] = {
-    DATA_PACKAGE: "Frictionless Data Package",
-    TABLE_SCHEMA: "Frictionless Table Schema",
+    DATA_PACKAGE: "Data Package 2.0 (Frictionless)",
+    TABLE_SCHEMA: "Table Schema 2.0 (Frictionless)",
+    DATA_PACKAGE_V1: "Frictionless Data Package (v1)",
+    TABLE_SCHEMA_V1: "Frictionless Table Schema (v1)",
 }
 IANA = "http://www.iana.org/assignments/media-types/"
 
@@ -374,7 +390,9 @@ class _Builder:
         issued, modified = catalog_dates(datasets)
         node = self.describe_catalog(issued, modified)
         for entry in datasets:
-            self.graph.add((node, DCAT.dataset, self.dataset(entry)))
+            record = self.dataset(entry)
+            if record is not None:
+                self.graph.add((node, DCAT.dataset, record))
         return self.graph
 
     def describe_catalog(self, issued: str | None, modified: str | None) -> URIRef:
@@ -423,7 +441,17 @@ class _Builder:
 
     # -- a dataset ----------------------------------------------------------------------------
 
-    def dataset(self, entry: CatalogEntry) -> URIRef:
+    def dataset(self, entry: CatalogEntry) -> URIRef | None:
+        """The dataset's one record on the harvest pages: the latest version's metadata and
+        files, dcat:version and adms:versionNotes of the latest, and dct:hasVersion to every
+        published version's IRI (described in full in the version's own documents,
+        `version_graph`). None when no version is published (every one withdrawn): the record
+        leaves the pages, which is how a harvester learns of a deletion."""
+        latest = entry.get("latest")
+        versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
+        current = next((v for v in versions if v["version"] == latest), None)
+        if not latest or current is None:
+            return None
         g = self.graph
         name = str(entry["name"])
         home = f"{self.base}datasets/{name}/"
@@ -442,73 +470,70 @@ class _Builder:
         g.add((iri(landing), RDF.type, FOAF.Document))
         self.when(node, DCT.issued, entry.get("issued"))
         self.when(node, DCT.modified, entry.get("modified"))
-
-        versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
-        latest = entry.get("latest")
-        current = next((v for v in versions if v["version"] == latest), None)
-        if current is not None:
-            g.add((node, DCAT.version, Literal(latest)))
-            g.add((node, OWL.versionInfo, Literal(latest)))
-            self.version_notes(node, current)
-            g.add((node, DCAT.hasCurrentVersion, iri(f"{home}{latest}/")))
-        elif versions:  # every version withdrawn: the dataset itself is a tombstone
-            g.add((node, ADMS.status, self.status("Withdrawn")))
-        previous: URIRef | None = None
+        g.add((node, DCAT.version, Literal(latest)))
+        g.add((node, OWL.versionInfo, Literal(latest)))
+        self.version_notes(node, current)
+        g.add((node, DCAT.hasCurrentVersion, iri(f"{home}{latest}/")))
+        # dct:hasVersion, not DCAT-AP 3's dcat:hasVersion: the 3.0.x shapes and DIGG's bundle
+        # want the object of dcat:hasVersion typed dcat:Dataset in the same document, and every
+        # dcat:Dataset of a page becomes a record of its own at the portal.
         for version in versions:
-            version_node = self.version(entry, home, version, previous)
-            g.add((node, DCAT.hasVersion, version_node))
-            g.add((node, DCT.hasVersion, version_node))
-            previous = version_node
+            if version["status"] == Status.PUBLISHED:
+                g.add((node, DCT.hasVersion, iri(f"{home}{version['version']}/")))
+        self.distributions(node, entry, home, latest)
+        return node
 
+    def distributions(self, node: URIRef, entry: CatalogEntry, home: str, latest: str) -> None:
+        """The record's distributions: the latest version's files at their stable URLs."""
+        g = self.graph
+        data_package, table_schema = standards(entry)
         license_node = self.license(license_iri(entry.get("license")))
         rights = self.rights(home, entry.get("attribution"))
-        if latest:
-            for resource in entry.get("resources") or []:
-                for file in resource.get("files") or []:
-                    latest_url = file.get("latest_url")
-                    if not latest_url:
-                        continue
-                    dist = self.distribution(
-                        f"{home}#distribution-{file['name']}",
-                        title=_titles(resource, file.get("format")),
-                        description=_descriptions(resource, file.get("format")),
-                        url=latest_url,
-                        fmt=file.get("format"),
-                        size=file.get("bytes"),
-                        checksum=(f"{home}{latest}/#checksum-{file['name']}", file.get("sha256")),
-                        license_node=license_node,
-                        rights=rights,
-                        conforms=TABLE_SCHEMA,
-                        status="Completed",
-                    )
-                    self.when(dist, DCT.issued, entry.get("issued"))
-                    self.when(dist, DCT.modified, entry.get("modified"))
-                    g.add((node, DCAT.distribution, dist))
-            datapackage = entry.get("datapackage")
-            if datapackage:
+        for resource in entry.get("resources") or []:
+            for file in resource.get("files") or []:
+                latest_url = file.get("latest_url")
+                if not latest_url:
+                    continue
                 dist = self.distribution(
-                    f"{home}#distribution-{DATAPACKAGE}",
-                    title=(
-                        f"Datapaket ({DATAPACKAGE}): beskrivning, schema och länkar till filerna",
-                        f"Data package ({DATAPACKAGE}): descriptor, schemas and file links",
-                    ),
-                    description=DATAPACKAGE_DESCRIPTION,
-                    url=datapackage,
-                    fmt="JSON",
-                    size=entry.get("datapackage_bytes"),
-                    checksum=(
-                        f"{home}#checksum-latest-{DATAPACKAGE}",
-                        entry.get("datapackage_sha256"),
-                    ),
+                    f"{home}#distribution-{file['name']}",
+                    title=_titles(resource, file.get("format")),
+                    description=_descriptions(resource, file.get("format")),
+                    url=latest_url,
+                    fmt=file.get("format"),
+                    size=file.get("bytes"),
+                    checksum=(f"{home}{latest}/#checksum-{file['name']}", file.get("sha256")),
                     license_node=license_node,
                     rights=rights,
-                    conforms=DATA_PACKAGE,
+                    conforms=table_schema,
                     status="Completed",
                 )
                 self.when(dist, DCT.issued, entry.get("issued"))
                 self.when(dist, DCT.modified, entry.get("modified"))
                 g.add((node, DCAT.distribution, dist))
-        return node
+        datapackage = entry.get("datapackage")
+        if datapackage:
+            dist = self.distribution(
+                f"{home}#distribution-{DATAPACKAGE}",
+                title=(
+                    f"Datapaket ({DATAPACKAGE}): beskrivning, schema och länkar till filerna",
+                    f"Data package ({DATAPACKAGE}): descriptor, schemas and file links",
+                ),
+                description=DATAPACKAGE_DESCRIPTION,
+                url=datapackage,
+                fmt="JSON",
+                size=entry.get("datapackage_bytes"),
+                checksum=(
+                    f"{home}#checksum-latest-{DATAPACKAGE}",
+                    entry.get("datapackage_sha256"),
+                ),
+                license_node=license_node,
+                rights=rights,
+                conforms=data_package,
+                status="Completed",
+            )
+            self.when(dist, DCT.issued, entry.get("issued"))
+            self.when(dist, DCT.modified, entry.get("modified"))
+            g.add((node, DCAT.distribution, dist))
 
     def describe(self, node: URIRef, entry: CatalogEntry, home: str) -> None:
         """What the dataset and each of its versions share: publisher, language, access rights,
@@ -529,8 +554,7 @@ class _Builder:
             self.concept(theme, SKOS.Concept, labels=[(sv, "sv"), (en, "en")])
             g.add((theme, SKOS.inScheme, THEME_TAXONOMY))
             g.add((node, DCAT.theme, theme))
-        for place in entry.get("spatial") or []:
-            g.add((node, DCT.spatial, self.municipality(place)))
+        self.coverage(node, entry, home)
         self.temporal(node, home, entry.get("temporal"))
         frequency = FREQUENCIES.get(str(entry.get("accrual_periodicity")))
         if frequency:
@@ -539,7 +563,7 @@ class _Builder:
             g.add((term, RDFS.label, Literal(label, lang="en")))
             g.add((node, DCT.accrualPeriodicity, term))
         self.provenance(node, home, entry.get("sources") or [])
-        for standard in (DATA_PACKAGE, TABLE_SCHEMA):
+        for standard in standards(entry):
             g.add((node, DCT.conformsTo, self.standard(standard)))
 
     def contact(self, node: URIRef, home: str, contact: dict[str, Any] | None) -> None:
@@ -547,8 +571,11 @@ class _Builder:
             return
         g = self.graph
         card = iri(f"{home}#contact-point")
+        # One type, as DIGG's bundle wants (vc:kindIndOrOrg: Individual or Organization, max 1).
+        # DCAT-AP 3's shapes want a vcard:Kind (sh:class): the vCard ontology's axiom that an
+        # Organization is a Kind is stated in the graph, so they hold without the ontology.
         g.add((card, RDF.type, VCARD.Organization))
-        g.add((card, RDF.type, VCARD.Kind))
+        g.add((VCARD.Organization, RDFS.subClassOf, VCARD.Kind))
         self.text(card, VCARD.fn, contact.get("name") or contact.get("email"), None)
         if contact.get("email"):
             g.add((card, VCARD.hasEmail, iri(f"mailto:{contact['email']}")))
@@ -560,6 +587,36 @@ class _Builder:
         for word in words:
             lang = None if english is None else ("en" if word in english else "sv")
             self.text(node, DCAT.keyword, word, lang)
+
+    def coverage(self, node: URIRef, entry: CatalogEntry, home: str) -> None:
+        """The dataset's dct:spatial: one place, because a harvester keeps one (ckanext-dcat
+        reads the last dct:spatial it meets, with that place's label, box and centre). The
+        region when the data covers every member, the municipality when it covers one, and
+        otherwise a place of the dataset's own (`#spatial`, its box around its parts'); each
+        with its municipalities as dct:hasPart."""
+        places: dict[str, dict[str, Any]] = {}
+        for place in entry.get("spatial") or []:
+            code = str(place.get("kommunkod") or "")
+            if code:
+                places.setdefault(code, place)
+        if not places:
+            return
+        if set(places) == set(MEMBERS):
+            location = self.region()
+        elif len(places) == 1:
+            location = self.municipality(next(iter(places.values())))
+        else:
+            location = iri(f"{home}#spatial")
+            g = self.graph
+            g.add((location, RDF.type, DCT.Location))
+            names = [str(p.get("kommun") or MEMBERS.get(c) or c) for c, p in sorted(places.items())]
+            label = "Kommunerna " + ", ".join(names[:-1]) + " och " + names[-1]
+            g.add((location, SKOS.prefLabel, Literal(label, lang="sv")))
+            g.add((location, RDFS.label, Literal(label, lang="sv")))
+            for place in places.values():
+                g.add((location, DCT.hasPart, self.municipality(place)))
+            self.extent(location, combined_extent(places))
+        self.graph.add((node, DCT.spatial, location))
 
     def municipality(self, place: dict[str, Any]) -> URIRef:
         """A municipality as a dct:Location identified by its SCB kommunkod (also its Eurostat
@@ -593,7 +650,8 @@ class _Builder:
         g.add((location, RDF.type, DCT.Location))
         for text, lang in zip(REGION_NAME, ("sv", "en"), strict=True):
             g.add((location, SKOS.prefLabel, Literal(text, lang=lang)))
-            g.add((location, RDFS.label, Literal(text, lang=lang)))
+        # One rdfs:label, so that a harvester that keeps one (ckanext-dcat) keeps the same.
+        g.add((location, RDFS.label, Literal(REGION_NAME[0], lang="sv")))
         for code, name in sorted(MEMBERS.items()):
             g.add((location, DCT.hasPart, self.municipality({"kommunkod": code, "kommun": name})))
         self.extent(location, combined_extent(MEMBERS))
@@ -677,7 +735,7 @@ class _Builder:
         g.add((node, DCT.isVersionOf, dataset))
         self.add(node, DCAT.previousVersion, previous)
         self.describe(node, entry, home)
-        page = iri(f"{home}index.html#v{number}")  # the version's section of the dataset page
+        page = iri(f"{home}{version_page(number)}")  # the version's page, beside its folder
         g.add((node, DCAT.landingPage, page))
         g.add((page, RDF.type, FOAF.Document))
         self.when(node, DCT.issued, version.get("published"))
@@ -711,6 +769,7 @@ class _Builder:
         }
         license_node = self.license(license_iri(entry.get("license")))
         rights = self.rights(home, entry.get("attribution"))
+        data_package, table_schema = standards(entry)
         for file in version.get("files") or []:
             filename = str(file["name"])
             if filename in NOT_DISTRIBUTED:
@@ -743,7 +802,7 @@ class _Builder:
                 checksum=(f"{prefix}#checksum-{filename}", file.get("sha256")),
                 license_node=license_node,
                 rights=rights,
-                conforms=DATA_PACKAGE if filename == DATAPACKAGE else TABLE_SCHEMA,
+                conforms=data_package if filename == DATAPACKAGE else table_schema,
                 status="Completed" if current else "Deprecated",
             )
             # A version's files never change: issued and modified are its publish time.
@@ -807,6 +866,53 @@ class _Builder:
         return node
 
 
+def version_page(number: str) -> str:
+    """A version's page, relative to its dataset's folder: beside the version's immutable
+    folder, not in it (the page shows what changes: its status, a withdrawal). Its RDF is at
+    the same name with .rdf, .ttl and .jsonld."""
+    return f"{number}.html"
+
+
+VERSION_SUFFIXES = {"xml": ".rdf", "turtle": ".ttl", "json-ld": ".jsonld"}
+
+
+def version_graph(
+    catalog: Catalog, entry: CatalogEntry, number: str, publisher: str | None = None
+) -> Graph:
+    """The document of one version `{base}datasets/<name>/<version>/`: the version described in
+    full as DCAT-AP 3 has it (a dcat:Dataset with dcat:version, adms:versionNotes, adms:status
+    and every distribution of its immutable files; a withdrawn one a tombstone without them),
+    the dataset it is a version of linking it with dcat:hasVersion, and the terms they use.
+    The harvest pages list only the dataset; this is what its dct:hasVersion links lead to."""
+    builder = _Builder(catalog, publisher_iri(publisher))
+    builder.add_publisher(str(entry.get("publisher") or catalog.get("publisher") or ""))
+    home = f"{builder.base}datasets/{entry['name']}/"
+    versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
+    previous: URIRef | None = None
+    for version in versions:
+        if version["version"] == number:
+            node = builder.version(entry, home, version, previous)
+            builder.graph.add((iri(home), DCAT.hasVersion, node))
+            builder.graph.add((iri(home), DCT.hasVersion, node))
+            return builder.graph
+        if version["status"] == Status.PUBLISHED:
+            previous = iri(f"{home}{version['version']}/")
+    raise KeyError(f"{entry['name']} has no version {number}")
+
+
+def version_documents(
+    catalog: Catalog, entry: CatalogEntry, number: str, publisher: str | None = None
+) -> dict[str, bytes]:
+    """The version's document in the three syntaxes, by the path beside the dataset's page
+    (`<version>.rdf`, `.ttl`, `.jsonld`), in sorted order: the same entry gives the same bytes."""
+    texts = _serialize(version_graph(catalog, entry, number, publisher))
+    stem = version_page(number).removesuffix(".html")
+    return {
+        f"{stem}{suffix}": texts[syntax].encode("utf-8")
+        for syntax, suffix in VERSION_SUFFIXES.items()
+    }
+
+
 DATAPACKAGE_DESCRIPTION: tuple[str | None, str | None] = (
     "Frictionless Data Package: datasetets beskrivning, tabellernas scheman och länkar till "
     "filerna med deras storlek och SHA-256.",
@@ -841,6 +947,17 @@ def _titles(resource: CatalogResource, fmt: str | None) -> tuple[str | None, str
     title = resource.get("title") or resource.get("name")
     title_en = resource.get("title_en")
     return (f"{title}{suffix}" if title else None, f"{title_en}{suffix}" if title_en else None)
+
+
+def standards(entry: CatalogEntry) -> tuple[URIRef, URIRef]:
+    """The Data Package and Table Schema specifications the latest version's files follow:
+    v2 when its table schemas name the v2 profile (`$schema`), else v1 (a version published
+    before the move to v2 keeps its v1 descriptor)."""
+    for resource in entry.get("resources") or []:
+        schema = resource.get("schema") or {}
+        if str(schema.get("$schema", "")).startswith("https://datapackage.org/profiles/2"):
+            return DATA_PACKAGE, TABLE_SCHEMA
+    return DATA_PACKAGE_V1, TABLE_SCHEMA_V1
 
 
 def dataset_dates(entry: CatalogEntry) -> tuple[str | None, str | None]:
@@ -1174,7 +1291,8 @@ def dcat_files(catalog: Catalog, size: int | None = None) -> dict[str, bytes]:
     """Every DCAT document for the catalog.json document `catalog`, built in memory (the
     publish path keeps the fragments in the store instead: catalog/build.py)."""
     datasets = sorted(catalog.get("datasets", []), key=lambda entry: str(entry["name"]))
-    fragments = {str(entry["name"]): dataset_rdf(catalog, entry) for entry in datasets}
+    harvested = [entry for entry in datasets if entry.get("latest")]  # see _Builder.dataset
+    fragments = {str(entry["name"]): dataset_rdf(catalog, entry) for entry in harvested}
     names = list(fragments)
     dates = catalog_dates(datasets)
     size = size or page_size()
