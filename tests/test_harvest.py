@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +129,63 @@ def test_every_dataset_scores_full_marks_over_http(served: str) -> None:
     conforms, _, _ = validate(graph, shacl_graph=str(SHAPES), inference="none")
     assert len(set(graph.subjects(RDF.type, DCAT.Dataset))) == len(DATASETS)  # one record each
     assert mqa.shortfalls(graph, accessible, compliant=bool(conforms)) == {}
+
+
+def alternate(page: bytes, base: str, kind: str) -> str:
+    """The address of a page's `<link rel="alternate" type=kind>`, made absolute."""
+    match = re.search(
+        rf'<link rel="alternate" type="{re.escape(kind)}" href="([^"]+)">', page.decode()
+    )
+    assert match, kind
+    return urllib.parse.urljoin(base, html.unescape(match.group(1)))
+
+
+def test_every_iri_in_the_graph_answers(served: str) -> None:
+    """Issue 18, item 2: every IRI the harvest page and the versions' documents name below the
+    base URL answers 200 from `opendata serve`: the records, each version's IRI and `latest/`
+    (a page, its RDF a linked alternate that describes the version in full), the versions'
+    pages and files, the places. Each version's document scores 405 too."""
+    graph = Graph().parse(data=fetch(f"{served}dcat/catalog.rdf")[2], format="xml")
+    versions = set(graph.objects(None, DCT.hasVersion))
+    assert len(versions) == len(DATASETS)
+    everything = Graph()
+    everything += graph
+    for version in sorted(versions):
+        status, content_type, page = fetch(str(version))
+        assert (status, content_type.split(";")[0]) == (200, "text/html"), version
+        # a browser is sent on to the version's page beside the folder
+        target = alternate(page, str(version), "text/html")
+        assert target == str(version).rstrip("/") + ".html"
+        assert b"<h1>" in fetch(target)[2]
+        turtle = alternate(page, str(version), "text/turtle")
+        document = Graph().parse(data=fetch(turtle)[2], format="turtle")
+        assert (version, RDF.type, DCAT.Dataset) in document
+        dataset = URIRef(str(version).rsplit("/", 2)[0] + "/")
+        assert (dataset, DCAT.hasVersion, version) in document
+        everything += document
+        latest = fetch(f"{dataset}latest/")
+        assert latest[0] == 200 and alternate(latest[2], f"{dataset}latest/", "text/turtle") == (
+            turtle
+        )
+    iris = {
+        str(term).split("#", 1)[0]
+        for triple in everything
+        for term in triple
+        if isinstance(term, URIRef) and str(term).startswith(served)
+    }
+    assert len(iris) > 60
+    for address in sorted(iris):
+        assert fetch(address)[0] == 200, address
+
+    answers: dict[str, bool] = {}
+
+    def accessible(url: str) -> bool:
+        if url not in answers:
+            try:
+                answers[url] = fetch(url)[0] == 200
+            except urllib.error.URLError:
+                answers[url] = False
+        return answers[url]
+
+    for version in versions:
+        assert sum(mqa.score(everything, version, accessible, True).values()) == mqa.MAX

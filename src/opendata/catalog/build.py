@@ -532,8 +532,10 @@ def derived_files(
     places: bool = True,
 ) -> Iterator[tuple[str, bytes]]:
     """The files derived from the catalog: the index page, the places' pages (if `places`), the
-    DCAT documents (`dcat_pages`, None: all) and the `touched` datasets' pages, one at a time."""
+    DCAT documents (`dcat_pages`, None: all) and the `touched` datasets' pages (and their
+    versions' pages and documents, where the entry changed), one at a time."""
     from opendata.catalog.pages import location_pages, render_dataset_page, render_index
+    from opendata.catalog.versions import version_files
 
     header = view.header
     ordered = listings.ordered()
@@ -550,6 +552,8 @@ def derived_files(
                 entry, preview_rows(store, entry), header, version_changes(store, entry)
             )
             yield f"{dataset_prefix(name)}/{PAGE}", page.encode("utf-8")
+            # Each version's page and documents, beside its folder (catalog/versions.py).
+            yield from version_files(store, header, view.entry_bytes(name) or b"", save)
 
 
 def rebuild_catalog(

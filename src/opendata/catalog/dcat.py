@@ -906,6 +906,7 @@ def version_documents(
     """The version's document in the three syntaxes, by the path beside the dataset's page
     (`<version>.rdf`, `.ttl`, `.jsonld`), in sorted order: the same entry gives the same bytes."""
     texts = _serialize(version_graph(catalog, entry, number, publisher))
+    texts["json-ld"] = _join_jsonld(texts["json-ld"], [])  # nodes sorted: the same bytes
     stem = version_page(number).removesuffix(".html")
     return {
         f"{stem}{suffix}": texts[syntax].encode("utf-8")

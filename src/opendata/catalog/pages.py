@@ -352,6 +352,14 @@ def node(url: str | None) -> str | None:
         return None
 
 
+def page_url(landing: str | None) -> str | None:
+    """The address of the dataset's page: its folder IRI's index.html, which answers on an S3
+    REST endpoint too (a folder address does not serve its index.html there)."""
+    if landing and landing.endswith("/"):
+        return landing + "index.html"
+    return landing
+
+
 def organisation(name: str | None) -> dict[str, Any]:
     """The publisher as schema.org sees it: its name and the same IRI DCAT uses for it
     (OPENDATA_PUBLISHER_URI or Boråsregionen's homepage), so both descriptions name one body."""
@@ -449,7 +457,7 @@ def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
         "name": entry.get("title"),
         "alternateName": entry.get("title_en"),
         "description": entry.get("description"),
-        "url": entry.get("landing_page"),
+        "url": page_url(entry.get("landing_page")),
         "identifier": version["datapackage"] if version else entry.get("datapackage"),
         "version": entry.get("latest"),
         "inLanguage": "sv",
@@ -532,7 +540,7 @@ def catalog_jsonld_item(entry: CatalogEntry) -> dict[str, Any]:
         "@id": node(entry.get("landing_page")),
         "name": entry.get("title") or entry["name"],
         "alternateName": entry.get("title_en"),
-        "url": entry.get("landing_page"),
+        "url": page_url(entry.get("landing_page")),
         "description": entry.get("description"),
         "version": entry.get("latest"),
         "license": (entry.get("license") or {}).get("path"),

@@ -1,0 +1,136 @@
+"""Each version's page and documents, so that its IRI resolves (issue 18, item 2).
+
+A version's IRI is `{base}datasets/<name>/<version>/`, its immutable folder. What a reader
+needs to see there changes after the version is published (its status, a withdrawal, the next
+version), and nothing under a version's folder ever changes once written. So:
+
+- `datasets/<name>/<version>.html`, beside the folder, is the version's page, and
+  `<version>.rdf`, `.ttl` and `.jsonld` its DCAT-AP description (`dcat.version_documents`):
+  derived from catalog.json like the dataset's page, written again when the dataset's entry
+  changes. They are plain files, so they answer on any store (an S3 REST endpoint too).
+- `datasets/<name>/<version>/index.html` makes the IRI itself answer: a small page that sends the
+  browser on to `../<version>.html` and names the RDF as alternates. Its bytes depend on the
+  version number alone (relative links), so it is written once, create-only, and never changes:
+  the one file the catalog adds to a version's folder (for versions published before this
+  release, at the next publish of their dataset).
+- `datasets/<name>/latest/index.html` answers the same for the latest version (latest/ is the
+  stable area that changes with every publish).
+
+The pages and documents of a dataset are made again only when its catalog entry (or this code)
+changed since they were written: `_private/catalog/versions/<name>.json` keeps the key they
+were made from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from opendata.catalog.dcat import CODE as DCAT_CODE
+from opendata.catalog.dcat import fragment_key, version_documents, version_page
+from opendata.catalog.pages import DCAT_FILES, _common, environment
+from opendata.errors import ConflictError
+from opendata.state import Catalog, CatalogEntry, SemVer, Status
+from opendata.storage import Store
+
+KEPT = "_private/catalog/versions"
+DOCUMENTS = (
+    ("application/rdf+xml", ".rdf"),
+    ("text/turtle", ".ttl"),
+    ("application/ld+json", ".jsonld"),
+)
+CODE = hashlib.sha256(
+    DCAT_CODE.encode("ascii")
+    + Path(__file__).read_bytes()
+    + (Path(__file__).parent.parent / "templates" / "version.html").read_bytes()
+).hexdigest()
+
+
+def pointer_page(number: str, up: str = "../") -> bytes:
+    """A page that sends the reader on to the version's page `{up}<version>.html`, with the
+    version's RDF as alternates. Only the number is in it: the same bytes forever."""
+    stem = html.escape(up + number, quote=True)
+    links = "".join(
+        f'<link rel="alternate" type="{kind}" href="{stem}{suffix}">\n'
+        for kind, suffix in DOCUMENTS
+    )
+    text = (
+        "<!doctype html>\n"
+        '<html lang="sv">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>Version {html.escape(number)}</title>\n"
+        f'<meta http-equiv="refresh" content="0; url={stem}.html">\n'
+        f'<link rel="alternate" type="text/html" href="{stem}.html">\n'
+        f"{links}</head>\n<body>\n"
+        f'<p>Version {html.escape(number)}: <a href="{stem}.html">versionens sida</a> '
+        f'(status, filer, ändringar). DCAT-AP: <a href="{stem}.rdf">RDF/XML</a>, '
+        f'<a href="{stem}.ttl">Turtle</a>, <a href="{stem}.jsonld">JSON-LD</a>.</p>\n'
+        "</body>\n</html>\n"
+    )
+    return text.encode("utf-8")
+
+
+def version_key(name: str) -> str:
+    return f"{KEPT}/{name}.json"
+
+
+def render_version_page(catalog: Catalog, entry: CatalogEntry, number: str) -> str:
+    versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
+    numbers = [v["version"] for v in versions]
+    at = numbers.index(number)
+    version = versions[at]
+    published = [v["version"] for v in versions if v["status"] == Status.PUBLISHED]
+    earlier = [n for n in published if SemVer.parse(n) < SemVer.parse(number)]
+    later = [n for n in published if SemVer.parse(n) > SemVer.parse(number)]
+    homepage = str(catalog.get("homepage") or "")
+    stem = version_page(number).removesuffix(".html")
+    return (
+        environment()
+        .get_template("version.html")
+        .render(
+            **_common(catalog, f"datasets/{entry['name']}"),
+            dataset=entry,
+            version=version,
+            iri=f"{homepage}datasets/{entry['name']}/{number}/",
+            withdrawn=version["status"] == Status.WITHDRAWN,
+            current=number == entry.get("latest"),
+            previous=earlier[-1] if earlier else None,
+            following=later[0] if later else None,
+            documents=[(kind, f"{stem}{suffix}") for kind, suffix in DOCUMENTS],
+            dcat_files=DCAT_FILES,
+        )
+    )
+
+
+def version_files(
+    store: Store, catalog: Catalog, entry_bytes: bytes | memoryview, save: bool = True
+) -> Iterator[tuple[str, bytes]]:
+    """The pages and documents of a dataset's versions (see the module's docstring), when its
+    entry changed since they were written (`save`: and then the folders' pointer pages are
+    created where missing, and what they were made from is kept); with `save` False, all of
+    them (for verify)."""
+    entry: CatalogEntry = json.loads(bytes(entry_bytes))
+    name = str(entry["name"])
+    key = hashlib.sha256(
+        (CODE + fragment_key(str(catalog["homepage"]), bytes(entry_bytes).decode())).encode()
+    ).hexdigest()
+    kept = store.read_bytes(version_key(name)) if save else None
+    if kept is not None and kept.decode("utf-8", "replace").strip() == json.dumps(key):
+        return
+    prefix = f"datasets/{name}/"
+    for version in entry.get("versions") or []:
+        number = str(version["version"])
+        page = render_version_page(catalog, entry, number)
+        yield prefix + version_page(number), page.encode("utf-8")
+        for path, data in version_documents(catalog, entry, number).items():
+            yield prefix + path, data
+        if save:
+            with contextlib.suppress(ConflictError):  # written once, never changed
+                store.create(f"{prefix}{number}/index.html", pointer_page(number))
+    if entry.get("latest"):
+        yield f"{prefix}latest/index.html", pointer_page(str(entry["latest"]))
+    if save:
+        store.write_if_changed(version_key(name), (json.dumps(key) + "\n").encode("utf-8"))
