@@ -98,8 +98,14 @@ def test_every_file_matches_its_descriptor(published: Path, name: str) -> None:
     listed = set()
     for resource in descriptor["resources"]:
         data = (folder / resource["path"]).read_bytes()
-        assert resource["bytes"] == len(data)
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        # Every copy is a table (frictionless reads its rows); frictionless 5.21 counts the
+        # bytes of none but the CSV, so only the CSV declares its size.
+        assert resource.get("type") == "table" or (resource["format"], data) == ("json", b"[]\n")
+        if resource["format"] == "csv":
+            assert resource["bytes"] == len(data)
+        else:
+            assert "bytes" not in resource
         if resource["format"] == "parquet":
             assert resource["mediatype"] == "application/vnd.apache.parquet"
             assert "encoding" not in resource
@@ -107,6 +113,7 @@ def test_every_file_matches_its_descriptor(published: Path, name: str) -> None:
             assert resource["encoding"] == "utf-8"
         listed.add(resource["path"])
     on_disk = {p.name for p in folder.iterdir()} - {
+        "index.html",  # the page that sends the version's IRI on (catalog/versions.py)
         "datapackage.json",
         "validation.json",
         "changes.json",

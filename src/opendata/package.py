@@ -208,30 +208,26 @@ def table_resource(
     *,
     empty: bool = False,
 ) -> dict[str, Any]:
-    """The resource of one copy of a table."""
-    resource: dict[str, Any] = {
-        "$schema": DATARESOURCE_V2,
-        "name": name,
-        "path": path,
-        "title": title,
-        "format": suffix,
-        "mediatype": MEDIA_TYPES[suffix],
-        "encoding": "utf-8",
-        "bytes": data.bytes,
-        "hash": f"sha256:{data.sha256}",
-        "schema": {"$schema": TABLESCHEMA_V2, **schema},
-    }
-    if suffix == "parquet":
-        # A binary file: no encoding. Validators check its bytes and SHA-256 as a file
-        # (frictionless 5 cannot count the bytes of a Parquet file it reads as a table);
-        # its columns are the Table Schema's, typed.
-        del resource["encoding"]
-        resource = {
-            "$schema": resource.pop("$schema"),
-            "name": resource.pop("name"),
-            "type": "file",
-            **resource,
-        }
+    """The resource of one copy of a table, as the v2 JSON Schemas and frictionless 5 take it.
+
+    Every copy is `"type": "table"` (v2's only type), so frictionless 5 reads its rows by the
+    Table Schema: without it, it reads a JSON resource as one JSON document and a Parquet one
+    as a plain file. The exception is the JSON copy of an empty table: frictionless 5.21 cannot
+    read an empty JSON array as a table (`cannot extract JSON tabular data`), so that copy
+    declares no type (a file, as v2 allows). `bytes` only on the CSV: frictionless 5.21 counts
+    no bytes of a JSON or Parquet file it reads as a table, so it would report any size they
+    declared wrong (versions.json and catalog.json keep every file's size). The `hash` stays on
+    every copy."""
+    resource: dict[str, Any] = {"$schema": DATARESOURCE_V2, "name": name}
+    if not (suffix == "json" and empty):
+        resource["type"] = TABLE
+    resource.update(path=path, title=title, format=suffix, mediatype=MEDIA_TYPES[suffix])
+    if suffix != "parquet":  # a binary file has no encoding
+        resource["encoding"] = "utf-8"
+    if suffix == "csv":
+        resource["bytes"] = data.bytes
+    resource["hash"] = f"sha256:{data.sha256}"
+    resource["schema"] = {"$schema": TABLESCHEMA_V2, **schema}
     return resource
 
 

@@ -797,9 +797,12 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
             descriptor_bytes = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
             if descriptor_bytes is not None:
                 for resource in json.loads(descriptor_bytes).get("resources", []):
-                    expected.setdefault(
-                        resource["path"], (resource["bytes"], resource["hash"].split(":", 1)[1])
-                    )
+                    # (A JSON or Parquet copy declares no `bytes`: versions.json has them.)
+                    if resource["path"] not in expected and "bytes" in resource:
+                        expected[resource["path"]] = (
+                            resource["bytes"],
+                            resource["hash"].split(":", 1)[1],
+                        )
             for filename, (size, digest) in sorted(expected.items()):
                 key = f"{prefix}/{version}/{filename}"
                 checked += 1
