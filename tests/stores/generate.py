@@ -41,8 +41,13 @@ EXTRA = (
 )
 
 
-# Left out: the killed run's mark, and what a publish derives again from the pointers.
-DERIVED = ("_private", "index.html", "dcat", "kommuner", "region")  # the last two: places' pages
+# Left out: the killed run's mark, and what a publish derives again from the pointers (the
+# places' pages under kommuner/ and region/, each version's page and DCAT documents beside its
+# folder: <version>.html, .rdf, .ttl, .jsonld).
+DERIVED = (
+    *("_private", "index.html", "dcat", "kommuner", "region"),
+    *("*.html", "*.rdf", "*.ttl", "*.jsonld"),
+)
 
 
 class Killed(Exception):
