@@ -92,6 +92,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen[str], str]:
         "OPENDATA_HOME": str(home),
         "OPENDATA_STORE": str(home / "public"),
         "OPENDATA_INBOX_INTERVAL": "1",
+        "OPENDATA_DELIVERIES_MAX_BYTES": str(2**20),  # the app's own cap: 1 MiB here
         "PREFECT_API_URL": "",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
@@ -584,3 +585,33 @@ def test_next_years_delivery_to_a_pattern_source_warns_of_the_title_s_years(
     (warning,) = done.warnings
     assert warning.startswith("Varning: matning/dataset.yaml, title.sv: ")
     assert "2023–2024" in warning and "2023–2025" in warning
+
+
+def test_a_body_without_a_length_is_cut_off_at_the_cap(served: Served) -> None:
+    """A chunked upload (no Content-Length) is counted as it streams and refused past the
+    app's cap, before anything is stored."""
+    boundary = "opendata-test-boundary"
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="malomraden.csv"\r\nContent-Type: text/csv\r\n\r\n'
+        ).encode()
+        for _ in range(64):  # 4 MiB in all, never announced
+            yield b"#" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    answer = httpx.post(
+        f"{served.url}/api/datasets/avfallsplan/deliveries",
+        content=body(),
+        headers={
+            "Authorization": f"Bearer {served.token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+        timeout=60,
+    )
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "error": "the file is larger than 1,048,576 bytes, the most avfallsplan takes"
+    }
+    assert not (served.store / Keys.ROOT / "records").exists()
