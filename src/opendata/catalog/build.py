@@ -470,7 +470,7 @@ def dataset_fragment(
         data = (json.dumps(fragment.record(), ensure_ascii=False) + "\n").encode("utf-8")
         # Another run may store it meanwhile: whichever is stored is checked by its key.
         with contextlib.suppress(ConflictError):
-            store.write_if_changed(stored_key, data)
+            store.write_derived(stored_key, data)  # a cache that checks itself by its key
     return fragment
 
 
@@ -530,10 +530,12 @@ def derived_files(
     dcat_pages: Iterable[int] | None,
     save: bool = True,
     places: bool = True,
+    records: list[tuple[str, bytes]] | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """The files derived from the catalog: the index page, the places' pages (if `places`), the
     DCAT documents (`dcat_pages`, None: all) and the `touched` datasets' pages (and their
-    versions' pages and documents, where the entry changed), one at a time."""
+    versions' pages and documents, where the entry changed), one at a time. `records` gets
+    what the versions' files were made from, to be written once those files are durable."""
     from opendata.catalog.pages import location_pages, render_dataset_page, render_index
     from opendata.catalog.versions import version_files
 
@@ -553,7 +555,7 @@ def derived_files(
             )
             yield f"{dataset_prefix(name)}/{PAGE}", page.encode("utf-8")
             # Each version's page and documents, beside its folder (catalog/versions.py).
-            yield from version_files(store, header, view.entry_bytes(name) or b"", save)
+            yield from version_files(store, header, view.entry_bytes(name) or b"", save, records)
 
 
 def rebuild_catalog(
@@ -742,9 +744,15 @@ def _write_derived(
     for _ in patience.attempts():
         every, names, pages = _derivation(view.names, touched, added_or_removed, listings)
         places = every or listings.places_changed
-        for key, content in derived_files(store, view, listings, names, pages, places=places):
-            if store.write_if_changed(key, content):
+        records: list[tuple[str, bytes]] = []
+        for key, content in derived_files(
+            store, view, listings, names, pages, places=places, records=records
+        ):
+            if store.write_derived(key, content):
                 written.append(key)
+        store.sync()  # the files are durable before the records that vouch for them
+        for key, content in records:
+            store.write_if_changed(key, content)
         listings.places_changed = False
         if every:
             for key in stale_pages(store, _last_page(listings.harvested(view.names))):

@@ -106,12 +106,17 @@ def render_version_page(catalog: Catalog, entry: CatalogEntry, number: str) -> s
 
 
 def version_files(
-    store: Store, catalog: Catalog, entry_bytes: bytes | memoryview, save: bool = True
+    store: Store,
+    catalog: Catalog,
+    entry_bytes: bytes | memoryview,
+    save: bool = True,
+    records: list[tuple[str, bytes]] | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """The pages and documents of a dataset's versions (see the module's docstring), when its
     entry changed since they were written (`save`: and then the folders' pointer pages are
-    created where missing, and what they were made from is kept); with `save` False, all of
-    them (for verify)."""
+    created where missing, and what they were made from is kept: appended to `records`, for
+    the caller to write once the files are durable, or written here); with `save` False, all
+    of them (for verify)."""
     entry: CatalogEntry = json.loads(bytes(entry_bytes))
     name = str(entry["name"])
     key = hashlib.sha256(
@@ -133,4 +138,8 @@ def version_files(
     if entry.get("latest"):
         yield f"{prefix}latest/index.html", pointer_page(str(entry["latest"]))
     if save:
-        store.write_if_changed(version_key(name), (json.dumps(key) + "\n").encode("utf-8"))
+        record = (version_key(name), (json.dumps(key) + "\n").encode("utf-8"))
+        if records is None:
+            store.write_if_changed(*record)
+        else:
+            records.append(record)

@@ -157,6 +157,17 @@ class Store(ABC):
         found = self.read(key)
         return None if found is None else found[1]
 
+    def write_derived(self, key: str, data: bytes) -> bool:
+        """`write_if_changed` for a file made again from others (a page, a DCAT document), of
+        which a build writes hundreds of thousands: it need not be durable before `sync`, which
+        the build calls before it records what the files were made from. S3 writes are durable
+        when they return, so this is `write_if_changed` unless a store can do better."""
+        return self.write_if_changed(key, data)
+
+    def sync(self) -> None:
+        """Make every `write_derived` so far durable (see there); nothing to do on S3."""
+        return None  # S3: durable already
+
     def write_if_changed(self, key: str, data: bytes) -> bool:
         """Replace a derived file (catalog, page) only when its bytes change; True if written.
 
