@@ -265,12 +265,12 @@ def test_a_run_that_lost_the_race_derives_what_the_other_run_changed(tmp_path: P
     class Interleaved(LocalStore):
         fired = False
 
-        def write_if_changed(self, key: str, data: bytes) -> bool:
+        def write_derived(self, key: str, data: bytes) -> bool:
             if key == "index.html" and not Interleaved.fired:
                 Interleaved.fired = True
                 new_version(root, "d0003")
                 rebuild_catalog(LocalStore(root), BASE, ["d0003"])
-            return super().write_if_changed(key, data)
+            return super().write_derived(key, data)
 
     new_version(root, "d0002")  # d0002 and d0003 share page 2
     written = rebuild_catalog(Interleaved(root), BASE, ["d0002"])
@@ -455,3 +455,35 @@ def test_a_dataset_whose_every_version_is_withdrawn_leaves_the_pages(tmp_path: P
     catalog = json.loads((root / "catalog.json").read_bytes())
     assert [e["name"] for e in catalog["datasets"]] == [f"d{n:04d}" for n in range(5)]
     assert 'id="d0001"' in (root / "index.html").read_text("utf-8")
+
+
+def every_file(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not path.relative_to(root).as_posix().startswith("_private/tmp")
+    }
+
+
+def test_a_build_by_worker_processes_writes_what_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PARALLEL_FROM datasets a folder store's dataset pages, version pages and version
+    documents are made by worker processes: the same files, byte for byte, the same keys
+    reported written, the same kept records; and a second build writes nothing."""
+    from opendata.catalog import build
+
+    one, many = tmp_path / "one", tmp_path / "many"
+    populate(one, 7, 3)
+    shutil.copytree(one, many)
+    monkeypatch.setattr(build, "PARALLEL_FROM", 10**9)
+    written_alone = rebuild_catalog(LocalStore(one), BASE)
+    monkeypatch.setattr(build, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(build, "CHUNK", 2)  # several tasks, finishing in any order
+    monkeypatch.setattr(build.os, "sched_getaffinity", lambda _: {0, 1})
+    assert build.parallel_workers(LocalStore(many), 7) == 2
+    written_by_workers = rebuild_catalog(LocalStore(many), BASE)
+    assert written_by_workers == written_alone
+    assert any(key.endswith("/1.2.0.rdf") for key in written_by_workers)
+    assert every_file(many) == every_file(one)
+    assert rebuild_catalog(LocalStore(many), BASE) == []

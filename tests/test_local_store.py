@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,49 @@ def test_parquet_has_its_media_type() -> None:
     assert content_type_for("datasets/x/1.0.0/t.parquet") == "application/vnd.apache.parquet"
     assert content_type_for("datasets/x/latest/T.PARQUET") == "application/vnd.apache.parquet"
     assert content_type_for("datasets/x/1.0.0/t.csv") == "text/csv; charset=utf-8"
+
+
+def test_derived_files_wait_for_one_sync_few_by_fsync_many_by_syncfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_derived leaves its files to `sync`: while they are few each gets its fsync there
+    (not one as it is written), past UNSYNCED_MOST the file system gets one syncfs instead.
+    Unchanged bytes are not written and so not synced; create stays durable on its own."""
+    from opendata.storage import local
+
+    store = LocalStore(tmp_path / "store")
+    synced: list[str] = []
+    real_fsync = local.os.fsync
+    monkeypatch.setattr(
+        local.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), None)[1]
+    )
+    flushed: list[int] = []
+
+    class Libc:
+        def syncfs(self, fd: int) -> int:
+            flushed.append(fd)
+            return 0
+
+    monkeypatch.setattr(local, "_libc", lambda: Libc())
+    assert store.write_derived("a/page.html", b"one")
+    assert store.write_derived("b/page.html", b"two")
+    assert not store.write_derived("a/page.html", b"one")  # unchanged: not written
+    assert synced == []  # nothing waited for the disk yet
+    store.sync()
+    assert sorted(Path(p).relative_to(store.root).as_posix() for p in synced) == [
+        "a/page.html",
+        "b/page.html",
+    ]
+    assert flushed == []
+    synced.clear()
+    store.sync()  # nothing new
+    assert synced == [] and flushed == []
+    monkeypatch.setattr(local, "UNSYNCED_MOST", 3)
+    for number in range(5):
+        store.write_derived(f"many/{number}.html", b"x")
+    store.sync()
+    assert synced == [] and len(flushed) == 1
+    assert (store.root / "many/4.html").read_bytes() == b"x"
+    monkeypatch.setattr(local.os, "fsync", real_fsync)
+    assert store.create("datasets/x/1.0.0/t.csv", b"data")
+    assert not store.create("datasets/x/1.0.0/t.csv", b"data")  # the same bytes: no new write

@@ -15,10 +15,15 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
+import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from opendata import journal
@@ -71,7 +76,7 @@ from opendata.state import (
     load_catalog,
     read_history,
 )
-from opendata.storage import Store
+from opendata.storage import LocalStore, Store
 
 INDEX = "index.html"
 PAGE = "index.html"
@@ -536,8 +541,7 @@ def derived_files(
     DCAT documents (`dcat_pages`, None: all) and the `touched` datasets' pages (and their
     versions' pages and documents, where the entry changed), one at a time. `records` gets
     what the versions' files were made from, to be written once those files are durable."""
-    from opendata.catalog.pages import location_pages, render_dataset_page, render_index
-    from opendata.catalog.versions import version_files
+    from opendata.catalog.pages import location_pages, render_index
 
     header = view.header
     ordered = listings.ordered()
@@ -548,14 +552,98 @@ def derived_files(
             yield key, page.encode("utf-8")
     yield from dcat_documents(store, view, listings, dcat_pages, save)
     for name in touched:
-        entry = view.entry(name)
-        if entry is not None:
-            page = render_dataset_page(
-                entry, preview_rows(store, entry), header, version_changes(store, entry)
-            )
-            yield f"{dataset_prefix(name)}/{PAGE}", page.encode("utf-8")
-            # Each version's page and documents, beside its folder (catalog/versions.py).
-            yield from version_files(store, header, view.entry_bytes(name) or b"", save, records)
+        entry_bytes = view.entry_bytes(name)
+        if entry_bytes is not None:
+            yield from dataset_files(store, header, entry_bytes, save, records)
+
+
+def dataset_files(
+    store: Store,
+    header: Catalog,
+    entry_bytes: bytes | memoryview,
+    save: bool = True,
+    records: list[tuple[str, bytes]] | None = None,
+) -> Iterator[tuple[str, bytes]]:
+    """A dataset's page, and its versions' pages and documents (catalog/versions.py)."""
+    from opendata.catalog.pages import render_dataset_page
+    from opendata.catalog.versions import version_files
+
+    entry: CatalogEntry = json.loads(bytes(entry_bytes))
+    page = render_dataset_page(
+        entry, preview_rows(store, entry), header, version_changes(store, entry)
+    )
+    yield f"{dataset_prefix(str(entry['name']))}/{PAGE}", page.encode("utf-8")
+    yield from version_files(store, header, entry_bytes, save, records)
+
+
+# A full build makes every dataset's page and its versions' pages and documents (at 10,000
+# datasets × 20 versions, 800,000 files): past PARALLEL_FROM datasets on a folder store, by one
+# process a core (at most PARALLEL_MOST), CHUNK datasets a task. Below it the processes' start
+# (about a second each) costs more than it saves.
+PARALLEL_FROM = 100
+PARALLEL_MOST = 4
+CHUNK = 20
+
+
+def parallel_workers(store: Store, datasets: int) -> int:
+    """How many processes make the datasets' files (1: this one). Only a plain folder store is
+    opened again by the workers from its URL (an S3 build waits on the network, not the CPU)."""
+    if type(store) is not LocalStore or datasets < PARALLEL_FROM:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), PARALLEL_MOST))
+
+
+def _dataset_files_task(
+    task: tuple[str, bytes, list[bytes]],
+) -> tuple[list[str], list[tuple[str, bytes]]]:
+    """In a worker: write the datasets' files; the keys written and the records to keep."""
+    root, header_bytes, entries = task
+    store = LocalStore(Path(root))
+    header = json.loads(header_bytes)
+    written: list[str] = []
+    records: list[tuple[str, bytes]] = []
+    for entry_bytes in entries:
+        for key, content in dataset_files(store, header, entry_bytes, True, records):
+            if store.write_derived(key, content):
+                written.append(key)
+    store.sync()  # before the records go back to be written
+    return written, records
+
+
+def write_dataset_files(
+    store: LocalStore,
+    view: CatalogView,
+    names: Iterable[str],
+    workers: int,
+    records: list[tuple[str, bytes]],
+) -> list[str]:
+    """The datasets' files written by `workers` processes (a few tasks ahead of them, so that
+    no more than those tasks' entries are in memory); the keys written, in the datasets'
+    order; `records` gets what the files were made from (written by the caller after a sync)."""
+    header = json.dumps(view.header).encode("utf-8")
+    chunks: list[list[bytes]] = [[]]
+    for name in names:
+        entry_bytes = view.entry_bytes(name)
+        if entry_bytes is None:
+            continue
+        if len(chunks[-1]) == CHUNK:
+            chunks.append([])
+        chunks[-1].append(bytes(entry_bytes))
+    written: list[str] = []
+    context = multiprocessing.get_context("spawn")  # no fork of a process that has threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[tuple[list[str], list[tuple[str, bytes]]]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_dataset_files_task, (str(store.root), header, chunk)))
+            while len(pending) > 2 * workers:
+                keys, kept = pending.popleft().result()
+                written.extend(keys)
+                records.extend(kept)
+        while pending:
+            keys, kept = pending.popleft().result()
+            written.extend(keys)
+            records.extend(kept)
+    return written
 
 
 def rebuild_catalog(
@@ -745,11 +833,15 @@ def _write_derived(
         every, names, pages = _derivation(view.names, touched, added_or_removed, listings)
         places = every or listings.places_changed
         records: list[tuple[str, bytes]] = []
+        workers = parallel_workers(store, len(names))
+        here = names if workers == 1 else []
         for key, content in derived_files(
-            store, view, listings, names, pages, places=places, records=records
+            store, view, listings, here, pages, places=places, records=records
         ):
             if store.write_derived(key, content):
                 written.append(key)
+        if workers > 1 and isinstance(store, LocalStore):
+            written.extend(write_dataset_files(store, view, names, workers, records))
         store.sync()  # the files are durable before the records that vouch for them
         for key, content in records:
             store.write_if_changed(key, content)

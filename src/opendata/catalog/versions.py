@@ -82,9 +82,9 @@ def render_version_page(catalog: Catalog, entry: CatalogEntry, number: str) -> s
     numbers = [v["version"] for v in versions]
     at = numbers.index(number)
     version = versions[at]
-    published = [v["version"] for v in versions if v["status"] == Status.PUBLISHED]
-    earlier = [n for n in published if SemVer.parse(n) < SemVer.parse(number)]
-    later = [n for n in published if SemVer.parse(n) > SemVer.parse(number)]
+    # in version order: the published ones before and after this one
+    earlier = [v["version"] for v in versions[:at] if v["status"] == Status.PUBLISHED]
+    later = [v["version"] for v in versions[at + 1 :] if v["status"] == Status.PUBLISHED]
     homepage = str(catalog.get("homepage") or "")
     stem = version_page(number).removesuffix(".html")
     return (
@@ -135,6 +135,8 @@ def version_files(
         if save:
             with contextlib.suppress(ConflictError):  # written once, never changed
                 store.create(f"{prefix}{number}/index.html", pointer_page(number))
+        else:  # verify: the version's IRI answers with its pointer page
+            yield f"{prefix}{number}/index.html", pointer_page(number)
     if entry.get("latest"):
         yield f"{prefix}latest/index.html", pointer_page(str(entry["latest"]))
     if save:

@@ -26,6 +26,7 @@ from opendata.errors import ConflictError, LostRace, StoreError
 from opendata.storage.base import Store, check_head_size, check_key
 
 TEMPORARY = "_private/tmp"  # writes in progress (see the module's docstring)
+UNSYNCED_MOST = 512  # files write_derived leaves for one fsync each at `sync` (see there)
 
 
 @functools.cache
@@ -80,6 +81,9 @@ class LocalStore(Store):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.url = root.as_uri()
+        # write_derived's files not yet durable: fsynced one by one at `sync` while they are
+        # few (a publish: tens), the whole file system flushed once when many (a full build)
+        self._unsynced: builtins.list[Path] | None = []
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -120,10 +124,31 @@ class LocalStore(Store):
         a full catalog build's 800,000 files): `sync` makes them all durable at once, before
         the build records what they were made from. A crash before that leaves files that the
         records do not vouch for, so the next build writes them again."""
-        return self._write_if_changed(key, data, durable=False)
+        written = self._write_if_changed(key, data, durable=False)
+        if written and self._unsynced is not None:
+            self._unsynced.append(self._path(key))
+            if len(self._unsynced) > UNSYNCED_MOST:
+                self._unsynced = None  # many: flush the file system at `sync`
+        return written
 
     def sync(self) -> None:
-        """Flush this store's file system (syncfs(2): one call for every file written since)."""
+        """Make write_derived's files durable: each with fsync while they are few, else the
+        store's whole file system with one syncfs(2) (which on a busy machine also waits for
+        everybody else's writes: worth it only for many files)."""
+        unsynced, self._unsynced = self._unsynced, []
+        if unsynced is not None:
+            for path in unsynced:
+                try:
+                    descriptor = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue  # replaced or deleted since: nothing of ours to make durable
+                except OSError as error:
+                    raise StoreError(f"cannot sync {path}: {error.strerror}") from None
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+            return
         try:
             descriptor = os.open(self.root, os.O_RDONLY)
         except OSError as error:
