@@ -471,7 +471,7 @@ def test_a_build_by_worker_processes_writes_what_one_process_writes(
     """Past PARALLEL_FROM datasets a folder store's dataset pages, version pages and version
     documents are made by worker processes: the same files, byte for byte, the same keys
     reported written, the same kept records; and a second build writes nothing."""
-    from opendata.catalog import build
+    from opendata.catalog import build, workers
 
     one, many = tmp_path / "one", tmp_path / "many"
     populate(one, 7, 3)
@@ -479,7 +479,7 @@ def test_a_build_by_worker_processes_writes_what_one_process_writes(
     monkeypatch.setattr(build, "PARALLEL_FROM", 10**9)
     written_alone = rebuild_catalog(LocalStore(one), BASE)
     monkeypatch.setattr(build, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(build, "CHUNK", 2)  # several tasks, finishing in any order
+    monkeypatch.setattr(workers, "CHUNK", 2)  # several tasks, finishing in any order
     monkeypatch.setattr(build.os, "sched_getaffinity", lambda _: {0, 1})
     assert build.parallel_workers(LocalStore(many), 7) == 2
     written_by_workers = rebuild_catalog(LocalStore(many), BASE)

@@ -15,15 +15,11 @@ import csv
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import re
 import tempfile
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 from opendata import journal
@@ -578,72 +574,18 @@ def dataset_files(
 
 # A full build makes every dataset's page and its versions' pages and documents (at 10,000
 # datasets × 20 versions, 800,000 files): past PARALLEL_FROM datasets on a folder store, by one
-# process a core (at most PARALLEL_MOST), CHUNK datasets a task. Below it the processes' start
-# (about a second each) costs more than it saves.
+# worker process a core (catalog/workers.py). Below it the workers' start (about a second each)
+# costs more than it saves.
 PARALLEL_FROM = 100
 PARALLEL_MOST = 4
-CHUNK = 20
 
 
 def parallel_workers(store: Store, datasets: int) -> int:
     """How many processes make the datasets' files (1: this one). Only a plain folder store is
-    opened again by the workers from its URL (an S3 build waits on the network, not the CPU)."""
+    opened again by the workers (an S3 build waits on the network, not the CPU)."""
     if type(store) is not LocalStore or datasets < PARALLEL_FROM:
         return 1
     return max(1, min(len(os.sched_getaffinity(0)), PARALLEL_MOST))
-
-
-def _dataset_files_task(
-    task: tuple[str, bytes, list[bytes]],
-) -> tuple[list[str], list[tuple[str, bytes]]]:
-    """In a worker: write the datasets' files; the keys written and the records to keep."""
-    root, header_bytes, entries = task
-    store = LocalStore(Path(root))
-    header = json.loads(header_bytes)
-    written: list[str] = []
-    records: list[tuple[str, bytes]] = []
-    for entry_bytes in entries:
-        for key, content in dataset_files(store, header, entry_bytes, True, records):
-            if store.write_derived(key, content):
-                written.append(key)
-    store.sync()  # before the records go back to be written
-    return written, records
-
-
-def write_dataset_files(
-    store: LocalStore,
-    view: CatalogView,
-    names: Iterable[str],
-    workers: int,
-    records: list[tuple[str, bytes]],
-) -> list[str]:
-    """The datasets' files written by `workers` processes (a few tasks ahead of them, so that
-    no more than those tasks' entries are in memory); the keys written, in the datasets'
-    order; `records` gets what the files were made from (written by the caller after a sync)."""
-    header = json.dumps(view.header).encode("utf-8")
-    chunks: list[list[bytes]] = [[]]
-    for name in names:
-        entry_bytes = view.entry_bytes(name)
-        if entry_bytes is None:
-            continue
-        if len(chunks[-1]) == CHUNK:
-            chunks.append([])
-        chunks[-1].append(bytes(entry_bytes))
-    written: list[str] = []
-    context = multiprocessing.get_context("spawn")  # no fork of a process that has threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[Future[tuple[list[str], list[tuple[str, bytes]]]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_dataset_files_task, (str(store.root), header, chunk)))
-            while len(pending) > 2 * workers:
-                keys, kept = pending.popleft().result()
-                written.extend(keys)
-                records.extend(kept)
-        while pending:
-            keys, kept = pending.popleft().result()
-            written.extend(keys)
-            records.extend(kept)
-    return written
 
 
 def rebuild_catalog(
@@ -841,6 +783,8 @@ def _write_derived(
             if store.write_derived(key, content):
                 written.append(key)
         if workers > 1 and isinstance(store, LocalStore):
+            from opendata.catalog.workers import write_dataset_files
+
             written.extend(write_dataset_files(store, view, names, workers, records))
         store.sync()  # the files are durable before the records that vouch for them
         for key, content in records:
