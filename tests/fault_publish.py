@@ -3,7 +3,7 @@
 Used by tests/test_faults.py: `python -m tests.fault_publish HOME STORE_URL BASE_URL KILL_AFTER NOW
 [touched]` (KILL_AFTER 0: never; NOW the fixed ISO time of the publish; `touched`: rebuild only
 the published datasets' catalog entries, as the flow does). Prints the number of writes when it
-survives.
+survives, then the key of each write, a line each (`kill_points` picks where to kill from them).
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ class KillingStore(Store):
         self.url = inner.url
         self.kill_after = kill_after
         self.writes = 0
+        self.keys: list[str] = []
 
-    def _wrote(self) -> None:
+    def _wrote(self, key: str) -> None:
         self.writes += 1
+        self.keys.append(key)
         if self.writes == self.kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -49,24 +51,24 @@ class KillingStore(Store):
     def create(self, key: str, data: bytes) -> bool:
         written = self.inner.create(key, data)
         if written:
-            self._wrote()
+            self._wrote(key)
         return written
 
     def replace(self, key: str, data: bytes, expected_etag: str | None) -> str:
         etag = self.inner.replace(key, data, expected_etag)
-        self._wrote()
+        self._wrote(key)
         return etag
 
     def copy(self, source: str, target: str) -> None:
         self.inner.copy(source, target)
-        self._wrote()
+        self._wrote(target)
 
     def list(self, prefix: str) -> list[str]:
         return self.inner.list(prefix)
 
     def delete(self, key: str) -> None:
         self.inner.delete(key)
-        self._wrote()
+        self._wrote(key)
 
 
 def publish_all(
@@ -96,6 +98,22 @@ def main(arguments: list[str]) -> None:
         print(f"conflict: {error}")
         sys.exit(3)
     print(store.writes)
+    print("\n".join(store.keys))
+
+
+def kill_points(output: str, stride: int = 1) -> list[int]:
+    """Where to kill (after which write), from a surviving run's output: after every write of
+    the protocol, through catalog.json and the first file derived from it, then after every
+    `stride`-th derived file (each one more page or document written the same way, idempotent,
+    that the next run writes again) and after the last two (the kept records, the end of the
+    claim). With a stride of 1, after every write."""
+    lines = output.split()
+    writes, keys = int(lines[0]), lines[1:]
+    assert len(keys) == writes, output
+    protocol = keys.index("catalog.json") + 2
+    points = {*range(1, min(protocol, writes) + 1), writes - 1, writes}
+    points.update(range(protocol + stride, writes - 1, stride))
+    return sorted(point for point in points if point >= 1)
 
 
 @cache
