@@ -349,3 +349,56 @@ def test_a_symlinked_store_root_is_served(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
     assert (status_of(answer), body_of(answer)) == (200, HOME)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/datasets%2Favfall/index.html",
+        b"/datasets%2favfall/1.0.0/data.csv",
+        b"/datasets/avfall%2F1.0.0/data.csv",
+        b"/datasets%5Cavfall/index.html",
+        b"//datasets/avfall/index.html",
+        b"///datasets/avfall/1.0.0/data.csv",
+        b"//index.html",
+    ],
+)
+def test_encoded_separators_and_a_leading_double_slash_are_refused_not_folded(
+    port: int, target: bytes
+) -> None:
+    """Files that exist, asked for with an encoded separator or a leading `//` (which the
+    standard library folds into `/` before a handler sees it): 404, as the docstring says."""
+    answer = raw(port, target)
+    assert status_of(answer) == 404, answer[:200]
+    assert CSV not in answer and PAGE not in answer
+
+
+def test_a_burst_of_two_hundred_connections_is_answered(store: Path) -> None:
+    """200 clients connect while the server is busy (not accepting yet): the listen queue holds
+    them all (the standard library's queue of 5 left the rest waiting on SYN retries), and
+    each is answered once the server gets to it."""
+    server = make_server(store, "127.0.0.1", 0, timeout=5.0)
+    port = server.server_address[1]
+    connections: list[socket.socket] = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    try:
+        for _ in range(200):
+            connections.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        for connection in connections:
+            connection.sendall(b"GET /datasets/avfall/1.0.0/data.csv HTTP/1.0\r\nHost: x\r\n\r\n")
+        thread.start()
+        answers = []
+        for connection in connections:
+            connection.settimeout(30)
+            chunks = []
+            while chunk := connection.recv(65536):
+                chunks.append(chunk)
+            answers.append(b"".join(chunks))
+    finally:
+        for connection in connections:
+            connection.close()
+        if thread.is_alive():
+            server.shutdown()
+        server.server_close()
+    assert [status_of(answer) for answer in answers] == [200] * 200
+    assert all(body_of(answer) == CSV for answer in answers)

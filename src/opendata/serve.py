@@ -64,6 +64,9 @@ class Redirect:
     location: str
 
 
+ENCODED_SEPARATOR = re.compile(r"%(?:2f|5c)", re.IGNORECASE)
+
+
 def request_segments(target: str) -> tuple[list[str], bool] | None:
     """The decoded path segments of a request target and whether it names a folder, or None.
 
@@ -74,6 +77,8 @@ def request_segments(target: str) -> tuple[list[str], bool] | None:
     if not target.startswith("/") or any(not "\x21" <= char <= "\x7e" for char in target):
         return None
     path = target.split("?", 1)[0].split("#", 1)[0]
+    if ENCODED_SEPARATOR.search(path):
+        return None  # `%2F` is a slash inside a name to some layers, a separator to others
     try:
         decoded = unquote_to_bytes(path).decode("utf-8")
     except UnicodeDecodeError:
@@ -277,8 +282,15 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse_method
 
     def parse_request(self) -> bool:
+        """As the base class, but `self.path` stays the target the client sent: the base class
+        folds a leading `//` into `/` (against open redirects), and a target this server would
+        answer differently from what the client asked for is refused instead (404)."""
         self.connection_said = False
-        return super().parse_request()
+        parsed = super().parse_request()
+        words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()
+        if parsed and len(words) >= 2:
+            self.path = words[1]
+        return parsed
 
     def send_header(self, keyword: str, value: str) -> None:
         if keyword.lower() == "connection":
@@ -424,9 +436,12 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
 
 
 class StoreServer(ThreadingHTTPServer):
-    """One daemon thread per connection; clients that hang up or time out are not errors."""
+    """One daemon thread per connection; clients that hang up or time out are not errors.
+    The listen queue holds a burst of connections (the standard library's 5 dropped most of
+    200 simultaneous ones)."""
 
     daemon_threads = True
+    request_queue_size = 1024
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
