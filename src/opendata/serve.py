@@ -287,7 +287,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         answer differently from what the client asked for is refused instead (404)."""
         self.connection_said = False
         parsed = super().parse_request()
-        words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()
+        words = self.requestline.split()
         if parsed and len(words) >= 2:
             self.path = words[1]
         return parsed
