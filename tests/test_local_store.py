@@ -136,3 +136,34 @@ def test_derived_files_wait_for_one_sync_few_by_fsync_many_by_syncfs(
     monkeypatch.setattr(local.os, "fsync", real_fsync)
     assert store.create("datasets/x/1.0.0/t.csv", b"data")
     assert not store.create("datasets/x/1.0.0/t.csv", b"data")  # the same bytes: no new write
+
+
+def test_the_next_run_removes_a_killed_writers_temporary_file_and_never_a_live_ones(
+    tmp_path: Path,
+) -> None:
+    """A writer killed mid-write leaves its file in `_private/tmp/` with its lock released; the
+    catalog rebuild that ends every run removes it. A live writer's file (locked) stays."""
+    import fcntl
+
+    from opendata.catalog import rebuild_catalog
+    from opendata.storage.local import TEMPORARY
+
+    store = LocalStore(tmp_path / "store")
+    folder = store.root / TEMPORARY
+    folder.mkdir(parents=True)
+    (folder / ".tmp-killed1").write_bytes(b"half a parquet file")
+    (folder / ".tmp-killed2").write_bytes(b"")
+    live = folder / ".tmp-live"
+    live.write_bytes(b"being written")
+    handle = os.open(live, os.O_RDONLY)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        assert sorted(store.leftovers()) == [
+            f"{TEMPORARY}/.tmp-killed1",
+            f"{TEMPORARY}/.tmp-killed2",
+        ]
+        rebuild_catalog(store, "http://localhost:8000/")
+        assert sorted(path.name for path in folder.iterdir()) == [".tmp-live"]
+    finally:
+        os.close(handle)
+    assert list(store.leftovers()) == [f"{TEMPORARY}/.tmp-live"]  # its writer is gone now

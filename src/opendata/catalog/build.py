@@ -597,7 +597,8 @@ def rebuild_catalog(
     """Update catalog.json for the `touched` datasets (all when None), then what derives from it.
 
     Datasets that a killed run left marked (journal.dead_marks) are repaired on the way: their
-    `latest/` copies follow their pointer again and their entries and pages are rebuilt.
+    `latest/` copies follow their pointer again and their entries and pages are rebuilt; the
+    temporary files of killed writers are removed first (Store.clean_leftovers).
 
     The work is in proportion to what changed, not to the catalog: the touched datasets'
     entries are derived from their pointers and spliced into the stored catalog.json (splice.py),
@@ -613,6 +614,7 @@ def rebuild_catalog(
     replaced it meanwhile, the files of what that run changed are derived again (the other run
     may have written them before us, from an older catalog). Returns the keys written.
     """
+    store.clean_leftovers()  # killed writers' temporary files (never a live writer's)
     dead = journal.dead_marks(store)
     repaired = sorted({mark.dataset for mark in dead})
     for name in repaired:

@@ -135,7 +135,7 @@ class Store(ABC):
 
     def clean_leftovers(self, thorough: bool = False) -> Sequence[str]:
         """Remove `leftovers()` (never a live run's unfinished write); returns what was removed.
-        Every publish calls it (cheap); `opendata verify --repair` with `thorough`."""
+        Every catalog rebuild (the end of every run) calls it, not `thorough` (cheap)."""
         return []
 
     def discard_unfinished(self, prefix: str) -> Sequence[str]:
