@@ -10,7 +10,7 @@ import itertools
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar, cast
 
 import yaml
 from pydantic import (
@@ -42,6 +42,125 @@ def pattern_regex(path: str) -> re.Pattern[str]:
 
 
 DEFINITION_FILE = "dataset.yaml"
+# A dataset.yaml or Table Schema is a page or two; past these it is no definition a steward wrote.
+DEFINITION_MAX_BYTES = 1 << 20
+DEFINITION_MAX_DEPTH = 32
+TABLE_SCHEMA_TYPES = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "object",
+    "array",
+    "list",
+    "date",
+    "time",
+    "datetime",
+    "year",
+    "yearmonth",
+    "duration",
+    "geopoint",
+    "geojson",
+    "any",
+)
+
+
+class StrictYamlLoader(yaml.SafeLoader):
+    """YAML read as a steward means it: a key given twice is an error naming both lines (not,
+    silently, its last value), anchors and aliases are refused (a definition has no use for
+    them, and they are how a few lines expand into millions of values), and nesting is bounded
+    (PyYAML composes recursively: thousands of levels ended in a RecursionError)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "an alias (*name) is not allowed here: write the value out",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "an anchor (&name) is not allowed here", event.start_mark
+            )
+        self.depth += 1
+        try:
+            if self.depth > DEFINITION_MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {DEFINITION_MAX_DEPTH} levels",
+                    event.start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:
+                continue  # not a possible key: the constructor below says so
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {key!r} is given twice (first on line {first + 1})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(file: Path) -> Any:
+    """A definition file's YAML (see StrictYamlLoader); every problem a DefinitionError naming
+    the file and the line."""
+    text = read_definition_text(file)
+    try:
+        return yaml.load(text, Loader=StrictYamlLoader)
+    except yaml.YAMLError as error:
+        raise DefinitionError(f"{file}: not valid YAML: {error}") from None
+    except RecursionError:
+        raise DefinitionError(f"{file}: nested too deeply to be a definition") from None
+
+
+def read_definition_text(file: Path) -> str:
+    """A definition file's text: UTF-8 and at most DEFINITION_MAX_BYTES."""
+    try:
+        with file.open("rb") as stream:
+            data = stream.read(DEFINITION_MAX_BYTES + 1)
+    except OSError as error:
+        raise DefinitionError(f"{file}: cannot be read: {error.strerror}") from None
+    if len(data) > DEFINITION_MAX_BYTES:
+        raise DefinitionError(
+            f"{file}: larger than {DEFINITION_MAX_BYTES // 1024} KiB: not a definition"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DefinitionError(
+            f"{file}: not valid UTF-8 (byte {error.start}): save it as UTF-8"
+        ) from None
+
+
+def resolve_inside(root: Path, relative: str, where: str, what: str) -> Path:
+    """`root / relative` with symlinks resolved, if that stays inside `root` (the real path of
+    the dataset's or the schemas' folder); a loop of symlinks is a DefinitionError too."""
+    try:
+        real_root = root.resolve()
+        resolved = (real_root / relative).resolve()
+    except (RuntimeError, OSError) as error:  # 3.11: RuntimeError("Symlink loop from ...")
+        raise DefinitionError(f"{where}: {relative!r}: a loop of symbolic links") from error
+    if not resolved.is_relative_to(real_root):
+        raise DefinitionError(f"{where}: {relative!r} leaves the {what}")
+    return resolved
 
 
 class Strict(BaseModel):
@@ -551,13 +670,9 @@ class Dataset(BaseModel):
         delivered file when a steward delivered one for this path."""
         if relative in self.delivered:
             return self.delivered[relative]
-        root = self.folder.resolve()
-        resolved = (root / relative).resolve()
-        if not resolved.is_relative_to(root):
-            raise DefinitionError(
-                f"{self.definition_file}: path {relative!r} leaves the dataset folder"
-            )
-        return resolved
+        return resolve_inside(
+            self.folder, relative, f"{self.definition_file}: path", "dataset folder"
+        )
 
     def file_sources(self) -> list[tuple[str, FileSource]]:
         """Every declared file source with its resource's name (patterns as declared)."""
@@ -576,7 +691,9 @@ class Dataset(BaseModel):
         root = self.folder.resolve()
         found: dict[str, str] = {}
         folder = (root / source.path).parent
-        if folder.is_dir() and folder.resolve().is_relative_to(root):
+        where = f"{self.definition_file}: path"
+        parent = source.path.rsplit("/", 1)[0] if "/" in source.path else "."
+        if folder.is_dir() and resolve_inside(self.folder, parent, where, "dataset folder"):
             for candidate in folder.iterdir():
                 relative = candidate.relative_to(root).as_posix()
                 value = source.matches(relative)
@@ -612,10 +729,7 @@ def load_dataset(
         raise DefinitionError(f"{folder}: dataset name {name!r} is not a slug [a-z0-9-]")
     if not file.is_file():
         raise DefinitionError(f"{file}: no such file (every dataset folder needs one)")
-    try:
-        raw = yaml.safe_load(file.read_text("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise DefinitionError(f"{file}: not valid UTF-8 YAML: {error}") from None
+    raw = read_yaml(file)
     if not isinstance(raw, dict):
         raise DefinitionError(f"{file}: must be a mapping of keys to values")
     try:
@@ -633,6 +747,7 @@ def load_dataset(
         schemas[resource.name] = load_schema(
             schemas_dir, resource.schema_, f"{file}: resources.{index}.schema"
         )
+    check_foreign_keys(definition, schemas, schemas_dir)
     dataset = Dataset(
         name=name, folder=folder, definition=definition, schemas=schemas, delivered=delivered or {}
     )
@@ -674,19 +789,159 @@ def load_dataset(
 
 def load_schema(schemas_dir: Path, relative: str, where: str) -> dict[str, Any]:
     """A Table Schema from `schemas/`, refusing paths that leave that folder."""
-    root = schemas_dir.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        raise DefinitionError(f"{where}: {relative!r} leaves the schemas folder")
+    path = resolve_inside(schemas_dir, relative, where, "schemas folder")
     if not path.is_file():
         raise DefinitionError(f"{where}: no such schema {relative!r} in {schemas_dir}")
+    text = read_definition_text(path)
     try:
-        schema = json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DefinitionError(f"{path}: not valid UTF-8 JSON: {error}") from None
-    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
-        raise DefinitionError(f"{path}: a Table Schema needs a list of 'fields'")
-    return schema
+        schema = json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        raise DefinitionError(
+            f"{path}: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from None
+    except _DuplicateKey as error:
+        raise DefinitionError(f"{path}: the key {error.args[0]!r} is given twice") from None
+    except RecursionError:
+        raise DefinitionError(f"{path}: nested too deeply to be a Table Schema") from None
+    check_schema(schema, path)
+    return cast(dict[str, Any], schema)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _names(value: Any) -> list[str] | None:
+    """A key's field names (one name or a list of names), or None when it is neither."""
+    names = [value] if isinstance(value, str) else value
+    if isinstance(names, list) and names and all(isinstance(n, str) and n for n in names):
+        return names
+    return None
+
+
+def check_schema(schema: Any, path: Path) -> None:
+    """What a Table Schema must be before any data is read: every problem a DefinitionError
+    naming the file, the key and what is expected (frictionless and the engine both assume
+    it; a wrong type or a key naming no field used to escape as an exception, exit 3)."""
+    if not isinstance(schema, dict):
+        raise DefinitionError(f"{path}: a Table Schema is a JSON object with a list of 'fields'")
+    fields = schema.get("fields")
+    if not isinstance(fields, list) or not fields:
+        raise DefinitionError(f"{path}: fields: a Table Schema needs a non-empty list of fields")
+    names: list[str] = []
+    for number, field in enumerate(fields):
+        where = f"{path}: fields.{number}"
+        if not isinstance(field, dict):
+            raise DefinitionError(f"{where}: a field is an object with a name and a type")
+        name = field.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise DefinitionError(f"{where}.name: every field needs a name (text)")
+        if name in names:
+            raise DefinitionError(f"{where}.name: {name!r} is the name of an earlier field too")
+        names.append(name)
+        kind = field.get("type", "string")
+        if kind not in TABLE_SCHEMA_TYPES:
+            raise DefinitionError(
+                f"{where}.type: {kind!r} is not a Table Schema type (one of "
+                f"{', '.join(TABLE_SCHEMA_TYPES)})"
+            )
+        if "format" in field and not isinstance(field["format"], str):
+            raise DefinitionError(f"{where}.format: a format is text, not {field['format']!r}")
+        constraints = field.get("constraints", {})
+        if not isinstance(constraints, dict):
+            raise DefinitionError(f"{where}.constraints: constraints are an object")
+        pattern = constraints.get("pattern")
+        if pattern is not None:
+            if not isinstance(pattern, str):
+                raise DefinitionError(f"{where}.constraints.pattern: a pattern is text")
+            try:
+                re.compile(pattern)
+            except (re.error, RecursionError, OverflowError) as error:
+                raise DefinitionError(
+                    f"{where}.constraints.pattern: {pattern!r} is not a regular expression "
+                    f"({error})"
+                ) from None
+        for flag in ("required", "unique"):
+            if flag in constraints and not isinstance(constraints[flag], bool):
+                raise DefinitionError(f"{where}.constraints.{flag}: true or false")
+        if "enum" in constraints and not isinstance(constraints["enum"], list):
+            raise DefinitionError(f"{where}.constraints.enum: a list of the allowed values")
+    missing = schema.get("missingValues", [""])
+    if not isinstance(missing, list) or not all(
+        isinstance(v, str) or (isinstance(v, dict) and isinstance(v.get("value"), str))
+        for v in missing
+    ):
+        raise DefinitionError(f"{path}: missingValues: a list of texts")
+    if "primaryKey" in schema:
+        key = _names(schema["primaryKey"])
+        if key is None:
+            raise DefinitionError(f"{path}: primaryKey: a field name or a list of field names")
+        unknown = [name for name in key if name not in names]
+        if unknown:
+            raise DefinitionError(
+                f"{path}: primaryKey: {', '.join(map(repr, unknown))} "
+                f"{'is not a field' if len(unknown) == 1 else 'are not fields'} of the schema "
+                f"(its fields: {', '.join(map(repr, names))})"
+            )
+    foreign = schema.get("foreignKeys", [])
+    if not isinstance(foreign, list):
+        raise DefinitionError(f"{path}: foreignKeys: a list of foreign keys")
+    for number, entry in enumerate(foreign):
+        where = f"{path}: foreignKeys.{number}"
+        reference = entry.get("reference") if isinstance(entry, dict) else None
+        own = _names(entry.get("fields")) if isinstance(entry, dict) else None
+        if own is None or not isinstance(reference, dict):
+            raise DefinitionError(
+                f"{where}: a foreign key has 'fields' (names in this schema) and a 'reference' "
+                "(a 'resource' and its 'fields')"
+            )
+        unknown = [name for name in own if name not in names]
+        if unknown:
+            raise DefinitionError(
+                f"{where}.fields: {', '.join(map(repr, unknown))} not a field of the schema "
+                f"(its fields: {', '.join(map(repr, names))})"
+            )
+        other = _names(reference.get("fields"))
+        if other is None or len(other) != len(own):
+            raise DefinitionError(
+                f"{where}.reference.fields: as many field names as 'fields' ({len(own)})"
+            )
+        if not isinstance(reference.get("resource", ""), str):
+            raise DefinitionError(f"{where}.reference.resource: the name of a resource (text)")
+
+
+def check_foreign_keys(
+    definition: DatasetDefinition, schemas: dict[str, dict[str, Any]], schemas_dir: Path
+) -> None:
+    """Each foreign key names a resource of the dataset (or "", its own) and fields of that
+    resource's schema."""
+    for resource in definition.resources:
+        schema = schemas[resource.name]
+        for number, entry in enumerate(schema.get("foreignKeys", [])):
+            reference = entry["reference"]
+            target = reference.get("resource", "") or resource.name
+            where = f"{schemas_dir / resource.schema_}: foreignKeys.{number}.reference"
+            if target not in schemas:
+                raise DefinitionError(
+                    f"{where}.resource: {target!r} is not a resource of the dataset "
+                    f"(its resources: {', '.join(map(repr, schemas))})"
+                )
+            fields = [field["name"] for field in schemas[target]["fields"]]
+            unknown = [name for name in _names(reference["fields"]) or [] if name not in fields]
+            if unknown:
+                raise DefinitionError(
+                    f"{where}.fields: {', '.join(map(repr, unknown))} not a field of "
+                    f"{target!r} (its fields: {', '.join(map(repr, fields))})"
+                )
 
 
 def discover(datasets_dir: Path) -> list[str]:
