@@ -1008,3 +1008,77 @@ def test_publish_refuses_the_hostile_dataset_and_publishes_the_others(tmp_path: 
     assert (store / "datasets/bra/1.0.0/datapackage.json").is_file()
     assert not (store / "datasets/prov").exists()
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ('"ab\\ud800c"', "key 'namn': the escape \\ud800 at character 3 is half of a surrogate"),
+        ('"\\udfff"', "key 'namn': the escape \\udfff at character 1 is half of a surrogate"),
+        ("1" * 5000, "key 'namn': an integer of 5,000 digits, more than the 4,300"),
+        ("-" + "9" * 4301, "key 'namn': an integer of 4,301 digits"),
+    ],
+)
+def test_lone_surrogates_and_endless_integers_in_json_name_their_record_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cell: str, expected: str, stream: bool
+) -> None:
+    """Issue 19, item 5: these escaped as exceptions (exit 3); now each is a source problem
+    naming the file, record and key, on both the whole-document and the streaming parser."""
+    if stream:
+        monkeypatch.setattr(files, "JSON_STREAM_THRESHOLD", 10)
+    records = '[{"id": 1, "namn": "a", "varde": 1},\n {"id": 2, "namn": ' + cell + ', "varde": 2}]'
+    home = json_home(tmp_path, records)
+    message = refusal(home)
+    if stream and "digits" in expected:  # ijson reads the number itself, and says so
+        assert message.startswith("prov/sources/data.json: malformed JSON after record 1: ")
+    elif stream:  # the file is read for them before ijson (which writes "?" for them)
+        escape = cell.strip('"').removeprefix("ab")[:6]
+        assert message == (
+            f"prov/sources/data.json: line 2: the escape {escape} is half of a surrogate pair, "
+            "no character: the file was cut or written wrongly; write the character itself"
+        ), message
+    else:
+        assert message.startswith(f"prov/sources/data.json, record 2, {expected}"), message
+    result = run_cli(["validate", "prov"], home)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.sampled_from(["a", "\\", "\\\\", "\\ud83d", "\\ude00", "\\ud83d\\ude00", "\\u0041"]),
+        max_size=12,
+    ),
+    block=st.integers(min_value=13, max_value=40),
+)
+def test_the_surrogate_scan_agrees_with_the_json_parser_at_any_block_size(
+    pieces: list[str], block: int
+) -> None:
+    """The streaming path's byte scan for half surrogate pairs says what Python's own parser
+    finds, wherever the blocks are cut."""
+    text = "".join(pieces)
+    document = '[{"namn": "' + text + '"}]'
+    try:
+        value = json.loads(document)[0]["namn"]
+    except json.JSONDecodeError:
+        return  # not JSON (a lone backslash at the end, say): ijson reports it
+    try:
+        value.encode("utf-8")
+        lone = False
+    except UnicodeEncodeError:
+        lone = True
+    with scratch() as root:
+        path = root / "data.json"
+        path.write_text(document, "ascii")
+        threshold = files.SCAN_BLOCK_BYTES
+        files.SCAN_BLOCK_BYTES = block
+        try:
+            files._check_surrogate_escapes(path, "data.json")
+            found = False
+        except files.SourceError:
+            found = True
+        finally:
+            files.SCAN_BLOCK_BYTES = threshold
+    assert found == lone, document

@@ -1296,6 +1296,7 @@ def read_json(path: Path, label: str, source: JsonSource, where: str) -> RawSour
     size = check_size(path, label, limits)
     _check_nesting(path, label, limits.nesting)
     if size > JSON_STREAM_THRESHOLD:
+        _check_surrogate_escapes(path, label)  # ijson would turn them into "?" silently
         items = _stream_items(path, label, source)
     else:
         items = iter(_load_items(path, label, source, where))
@@ -1349,6 +1350,83 @@ def _check_nesting(path: Path, label: str, limit: int) -> None:
                     f"{label}: arrays and objects nested more than {limit} levels deep; a table "
                     "is not nested this deep. " + _raise_limit("nesting").capitalize()
                 )
+
+
+# Python converts integers of more digits than this only on request (sys.int_info): a longer
+# one in a source is a problem to name, not a ValueError to escape.
+MAX_INTEGER_DIGITS = 4300
+
+
+class _HugeInteger(str):
+    """An integer literal too long to convert: kept as its text until its record is checked."""
+
+
+def _parse_int(text: str) -> int | _HugeInteger:
+    if len(text) > MAX_INTEGER_DIGITS:
+        return _HugeInteger(text)
+    return int(text)
+
+
+def _check_characters(text: str, where: str) -> None:
+    """Text that UTF-8 can hold: JSON's \\ud800-style escapes can name half of a surrogate
+    pair, which is no character (every later write of the text would fail)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        raise SourceError(
+            f"{where}: the escape \\u{code:04x} at character {error.start + 1} is half of a "
+            "surrogate pair, no character: the file was cut or written wrongly; write the "
+            "character itself"
+        ) from None
+
+
+# A \\u escape of a surrogate (d800–dfff), with the backslashes before it: a high one followed by
+# a low one is a pair (one character); any other is half of one.
+_SURROGATE_ESCAPE = re.compile(
+    rb"(\\*)\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    rb"|(\\*)\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _check_surrogate_escapes(path: Path, label: str) -> None:
+    """A file for the streaming parser is read once for half surrogate pairs, which ijson's C
+    parser would write as "?" without a word (the whole-document parser keeps them for
+    _check_characters to name). Blocks overlap, and an escape near a block's end is judged
+    with the next block, where its pair may be."""
+    overlap = 64
+    offset = 0  # of the block in the file
+    judged = 0  # escapes ending before this offset have been judged
+    previous = b""
+    with path.open("rb") as stream:
+        following = stream.read(SCAN_BLOCK_BYTES)
+        while following:
+            block, following = following, stream.read(SCAN_BLOCK_BYTES)
+            data = previous + block
+            base = offset - len(previous)
+            more = bool(following)
+            position = 0
+            while found := _SURROGATE_ESCAPE.search(data, position):
+                slashes = found.group(1) if found.group(1) is not None else found.group(2)
+                position = found.end()
+                if base + found.end() <= judged:
+                    continue
+                if more and found.end() > len(data) - 12:
+                    break  # judged with the next block
+                if len(slashes) % 2:  # an escaped backslash before it: a plain "u"
+                    position = found.start() + len(slashes) + 1
+                    continue
+                if found.group(1) is not None and found.end() - found.start() - len(slashes) == 12:
+                    continue  # a whole pair
+                escape = data[found.start() + len(slashes) :][:6].decode("ascii")
+                raise SourceError(
+                    f"{label}: line {_line_at(path, base + found.start() + len(slashes))}: the "
+                    f"escape {escape} is half of a surrogate pair, no character: the file was "
+                    "cut or written wrongly; write the character itself"
+                )
+            judged = base + len(data) - (12 if more else 0)
+            offset += len(block)
+            previous = data[-overlap:]
 
 
 class _Duplicated(dict[str, Any]):
@@ -1436,6 +1514,16 @@ def _check_cells(cells: dict[str, Any], origin: str, limits: Limits) -> None:
             + _raise_limit("columns")
         )
     for key, value in cells.items():
+        if isinstance(key, str) and not key.isascii():
+            _check_characters(key, f"{origin}: the key {key.encode('utf-8', 'replace')!r}")
+        if isinstance(value, _HugeInteger):
+            raise SourceError(
+                f"{origin}, key {key!r}: an integer of {len(value.lstrip('-')):,} digits, more "
+                f"than the {MAX_INTEGER_DIGITS:,} any reader converts; write it as text (in "
+                "quotes) if it is an identifier"
+            )
+        if isinstance(value, str) and not value.isascii():
+            _check_characters(value, f"{origin}, key {key!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise SourceError(
                 f"{origin}, key {key!r}: {value!r} is not a finite number (NaN, Infinity or a "
@@ -1475,7 +1563,7 @@ def _load_items(path: Path, label: str, source: JsonSource, where: str) -> list[
         return result
 
     try:
-        data = json.loads(text, object_pairs_hook=unique_keys)
+        data = json.loads(text, object_pairs_hook=unique_keys, parse_int=_parse_int)
     except json.JSONDecodeError as error:
         raise SourceError(f"{label}: malformed JSON at line {error.lineno}: {error.msg}") from None
     except RecursionError:
@@ -1526,7 +1614,13 @@ def _stream_items(path: Path, label: str, source: JsonSource) -> Iterator[Any]:
                     if twice is not None:
                         raise _duplicate_error(f"{label}, record {index}", twice)
                 yield item
-    except ijson.JSONError as error:
+    except UnicodeDecodeError:
+        raise SourceError(
+            f"{label}: after record {index}: text that is not UTF-8, or a \\u escape that is "
+            "half of a surrogate pair (\\ud800–\\udfff: no character); write the character "
+            "itself"
+        ) from None
+    except (ijson.JSONError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         if "overflow" in message:
             message += " (a number beyond ±1.8e308, which JSON readers cannot hold)"
