@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import shutil
 from pathlib import Path
@@ -161,6 +162,29 @@ def test_a_wrongly_encoded_csv_names_the_file_and_the_fix(workspace: Path) -> No
         "avfallsplan/sources/malomraden.csv: not valid utf-8 (byte "
     )
     assert "declare the file's `encoding` in dataset.yaml" in str(caught.value)
+
+
+@pytest.mark.parametrize("wide", ["utf-16", "utf-32", "utf-16-be"])
+def test_a_utf16_or_utf32_csv_is_named_as_such_not_given_the_cp1252_hint(
+    workspace: Path, wide: str
+) -> None:
+    """Excel's "Unicode text" export is UTF-16 with a byte-order mark: the message names the
+    encoding and the fix, never the Windows-1252 hint, which would be wrong."""
+    source = workspace / "datasets/avfallsplan/sources/malomraden.csv"
+    text = source.read_text("utf-8")
+    encoded = text.encode(wide)
+    if wide == "utf-16-be":
+        encoded = codecs.BOM_UTF16_BE + encoded
+    source.write_bytes(encoded)
+    with pytest.raises(SourceError) as caught:
+        collect(workspace, "avfallsplan")
+    name = "UTF-32" if wide == "utf-32" else "UTF-16"
+    assert str(caught.value).startswith(
+        f"avfallsplan/sources/malomraden.csv: the file is {name} (it begins with a {name} "
+        "byte-order mark"
+    ), str(caught.value)
+    assert "save it as CSV UTF-8" in str(caught.value)
+    assert "cp1252" not in str(caught.value)
 
 
 def test_a_declared_encoding_reads_the_file(workspace: Path) -> None:

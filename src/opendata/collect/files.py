@@ -249,8 +249,34 @@ def _windows_hint(path: Path, at: int, encoding: str) -> str:
     )
 
 
+# Byte-order marks of the encodings that are not ASCII-compatible, longest first (UTF-32's little
+# endian mark begins with UTF-16's): Excel's "Unicode text" export is UTF-16 with a mark.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def wide_encoding(path: Path) -> str | None:
+    """ "utf-16" or "utf-32" when the file begins with that encoding's byte-order mark."""
+    with path.open("rb") as stream:
+        start = stream.read(4)
+    return next((name for bom, name in _WIDE_BOMS if start.startswith(bom)), None)
+
+
 def _not_encoded(path: Path, label: str, encoding: str) -> SourceError:
     """Where the bytes stop being `encoding`, found by decoding incrementally (errors only)."""
+    wide = wide_encoding(path)
+    if wide is not None and codecs.lookup(encoding).name != codecs.lookup(wide).name:
+        return SourceError(
+            f"{label}: the file is {wide.upper()} (it begins with a {wide.upper()} byte-order "
+            f'mark: Excel\'s "Unicode text" is saved so), not {encoding}; save it as CSV UTF-8 '
+            "(Excel: CSV UTF-8, comma-separated) and deliver that"
+            f'\nTips: filen är {wide.upper()} (Excels "Unicode-text"); spara den som '
+            "CSV UTF-8 (kommaavgränsad) i stället."
+        )
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     with path.open("rb") as stream:
@@ -1545,6 +1571,12 @@ def _load_items(path: Path, label: str, source: JsonSource, where: str) -> list[
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
+        wide = wide_encoding(path)
+        if wide is not None:
+            raise SourceError(
+                f"{label}: the file is {wide.upper()} (it begins with a {wide.upper()} byte-order "
+                "mark); save it as UTF-8, the encoding of JSON files"
+            ) from None
         raise SourceError(
             f"{label}: not valid UTF-8 (byte {error.start}, line {_line_at(path, error.start)})"
         ) from None
