@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -229,3 +231,46 @@ def test_a_dataset_folder_needs_a_slug_name(tmp_path: Path) -> None:
     shutil.copytree(FIXTURE_HOME / "datasets/avfallsplan", folder)
     with pytest.raises(DefinitionError, match="is not a slug"):
         load_dataset(folder, FIXTURE_HOME / "schemas")
+
+
+def test_a_decomposed_name_is_the_municipality_and_is_published_composed(workspace: Path) -> None:
+    """Issue 19, item 3: "Borå" + a combining ring (as macOS writes it) is Borås: matched in
+    NFC, published in NFC; no problem."""
+    source = workspace / "datasets/vaxthusgasutslapp/sources/klimatkollen-municipality-data.json"
+    text = source.read_text("utf-8")
+    decomposed = unicodedata.normalize("NFD", "Borås")
+    assert decomposed != "Borås" and '"name": "Borås"' in text
+    source.write_text(text.replace('"name": "Borås"', f'"name": "{decomposed}"'), "utf-8")
+    assert problems(workspace, "vaxthusgasutslapp") == []
+
+
+def test_a_format_character_in_a_cell_is_a_problem_naming_it(workspace: Path) -> None:
+    """A right-to-left override (U+202E) shows text reversed without being seen: a problem
+    with its cell, as control characters are; the schema can allow it for a field."""
+    source = workspace / "datasets/avfallsplan/sources/malomraden.csv"
+    text = source.read_text("utf-8")
+    source.write_text(text.replace("Sortera mera", "Sortera \u202emera"), "utf-8")
+    found = problems(workspace, "avfallsplan")
+    assert found == [
+        "avfallsplan/sources/malomraden.csv, row 5, field malomrade: format-character: "
+        "'Sortera \\u202emera' holds the invisible format character U+202E (RIGHT-TO-LEFT "
+        "OVERRIDE), which changes how the text is shown or matched without being seen; remove "
+        'it from the source (or allow it with `"opendata:allowFormatCharacters": true` on the '
+        "field in its Table Schema)"
+    ]
+    schema = workspace / "schemas/avfallsplan-malomraden.json"
+    document = json.loads(schema.read_text("utf-8"))
+    for field in document["fields"]:
+        if field["name"] == "malomrade":
+            field["opendata:allowFormatCharacters"] = True
+    schema.write_text(json.dumps(document), "utf-8")
+    assert problems(workspace, "avfallsplan") == []
+
+
+def test_a_code_a_spreadsheet_wrote_as_a_whole_float_is_the_code() -> None:
+    from opendata.municipalities import normalise_code
+
+    assert normalise_code("1490.0") == "1490"
+    assert normalise_code(" 114.00 ") == "0114"
+    assert normalise_code("1490.5") is None
+    assert normalise_code(1490.0) == "1490"

@@ -8,6 +8,8 @@ map, instead of silently dropping it as "not a member".
 from __future__ import annotations
 
 import csv
+import re
+import unicodedata
 from functools import cache
 from importlib import resources
 
@@ -24,6 +26,9 @@ MEMBERS: dict[str, str] = {
 }
 
 
+_WHOLE_FLOAT = re.compile(r"(\d{3,4})\.0+")
+
+
 @cache
 def national_register() -> dict[str, str]:
     """All 290 municipalities, code -> name (SCB BE0101, division of 2025-01-01)."""
@@ -37,7 +42,10 @@ def _codes_by_folded_name() -> dict[str, str]:
 
 
 def _fold(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """Names compared as readers see them: in NFC ("Borå" + a combining ring is "Borås"),
+    any case, stray spaces."""
+    folded = " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+    return unicodedata.normalize("NFC", folded)
 
 
 def code_for_name(name: str) -> str | None:
@@ -59,6 +67,9 @@ def normalise_code(value: object) -> str | None:
         text = str(int(value))
     elif isinstance(value, str):
         text = value.strip()
+        whole = _WHOLE_FLOAT.fullmatch(text)  # "1490.0": a spreadsheet's number as text
+        if whole:
+            text = whole.group(1)
     else:
         return None
     if text.isdigit() and len(text) in (3, 4):

@@ -9,6 +9,7 @@ code; values that need Python (municipality names) are mapped once per distinct 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -220,6 +221,9 @@ def _collect(
         shaper = Shaper(
             source, fields, field_types, label, where, resource.schema_, writer.problems
         )
+        shaper.format_allowed = {
+            f["name"] for f in schema_fields if f.get(ALLOW_FORMAT_CHARACTERS) is True
+        }
         for batch in shaper.shape(raw):
             writer.write(batch)
         shaper.finish()
@@ -389,6 +393,7 @@ class Shaper:
         self.unknown_names: set[tuple[str, str]] = set()
         self.mapping: dict[str, str] = {}
         self.raw_rows = 0  # rows the source held (before members are picked)
+        self.format_allowed: set[str] = set()  # fields whose schema allows format characters
 
     def shape(self, raw: RawSource) -> Iterator[pa.Table]:
         source = self.source
@@ -676,6 +681,12 @@ class Shaper:
                     column = pc.replace_substring(column, old, new)
             if first_control_character(column) is not None:
                 self._control_characters(name, column, origins)
+            if not _all_ascii(column):
+                # Canonically equivalent text is one text: "Borå" + a combining ring (as macOS
+                # writes it) is published as, and compared as, "Borås" (NFC).
+                column = pc.utf8_normalize(column, "NFC")
+                if name not in self.format_allowed:
+                    self._format_characters(name, column, origins)
             columns[name] = column
         columns[ORIGIN] = origins
         return pa.table(columns)
@@ -703,6 +714,39 @@ class Shaper:
                     f"{shown(cell)} innehåller styrtecknet U+{ord(char):04X}{nul}, som "
                     "textverktyg, XML och webbsidor inte kan visa och som oftast kommer från en "
                     "trasig export; ta bort det i källan",
+                    field=name,
+                    column=self.column_of(name),
+                )
+            )
+
+    def _format_characters(self, name: str, column: Any, origins: Any) -> None:
+        """Every cell holding an invisible format character (Unicode category Cf: the
+        right-to-left override that shows "txt.exe" as "exe.txt", zero-width spaces, soft
+        hyphens, byte-order marks inside text) becomes a problem, as control characters do;
+        a field whose schema says `"opendata:allowFormatCharacters": true` may hold them."""
+        code = "format-character"
+        hits = pc.fill_null(pc.match_substring_regex(column, r"\p{Cf}"), False)
+        indices = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+        for number, at in enumerate(indices):
+            if not self.problems.wants(code):
+                self.problems.count(code, len(indices) - number)
+                break
+            cell = str(column[int(at)].as_py())
+            char = next(c for c in cell if unicodedata.category(c) == "Cf")
+            label = unicodedata.name(char, "")
+            named = f"U+{ord(char):04X}" + (f" ({label})" if label else "")
+            self.problems.add(
+                SourceProblem(
+                    code,
+                    str(origins[int(at)].as_py()),
+                    f"{shown(cell)} holds the invisible format character {named}, which changes "
+                    "how the text is shown or matched without being seen; remove it from the "
+                    'source (or allow it with `"opendata:allowFormatCharacters": true` on the '
+                    "field in its Table Schema)",
+                    f"{shown(cell)} innehåller det osynliga formattecknet {named}, som ändrar hur "
+                    "texten visas eller jämförs utan att synas; ta bort det i källan (eller "
+                    'tillåt det med `"opendata:allowFormatCharacters": true` på fältet i dess '
+                    "Table Schema)",
                     field=name,
                     column=self.column_of(name),
                 )
@@ -827,6 +871,23 @@ SOURCE_ROW = re.compile(r", (?:row|record|line) \d+")
 CONTROL_CHARACTERS = np.zeros(256, dtype=bool)
 CONTROL_CHARACTERS[[c for c in range(32) if c not in (9, 10, 13)]] = True
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+ALLOW_FORMAT_CHARACTERS = "opendata:allowFormatCharacters"
+
+
+def _all_ascii(column: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether every byte of the text column is ASCII (a numpy look at Arrow's buffers)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if len(chunk) and chunk.buffers()[2] is not None:
+            wide = pa.types.is_large_string(chunk.type)
+            offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)
+            offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+            data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+            if len(data) and int(data.max()) >= 128:
+                return False
+    return True
 
 
 def first_control_character(column: pa.Array | pa.ChunkedArray) -> int | None:
