@@ -464,6 +464,8 @@ def publish_all(
             artifacts=True,
         )
     except RunFailed as failure:
+        if failure.catalog_error is not None:
+            get_run_logger().error("%s", failure.catalog_error)  # the run's log says it once
         if failure.catalog_error is None and not dry_run:
             let_go_of_marks(where, folder, publishers)
         publish_artifacts(failure.outcomes, failure.catalog_error)

@@ -232,10 +232,13 @@ def test_unwritable_store_is_an_operational_failure(workspace: Path, prefect_api
         f"avfallsplan: cannot read _private/deliveries/current/avfallsplan.json from {store}: "
         "Not a directory" in result.stderr
     )
-    assert (
+    catalog_line = (
         f"Error: catalog not updated: cannot read catalog.json from {store}: Not a directory"
-        in result.stderr
     )
+    assert result.stderr.count("catalog not updated") == 1, result.stderr  # said once
+    assert catalog_line in result.stderr
+    assert "was not updated, so it does not show these versions yet" in result.stdout
+    assert "Published to" not in result.stdout and "Browse it" not in result.stdout
     assert "Traceback" not in result.stderr
 
 

@@ -165,9 +165,11 @@ def publish(
         if parallel is not None:
             # The flow runs in this process; its task runner reads the setting when it starts.
             os.environ["OPENDATA_PARALLEL"] = str(parallel)
-        outcomes, exit_code = run_publish_flow(*arguments, **options)
+        outcomes, exit_code, catalog_error = run_publish_flow(*arguments, **options)
     else:
-        outcomes, exit_code = run_publish_in_process(*arguments, parallel=parallel, **options)
+        outcomes, exit_code, catalog_error = run_publish_in_process(
+            *arguments, parallel=parallel, **options
+        )
     if as_json:
         public = [
             {
@@ -205,7 +207,14 @@ def publish(
             warnings = [ReportWarning(**w).explain() for w in o.get("warnings") or []]
             if warnings:  # years in a title that are not the data's: published all the same
                 typer.echo("\n" + "\n".join(warnings), err=True)
-        if any(o["status"] == "published" and not o.get("dry_run") for o in outcomes) or all(
+        if catalog_error is not None:
+            # The versions above are written; what readers browse and harvest lags them.
+            typer.echo(
+                f"\nThe catalog of {redact_url(settings.store_url)} was not updated, so it does "
+                "not show these versions yet: the next run of any dataset updates it "
+                "(`opendata verify` lists what lags)."
+            )
+        elif any(o["status"] == "published" and not o.get("dry_run") for o in outcomes) or all(
             o["status"] in ("published", "unchanged", "skipped") for o in outcomes
         ):
             typer.echo(f"\nPublished to {redact_url(settings.store_url)}")
@@ -294,7 +303,7 @@ def run_publish_in_process(
     parallel: int | None = None,
     message: str | None = None,
     republish: bool = False,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[dict[str, Any]], int, str | None]:
     """Run `opendata.run` here, without Prefect: the same steps, retries and outcomes."""
     from opendata.run import RunFailed, run_in_process
 
@@ -327,11 +336,11 @@ def run_publish_in_process(
             message=message,
             republish=republish,
         )
-    except RunFailed as error:
+    except RunFailed as error:  # each dataset's failure was logged as it happened
         if error.catalog_error:
             typer.echo(f"Error: {error.catalog_error}", err=True)
-        return error.outcomes, error.exit_code
-    return outcomes, 0
+        return error.outcomes, error.exit_code, error.catalog_error
+    return outcomes, 0, None
 
 
 def run_publish_flow(
@@ -343,7 +352,7 @@ def run_publish_flow(
     refresh: bool = False,
     message: str | None = None,
     republish: bool = False,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[dict[str, Any]], int, str | None]:
     """Run `publish_all` on the configured Prefect API."""
     # The run's logs go to the Prefect API (UI); the terminal gets our own summary, and
     # Prefect's console log (with tracebacks) only with --debug.
@@ -379,12 +388,12 @@ def run_publish_flow(
             ) from None
         raise
     if state.is_completed():
-        return cast("list[dict[str, Any]]", state.result()), 0
+        return cast("list[dict[str, Any]]", state.result()), 0, None
     failure = state.result(raise_on_failure=False)
-    if isinstance(failure, RunFailed):
+    if isinstance(failure, RunFailed):  # each dataset's failure was logged as it happened
         if failure.catalog_error:
             typer.echo(f"Error: {failure.catalog_error}", err=True)
-        return failure.outcomes, failure.exit_code
+        return failure.outcomes, failure.exit_code, failure.catalog_error
     if isinstance(failure, BaseException):
         raise failure
     raise OpendataError(f"the publish flow ended {state.type.value}: {state.message}")

@@ -166,9 +166,12 @@ def retrying(
                 if delay is None or not is_transient(error):
                     raise
                 wait = random.uniform(delay * (1 - JITTER), delay * (1 + JITTER))
-                log.warning("%s: %s; retry %d of %d in %.1f s", name, error, number, retries, wait)
-                if on_retry is not None:
+                if on_retry is not None:  # the caller reports it (once)
                     on_retry(name, error, number, wait)
+                else:
+                    log.warning(
+                        "%s: %s; retry %d of %d in %.1f s", name, error, number, retries, wait
+                    )
                 sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -453,9 +456,8 @@ def publish_all(
         try:
             catalog_step(settings.store_url, settings.base_url, names)
         except OpendataError as error:
-            catalog_error = f"catalog not updated: {error}"
-            logger.error(catalog_error)
-            problems.append(catalog_error)
+            catalog_error = f"catalog not updated: {error}"  # RunFailed carries it: the
+            problems.append(catalog_error)  # caller reports it once (CLI, flow)
     if problems:
         raise RunFailed("; ".join(problems), outcomes, catalog_error)
     return outcomes
