@@ -1082,3 +1082,29 @@ def test_the_surrogate_scan_agrees_with_the_json_parser_at_any_block_size(
         finally:
             files.SCAN_BLOCK_BYTES = threshold
     assert found == lone, document
+
+
+def test_spreadsheet_error_values_and_untitled_values_are_named(tmp_path: Path) -> None:
+    """Issue 19, item 2: `#N/A` (a lookup that failed) was published as a name and a value in a
+    column without a title was dropped; each is now a problem naming its cell."""
+    rows = [
+        ["id", "namn", "varde", None],
+        [1, "a", 2, None],
+        [2, "#N/A", 3, None],
+        [3, "c", "#DIV/0!", None],
+        [4, "d", 5, "anteckning"],
+        [5, "e", 6, None],
+    ]
+    home = xlsx_home(tmp_path, _workbook(rows))
+    assert problems(home) == [
+        "prov/sources/data.xlsx, sheet 'Blad', row 3, field namn: spreadsheet-error: cell B3 "
+        "holds the error value #N/A: its formula failed in the spreadsheet, so the cell has no "
+        "value; correct the formula (or its inputs), or clear the cell if the value is missing",
+        "prov/sources/data.xlsx, sheet 'Blad', row 4, field varde: spreadsheet-error: cell C4 "
+        "holds the error value #DIV/0!: its formula failed in the spreadsheet, so the cell has "
+        "no value; correct the formula (or its inputs), or clear the cell if the value is "
+        "missing",
+        "prov/sources/data.xlsx, sheet 'Blad', row 5: untitled-column: cell D5 holds "
+        "'anteckning' in a column without a title in the header, so it belongs to no field; "
+        "give the column a title (and map it), or clear the cell",
+    ]

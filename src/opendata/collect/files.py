@@ -789,6 +789,14 @@ class Unsaved:
         self.formula = formula
 
 
+class ErrorValue:
+    """A cell holding a spreadsheet error value (#N/A, #DIV/0!, #REF!, #VALUE!, …): a formula
+    that failed; its text is no value of the table."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+
 def _check_inflated(path: Path, label: str, limits: Limits) -> None:
     """An xlsx file is a zip: the sizes its parts declare, uncompressed, are checked before
     openpyxl opens it, so that a small file that inflates to gigabytes is refused at once.
@@ -858,7 +866,7 @@ def _coordinate(row: int, column: int) -> str:
 class _Row(NamedTuple):
     number: int
     values: list[Any]  # up to `SheetRows.width` cells
-    beyond: bool  # some cell past that width is not blank
+    beyond: tuple[int, Any] | None  # the first cell past that width that is not blank
     widest: int  # the last column the row's XML names
 
 
@@ -882,7 +890,9 @@ class SheetRows:
         class Parser(WorkSheetParser):  # type: ignore[misc]
             def parse_cell(self, element: Any) -> dict[str, Any]:
                 cell: dict[str, Any] = super().parse_cell(element)
-                if cell["value"] is None:
+                if cell.get("data_type") == "e" and cell["value"] is not None:
+                    cell["value"] = ErrorValue(str(cell["value"]))
+                elif cell["value"] is None:
                     formula = element.find(FORMULA_TAG)
                     if formula is not None:
                         cell["value"] = Unsaved("=" + (formula.text or ""))
@@ -906,12 +916,12 @@ class SheetRows:
                 widest = max((cell["column"] for cell in cells), default=0)
                 width = widest if self.width is None else min(widest, self.width)
                 values: list[Any] = [None] * width
-                beyond = False
+                beyond: tuple[int, Any] | None = None
                 for cell in cells:
                     if cell["column"] <= width:
                         values[cell["column"] - 1] = cell["value"]
-                    elif not _is_blank(cell["value"]):
-                        beyond = True
+                    elif beyond is None and not _is_blank(cell["value"]):
+                        beyond = (cell["column"], cell["value"])
                 yield _Row(number, values, beyond, widest)
 
 
@@ -1061,6 +1071,10 @@ def read_xlsx(
                     continue
                 started = True
                 data_rows += 1
+                if beyond is not None:  # right of the last title: no column of the table
+                    _untitled_value(
+                        f"{place}, row {number}", number, beyond[0] - 1, beyond[1], problems
+                    )
                 if data_rows > limits.rows:
                     raise SourceError(
                         f"{place}: more than {limits.rows:,} rows; " + _raise_limit("rows")
@@ -1068,10 +1082,19 @@ def read_xlsx(
                 origin = f"{place}, row {number}"
                 cells: dict[str, Any] = {}
                 for index, name in enumerate(header):
-                    if not name and index != untitled_at:
-                        continue
                     value = row[index] if index < len(row) else None  # a short row
-                    if isinstance(value, Unsaved):
+                    if not name and index != untitled_at:
+                        if not _is_blank(value) and not isinstance(value, Unsaved):
+                            # as a CSV row with an extra cell: never dropped without a word
+                            _untitled_value(origin, number, index, value, problems)
+                        continue
+                    if isinstance(value, ErrorValue):
+                        failed = _error_value_problem(origin, name, number, index, value)
+                        if problems is None:
+                            raise SourceError(f"{origin}, column {name!r}: {failed.note}")
+                        problems.add(failed)
+                        value = None
+                    elif isinstance(value, Unsaved):
                         unsaved = _unsaved(place, number, index, header, value)
                         if problems is None:
                             raise unsaved
@@ -1258,6 +1281,41 @@ def _unsaved(place: str, number: int, index: int, header: list[str], cell: Unsav
         "not calculate), so its value is unknown; open the file in Excel or LibreOffice and "
         "save it, so that the values are stored"
     )
+
+
+def _error_value_problem(
+    origin: str, name: str, number: int, index: int, cell: ErrorValue
+) -> SourceProblem:
+    ref = _coordinate(number, index + 1)
+    return SourceProblem(
+        "spreadsheet-error",
+        origin,
+        f"cell {ref} holds the error value {cell.code}: its formula failed in the spreadsheet, "
+        "so the cell has no value; correct the formula (or its inputs), or clear the cell if "
+        "the value is missing",
+        f"cellen {ref} har felvärdet {cell.code}: formeln gick fel i kalkylbladet, så cellen "
+        "har inget värde; rätta formeln (eller det den räknar med), eller töm cellen om värdet "
+        "saknas",
+        column=name,
+    )
+
+
+def _untitled_value(
+    origin: str, number: int, index: int, value: Any, problems: SourceProblems | None
+) -> None:
+    ref = _coordinate(number, index + 1)
+    shown_value = _short(value if not isinstance(value, ErrorValue) else value.code)
+    problem = SourceProblem(
+        "untitled-column",
+        origin,
+        f"cell {ref} holds {shown_value} in a column without a title in the header, so it "
+        "belongs to no field; give the column a title (and map it), or clear the cell",
+        f"cellen {ref} har {shown_value} i en kolumn utan rubrik, så den hör inte till något "
+        "fält; ge kolumnen en rubrik (och koppla den), eller töm cellen",
+    )
+    if problems is None:
+        raise SourceError(f"{origin}: {problem.note}")
+    problems.add(problem)
 
 
 def _unsaved_problem(
