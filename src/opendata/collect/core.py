@@ -273,6 +273,7 @@ def _read(
             last_data_row=source.last_data_row,
             stop_at_empty_row=source.stops_at_empty_row,
             untitled="" in _titles_named(source),
+            every_column=source.columns is None,
         )
     if isinstance(source, CsvSource):
         return files.read_csv(

@@ -942,6 +942,7 @@ def read_xlsx(
     last_data_row: int | None = None,
     stop_at_empty_row: bool = True,
     untitled: bool = False,
+    every_column: bool = False,
 ) -> RawSource:
     """The block of rows from `first_data_row` up to the first blank row after the data.
 
@@ -951,6 +952,9 @@ def read_xlsx(
     after a blank row says where it ends instead: `last_data_row` (blank rows above it are
     skipped), or `stop_at_empty_row=False` (to the sheet's last row).
 
+    With `every_column` (the source maps no `columns`: the header is the table), a value in a
+    column without a title is a problem too, as a CSV row's extra cell is; with `columns` the
+    source picks its columns and the others are not read.
     A formula without a saved value or an empty cell inside merged cells is a problem in
     `problems` (the cell is read as empty and the reading goes on); without `problems`, refused.
 
@@ -1071,7 +1075,7 @@ def read_xlsx(
                     continue
                 started = True
                 data_rows += 1
-                if beyond is not None:  # right of the last title: no column of the table
+                if every_column and beyond is not None:  # right of the last title: no column
                     _untitled_value(
                         f"{place}, row {number}", number, beyond[0] - 1, beyond[1], problems
                     )
@@ -1084,7 +1088,7 @@ def read_xlsx(
                 for index, name in enumerate(header):
                     value = row[index] if index < len(row) else None  # a short row
                     if not name and index != untitled_at:
-                        if not _is_blank(value) and not isinstance(value, Unsaved):
+                        if every_column and not _is_blank(value) and not isinstance(value, Unsaved):
                             # as a CSV row with an extra cell: never dropped without a word
                             _untitled_value(origin, number, index, value, problems)
                         continue
