@@ -134,7 +134,7 @@ def version_files(
             yield prefix + path, data
         if save:
             with contextlib.suppress(ConflictError):  # written once, never changed
-                store.create(f"{prefix}{number}/index.html", pointer_page(number))
+                store.create_derived(f"{prefix}{number}/index.html", pointer_page(number))
         else:  # verify: the version's IRI answers with its pointer page
             yield f"{prefix}{number}/index.html", pointer_page(number)
     if entry.get("latest"):

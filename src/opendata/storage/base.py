@@ -164,6 +164,12 @@ class Store(ABC):
         when they return, so this is `write_if_changed` unless a store can do better."""
         return self.write_if_changed(key, data)
 
+    def create_derived(self, key: str, data: bytes) -> bool:
+        """`create` for a file a build makes once and never changes (a version folder's pointer
+        page, whose bytes depend on the version number alone): durable at `sync`, like
+        `write_derived`'s files."""
+        return self.create(key, data)
+
     def sync(self) -> None:
         """Make every `write_derived` so far durable (see there); nothing to do on S3."""
         return None  # S3: durable already

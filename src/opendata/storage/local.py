@@ -11,6 +11,7 @@ ever appears beside published files.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import ctypes
 import fcntl
 import functools
@@ -25,6 +26,7 @@ from pathlib import Path
 from opendata.errors import ConflictError, LostRace, StoreError
 from opendata.storage.base import Store, check_head_size, check_key
 
+FOLDERS_REMEMBERED = 65536
 TEMPORARY = "_private/tmp"  # writes in progress (see the module's docstring)
 UNSYNCED_MOST = 512  # files write_derived leaves for one fsync each at `sync` (see there)
 
@@ -84,6 +86,10 @@ class LocalStore(Store):
         # write_derived's files not yet durable: fsynced one by one at `sync` while they are
         # few (a publish: tens), the whole file system flushed once when many (a full build)
         self._unsynced: builtins.list[Path] | None = []
+        # Folders this store made or found (a full catalog build writes 800,000 files into
+        # 200,000 folders: one mkdir each, not one a file). Forgotten when many, or when one
+        # has gone (`_folder`).
+        self._folders: set[str] = set()
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -185,13 +191,25 @@ class LocalStore(Store):
             raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
 
     def create(self, key: str, data: bytes) -> bool:
+        return self._create(key, data, durable=True)
+
+    def create_derived(self, key: str, data: bytes) -> bool:
+        """As create, without waiting for the disk: `sync` makes it durable (see write_derived)."""
+        written = self._create(key, data, durable=False)
+        if written and self._unsynced is not None:
+            self._unsynced.append(self._path(key))
+            if len(self._unsynced) > UNSYNCED_MOST:
+                self._unsynced = None
+        return written
+
+    def _create(self, key: str, data: bytes, durable: bool) -> bool:
         target = self._path(key)
         try:
             if _same_bytes(target, data):
                 return False  # created before, with these bytes: nothing to stage
         except OSError as error:
             raise StoreError(f"cannot read {key} from {self.root}: {error.strerror}") from None
-        with self._staged(target, data) as staged:
+        with self._staged(target, data, durable) as staged:
             try:
                 os.link(staged, target)
             except FileExistsError:
@@ -206,7 +224,7 @@ class LocalStore(Store):
     def create_file(self, key: str, path: Path) -> bool:
         """`create` from a file on disk, streamed: copied beside the target, then linked."""
         target = self._path(key)
-        with self._temporary(target) as staged:
+        with self._temporary(target) as (staged, _):
             try:
                 shutil.copyfile(path, staged)
                 with staged.open("rb") as stream:
@@ -262,7 +280,7 @@ class LocalStore(Store):
             if current_etag != expected_etag:
                 raise LostRace(f"{key} changed in {self.root} while we were publishing")
             digest = hashlib.sha256()
-            with self._temporary(target) as staged:
+            with self._temporary(target) as (staged, _):
                 try:
                     with staged.open("wb") as stream:
                         for piece in pieces:
@@ -279,7 +297,7 @@ class LocalStore(Store):
     def copy(self, source: str, target: str) -> None:
         """A copy through a temporary file and an atomic rename: readers never see half."""
         source_path, target_path = self._path(source), self._path(target)
-        with self._temporary(target_path) as staged:
+        with self._temporary(target_path) as (staged, _):
             try:
                 shutil.copyfile(source_path, staged)
                 os.chmod(staged, 0o644)
@@ -305,35 +323,51 @@ class LocalStore(Store):
 
     @contextmanager
     def _staged(self, target: Path, data: bytes, durable: bool = True) -> Iterator[Path]:
-        with self._temporary(target) as staged:
+        with self._temporary(target) as (staged, handle):
             try:
-                with staged.open("wb") as stream:
-                    stream.write(data)
-                    if durable:
-                        stream.flush()
-                        os.fsync(stream.fileno())
-                os.chmod(staged, 0o644)
+                view = memoryview(data)
+                while view:  # written through the handle mkstemp gave: no second open
+                    view = view[os.write(handle, view) :]
+                os.fchmod(handle, 0o644)
+                if durable:
+                    os.fsync(handle)
             except OSError as error:
                 raise StoreError(f"cannot write {target}: {error.strerror}") from None
             yield staged
 
     @contextmanager
-    def _temporary(self, target: Path) -> Iterator[Path]:
-        """A new empty file in the private temporary folder, locked by us while it exists; the
-        target's folder is made too (the file is then linked or renamed into it)."""
-        folder = self.root / TEMPORARY
+    def _temporary(self, target: Path) -> Iterator[tuple[Path, int]]:
+        """A new empty file in the private temporary folder (its path and an open handle),
+        locked by us while it exists; the target's folder is made too (the file is then linked
+        or renamed into it)."""
+        folder = f"{self.root}/{TEMPORARY}"
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            folder.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            self._folder(str(target.parent))
+            self._folder(folder)
+            try:
+                handle, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            except FileNotFoundError:  # the folder went since we made it
+                self._folders.discard(folder)
+                self._folder(folder)
+                handle, name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
             fcntl.flock(handle, fcntl.LOCK_EX)
         except OSError as error:
             raise StoreError(f"cannot write {target}: {error.strerror}") from None
         try:
-            yield Path(name)
+            yield Path(name), handle
         finally:
-            Path(name).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # renamed into place: gone already
+                os.unlink(name)
             os.close(handle)
+
+    def _folder(self, folder: str) -> None:
+        """Make the folder (and its parents) unless this store made or found it before."""
+        if folder in self._folders:
+            return
+        os.makedirs(folder, exist_ok=True)
+        if len(self._folders) >= FOLDERS_REMEMBERED:
+            self._folders.clear()
+        self._folders.add(folder)
 
     def leftovers(self, thorough: bool = True) -> Sequence[str]:
         """Temporary files of writers that died (their lock is free) and, when `thorough`, `.tmp-`
@@ -362,8 +396,14 @@ class LocalStore(Store):
     @contextmanager
     def _locked(self, target: Path) -> Iterator[None]:
         """An exclusive lock on the target's folder: no lock files litter the published tree."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(target.parent, os.O_RDONLY)
+        folder = str(target.parent)
+        self._folder(folder)
+        try:
+            descriptor = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:  # removed since we made it: make it again
+            self._folders.discard(folder)
+            self._folder(folder)
+            descriptor = os.open(folder, os.O_RDONLY)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
             yield
@@ -389,17 +429,26 @@ def _lock_free(path: Path) -> bool:
 def _same_bytes(path: Path, data: bytes) -> bool:
     """Whether the file holds exactly `data` (False if there is no file)."""
     try:
-        with path.open("rb") as stream:
-            if os.fstat(stream.fileno()).st_size != len(data):
-                return False
-            view = memoryview(data)
-            for start in range(0, len(data), 2**20):
-                chunk = stream.read(2**20)
-                if chunk != view[start : start + 2**20]:
-                    return False
-            return True
+        descriptor = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
+    try:
+        if os.fstat(descriptor).st_size != len(data):
+            return False
+        view = memoryview(data)
+        for start in range(0, len(data), 2**20):
+            wanted = view[start : start + 2**20]
+            chunk = os.read(descriptor, len(wanted))
+            while len(chunk) < len(wanted):  # a short read: read on to the chunk's end
+                more = os.read(descriptor, len(wanted) - len(chunk))
+                if not more:
+                    return False
+                chunk += more
+            if chunk != wanted:
+                return False
+        return os.read(descriptor, 1) == b""
+    finally:
+        os.close(descriptor)
 
 
 def _same_file_bytes(first: Path, second: Path) -> bool:
