@@ -91,7 +91,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -374,6 +374,9 @@ class _Builder:
         self.catalog = catalog
         self.base = str(catalog["homepage"])
         self.publisher = publisher
+        # What `describe` gives every version of a dataset, made once for all of them
+        # (`versions_documents`): its statements' predicates and objects.
+        self.described: list[tuple[URIRef, Node]] | None = None
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -590,6 +593,10 @@ class _Builder:
         own (data.europa.eu's MQA), so it carries all of these too; catalog.json keeps one set of
         metadata per dataset (the latest descriptor's), which is what a version repeats."""
         g = self.graph
+        if self.described is not None:  # made once for the dataset: the node's statements
+            for predicate, obj in self.described:
+                g.add((node, predicate, obj))
+            return
         g.add((node, DCT.publisher, self.publisher))
         g.add((node, DCT.language, self.language("sv")))
         g.add((node, DCT.accessRights, PUBLIC))
@@ -941,18 +948,34 @@ def version_triples(
     The harvest pages list only the dataset; this is what its dct:hasVersion links lead to."""
     builder = _Builder(catalog, publisher_iri(publisher))
     builder.add_publisher(str(entry.get("publisher") or catalog.get("publisher") or ""))
-    home = f"{builder.base}datasets/{entry['name']}/"
-    versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
-    previous: URIRef | None = None
-    for version in versions:
+    for version, previous in _versions_in_order(entry):
         if version["version"] == number:
-            node = builder.version(entry, home, version, previous)
-            builder.graph.add((iri(home), DCAT.hasVersion, node))
-            builder.graph.add((iri(home), DCT.hasVersion, node))
+            _version_of(builder, entry, version, previous)
             return builder.graph
-        if version["status"] == Status.PUBLISHED:
-            previous = iri(f"{home}{version['version']}/")
     raise KeyError(f"{entry['name']} has no version {number}")
+
+
+def _versions_in_order(
+    entry: CatalogEntry,
+) -> Iterator[tuple[CatalogVersion, str | None]]:
+    """Each version in version order, with the published version before it (None: none)."""
+    versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
+    previous: str | None = None
+    for version in versions:
+        yield version, previous
+        if version["status"] == Status.PUBLISHED:
+            previous = str(version["version"])
+
+
+def _version_of(
+    builder: _Builder, entry: CatalogEntry, version: CatalogVersion, previous: str | None
+) -> None:
+    """The version's statements, and the dataset's dcat:hasVersion to it."""
+    home = f"{builder.base}datasets/{entry['name']}/"
+    before = None if previous is None else iri(f"{home}{previous}/")
+    node = builder.version(entry, home, version, before)
+    builder.graph.add((iri(home), DCAT.hasVersion, node))
+    builder.graph.add((iri(home), DCT.hasVersion, node))
 
 
 def version_documents(
@@ -960,12 +983,38 @@ def version_documents(
 ) -> dict[str, bytes]:
     """The version's document in the three syntaxes, by the path beside the dataset's page
     (`<version>.rdf`, `.ttl`, `.jsonld`), in sorted order: the same entry gives the same bytes."""
-    texts = _serialize(version_triples(catalog, entry, number, publisher))
-    texts["json-ld"] = _join_jsonld(texts["json-ld"], [])  # nodes sorted: the same bytes
+    return _documents(number, _serialize(version_triples(catalog, entry, number, publisher)))
+
+
+def versions_documents(
+    catalog: Catalog, entry: CatalogEntry, publisher: str | None = None
+) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Every version's `version_documents` (the same bytes), made together: what the versions
+    share (the publisher, and `describe`'s contact point, places, themes, period, ...) is built
+    and converted once for the dataset, not once a version."""
+    agent = publisher_iri(publisher)
+    shared = _Builder(catalog, agent)
+    shared.add_publisher(str(entry.get("publisher") or catalog.get("publisher") or ""))
+    home = f"{shared.base}datasets/{entry['name']}/"
+    stand_in = URIRef(f"{home}#version")  # the node describe's statements are made on
+    shared.describe(stand_in, entry, home)
+    described = [(URIRef(str(p)), o) for s, p, o in shared.graph if s == stand_in]
+    terms = _ox_triples(t for t in shared.graph if t[0] != stand_in)
+    made: dict[tuple[ox.Triple, ...], str] = {}  # the terms' JSON-LD nodes, made once
+    for version, previous in _versions_in_order(entry):
+        builder = _Builder(catalog, agent)
+        builder.described = described
+        _version_of(builder, entry, version, previous)
+        number = str(version["version"])
+        yield number, _documents(number, _serialize(builder.graph, terms, made=made))
+
+
+def _documents(number: str, texts: _Texts) -> dict[str, bytes]:
     stem = version_page(number).removesuffix(".html")
     return {
-        f"{stem}{suffix}": texts[syntax].encode("utf-8")
-        for syntax, suffix in VERSION_SUFFIXES.items()
+        f"{stem}.rdf": texts.xml.encode("utf-8"),
+        f"{stem}.ttl": texts.turtle.encode("utf-8"),
+        f"{stem}.jsonld": _join_jsonld(texts.jsonld, []).encode("utf-8"),
     }
 
 
@@ -1177,18 +1226,13 @@ def dataset_rdf(
     shared_lines = sorted({line for line in shared_text.splitlines() if line})
     return DatasetRdf(
         key=key,
-        xml=_xml_body(texts["xml"]),
-        turtle=_turtle_body(texts["turtle"]),
-        jsonld=_jsonld_nodes(texts["json-ld"]),
+        xml=_xml_body(texts.xml),
+        turtle=_turtle_body(texts.turtle),
+        jsonld=texts.jsonld,
         shared=tuple(shared_lines),
     )
 
 
-_OX_FORMATS = {
-    "xml": ox.RdfFormat.RDF_XML,
-    "turtle": ox.RdfFormat.TURTLE,
-    "json-ld": ox.RdfFormat.JSON_LD,
-}
 _PREFIX_IRIS = {prefix: str(namespace) for prefix, namespace in DOCUMENT_PREFIXES.items()}
 # Oxigraph's RDF/XML declares the ITS namespace (for rdf:dir) in every document.
 _XML_NAMESPACES = {**_PREFIX_IRIS, "its": "http://www.w3.org/2005/11/its"}
@@ -1228,14 +1272,31 @@ def _ox_text(triples: Iterable[ox.Triple], syntax: ox.RdfFormat) -> str:
     return (ox.serialize(triples, format=syntax, prefixes=_PREFIX_IRIS) or b"").decode("utf-8")
 
 
+@dataclass(frozen=True)
+class _Texts:
+    """Triples as written: RDF/XML and Turtle documents, and the JSON-LD node objects (each a
+    line, see _jsonld_lines) that _join_jsonld makes a document of."""
+
+    xml: str = ""
+    turtle: str = ""
+    jsonld: tuple[str, ...] = ()
+
+
 def _serialize(
     triples: Iterable[Triple],
     parsed: Iterable[ox.Triple] = (),
     syntaxes: Iterable[str] = _SYNTAXES,
-) -> dict[str, str]:
-    """The triples (and `parsed`, already Oxigraph's) in each of `syntaxes`, with our prefixes."""
+    made: dict[tuple[ox.Triple, ...], str] | None = None,
+) -> _Texts:
+    """The triples (and `parsed`, already Oxigraph's) in each of `syntaxes`, with our prefixes
+    (`made`: see _jsonld_lines)."""
     ordered = sorted({*_ox_triples(triples), *parsed}, key=str)
-    return {syntax: _ox_text(ordered, _OX_FORMATS[syntax]) for syntax in syntaxes}
+    wanted = set(syntaxes)
+    return _Texts(
+        xml=_ox_text(ordered, ox.RdfFormat.RDF_XML) if "xml" in wanted else "",
+        turtle=_ox_text(ordered, ox.RdfFormat.TURTLE) if "turtle" in wanted else "",
+        jsonld=_jsonld_lines(ordered, made) if "json-ld" in wanted else (),
+    )
 
 
 _XMLNS = re.compile(r'xmlns:([A-Za-z0-9_.-]+)="([^"]*)"')
@@ -1270,21 +1331,60 @@ def _turtle_body(text: str) -> str:
     return body + "\n" if body else ""
 
 
-def _jsonld_nodes(text: str) -> tuple[str, ...]:
-    """The node objects of a JSON-LD document Oxigraph wrote (expanded; its values in the order
-    of the sorted triples), compacted with our prefixes, sorted by @id, each as it stands in the
-    joined document's @graph list."""
-    document = json.loads(text)
-    if isinstance(document, dict) and isinstance(document.get("@graph"), list):
-        nodes = document["@graph"]
-    elif isinstance(document, dict):
-        node = {k: v for k, v in document.items() if k != "@context"}
-        nodes = [node] if node else []
-    else:
-        nodes = document
-    ordered = sorted((_compact_node(node) for node in nodes), key=lambda n: str(n.get("@id")))
+def _jsonld_lines(
+    ordered: Iterable[ox.Triple], made: dict[tuple[ox.Triple, ...], str] | None = None
+) -> tuple[str, ...]:
+    """The triples (sorted: a subject's statements together) as JSON-LD node objects with our
+    prefixes, sorted by @id, each as it stands in a document's @graph list: what Oxigraph's
+    expanded JSON-LD, compacted by _compact_node, gives, without writing and parsing it.
+    `made` keeps the lines made, by their triples, for the next document (the terms that
+    a dataset's versions share)."""
+    groups: dict[str, list[ox.Triple]] = {}
+    for triple in ordered:
+        if not isinstance(triple.subject, ox.NamedNode):
+            raise TypeError(f"the DCAT graphs have no blank nodes: {triple}")
+        subject = triple.subject.value
+        group = groups.get(subject)
+        if group is None:
+            groups[subject] = [triple]
+        else:
+            group.append(triple)
+    lines = []
+    for subject in sorted(groups):
+        statements = tuple(groups[subject])
+        line = None if made is None else made.get(statements)
+        if line is None:
+            line = _jsonld_line(subject, statements)
+            if made is not None:
+                made[statements] = line
+        lines.append(line)
+    return tuple(lines)
+
+
+def _jsonld_line(subject: str, statements: Iterable[ox.Triple]) -> str:
+    node: dict[str, list[dict[str, str]]] = {}
+    for triple in statements:
+        obj = triple.object
+        value: dict[str, str]
+        if isinstance(obj, ox.NamedNode):
+            value = {"@id": obj.value}
+        elif not isinstance(obj, ox.Literal):
+            raise TypeError(f"the DCAT graphs hold IRIs and literals only: {triple}")
+        elif obj.language:
+            value = {"@language": obj.language, "@value": obj.value}
+        elif obj.datatype.value != _XSD_STRING:
+            value = {"@type": obj.datatype.value, "@value": obj.value}
+        else:
+            value = {"@value": obj.value}
+        values = node.get(triple.predicate.value)
+        if values is None:
+            node[triple.predicate.value] = [value]
+        else:
+            values.append(value)
+    compact: dict[str, Any] = {"@id": subject}
+    compact.update(_compact_node(node))
     # one line a node: json's C encoder (indent= takes the pure-Python one, 10 times slower)
-    return tuple("    " + json.dumps(node, sort_keys=True, ensure_ascii=False) for node in ordered)
+    return "    " + json.dumps(compact, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -1341,11 +1441,11 @@ def catalog_pages(
         texts = _serialize(page_graph, parsed, [syntax])
         parts = [fragments[name] for name in names]
         if syntax == "xml":
-            text = _join_xml(texts["xml"], [part.xml for part in parts])
+            text = _join_xml(texts.xml, [part.xml for part in parts])
         elif syntax == "turtle":
-            text = _join_turtle(texts["turtle"], [part.turtle for part in parts])
+            text = _join_turtle(texts.turtle, [part.turtle for part in parts])
         else:
-            text = _join_jsonld(texts["json-ld"], [n for part in parts for n in part.jsonld])
+            text = _join_jsonld(texts.jsonld, [n for part in parts for n in part.jsonld])
         files[page_key(paging.number if paging else 1, syntax)] = text.encode("utf-8")
     return files
 
@@ -1392,10 +1492,11 @@ def _join_turtle(document: str, bodies: list[str]) -> str:
     return prefixes + "".join("\n" + body for body in [_turtle_body(document), *bodies] if body)
 
 
-def _join_jsonld(document: str, nodes: list[str]) -> str:
+def _join_jsonld(own: Sequence[str], nodes: list[str]) -> str:
+    """A JSON-LD document of node lines (_jsonld_lines): `own`, then `nodes`."""
     context = {prefix: str(ns) for prefix, ns in sorted(DOCUMENT_PREFIXES.items())}
     head = json.dumps({"@context": context, "@graph": []}, indent=2, sort_keys=True)
-    items = [*_jsonld_nodes(document), *nodes]
+    items = [*own, *nodes]
     if not items:
         return head + "\n"
     assert head.endswith("[]\n}")

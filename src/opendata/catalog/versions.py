@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from opendata.catalog.dcat import CODE as DCAT_CODE
-from opendata.catalog.dcat import fragment_key, version_documents, version_page
+from opendata.catalog.dcat import fragment_key, version_page, versions_documents
 from opendata.catalog.pages import DCAT_FILES, _common, environment
 from opendata.errors import ConflictError
 from opendata.state import Catalog, CatalogEntry, SemVer, Status
@@ -126,11 +126,10 @@ def version_files(
     if kept is not None and kept.decode("utf-8", "replace").strip() == json.dumps(key):
         return
     prefix = f"datasets/{name}/"
-    for version in entry.get("versions") or []:
-        number = str(version["version"])
+    for number, documents in versions_documents(catalog, entry):
         page = render_version_page(catalog, entry, number)
         yield prefix + version_page(number), page.encode("utf-8")
-        for path, data in version_documents(catalog, entry, number).items():
+        for path, data in documents.items():
             yield prefix + path, data
         if save:
             with contextlib.suppress(ConflictError):  # written once, never changed
