@@ -64,6 +64,8 @@ KINDS = {
     "formula-like-text": "text som liknar en formel / text that looks like a formula",
     "non-finite-number": "tal som inte är ändligt / a number that is not finite",
     "integer-out-of-range": "för stort heltal / integer too large",
+    "number-underflow": "för litet tal / number too close to zero",
+    "dropped-sign": "tecken som skulle försvinna / a sign that would be dropped",
     "source-error": "filen kan inte läsas / the file cannot be read",
 }
 

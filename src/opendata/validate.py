@@ -45,6 +45,8 @@ CELL_ERRORS = (
     "constraint-error",
     "non-finite-number",
     "integer-out-of-range",
+    "number-underflow",
+    "dropped-sign",
     "formula-like-text",
 )
 LISTED_PER_TYPE = 100
@@ -556,6 +558,24 @@ def _what(
             f"{quoted} is beyond ±1.8e308, the largest number the JSON and Parquet copies hold "
             "(it would become infinite); check the value, or make the field a string",
         )
+    if code == "number-underflow":
+        return Text(
+            f"{quoted} ligger närmare noll än ±2,2e-308, det minsta tal som JSON- och "
+            "Parquet-kopiorna rymmer (det skulle publiceras som 0); kontrollera värdet, eller "
+            "gör fältet till text",
+            f"{quoted} is closer to zero than ±2.2e-308, the smallest number the JSON and "
+            "Parquet copies hold (it would be published as 0); check the value, or make the "
+            "field a string",
+        )
+    if code == "dropped-sign":
+        return Text(
+            f"{quoted} har ett tecken som `bareNumber: false` tar bort tillsammans med texten "
+            "runt talet (ett annat minus än '-', parenteser för ett negativt tal, ett minus "
+            "efter talet), så talet skulle publiceras som positivt; skriv talet med '-' först",
+            f"{quoted} has a sign that `bareNumber: false` drops with the text around the "
+            "number (a minus other than '-', parentheses for a negative, a trailing minus), so "
+            "it would be published as positive; write the number with a leading '-'",
+        )
     if code == "integer-out-of-range":
         return Text(
             f"{quoted} ligger utanför de 64-bitars heltal (±9 223 372 036 854 775 807) som JSON- "
@@ -643,6 +663,21 @@ INTEGER_NOTE = (
     "beyond the 64-bit integers (±9,223,372,036,854,775,807) that the JSON and Parquet copies "
     "hold: make the field a string if this is an identifier"
 )
+UNDERFLOW_NOTE = (
+    "closer to zero than ±2.2e-308, the smallest number the JSON and Parquet copies hold (it "
+    "would be published as 0): check the value, or make the field a string"
+)
+DROPPED_SIGN_NOTE = (
+    "has a sign that `bareNumber: false` would drop with the text around the number (a minus "
+    "other than '-', parentheses for a negative, a trailing minus): write the number with '-'"
+)
+# bareNumber false drops what stands before the first digit (but '-') and after the last:
+# with it a minus other than ASCII's (U+2212, dashes, full-width), an accounting negative's
+# parentheses or a trailing minus, and the number would be published as positive.
+_MINUS_LIKE = "\\x{2010}-\\x{2015}\\x{2212}\\x{FE63}\\x{FF0D}"
+DROPPED_SIGN = (
+    f"^[^0-9-]*[({_MINUS_LIKE}][^0-9]*[0-9]|[0-9][^0-9]*[-{_MINUS_LIKE}][^0-9]*$"
+)
 FORMULA_NOTE = (
     "starts with {!r}, so a spreadsheet that opens the published CSV runs it as a formula (CSV "
     "injection): remove the leading character, or mark the field "
@@ -674,18 +709,39 @@ def _rules(table: Table) -> list[_Rule]:
         name = field_["name"]
         cell = quote_identifier(name)
         kind = field_.get("type", "string")
+        if kind in ("number", "integer") and field_.get("bareNumber") is False:
+            condition = (
+                f"CASE WHEN {cell} = '' OR ord({cell}) BETWEEN 48 AND 57 AND "
+                f"ord(right({cell}, 1)) BETWEEN 48 AND 57 THEN false "
+                f"ELSE regexp_matches({cell}, {quote_literal(DROPPED_SIGN)}) END"
+            )
+            rules.append(_Rule("dropped-sign", name, condition))
         if kind == "number":
             try:
-                exact = (
-                    f"coalesce(NOT isfinite({checks.typed_sql(field_, cell, table.schema)}), false)"
+                typed = checks.typed_sql(field_, cell, table.schema)
+                exact = f"coalesce(NOT isfinite({typed}), false)"
+                zero = (
+                    f"coalesce({typed} = 0 AND "
+                    f"regexp_matches(regexp_extract({cell}, '^[^eE]*'), '[1-9]'), false)"
                 )
             except Exception:  # a field the engine cannot read: the text decides
                 exact = f"regexp_matches({cell}, {quote_literal(NON_FINITE)})"
+                zero = (
+                    f"coalesce(TRY_CAST({cell} AS DOUBLE) = 0 AND "
+                    f"regexp_matches(regexp_extract({cell}, '^[^eE]*'), '[1-9]'), false)"
+                )
             condition = (
                 f"CASE WHEN {cell} = '' OR isfinite(TRY_CAST({cell} AS DOUBLE)) THEN false "
                 f"ELSE {exact} END"
             )
             rules.append(_Rule("non-finite-number", name, condition))
+            # A number too small for a double (1e-400) would be published as 0: the cheap test
+            # lets through only cells with a negative exponent or hundreds of characters.
+            condition = (
+                f"CASE WHEN NOT (contains({cell}, 'e-') OR contains({cell}, 'E-') OR "
+                f"strlen({cell}) > 300) THEN false ELSE {zero} END"
+            )
+            rules.append(_Rule("number-underflow", name, condition))
         elif kind == "integer":
             with contextlib.suppress(Exception):  # a field the engine cannot read: no rule
                 exact = _out_of_range(field_, cell, table)
@@ -768,6 +824,10 @@ def _domain_errors(
 
 
 def _note(code: str, cell: str) -> str:
+    if code == "number-underflow":
+        return UNDERFLOW_NOTE
+    if code == "dropped-sign":
+        return DROPPED_SIGN_NOTE
     if code == "non-finite-number":
         if re.match(NON_FINITE, cell):
             return NON_FINITE_NOTE

@@ -678,8 +678,7 @@ class Shaper:
                 continue
             column = strip(column)
             if self.decimal_comma and name in self.numeric:
-                for old, new in (("\u00a0", ""), (" ", ""), (",", ".")):
-                    column = pc.replace_substring(column, old, new)
+                column = decimal_comma(column)
             if first_control_character(column) is not None:
                 self._control_characters(name, column, origins)
             if not _all_ascii(column):
@@ -951,3 +950,25 @@ def _require_headers(
             raise SourceError(
                 f"{where}: {key}: column {header!r} is not in {label} (columns: {shown}){note}"
             )
+
+
+# Swedish numbers: a decimal comma, and digits grouped in threes by a space (or a no-break or
+# narrow no-break space). A space anywhere else ("3 25") is not a group: such a cell is left as
+# it is, and validation names it as no number, instead of reading it as 325.
+_GROUP_SPACES = "[ \u00a0\u202f]"
+_GROUPED_NUMBER = (
+    f"^[^0-9]*[0-9]{{1,3}}(?:{_GROUP_SPACES}[0-9]{{3}})+(?:,[0-9]*)?(?:[eE][+-]?[0-9]+)?[^0-9]*$"
+)
+
+
+def decimal_comma(column: Any) -> Any:
+    """The cells of a numeric column written with a decimal comma, as Table Schema numbers:
+    group spaces removed where they separate groups of three digits, the comma a point."""
+    converted = column
+    for old, new in (("\u00a0", ""), ("\u202f", ""), (" ", ""), (",", ".")):
+        converted = pc.replace_substring(converted, old, new)
+    spaced = pc.match_substring_regex(column, _GROUP_SPACES)
+    grouped = pc.match_substring_regex(column, _GROUPED_NUMBER)
+    misplaced = pc.fill_null(pc.and_(spaced, pc.invert(grouped)), False)
+    return pc.if_else(misplaced, column, converted)
+
