@@ -675,9 +675,7 @@ DROPPED_SIGN_NOTE = (
 # with it a minus other than ASCII's (U+2212, dashes, full-width), an accounting negative's
 # parentheses or a trailing minus, and the number would be published as positive.
 _MINUS_LIKE = "\\x{2010}-\\x{2015}\\x{2212}\\x{FE63}\\x{FF0D}"
-DROPPED_SIGN = (
-    f"^[^0-9-]*[({_MINUS_LIKE}][^0-9]*[0-9]|[0-9][^0-9]*[-{_MINUS_LIKE}][^0-9]*$"
-)
+DROPPED_SIGN = f"^[^0-9-]*[({_MINUS_LIKE}][^0-9]*[0-9]|[0-9][^0-9]*[-{_MINUS_LIKE}][^0-9]*$"
 FORMULA_NOTE = (
     "starts with {!r}, so a spreadsheet that opens the published CSV runs it as a formula (CSV "
     "injection): remove the leading character, or mark the field "

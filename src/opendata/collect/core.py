@@ -971,4 +971,3 @@ def decimal_comma(column: Any) -> Any:
     grouped = pc.match_substring_regex(column, _GROUPED_NUMBER)
     misplaced = pc.fill_null(pc.and_(spaced, pc.invert(grouped)), False)
     return pc.if_else(misplaced, column, converted)
-
