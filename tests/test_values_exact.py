@@ -25,6 +25,7 @@ from tests.test_hostile_input import (
     EXAMPLES,
     collect,
     csv_home,
+    make_home,
     problems,
     scratch,
     staged_table,
@@ -211,3 +212,44 @@ def test_a_space_that_is_no_group_is_named_with_the_cell_as_written(tmp_path: Pa
     assert result.returncode == 1, result.stderr
     assert "row 2, column 'varde': '3 25' is not a number" in result.stdout
     assert "row 3" not in result.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# Workbooks that are no plain .xlsx are named as what they are (issue 19, item 4)
+
+WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
+
+
+def _workbook_home(root: Path, fixture: str) -> Path:
+    source = "{kind: xlsx, path: sources/data.xlsx, sheet: Data, header_row: 1}"
+    return make_home(root, source, {"sources/data.xlsx": (WORKBOOKS / fixture).read_bytes()})
+
+
+def test_a_password_protected_workbook_is_named_so(tmp_path: Path) -> None:
+    result = run_cli(["validate", "prov"], _workbook_home(tmp_path, "password-protected.xlsx"))
+    assert result.returncode == 1, result.stderr
+    assert (
+        "prov/sources/data.xlsx: the workbook is password-protected (encrypted), so it cannot "
+        "be read; save a copy without a password" in result.stderr + result.stdout
+    )
+    assert "zip" not in result.stderr + result.stdout
+
+
+def test_a_strict_open_xml_workbook_is_named_so(tmp_path: Path) -> None:
+    result = run_cli(["validate", "prov"], _workbook_home(tmp_path, "strict-open-xml.xlsx"))
+    assert result.returncode == 1, result.stderr
+    output = result.stderr + result.stdout
+    assert "prov/sources/data.xlsx: the workbook is saved as 'Strict Open XML Spreadsheet'" in (
+        output
+    )
+    assert "sheets:" not in output
+
+
+def test_an_xls_workbook_is_named_so(tmp_path: Path) -> None:
+    # a compound file without an encrypted package: what Excel 97–2003 saves
+    compound = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "Workbook".encode("utf-16-le")
+    source = "{kind: xlsx, path: sources/data.xlsx, sheet: Data, header_row: 1}"
+    home = make_home(tmp_path, source, {"sources/data.xlsx": compound})
+    result = run_cli(["validate", "prov"], home)
+    assert result.returncode == 1, result.stderr
+    assert "an Excel 97–2003 workbook (.xls), not .xlsx" in result.stderr + result.stdout

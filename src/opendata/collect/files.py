@@ -797,16 +797,46 @@ class ErrorValue:
         self.code = code
 
 
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file (CFB)
+# A stream's name in a compound file's directory is UTF-16LE.
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_STRICT_NAMESPACE = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+
+
 def _check_inflated(path: Path, label: str, limits: Limits) -> None:
     """An xlsx file is a zip: the sizes its parts declare, uncompressed, are checked before
     openpyxl opens it, so that a small file that inflates to gigabytes is refused at once.
-    (zipfile never inflates a part beyond its declared size: a lying header fails its CRC.)"""
+    (zipfile never inflates a part beyond its declared size: a lying header fails its CRC.)
+    What is not a workbook openpyxl reads is named first: a password-protected workbook (Excel
+    keeps it encrypted in a compound file, not a zip), an Excel 97–2003 .xls, and a workbook
+    saved as Strict Open XML (whose sheets openpyxl does not see)."""
     import zipfile
 
     try:
+        with path.open("rb") as stream:
+            head = stream.read(len(_OLE2_MAGIC))
+            encrypted = head == _OLE2_MAGIC and _holds(stream, _ENCRYPTED_PACKAGE)
+    except OSError as error:
+        raise SourceError(f"{label}: cannot be read ({error.strerror})") from None
+    if head == _OLE2_MAGIC:
+        if encrypted:
+            raise SourceError(
+                f"{label}: the workbook is password-protected (encrypted), so it cannot be "
+                "read; save a copy without a password (in Excel: File > Info > Protect "
+                "Workbook > Encrypt with Password, clear the password) and deliver that"
+            )
+        raise SourceError(
+            f"{label}: an Excel 97–2003 workbook (.xls), not .xlsx; open it and save it as "
+            "'Excel Workbook (*.xlsx)'"
+        )
+    try:
         with zipfile.ZipFile(path) as archive:
             inflated = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
+            strict = False
+            if inflated <= limits.inflated_bytes and "xl/workbook.xml" in archive.namelist():
+                with archive.open("xl/workbook.xml") as part:
+                    strict = _STRICT_NAMESPACE in part.read(64 * 1024)
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as error:
         raise SourceError(f"{label}: not a readable .xlsx workbook ({error})") from None
     if inflated > limits.inflated_bytes:
         raise SourceError(
@@ -814,6 +844,21 @@ def _check_inflated(path: Path, label: str, limits: Limits) -> None:
             f"{limits.inflated_bytes:,} (a compressed file that expands this much is refused "
             "before it is read); " + _raise_limit("inflated_bytes")
         )
+    if strict:
+        raise SourceError(
+            f"{label}: the workbook is saved as 'Strict Open XML Spreadsheet', which cannot be "
+            "read here; open it and save it as 'Excel Workbook (*.xlsx)'"
+        )
+
+
+def _holds(stream: Any, needle: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether the rest of the stream holds `needle`, read a chunk at a time."""
+    tail = b""
+    while block := stream.read(chunk):
+        if needle in tail + block:
+            return True
+        tail = block[-(len(needle) - 1) :]
+    return False
 
 
 _MERGE = re.compile(
