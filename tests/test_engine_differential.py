@@ -527,7 +527,7 @@ def test_typed_sql_matches_frictionless_values(data: Any) -> None:
 
 PATTERN_TOKENS = [
     "a", "b", "å", "1", "١", ".", "\\d", "\\D", "\\w", "\\W", "\\s", "\\S", "[a-c]", "[^a]", "[\\d\\s]",
-    "[\\w.-]", "|", "(", ")", "(?:", "*", "+", "?", "{2}", "{,2}", "{1,}", "{,}", "*?", "\\.", "\\n", " ", "]", "{",
+    "[\\w.-]", "|", "(", ")", "(?:", "*", "+", "?", "{2}", "{,2}", "{1,}", "{,}", "*?", "\\.", "\\n", " ", "]", "{", "^", "$",
 ]  # fmt: skip
 PATTERN_DB = connect()  # one connection for the many small pattern queries
 TEXT_CHARS = [

@@ -66,6 +66,7 @@ KINDS = {
     "integer-out-of-range": "för stort heltal / integer too large",
     "number-underflow": "för litet tal / number too close to zero",
     "dropped-sign": "tecken som skulle försvinna / a sign that would be dropped",
+    "pattern-timeout": "mönster som tar för lång tid / a pattern that takes too long",
     "source-error": "filen kan inte läsas / the file cannot be read",
 }
 

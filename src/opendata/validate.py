@@ -47,6 +47,7 @@ CELL_ERRORS = (
     "integer-out-of-range",
     "number-underflow",
     "dropped-sign",
+    "pattern-timeout",
     "formula-like-text",
 )
 LISTED_PER_TYPE = 100
@@ -558,6 +559,18 @@ def _what(
             f"{quoted} is beyond ±1.8e308, the largest number the JSON and Parquet copies hold "
             "(it would become infinite); check the value, or make the field a string",
         )
+    if code == "pattern-timeout":
+        pattern = str((schema_field.get("constraints") or {}).get("pattern", ""))
+        return Text(
+            f"mönstret {pattern!r} tog mer än {PATTERN_SECONDS:g} s på cellen {quoted} (det "
+            "backtrackar: vissa mönster tar timmar på en lång text), så kolumnen kontrollerades "
+            "inte vidare; skriv mönstret utan nästlade upprepningar, eller så att det går att "
+            "översätta till RE2 (inga lookarounds eller bakåtreferenser)",
+            f"the pattern {pattern!r} took more than {PATTERN_SECONDS:g} s on the cell {quoted} "
+            "(it backtracks: some patterns take hours on a long text), so the column was not "
+            "checked further; write the pattern without nested repetition, or so that it "
+            "translates to RE2 (no lookarounds or backreferences)",
+        )
     if code == "number-underflow":
         return Text(
             f"{quoted} ligger närmare noll än ±2,2e-308, det minsta tal som JSON- och "
@@ -874,14 +887,17 @@ def _verdicts(name: str, rows: int, errors: Any, only: str | None = None) -> Any
 
 def _frictionless_verdict(con: Any, table: Table, scratch: Path | None) -> Any:
     """A schema the fast path does not cover: frictionless validates the staged rows itself
-    (foreign keys are checked across the package separately)."""
+    (foreign keys are checked across the package separately), except the string fields'
+    patterns: frictionless matches them with Python's backtracking `re`, in which one pattern
+    on one long cell can run for hours, so they are checked here, bounded (_pattern_verdict)."""
     import tempfile
 
     from frictionless import Dialect, Resource, Schema
 
+    without, patterns = _without_patterns(table.schema)
     with tempfile.TemporaryDirectory(prefix="opendata-frictionless-", dir=scratch) as folder:
         path = _export_csv(con, table, Path(folder))
-        schema = {k: v for k, v in table.schema.items() if k != "foreignKeys"}
+        schema = {k: v for k, v in without.items() if k != "foreignKeys"}
         resource = Resource(
             path=path.name,
             basepath=str(path.parent),
@@ -889,7 +905,109 @@ def _frictionless_verdict(con: Any, table: Table, scratch: Path | None) -> Any:
             dialect=Dialect.from_descriptor(DIALECT),
         )
         result = resource.validate(limit_errors=10**9)
-        return _verdicts(table.name, table.row_count, result.tasks[0].errors)
+        verdict = _verdicts(table.name, table.row_count, result.tasks[0].errors)
+    for field_, pattern in patterns:
+        listed, counts = _pattern_verdict(con, table, field_, pattern)
+        verdict.errors.extend(listed)
+        for code, count in counts.items():
+            verdict.counts[code] = verdict.counts.get(code, 0) + count
+    return verdict
+
+
+# A pattern that RE2 cannot run (a lookaround, a backreference) is matched by the `regex`
+# module, which has Python's syntax and a time limit: past it on one cell, that cell is a
+# problem and the field's other cells are not matched (each might take as long).
+PATTERN_SECONDS = 2.0
+PATTERN_TIMEOUT_NOTE = (
+    "the pattern {!r} took more than {:g} s on this cell (it backtracks: some patterns take "
+    "hours on a long text), so the column was not checked further: write the pattern without "
+    "nested repetition, or so that it translates to RE2 (no lookarounds or backreferences)"
+)
+
+
+def _without_patterns(
+    schema: dict[str, Any],
+) -> tuple[dict[str, Any], list[tuple[dict[str, Any], str]]]:
+    """The schema without its string fields' pattern constraints, and those fields' patterns."""
+    fields = schema.get("fields")
+    if not isinstance(fields, list):
+        return schema, []
+    kept: list[Any] = []
+    patterns: list[tuple[dict[str, Any], str]] = []
+    for field_ in fields:
+        constraints = field_.get("constraints") if isinstance(field_, dict) else None
+        pattern = constraints.get("pattern") if isinstance(constraints, dict) else None
+        if (
+            isinstance(field_, dict)
+            and isinstance(constraints, dict)
+            and isinstance(pattern, str)
+            and field_.get("type", "string") == "string"
+            and field_.get("format", "default") == "default"
+        ):
+            others = {k: v for k, v in constraints.items() if k != "pattern"}
+            kept.append({**field_, "constraints": others})
+            patterns.append((field_, pattern))
+        else:
+            kept.append(field_)
+    return {**schema, "fields": kept}, patterns
+
+
+def _pattern_verdict(
+    con: Any, table: Table, field_: dict[str, Any], pattern: str
+) -> tuple[list[Any], dict[str, int]]:
+    """The cells of one string field that do not match its pattern, as frictionless reports
+    them (constraint-error), in linear time with RE2 where the pattern translates, else with a
+    time limit a cell (pattern-timeout)."""
+    from opendata.engine import checks
+
+    name = str(field_["name"])
+    cell = quote_identifier(name)
+    source = f"read_parquet({quote_literal(str(table.path))})"
+    missing = checks.missing_values(field_, table.schema)
+    present = f"NOT ({cell} IN (SELECT unnest(?::VARCHAR[])))" if missing else "true"
+    note = f'constraint "pattern" is "{pattern}"'
+    try:
+        translated = checks.re2_pattern(pattern)
+    except checks.Inexpressible:
+        translated = None
+    listed: list[Any] = []
+    if translated is not None:
+        condition = f"{present} AND NOT regexp_matches({cell}, {quote_literal(translated)})"
+        params = [missing] if missing else []
+        (total,) = con.execute(
+            f"SELECT count(*) FROM {source} WHERE {condition}", params
+        ).fetchall()[0]
+        for row, text in con.execute(
+            f"SELECT {POSITION}, {cell} FROM {source} WHERE {condition} "
+            f"ORDER BY {POSITION} LIMIT {LISTED_PER_TYPE}",
+            params,
+        ).fetchall():
+            listed.append(checks.Violation("constraint-error", int(row), name, str(text), note))
+        return listed, {"constraint-error": int(total)} if total else {}
+    import regex
+
+    compiled = regex.compile(f"^{pattern}$", regex.VERSION0)
+    wrong = 0
+    result = con.execute(f"SELECT {POSITION}, {cell} FROM {source} ORDER BY {POSITION}")
+    while batch := result.fetchmany(10_000):
+        for row, text in batch:
+            if text is None or text in missing:
+                continue
+            try:
+                matched = compiled.match(text, timeout=PATTERN_SECONDS)
+            except TimeoutError:
+                result.fetchall()  # read to the end: an unfinished result blocks the connection
+                timeout = PATTERN_TIMEOUT_NOTE.format(pattern, PATTERN_SECONDS)
+                listed.append(checks.Violation("pattern-timeout", int(row), name, text, timeout))
+                counts = {"pattern-timeout": 1}
+                if wrong:
+                    counts["constraint-error"] = wrong
+                return listed, counts
+            if matched is None:
+                wrong += 1
+                if wrong <= LISTED_PER_TYPE:
+                    listed.append(checks.Violation("constraint-error", int(row), name, text, note))
+    return listed, {"constraint-error": wrong} if wrong else {}
 
 
 def _frictionless_foreign_keys(
@@ -904,8 +1022,10 @@ def _frictionless_foreign_keys(
         resources = []
         for table in tables:
             path = _export_csv(con, table, Path(folder))
+            # only the foreign keys are read from this validation: no pattern runs in `re`
+            schema = _without_patterns(table.schema)[0]
             resources.append(
-                {"name": table.name, "path": path.name, "schema": table.schema, "dialect": DIALECT}
+                {"name": table.name, "path": path.name, "schema": schema, "dialect": DIALECT}
             )
         package = Package({"name": "package", "resources": resources}, basepath=folder)
         result = package.validate(limit_errors=10**9)

@@ -407,8 +407,19 @@ def re2_pattern(pattern: str) -> str:
                 out.append("(")
                 i += 1
             continue
-        if char in "^$":
-            raise Inexpressible("anchors inside the pattern are not supported")
+        if char == "^":  # start of the text, as Python's without MULTILINE
+            out.append("^")
+            i += 1
+            continue
+        if char == "$":
+            # Python's $ is the end, or before a newline that ends the text: RE2's end after an
+            # optional newline, the same wherever nothing after it can match that newline (only
+            # more anchors, closing groups and an alternative's end follow).
+            if not re.match(r"[$)]*(?:\||$)", pattern[i + 1 :]):
+                raise Inexpressible("a $ followed by more of the pattern is not supported")
+            out.append("(?:\\n?$)")
+            i += 1
+            continue
         if char in "*+?":
             out.append(char)
             i += 1
