@@ -828,6 +828,11 @@ def _names(value: Any) -> list[str] | None:
     return None
 
 
+# The widest table validated: 1,000 columns take about 30 s on 2 cores (a group of 24 columns a
+# pass, tests/test_wide_tables.py); ten thousand would take minutes and are refused at once.
+MAX_FIELDS = 2000
+
+
 def check_schema(schema: Any, path: Path) -> None:
     """What a Table Schema must be before any data is read: every problem a DefinitionError
     naming the file, the key and what is expected (frictionless and the engine both assume
@@ -837,6 +842,13 @@ def check_schema(schema: Any, path: Path) -> None:
     fields = schema.get("fields")
     if not isinstance(fields, list) or not fields:
         raise DefinitionError(f"{path}: fields: a Table Schema needs a non-empty list of fields")
+    if len(fields) > MAX_FIELDS:
+        raise DefinitionError(
+            f"{path}: fields: {len(fields):,} fields, more than the {MAX_FIELDS:,} a table may "
+            "have here (each column is checked on its own, so a table this wide takes many "
+            "minutes to validate); split it into tables of fewer columns, or melt it (one row "
+            "a value, with `melt` in dataset.yaml)"
+        )
     names: list[str] = []
     for number, field in enumerate(fields):
         where = f"{path}: fields.{number}"

@@ -728,19 +728,17 @@ def _rules(table: Table) -> list[_Rule]:
             )
             rules.append(_Rule("dropped-sign", name, condition))
         if kind == "number":
+            digits = f"regexp_matches(regexp_extract({cell}, '^[^eE]*'), '[1-9]')"
+            # a plain number's text is its value; the engine's reading where it is processed
+            value = f"TRY_CAST({cell} AS DOUBLE)"
             try:
                 typed = checks.typed_sql(field_, cell, table.schema)
                 exact = f"coalesce(NOT isfinite({typed}), false)"
-                zero = (
-                    f"coalesce({typed} = 0 AND "
-                    f"regexp_matches(regexp_extract({cell}, '^[^eE]*'), '[1-9]'), false)"
-                )
+                if {"bareNumber", "decimalChar", "groupChar"} & set(field_):
+                    value = typed
             except Exception:  # a field the engine cannot read: the text decides
                 exact = f"regexp_matches({cell}, {quote_literal(NON_FINITE)})"
-                zero = (
-                    f"coalesce(TRY_CAST({cell} AS DOUBLE) = 0 AND "
-                    f"regexp_matches(regexp_extract({cell}, '^[^eE]*'), '[1-9]'), false)"
-                )
+            zero = f"coalesce({value} = 0 AND {digits}, false)"
             condition = (
                 f"CASE WHEN {cell} = '' OR isfinite(TRY_CAST({cell} AS DOUBLE)) THEN false "
                 f"ELSE {exact} END"

@@ -1745,40 +1745,36 @@ def run_plan(
     pk = primary_key(schema)
     has_pk = bool(pk) and set(pk) <= kept
     keyed = set(unique) | (set(pk) if has_pk else set())
-    columns, stages = compile_slots(plan.slots, schema, keyed, set())
-    final = ["__row"] + (["__n"] if plan.cells_sql else [])
-    final += [f"CAST({status_sql(c)} AS USMALLINT) AS __st{i}" for i, c in enumerate(columns)]
-    for i, column in enumerate(columns):
-        if column.field is not None and column.name in keyed:
-            final.extend(f"{key} AS __k{i}_{j}" for j, key in enumerate(column.keys))
-            final.append(f"coalesce({column.nan or 'false'}, false) AS __nan{i}")
-    blank = " AND ".join(f"{c.none}" for c in columns)
-    final.append(f"({blank or 'false'}) AS __blank")
-    final.extend(f"__x{j}" for j in range(len(plan.flags)))
-    table = session.table("cells")
     source = source_sql(plan.relation, plan.slots, plan.cells_sql, plan.flags)
     # Every query below orders by __row, so the status table need not keep the source's order:
     # without it DuckDB writes the table in parallel and under the memory limit at twice the
     # speed (0.28 s instead of 0.59 s for 1M x 8 cells at 128MB).
     _unordered_while(session)
-    con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT {', '.join(final)} FROM {stage_sql(source, stages)}"
-    )
+    columns, where_is = _status_table(session, plan, keyed)
 
     counts: dict[str, int] = {}
     found: Found = []
     width = len(plan.slots)
-    aggregates = ["count(*)", "count_if(__blank)"]
+    aggregates: list[tuple[str, str]] = [
+        (where_is.of(), "count(*)"),
+        (where_is.of(), "count_if(__blank)"),
+    ]
     for i in range(len(columns)):
-        aggregates.append(f"count_if(NOT __blank AND (__st{i} & {TYPE_BIT}) <> 0)")
-        aggregates.append(f"sum(CASE WHEN __blank THEN 0 ELSE bit_count(__st{i} >> 2) END)")
+        where = where_is.of(f"__st{i}")
+        aggregates.append((where, f"count_if(NOT __blank AND (__st{i} & {TYPE_BIT}) <> 0)"))
+        aggregates.append(
+            (where, f"sum(CASE WHEN __blank THEN 0 ELSE bit_count(__st{i} >> 2) END)")
+        )
     if plan.cells_sql:
-        aggregates.append(f"sum(CASE WHEN NOT __blank AND __n > {width} THEN __n - {width} END)")
-        aggregates.append(f"sum(CASE WHEN NOT __blank AND __n < {width} THEN {width} - __n END)")
-    aggregates.extend(f"count_if(__x{j})" for j in range(len(plan.flags)))
-    totals = first_row(con, f"SELECT {', '.join(aggregates)} FROM {table}")
-    assert totals is not None
-    values = [int(v or 0) for v in totals]
+        where = where_is.of("__n")
+        aggregates.append(
+            (where, f"sum(CASE WHEN NOT __blank AND __n > {width} THEN __n - {width} END)")
+        )
+        aggregates.append(
+            (where, f"sum(CASE WHEN NOT __blank AND __n < {width} THEN {width} - __n END)")
+        )
+    aggregates.extend((where_is.of(f"__x{j}"), f"count_if(__x{j})") for j in range(len(plan.flags)))
+    values = _totals(con, aggregates)
     flag_counts = values[len(values) - len(plan.flags) :]
     values = values[: len(values) - len(plan.flags)]
     rows = values[0]
@@ -1795,15 +1791,20 @@ def run_plan(
     n = "__n" if plan.cells_sql else "NULL::BIGINT"
     if counts.get("blank-row"):
         queries.append(
-            f"(SELECT __row, -1 AS col, 0 AS st, NULL::BIGINT AS n FROM {table} "
+            f"(SELECT __row, -1 AS col, 0 AS st, NULL::BIGINT AS n FROM {where_is.of()} "
             f"WHERE __blank ORDER BY __row LIMIT {limit})"
         )
     for i in range(len(columns)):  # type errors, then constraint errors (each its own limit)
-        for condition in (f"(__st{i} & {TYPE_BIT}) <> 0", f"__st{i} >= 4"):
-            queries.append(
-                f"(SELECT __row, {i} AS col, __st{i} AS st, {n} AS n FROM {table} "
-                f"WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
-            )
+        for condition, count in (
+            (f"(__st{i} & {TYPE_BIT}) <> 0", values[2 + 2 * i]),
+            (f"__st{i} >= 4", values[3 + 2 * i]),
+        ):
+            if count:  # only the columns with errors: a wide table has hundreds without
+                where = where_is.of(f"__st{i}", *(["__n"] if plan.cells_sql else []))
+                queries.append(
+                    f"(SELECT __row, {i} AS col, __st{i} AS st, {n} AS n FROM {where} "
+                    f"WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
+                )
     if plan.cells_sql:
         for kind, condition in (
             ("extra-cell", f"__n > {width}"),
@@ -1811,10 +1812,14 @@ def run_plan(
         ):
             if counts.get(kind):
                 queries.append(
-                    f"(SELECT __row, -2 AS col, 0 AS st, __n AS n FROM {table} "
+                    f"(SELECT __row, -2 AS col, 0 AS st, __n AS n FROM {where_is.of('__n')} "
                     f"WHERE NOT __blank AND {condition} ORDER BY __row LIMIT {limit})"
                 )
-    listed = con.execute(" UNION ALL ".join(queries)).fetchall() if queries else []
+    listed = []
+    for start in range(0, len(queries), QUERIES_A_PASS):  # a bounded number of sorts at once
+        listed.extend(
+            con.execute(" UNION ALL ".join(queries[start : start + QUERIES_A_PASS])).fetchall()
+        )
     texts = _cell_texts(con, source, {int(r) for r, col, _, _ in listed if col >= 0})
     for row, col, status, cells in listed:
         cell = texts.get((int(row), col)) if col >= 0 else None
@@ -1827,7 +1832,8 @@ def run_plan(
     for name in unique:
         i, column = by_name[name]
         keys = [f"__k{i}_{j}" for j in range(len(column.keys))]
-        total, repeats = duplicates(con, table, keys, f"{present[name]} AND NOT __nan{i}", limit)
+        where = where_is.of(*keys, f"__st{i}", f"__nan{i}")
+        total, repeats = duplicates(con, where, keys, f"{present[name]} AND NOT __nan{i}", limit)
         _add(counts, "unique-error", total)
         for row, previous in repeats:
             note = f"the same as in the row at position {previous}"
@@ -1838,12 +1844,14 @@ def run_plan(
         keys = [f"__k{i}_{j}" for i in indexes for j in range(len(columns[i].keys))]
         none = " AND ".join(f"NOT {present[name]}" for name in pk)
         where = f"NOT ({none})" + "".join(f" AND NOT __nan{i}" for i in indexes)
-        total, repeats = duplicates(con, table, keys, where, limit)
-        empty = scalar(con, f"SELECT count(*) FROM {table} WHERE {none}")
+        needed = [*keys, *(f"__st{i}" for i in indexes), *(f"__nan{i}" for i in indexes)]
+        keyed_table = where_is.of(*needed)
+        total, repeats = duplicates(con, keyed_table, keys, where, limit)
+        empty = scalar(con, f"SELECT count(*) FROM {keyed_table} WHERE {none}")
         _add(counts, "primary-key", total + empty)
         note = 'cells composing the primary keys are all "None"'
         for (row,) in con.execute(
-            f"SELECT __row FROM {table} WHERE {none} ORDER BY __row LIMIT {limit}"
+            f"SELECT __row FROM {keyed_table} WHERE {none} ORDER BY __row LIMIT {limit}"
         ).fetchall():
             violation = Violation("primary-key", int(row), None, None, note)
             found.append(((int(row), PHASE["primary-key"], 0, 0), violation))
@@ -1861,7 +1869,8 @@ def run_plan(
             [
                 int(row)
                 for (row,) in con.execute(
-                    f"SELECT __row FROM {table} WHERE __x{j} ORDER BY __row LIMIT {limit}"
+                    f"SELECT __row FROM {where_is.of(f'__x{j}')} WHERE __x{j} "
+                    f"ORDER BY __row LIMIT {limit}"
                 ).fetchall()
             ]
             if count
@@ -1870,6 +1879,134 @@ def run_plan(
         for j, count in enumerate(flag_counts)
     ]
     return TableVerdict(plan.name, rows, first_of_each(found, limit), counts, flagged)
+
+
+# A query's stages carry every column they are given (SELECT *, …): their width, and DuckDB's
+# memory a thread, grows with the columns times the stages. Past this many fields the cells are
+# checked a group at a time, each group into a table of its own, joined on the row after: a
+# table of 1,000 columns then stays within the default 128MB.
+COLUMNS_A_PASS = 24
+QUERIES_A_PASS = 32
+AGGREGATES_A_PASS = 256  # the first errors of this many columns and kinds listed by one query
+
+
+class _Status:
+    """Where the status columns of a check are: one table, or for a wide table one table a
+    group of columns (`parts`, each with __row) and the rows' blank flags in `blank`."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.parts: list[str] = []
+        self.blank = table
+        self.home: dict[str, int] = {}  # a column's name: the part that holds it
+
+    def of(self, *names: str) -> str:
+        """A relation with __row, __blank and the columns `names`."""
+        if not self.parts:
+            return self.table
+        wanted = sorted({self.home[name] for name in names})
+        if not wanted:
+            return self.blank
+        views = [
+            f"(SELECT __p.* EXCLUDE (__blank{n}), __b.__blank FROM {self.parts[n]} AS __p "
+            f"JOIN {self.blank} AS __b ON __b.__row = __p.__row)"
+            for n in wanted
+        ]
+        if len(views) == 1:
+            return views[0]
+        picked = ", ".join(
+            f"__v{k}.* EXCLUDE (__row, __blank)" if k else "__v0.*" for k in range(len(views))
+        )
+        joined = " ".join(
+            f"JOIN {view} AS __v{k} ON __v{k}.__row = __v0.__row"
+            for k, view in enumerate(views)
+            if k
+        )
+        return f"(SELECT {picked} FROM {views[0]} AS __v0 {joined})"
+
+
+def _totals(con: duckdb.DuckDBPyConnection, aggregates: list[tuple[str, str]]) -> list[int]:
+    """Each (relation, aggregate)'s value, in order: one query a relation, a bounded number
+    of aggregates at a time."""
+    values = [0] * len(aggregates)
+    by_relation: dict[str, list[int]] = {}
+    for index, (relation, _) in enumerate(aggregates):
+        by_relation.setdefault(relation, []).append(index)
+    for relation, indexes in by_relation.items():
+        for start in range(0, len(indexes), AGGREGATES_A_PASS):
+            chosen = indexes[start : start + AGGREGATES_A_PASS]
+            items = ", ".join(aggregates[i][1] for i in chosen)
+            totals = first_row(con, f"SELECT {items} FROM {relation}")
+            assert totals is not None
+            for i, value in zip(chosen, totals, strict=True):
+                values[i] = int(value or 0)
+    return values
+
+
+def _status_table(session: Session, plan: Plan, keyed: set[str]) -> tuple[list[Column], _Status]:
+    """The status table (one row a source row: __row, __n, each column's status bits __st{i},
+    the keyed columns' keys and NaN flags, __blank, the caller's flags __x{j}) made in one
+    pass; for many columns or flags, a table a group of them (a table of thousands of columns
+    would hold a block of memory a column): the compiled columns and where they are."""
+    con = session.con
+    slots = range(len(plan.slots))
+    flags = range(len(plan.flags))
+    column_groups = [slots[i : i + COLUMNS_A_PASS] for i in range(0, len(slots), COLUMNS_A_PASS)]
+    flag_groups = [flags[i : i + COLUMNS_A_PASS] for i in range(0, len(flags), COLUMNS_A_PASS)]
+    count = max(1, len(column_groups), len(flag_groups))
+    status = _Status(session.table("cells"))
+    columns: list[Column] = []
+    for number in range(count):
+        group = column_groups[number] if number < len(column_groups) else range(0)
+        own_flags = flag_groups[number] if number < len(flag_groups) else range(0)
+        chosen = [plan.slots[i] for i in group]
+        compiled, stages = compile_slots(chosen, plan.schema, keyed, set())
+        items = ["__src.__row AS __row"]
+        if plan.cells_sql and number == 0:
+            items.append(f"{plan.cells_sql} AS __n")
+        items.extend(f"{slot.raw} AS __c{local}" for local, slot in enumerate(chosen))
+        items.extend(f"coalesce({plan.flags[j]}, false) AS __x{j}" for j in own_flags)
+        source = f"(SELECT {', '.join(items)} FROM {plan.relation} AS __src)"
+        names = ["__n"] if plan.cells_sql and number == 0 else []
+        final = ["__row", *names]
+        for i, column in zip(group, compiled, strict=True):
+            final.append(f"CAST({status_sql(column)} AS USMALLINT) AS __st{i}")
+            names.append(f"__st{i}")
+            if column.field is not None and column.name in keyed:
+                for j, key in enumerate(column.keys):
+                    final.append(f"{key} AS __k{i}_{j}")
+                    names.append(f"__k{i}_{j}")
+                final.append(f"coalesce({column.nan or 'false'}, false) AS __nan{i}")
+                names.append(f"__nan{i}")
+        blank = " AND ".join(f"{c.none}" for c in compiled)
+        neutral = "false" if count == 1 else "true"  # a group of flags only: as blank as others
+        final.append(
+            f"({blank or neutral}) AS " + ("__blank" if count == 1 else f"__blank{number}")
+        )
+        final.extend(f"__x{j}" for j in own_flags)
+        names.extend(f"__x{j}" for j in own_flags)
+        part = status.table if count == 1 else session.table(f"cells{number}")
+        con.execute(
+            f"CREATE TEMP TABLE {part} AS SELECT {', '.join(final)} "
+            f"FROM {stage_sql(source, stages)}"
+        )
+        columns.extend(compiled)
+        if count > 1:
+            status.parts.append(part)
+            status.home.update(dict.fromkeys(names, number))
+    if count > 1:  # a row is blank when it is blank in every group
+        status.blank = session.table("blank")
+        con.execute(
+            f"CREATE TEMP TABLE {status.blank} AS SELECT __row, __blank0 AS __blank "
+            f"FROM {status.parts[0]}"
+        )
+        for number, part in enumerate(status.parts[1:], start=1):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {status.blank} AS SELECT __b.__row, "
+                f"__b.__blank AND __p.__blank{number} AS __blank FROM {status.blank} AS __b "
+                f"JOIN {part} AS __p ON __p.__row = __b.__row"
+            )
+    return columns, status
 
 
 def _unordered_while(session: Session) -> None:
