@@ -355,6 +355,8 @@ def _strptime_unsupported(fmt: str) -> str | None:
             index += 2
         else:
             index += 1
+    if not seen:  # a format of literal text alone (strptime reads it as 1900-01-01)
+        return f"format {fmt!r} has no strptime directive"
     return None
 
 
