@@ -20,11 +20,11 @@ import pytest
 
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
-from opendata.errors import ConflictError
+from opendata.errors import ConflictError, StoreError
 from opendata.liveness import Owner, _start_time, current_owner
 from opendata.package import dump_json
 from opendata.publish import prepare, publish_package, read_history, require_valid, verify
-from opendata.storage import open_store
+from opendata.storage import LocalStore, open_store
 from tests.fault_publish import publish_all
 from tests.storekit import StoreKit, open_kit, tree
 from tests.test_concurrency import home_with
@@ -163,3 +163,49 @@ def test_after_a_kill_at_any_write_the_next_run_of_another_dataset_repairs_every
         publish_one(home, url, "avfallsplan")
         assert verify(store, BASE)[1] == [], kill_after
         assert list(store.leftovers()) == [], kill_after
+
+
+class LatestCopyFails(LocalStore):
+    """A folder store whose copies into `latest/` fail (a full disk, a network error on S3),
+    after the pointer already names the new version."""
+
+    failing = True
+
+    def copy(self, source: str, target: str) -> None:
+        if self.failing and "/latest/" in target:
+            raise StoreError(f"cannot copy {source} to {target}: No space left on device")
+        super().copy(source, target)
+
+
+def test_a_failed_latest_copy_is_repaired_by_the_next_run_of_another_dataset(
+    tmp_path: Path,
+) -> None:
+    """Issue 19, item 8: the pointer names the new version, `latest/` failed to follow; the run
+    fails, leaves a repair mark, and the next run of ANY dataset makes `latest/` follow."""
+    base = two_dataset_home(tmp_path / "base", corrected=False)
+    home = two_dataset_home(tmp_path / "home", corrected=True)
+    root = tmp_path / "store"
+    publish_all(base, LocalStore(root), BASE, FIRST)
+    store = LatestCopyFails(root)
+    prepared = prepare(load_settings(home=home), "avfallsplan")
+    try:
+        with pytest.raises(StoreError, match="No space left on device"):
+            publish_package(store, require_valid(prepared), BASE)
+    finally:
+        prepared.discard()
+    history, _ = read_history(store, "avfallsplan")
+    assert str(history.latest) == "1.0.1"  # the pointer moved on
+    latest = json.loads((root / "datasets/avfallsplan/latest/datapackage.json").read_bytes())
+    assert latest["version"] == "1.0.0"  # latest/ did not
+    assert store.read("_private/stale/avfallsplan/repair.json") is not None
+    # The same process's catalog update, with the store still failing: the mark stays.
+    with pytest.raises(StoreError):
+        rebuild_catalog(store, BASE, ["avfallsplan"])
+    assert store.read("_private/stale/avfallsplan/repair.json") is not None
+    # Later, another dataset's run (another process: the store works again) repairs it.
+    store.failing = False
+    publish_one(home, root.as_uri(), "kopia")
+    latest = json.loads((root / "datasets/avfallsplan/latest/datapackage.json").read_bytes())
+    assert latest["version"] == "1.0.1"
+    assert store.list("_private/stale") == []
+    assert verify(store, BASE)[1] == []

@@ -33,7 +33,10 @@ class Mark:
     since: str
 
     def dead(self, me: Owner, now: datetime) -> bool:
-        """Whether the run that made the mark is gone without rebuilding the derived files."""
+        """Whether the run that made the mark is gone without rebuilding the derived files (a
+        mark without owner or time, mark_for_repair's, always is)."""
+        if self.owner is None and not self.since:
+            return True
         if self.owner == me:
             return False
         verdict = self.owner.alive() if self.owner is not None else None
@@ -63,6 +66,18 @@ def mark(store: Store, dataset: str, now: datetime | None = None) -> str:
         }
         store.create(key, json.dumps(record, sort_keys=True).encode("utf-8"))
     return key
+
+
+def repair_key(dataset: str) -> str:
+    return f"{STALE}/{dataset}/repair.json"
+
+
+def mark_for_repair(store: Store, dataset: str) -> None:
+    """Record that `dataset`'s derived files lag its pointer and this run could not fix them
+    (a `latest/` copy failed after versions.json named the new version): a mark without an
+    owner, which every run counts as dead, so the next run of any dataset repairs them."""
+    record = {"dataset": dataset, "owner": None, "since": "", "reason": "repair"}
+    store.write_if_changed(repair_key(dataset), json.dumps(record, sort_keys=True).encode())
 
 
 def marks(store: Store) -> list[Mark]:

@@ -8,6 +8,7 @@ leaves what readers see exactly as before, and a re-run completes the same versi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -359,9 +360,18 @@ def update_latest(store: Store, name: str, version: SemVer | str, base_url: str)
         return 0
     journal.mark(store, name)
     names = [r["path"] for r in descriptor["resources"]] + [VALIDATION, CHANGES]
-    for filename in names:
-        store.copy(f"{prefix}/{version}/{filename}", f"{prefix}/{LATEST}/{filename}")
-    store.write_if_changed(f"{prefix}/{LATEST}/{DESCRIPTOR}", stable)
+    try:
+        for filename in names:
+            store.copy(f"{prefix}/{version}/{filename}", f"{prefix}/{LATEST}/{filename}")
+        store.write_if_changed(f"{prefix}/{LATEST}/{DESCRIPTOR}", stable)
+    except Exception:
+        # The pointer names `version`, `latest/` does not yet: whichever run comes next (of
+        # any dataset, this run's own catalog update first) copies again. (If even this mark
+        # cannot be written, the store is failing: this run's catalog update fails too, and
+        # its own mark stays for the next run.)
+        with contextlib.suppress(Exception):
+            journal.mark_for_repair(store, name)
+        raise
     return len(names) + 1
 
 
