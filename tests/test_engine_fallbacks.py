@@ -5,13 +5,15 @@ DuckDB's strptime refuses to bind and Python's reads as 1900-01-01."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opendata.engine import checks
 from opendata.validate import validate_tables
-from tests.test_hostile_input import scratch, staged_table
+from tests.conftest import run_cli
+from tests.test_hostile_input import csv_home, scratch, staged_table
 
 CELLS = ["2020", "x", "%", "year", "", "1900-01-01"]
 
@@ -32,3 +34,36 @@ def test_a_format_without_a_directive_gets_frictionless_verdict(fmt: str, kind: 
             path=path.name, basepath=str(folder), schema=Schema.from_descriptor({"fields": fields})
         ).validate()
         assert ours == sorted((e.row_number, e.type) for e in report.tasks[0].errors)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("subset", "fieldsMatch: 'subset' lets a table have columns the schema does not name"),
+        ("superset", "fieldsMatch: 'superset' lets a table lack some of the schema's fields"),
+        ("partial", "fieldsMatch: 'partial' lets a table lack some of the schema's fields"),
+        ("bogus", "fieldsMatch: 'bogus' is not one of 'exact', 'equal', 'subset'"),
+        (3, "fieldsMatch: 3 is not one of 'exact', 'equal', 'subset'"),
+    ],
+)
+def test_fields_match_is_honoured_or_refused_in_one_sentence(
+    tmp_path: Path, value: Any, expected: str
+) -> None:
+    home = csv_home(tmp_path, "id,namn,varde\n1,a,1.5\n")
+    schema = json.loads((home / "schemas/prov.json").read_text("utf-8"))
+    schema["fieldsMatch"] = value
+    (home / "schemas/prov.json").write_text(json.dumps(schema), "utf-8")
+    result = run_cli(["validate", "prov"], home)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["exact", "equal"])
+def test_fields_match_by_title_is_accepted(tmp_path: Path, value: str) -> None:
+    home = csv_home(tmp_path, "varde,id,namn\n1.5,1,a\n")
+    schema = json.loads((home / "schemas/prov.json").read_text("utf-8"))
+    schema["fieldsMatch"] = value
+    (home / "schemas/prov.json").write_text(json.dumps(schema), "utf-8")
+    result = run_cli(["validate", "prov"], home)
+    assert result.returncode == 0, result.stdout + result.stderr

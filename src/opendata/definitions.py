@@ -842,6 +842,28 @@ def check_schema(schema: Any, path: Path) -> None:
     fields = schema.get("fields")
     if not isinstance(fields, list) or not fields:
         raise DefinitionError(f"{path}: fields: a Table Schema needs a non-empty list of fields")
+    fields_match = schema.get("fieldsMatch", "exact")
+    if fields_match not in ("exact", "equal"):
+        known = fields_match in ("subset", "superset", "partial")
+        if fields_match == "subset":
+            why = (
+                "lets a table have columns the schema does not name, but here a source names "
+                "the columns it publishes: remove fieldsMatch and choose the columns with "
+                "`columns` on the source in dataset.yaml"
+            )
+        elif known:
+            why = (
+                "lets a table lack some of the schema's fields, but here every field is filled "
+                "by a column of the source: remove fieldsMatch and declare the fields that are "
+                "empty on purpose with `left_empty` on the source in dataset.yaml"
+            )
+        else:
+            why = (
+                "is not one of 'exact', 'equal', 'subset', 'superset' or 'partial' (columns "
+                "are matched to fields by their titles here, so 'exact' and 'equal' mean the "
+                "same)"
+            )
+        raise DefinitionError(f"{path}: fieldsMatch: {fields_match!r} {why}")
     if len(fields) > MAX_FIELDS:
         raise DefinitionError(
             f"{path}: fields: {len(fields):,} fields, more than the {MAX_FIELDS:,} a table may "

@@ -283,7 +283,7 @@ def supported(schema: dict[str, Any]) -> str | None:
             Schema.from_descriptor(json.loads(json.dumps(schema)))
         except Exception as error:  # frictionless rejects the schema: it validates no row
             return f"frictionless rejects the schema ({error})"
-    if schema.get("fieldsMatch", "exact") != "exact":
+    if schema.get("fieldsMatch", "exact") not in ("exact", "equal"):  # staged in field order
         return f'fieldsMatch "{schema.get("fieldsMatch")}" is not supported'
     for field in fields_of(schema):
         reason = _field_unsupported(field)
