@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -615,3 +615,42 @@ def test_a_body_without_a_length_is_cut_off_at_the_cap(served: Served) -> None:
         "error": "the file is larger than 1,048,576 bytes, the most avfallsplan takes"
     }
     assert not (served.store / Keys.ROOT / "records").exists()
+
+
+@pytest.mark.parametrize(
+    ("hostile", "code"),
+    [
+        (
+            lambda text: text.replace(",35,g per portion", ",1e-400,g per portion"),
+            "number-underflow",
+        ),
+        (
+            lambda text: text.replace(",35,g per portion", ",\u202e35,g per portion"),
+            "format-character",
+        ),
+    ],
+)
+def test_a_hostile_delivery_is_refused_as_opendata_validate_refuses_it(
+    served: Served, tmp_path: Path, hostile: Callable[[str], str], code: str
+) -> None:
+    """Issue 19, item 10: what the CLI refuses, the delivery API refuses the same way."""
+    original = (served.home / "datasets/avfallsplan/sources/mal.csv").read_text("utf-8")
+    broken = tmp_path / "mal.csv"
+    broken.write_text(hostile(original), "utf-8")
+    answer = deliver(served, broken)
+    assert answer.status_code == 202
+    record = wait_for(served, answer.json()["id"], "invalid", "ready", "failed")
+    assert record["state"] == "invalid"
+    (served.home / "datasets/avfallsplan/sources/mal.csv").write_text(
+        broken.read_text("utf-8"), "utf-8"
+    )
+    validated = run_cli(
+        ["validate", "avfallsplan", "--store", str(tmp_path / "empty")],
+        served.home,
+        OPENDATA_HOME=str(served.home),
+    )
+    assert validated.returncode == 1
+    (problem,) = record["problems"]
+    assert problem["code"] == code
+    assert problem["text"] in validated.stdout
+    assert not (served.store / "datasets/avfallsplan/1.0.1").exists()
