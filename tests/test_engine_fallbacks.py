@@ -67,3 +67,14 @@ def test_fields_match_by_title_is_accepted(tmp_path: Path, value: str) -> None:
     (home / "schemas/prov.json").write_text(json.dumps(schema), "utf-8")
     result = run_cli(["validate", "prov"], home)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_header_title_with_a_line_break_fills_the_field_of_that_name(tmp_path: Path) -> None:
+    """Issue 19, item 7: a title with a line break in its cell is the field with that name (the
+    title's layout whitespace is folded on both sides), not a column the schema lacks."""
+    fields = [{"name": "id", "type": "integer"}, {"name": "antal\nbarn", "type": "integer"}]
+    home = csv_home(tmp_path, 'id,"antal\nbarn"\n1,5\n2,x\n', fields=fields)
+    result = run_cli(["validate", "prov"], home)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[0] == "prov: invalid (1 problem; data 2 rows)"
+    assert "row 3, column 'antal barn': 'x' is not a whole number" in result.stdout

@@ -405,8 +405,14 @@ class Shaper:
         self.raw = raw
         self.identity = identity
         if identity:
-            declared = _identity_mapping(source, raw.headers)
-            self._check_header_fields(raw, list(declared.values()))
+            # A title's layout whitespace is folded (a line break in a header cell): a field
+            # whose name folds to the title is that column, as one with the very name is.
+            folded = {normalise_header(name): name for name in self.fields}
+            declared = {
+                folded.get(header, header): header
+                for header in _identity_mapping(source, raw.headers)
+            }
+            self._check_header_fields(raw, list(declared))
         if isinstance(source, JsonSource) and source.unnest is not None:
             for name in (*source.unnest.keys, source.unnest.value):
                 declared.setdefault(name, name)
