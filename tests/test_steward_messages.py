@@ -519,7 +519,7 @@ def test_problems_keep_their_machine_readable_keys_and_gain_the_human_ones(
         "resource": "forskola",
         "code": "type-error",
         "message": "'ca 30': type is \"integer/default\"",
-        "row": 4,
+        "row": 6,  # the sheet's row, as in the origin (issue 19: it was the 4th table row)
         "field": "antal",
         "origin": f"{XLSX}, sheet 'Blad1', row 6",
         "column": "Antal barn",

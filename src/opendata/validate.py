@@ -295,7 +295,7 @@ def _order(table: Table, problem: Problem) -> tuple[int, int, int, int]:
     parts = ORIGIN_PARTS.match(problem.origin or "")
     number = int(parts["number"]) if parts else (problem.row or -1)
     column = _position(table, problem.field.split(", ")[0] if problem.field else None)
-    return (index, number, problem.row or 0, column)
+    return (index, number, 0, column)
 
 
 def _count(report: Report, name: str, counts: dict[str, int]) -> None:
@@ -327,7 +327,7 @@ def _problem(table: Table, error: Any, rows: dict[int, tuple[str, dict[str, str]
         resource=table.name,
         code=error.type,
         message=note,
-        row=row,
+        row=_source_row(origin, row),
         field=field_name,
         origin=origin,
         column=column,
@@ -348,7 +348,7 @@ def _from_source(table: Table, found: SourceProblem, positions: dict[str, int]) 
         resource=table.name,
         code=found.code,
         message=found.note,
-        row=positions.get(found.origin),
+        row=_source_row(found.origin, positions.get(found.origin)),
         field=field_name,
         origin=found.origin,
         column=column,
@@ -356,6 +356,14 @@ def _from_source(table: Table, found: SourceProblem, positions: dict[str, int]) 
         message_sv=found.note_sv,
         message_en=found.note,
     )
+
+
+def _source_row(origin: str | None, position: int | None) -> int | None:
+    """A problem's `row`: the row (line, record) of the source file its origin names, which is
+    what a steward finds in the file; the table's row where the origin names none (a constant,
+    a whole source)."""
+    parts = ORIGIN_PARTS.match(origin or "")
+    return int(parts["number"]) if parts else position
 
 
 def _layout_of(table: Table, origin: str | None) -> SourceLayout | None:
