@@ -20,7 +20,7 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -187,6 +187,7 @@ def short_text(text: str | None, limit: int = 240) -> str:
     return cut + " …"
 
 
+@lru_cache(maxsize=1 << 16)  # a page links the same few targets: 22,400 calls a 100 datasets
 def relative_url(url: str | None, homepage: str, here: str) -> str:
     """`url` relative to the page folder `here` when it lies inside the site, else unchanged.
 
