@@ -177,3 +177,48 @@ def test_strip_equals_python_strip_on_every_cell(cells: list[str], cut: int, lar
     expected = [cell.strip() for cell in cells]
     assert core.strip(chunked).to_pylist() == expected
     assert core.strip(array.slice(min(cut, len(cells)))).to_pylist() == expected[cut:]
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["engine", "frictionless"])
+def test_a_row_of_the_wrong_width_still_has_its_other_cells_checked(
+    tmp_path: Path, fallback: bool
+) -> None:
+    """As frictionless does: the row's extra or missing cells are the problem, and its other
+    cells are checked like any row's (a cell the row lacks reads as no value, so a required
+    field says so too, as in frictionless's report)."""
+    source = make_home(tmp_path)
+    schema = json.loads((tmp_path / "schemas" / "prov.json").read_text("utf-8"))
+    schema["fields"][2]["constraints"] = {"required": True}
+    if fallback:  # a string format the engine leaves to frictionless
+        schema["fields"][2]["format"] = "uri"
+    (tmp_path / "schemas" / "prov.json").write_text(json.dumps(schema), "utf-8")
+    name = "http://a.se" if fallback else "a"
+    lines = [
+        "id,antal,namn",
+        f"1,1,{name}",
+        "2,-5",  # missing: namn; antal below its minimum
+        f"3,x,{name},d",  # extra; antal no integer
+        f'"4","-2","{name}","r"',
+        "x",  # missing two, and id no integer
+    ]
+    source.write_text("\n".join(lines) + "\n", "utf-8")
+    minimum = 'constraint-error: \'{}\': constraint "minimum" is "0"'
+    kind = 'type is "integer/default"'
+    # frictionless reads the staged copy, where the absent cell is written empty
+    empty = "'': " if fallback else ""
+    required = f'constraint-error: {empty}constraint "required" is "True"'
+    extra = 'Hint: a cell that holds the delimiter "," must be quoted.'
+    where = "prov/sources/data.csv, row"
+    assert validate(tmp_path) == [
+        f"{where} 3: missing-cell: the row has 2 cells where the header has 3.",
+        f"{where} 3, field antal: " + minimum.format(-5),
+        f"{where} 3, field namn: " + required,
+        f"{where} 4: extra-cell: the row has 4 cells where the header has 3. {extra}",
+        f"{where} 4, field antal: type-error: 'x': {kind}",
+        f"{where} 5: extra-cell: the row has 4 cells where the header has 3. {extra}",
+        f"{where} 5, field antal: " + minimum.format(-2),
+        f"{where} 6: missing-cell: the row has 1 cells where the header has 3.",
+        f"{where} 6, field id: type-error: 'x': {kind}",
+        f'{where} 6, field id: primary-key: cells composing the primary keys are all "None"',
+        f"{where} 6, field namn: " + required,
+    ]

@@ -158,12 +158,23 @@ def test_a_declared_total_row_is_left_out_with_what_the_reader_found_in_it(
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == "forskola: invalid (3 problems; forskola 8 rows)"
-    assert [line.split(",")[1] for line in lines[1::2]] == [" Blad1!C6", " Blad1!C7", " Blad1!B8"]
+    assert [line.split(",")[1] for line in lines[1:7:2]] == [" Blad1!C6", " Blad1!C7", " Blad1!B8"]
+    # The report counts the row the rule left out, so the steward sees what is not published.
+    place = "forskola/sources/forskola.xlsx, sheet 'Blad1'"
+    rule = "('Kommun' ~ '^(Totalt|Summa)')"
+    left_out = [
+        f"Notering: {place}: 1 rad hoppades över enligt skip_rows {rule}: rad 12",
+        f"    Note: {place}: 1 row left out by skip_rows {rule}: row 12 [skip_rows]",
+    ]
+    assert lines[7:] == left_out
     fixed = [list(row) for row in FORSKOLA_ROWS]
     fixed[5][2], fixed[6][2], fixed[7][1] = 30, 4, 91.5
     (home / "datasets/forskola/sources/forskola.xlsx").write_bytes(workbook(fixed))
     result = run_cli(["validate", "forskola"], home)
-    assert (result.returncode, result.stdout) == (0, "forskola: valid (forskola 8 rows)\n")
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0,
+        ["forskola: valid (forskola 8 rows)", *left_out],
+    )
 
 
 def test_a_note_right_below_the_table_is_explained_and_last_data_row_ends_the_table(
@@ -299,7 +310,16 @@ def test_a_swedish_excel_csv_leads_the_steward_from_hint_to_hint_to_valid(tmp_pa
 
     declare(home, "laddning", '        skip_rows: [{column: Kommun, matches: "^Summa"}]\n')
     result = run_cli(["validate", "laddning"], home)
-    assert (result.returncode, result.stdout) == (0, "laddning: valid (laddning 8 rows)\n")
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0,
+        [
+            "laddning: valid (laddning 8 rows)",
+            "Notering: laddning/sources/laddning.csv: 1 rad hoppades över enligt skip_rows "
+            "('Kommun' ~ '^Summa'): rad 10",
+            "    Note: laddning/sources/laddning.csv: 1 row left out by skip_rows "
+            "('Kommun' ~ '^Summa'): row 10 [skip_rows]",
+        ],
+    )
     settings = load_settings(home=home)
     (table,) = collect_tables(settings, load(settings, "laddning"), workspace=new_workspace("x"))
     assert table.text_rows()[1] == ["1443", "Bollebygd", "6.03", "25"]
@@ -328,7 +348,7 @@ def test_control_characters_rows_of_the_wrong_width_and_bad_cells_all_at_once(
     assert result.returncode == 1, result.stderr
     where = "prov/sources/data.csv"
     assert result.stdout.splitlines() == [
-        "prov: invalid (6 problems; prov 4 rows)",
+        "prov: invalid (6 problems; prov 6 rows)",
         f"{where}, rad 2, kolumn 'namn': 'a\\x01' innehåller styrtecknet U+0001, som "
         "textverktyg, XML och webbsidor inte kan visa och som oftast kommer från en trasig "
         "export; ta bort det i källan.",
@@ -667,7 +687,18 @@ def test_the_real_fordon_table_read_by_name_needs_its_county_and_total_rows_left
 """,
     )
     result = run_cli(["validate", "bilar"], home)
-    assert (result.returncode, result.stdout) == (0, "bilar: valid (bilar 290 rows)\n")
+    lines = result.stdout.splitlines()
+    assert (result.returncode, lines[0]) == (0, "bilar: valid (bilar 290 rows)")
+    # Each rule's rows are counted, the first ones named (a row two rules match: the first's).
+    place = "bilar/sources/fordon.xlsx, sheet 'Tabell 4 Personbil'"
+    assert lines[2::2] == [
+        f"    Note: {place}: 22 rows left out by skip_rows ('Kommun-' ~ 'län$'): rows 34, 43, "
+        "53, 67, 81, 90, 103, 105, 111, 145, … [skip_rows]",
+        f"    Note: {place}: 1 row left out by skip_rows ('Kommun-' ~ '^Hela riket'): row 321 "
+        "[skip_rows]",
+        f"    Note: {place}: 1 row left out by skip_rows ('Kommun' ~ '^Okänd kommun'): row 319 "
+        "[skip_rows]",
+    ]
 
 
 def test_a_file_full_of_bad_cells_lists_the_first_and_counts_them_all(tmp_path: Path) -> None:
@@ -703,3 +734,60 @@ def test_where_a_sheet_s_table_ends(tmp_path: Path, extra: str, rows: int) -> No
     settings_ = load_settings(home=home)
     (table,) = collect_tables(settings_, load(settings_, "prov"), workspace=home / "work")
     assert table.row_count == rows
+
+
+# -- rows left out as layout -------------------------------------------------------------------
+
+
+def test_blank_lines_and_lines_of_only_delimiters_are_counted_in_the_report(
+    tmp_path: Path,
+) -> None:
+    """Not dropped without a word: the CLI names them, validation.json counts them (a line of
+    only delimiters with the header's width or not, a line of spaces, an empty line)."""
+    text = "id,namn,antal\n\n1,a,1\n,,\n2,b,2\n\n  \n3,c,3\n,\n4,d,4\n,,,,\n"
+    home = plain(tmp_path, text)
+    result = run_cli(["validate", "prov"], home)
+    place = "prov/sources/data.csv"
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0,
+        [
+            "prov: valid (prov 4 rows)",
+            f"Notering: {place}: 6 tomma rader hoppades över: rader 2, 4, 6, 7, 9, 11",
+            f"    Note: {place}: 6 blank rows left out: rows 2, 4, 6, 7, 9, 11 [blank-row]",
+        ],
+    )
+    settings_ = load_settings(home=home)
+    tables = collect_tables(settings_, load(settings_, "prov"), workspace=home / "work")
+    (entry,) = validate_tables("prov", tables).to_dict()["resources"]
+    assert entry["left_out"] == [
+        {
+            "source": place,
+            "reason": "blank-row",
+            "rule": "",
+            "count": 6,
+            "rows": ["row 2", "row 4", "row 6", "row 7", "row 9", "row 11"],
+        }
+    ]
+
+
+def test_blank_rows_inside_a_sheet_table_are_counted_and_its_margins_are_not(
+    tmp_path: Path,
+) -> None:
+    """A sheet read past its empty rows (`last_data_row`): the empty rows inside the table are
+    counted; the one under its last row and the notes' gap are the sheet's margin."""
+    rows = [list(row) for row in FORSKOLA_ROWS[:7]] + [[], [None, None], *FORSKOLA_ROWS[7:11]]
+    rows = [[cell if cell != "ca 30" else 30 for cell in row] for row in rows]
+    rows = [[cell if cell != -4 else 4 for cell in row] for row in rows]
+    rows = [[cell if cell != "91,5" else 91.5 for cell in row] for row in rows]
+    home = forskola(tmp_path, rows)
+    declare(home, "forskola", "        last_data_row: 13\n")
+    result = run_cli(["validate", "forskola"], home)
+    place = "forskola/sources/forskola.xlsx, sheet 'Blad1'"
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0,
+        [
+            "forskola: valid (forskola 8 rows)",
+            f"Notering: {place}: 2 tomma rader hoppades över: rader 8, 9",
+            f"    Note: {place}: 2 blank rows left out: rows 8, 9 [blank-row]",
+        ],
+    )

@@ -190,12 +190,13 @@ def publish(
                     "withdrawn_version",
                 )
             }
-            | {"warnings": o.get("warnings") or []}
+            | {"warnings": o.get("warnings") or [], "left_out": o.get("left_out") or []}
             | ({"diff": o.get("diff")} if o.get("dry_run") else {})
             for o in outcomes
         ]
         typer.echo(json.dumps(public, ensure_ascii=False, indent=2))
     else:
+        from opendata.tables import LeftOut
         from opendata.validate import ReportWarning
 
         echo_table(outcomes)
@@ -207,6 +208,9 @@ def publish(
             warnings = [ReportWarning(**w).explain() for w in o.get("warnings") or []]
             if warnings:  # years in a title that are not the data's: published all the same
                 typer.echo("\n" + "\n".join(warnings), err=True)
+            notes = [LeftOut.from_dict(entry).explain() for entry in o.get("left_out") or []]
+            if notes:  # blank rows and skip_rows: what the published table does not hold
+                typer.echo("\n" + "\n".join(notes), err=True)
         if catalog_error is not None:
             # The versions above are written; what readers browse and harvest lags them.
             typer.echo(
@@ -465,6 +469,8 @@ def validate(
         typer.echo(report.summary())
     for warning in report.warnings:  # a warning changes neither the verdict nor the exit code
         typer.echo(warning.explain())
+    for note in report.notes():  # rows left out as layout: what the table does not hold
+        typer.echo(note)
     if not report.valid:
         raise typer.Exit(1)
 

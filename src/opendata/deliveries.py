@@ -642,6 +642,7 @@ def _with_deliveries(
         prepared = prepare_dataset(settings, dataset, remote, workspace=workspace)
         # What the steward should correct that does not stop publishing (stale years).
         warnings = [w.explain() for w in stale_year_warnings(prepared.dataset, prepared.tables)]
+        warnings += prepared.report.notes()  # rows left out as layout (blank, skip_rows)
         if prepared.package is None:
             report = prepared.report
             return {

@@ -277,7 +277,12 @@ def publish_dataset(
     finally:
         prepared.discard()
     logger.info("%s", outcome_line(outcome.to_dict()))
-    return {**outcome.to_dict(), "warnings": [w.to_dict() for w in prepared.report.warnings]}
+    left_out = [entry for entries in prepared.report.left_out.values() for entry in entries]
+    return {
+        **outcome.to_dict(),
+        "warnings": [w.to_dict() for w in prepared.report.warnings],
+        "left_out": [entry.to_dict() for entry in left_out],
+    }
 
 
 def outcome_line(outcome: Mapping[str, Any]) -> str:

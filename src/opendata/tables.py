@@ -107,13 +107,76 @@ class SourceProblem:
     column: str | None = None  # the source's own title of the column
 
 
+# Rows left out of a source as layout, listed by number (every one is counted).
+LISTED_LEFT_OUT = 10
+
+
+@dataclass
+class LeftOut:
+    """Rows of one source left out of the table as layout, not data: blank rows (empty lines,
+    lines of only delimiters, rows of blank cells) or the rows a `skip_rows` rule matched. No
+    problem, but the report counts them, so a steward sees what the table does not hold."""
+
+    place: str  # the source ("x/sources/a.csv", "x/sources/a.xlsx, sheet 'Blad1'")
+    reason: str  # "blank-row" or "skip_rows"
+    rule: str = ""  # for skip_rows: the column and its pattern
+    count: int = 0
+    rows: list[str] = field(default_factory=list)  # the first LISTED_LEFT_OUT: "row 7"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.place, "reason": self.reason, "rule": self.rule} | {
+            "count": self.count,
+            "rows": self.rows,
+        }
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> LeftOut:
+        return cls(entry["source"], entry["reason"], entry["rule"], entry["count"], entry["rows"])
+
+    def explain(self) -> str:
+        """One line in Swedish, one in English, as a warning's: "3 blank rows left out:
+        rows 4, 9, 12"."""
+        one = self.count == 1
+        more = ", …" if self.count > len(self.rows) else ""
+        if all(row.startswith("row ") for row in self.rows):
+            numbers = ", ".join(row[4:] for row in self.rows) + more
+            shown_sv = ("rad " if one else "rader ") + numbers
+            shown_en = ("row " if one else "rows ") + numbers
+        else:  # records of a JSON source
+            shown_sv = shown_en = ", ".join(self.rows) + more
+        if self.reason == "blank-row":
+            sv = "tom rad hoppades över" if one else "tomma rader hoppades över"
+            en = "blank row left out" if one else "blank rows left out"
+        else:
+            sv = f"{'rad' if one else 'rader'} hoppades över enligt skip_rows ({self.rule})"
+            en = f"{'row' if one else 'rows'} left out by skip_rows ({self.rule})"
+        return (
+            f"Notering: {self.place}: {self.count:,} {sv}: {shown_sv}\n"
+            f"    Note: {self.place}: {self.count:,} {en}: {shown_en} [{self.reason}]"
+        )
+
+
 @dataclass
 class SourceProblems:
     """The problems of one resource's sources: the first `LISTED_PER_CODE` of each code kept,
-    every one counted."""
+    every one counted; and the rows left out as layout (`LeftOut`)."""
 
     listed: list[SourceProblem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    left_out: list[LeftOut] = field(default_factory=list)
+
+    def leave_out(
+        self, place: str, reason: str, rows: Sequence[str], count: int, rule: str = ""
+    ) -> None:
+        """Count `count` rows left out (`rows`: the first of them, as "row 7")."""
+        if not count:
+            return
+        for entry in self.left_out:
+            if (entry.place, entry.reason, entry.rule) == (place, reason, rule):
+                entry.rows.extend(rows[: LISTED_LEFT_OUT - len(entry.rows)])
+                entry.count += count
+                return
+        self.left_out.append(LeftOut(place, reason, rule, count, list(rows[:LISTED_LEFT_OUT])))
 
     def add(self, problem: SourceProblem) -> None:
         self.count(problem.code)
@@ -138,10 +201,17 @@ class SourceProblems:
                 kept.append(problem)
         self.listed = kept
 
-    def extend(self, problems: Sequence[SourceProblem], counts: dict[str, int]) -> None:
+    def extend(
+        self,
+        problems: Sequence[SourceProblem],
+        counts: dict[str, int],
+        left_out: Sequence[LeftOut] = (),
+    ) -> None:
         for code, count in counts.items():
             self.counts[code] = self.counts.get(code, 0) + count
         self.listed.extend(problems)
+        for entry in left_out:
+            self.leave_out(entry.place, entry.reason, entry.rows, entry.count, entry.rule)
 
 
 @dataclass(frozen=True)
@@ -180,6 +250,7 @@ class Table:
     # Problems met while reading that did not stop it (listed, and counted per code).
     problems: tuple[SourceProblem, ...] = ()
     problem_counts: dict[str, int] = field(default_factory=dict)
+    left_out: tuple[LeftOut, ...] = ()
 
     @property
     def fields(self) -> list[str]:
@@ -279,7 +350,8 @@ class TableWriter:
 
     @property
     def arrow_schema(self) -> pa.Schema:
-        columns = [pa.field(name, pa.string(), nullable=False) for name in self.fields]
+        # A cell is NULL only where a row of the wrong width lacks it (the row is a problem).
+        columns = [pa.field(name, pa.string()) for name in self.fields]
         columns.append(pa.field(ORIGIN, pa.string(), nullable=False))
         columns.append(pa.field(POSITION, pa.int64(), nullable=False))
         return pa.schema(columns)
@@ -289,7 +361,8 @@ class TableWriter:
         return [f["name"] for f in self.schema["fields"]]
 
     def write(self, batch: pa.Table) -> None:
-        """Append rows; `batch` holds every schema field as non-null text and `__origin`."""
+        """Append rows; `batch` holds every schema field as text (NULL: a missing cell) and
+        `__origin`."""
         if batch.num_rows == 0:
             return
         if self._writer is None:
@@ -345,6 +418,7 @@ class TableWriter:
             tuple(self.layouts),
             tuple(self.problems.listed),
             dict(self.problems.counts),
+            tuple(self.problems.left_out),
         )
 
     def reset(self) -> None:

@@ -37,7 +37,7 @@ from opendata.messages import (
     total_in_row,
     total_row_hint,
 )
-from opendata.tables import POSITION, SourceLayout, SourceProblem, Table
+from opendata.tables import POSITION, LeftOut, SourceLayout, SourceProblem, Table
 
 MAX_LISTED = 20
 CELL_ERRORS = (
@@ -163,6 +163,8 @@ class Report:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     # Warnings do not make a dataset invalid; validation.json leaves them out.
     warnings: list[ReportWarning] = field(default_factory=list)
+    # Rows left out of each table as layout (blank rows, `skip_rows`): counted, no problem.
+    left_out: dict[str, list[LeftOut]] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -191,10 +193,19 @@ class Report:
                     "rows": count,
                     "errors": sum(self.counts.get(name, {}).values()),
                 }
+                | (
+                    {"left_out": [entry.to_dict() for entry in self.left_out[name]]}
+                    if self.left_out.get(name)
+                    else {}
+                )
                 for name, count in self.rows.items()
             ],
             "errors": [asdict(problem) for problem in self.problems],
         }
+
+    def notes(self) -> list[str]:
+        """What each table left out as layout, a note (two lines) per source and reason."""
+        return [entry.explain() for entries in self.left_out.values() for entry in entries]
 
     def summary(self, limit: int = MAX_LISTED) -> str:
         """The problems as a steward reads them (`Problem.explain`), in source and row order;
@@ -223,6 +234,7 @@ def validate_tables(dataset: str, tables: Sequence[Table], scratch: Path | None 
     from opendata.engine import checks
 
     report = Report(dataset=dataset, rows={t.name: t.row_count for t in tables})
+    report.left_out = {t.name: list(t.left_out) for t in tables if t.left_out}
     by_name = {table.name: table for table in tables}
     found: dict[str, list[Any]] = {table.name: [] for table in tables}
     with connect(scratch) as con:

@@ -38,6 +38,7 @@ from opendata.messages import Text, note_row_hint, shown, total_in_row, total_ro
 from opendata.municipalities import MEMBERS, code_for_name, national_register, normalise_code
 from opendata.tables import (
     CHUNK_ROWS,
+    LISTED_LEFT_OUT,
     ORIGIN,
     PYTHON_WHITESPACE,
     SourceLayout,
@@ -203,7 +204,7 @@ def _collect(
                 writer.write(_conform(pa.Table.from_batches([batch]), fields))
             # The rows keep their origins, so their layouts and problems come along.
             writer.layouts.extend(other.layouts)
-            writer.problems.extend(other.problems, other.problem_counts)
+            writer.problems.extend(other.problems, other.problem_counts, other.left_out)
             continue
         if isinstance(source, ApiSource):
             if remote is None:
@@ -385,6 +386,8 @@ class Shaper:
         self.identity = False
         rules = source.skip_rows if isinstance(source, FileSource) else []
         self.skips = [(normalise_header(rule.column), rule.matches) for rule in rules]
+        # How the report names each rule: its column and its pattern, as dataset.yaml has them.
+        self.skip_names = [f"{rule.column!r} ~ {rule.matches!r}" for rule in rules]
         numeric = ("number", "integer", "year")
         self.numeric = {name for name, kind in field_types.items() if kind in numeric}
         self.decimal_comma = isinstance(source, CsvSource) and source.decimal == ","
@@ -483,18 +486,31 @@ class Shaper:
     def _skip(self, batch: pa.Table) -> pa.Table:
         """The rows that no `skip_rows` rule matches (Arrow's RE2, on the trimmed cell)."""
         matched: Any = None
-        for header, pattern in self.skips:
+        for (header, pattern), rule in zip(self.skips, self.skip_names, strict=True):
             if header not in batch.column_names:
                 continue  # a record without the key
-            hit = pc.match_substring_regex(strip(batch.column(header)), pattern)
+            hit = pc.fill_null(
+                pc.match_substring_regex(strip(batch.column(header)), pattern), False
+            )
+            if matched is not None:  # a row two rules match is counted under the first
+                hit = pc.and_(hit, pc.invert(matched))
+            self._leave_out(batch.column(ORIGIN).filter(hit), rule)
             matched = hit if matched is None else pc.or_(matched, hit)
         if matched is None:
             return batch
-        matched = pc.fill_null(matched, False)
         if self.problems.listed and pc.any(matched).as_py():
             # What the reader found in a row left out is no problem (a total row's formula).
             self.problems.discard(set(batch.column(ORIGIN).filter(matched).to_pylist()))
         return batch.filter(pc.invert(matched))
+
+    def _leave_out(self, origins: Any, rule: str) -> None:
+        """Count the rows a rule leaves out, for the report (the first few by their row)."""
+        if not len(origins):
+            return
+        place = self.raw.place if self.raw is not None and self.raw.place else self.label
+        shown = origins.slice(0, LISTED_LEFT_OUT).to_pylist()
+        rows = [o[len(place) + 2 :] if o.startswith(place + ", ") else o for o in shown]
+        self.problems.leave_out(place, "skip_rows", rows, len(origins), rule)
 
     def _check_header_fields(self, raw: RawSource, titles: list[str]) -> None:
         """Without `columns`, every titled column is a field: one the schema lacks is a problem

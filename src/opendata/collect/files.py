@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import io
 import itertools
 import json
 import math
@@ -43,6 +44,7 @@ from opendata.errors import DefinitionError, SourceError
 from opendata.messages import Text, yaml_text
 from opendata.tables import (
     CHUNK_ROWS,
+    LISTED_LEFT_OUT,
     LISTED_PER_CODE,
     ORIGIN,
     SourceProblem,
@@ -599,15 +601,23 @@ def _csv_batches(
     block = _block(limits)
     first = rows.first  # a data row's number is its position among them plus this
 
+    misfits: list[tuple[int, list[str | None]]] = []  # wrong-width rows, cells fitted
+    blank_rows: list[Any] = []  # numbers of rows of blank cells (numpy), for the report
+
     def set_aside(row: Any) -> str:
         if row.number is None:
             unnumbered.append(row.text)
-        elif row.text.strip():
-            wrong_rows[row.actual_columns > width].append(row.number or 0)
+            return "skip"
+        cells = _record_cells(row.text, delimiter)
+        if any(cell.strip() for cell in cells):
+            wrong_rows[row.actual_columns > width].append(row.number)
             if len(wrong) < LISTED_PER_CODE:
-                wrong.append((row.number or 0, row.actual_columns, row.text[:1000]))
-        else:
-            skipped.append(row.number or 0)
+                wrong.append((row.number, row.actual_columns, row.text[:1000]))
+            # The row's other cells are still checked: a missing cell is absent (NULL), an
+            # extra one is the reported problem.
+            misfits.append((row.number, [*cells[:width], *[None] * (width - len(cells))]))
+        else:  # an empty line, or one of only delimiters: layout like a blank row
+            skipped.append(row.number)
         return "skip"
 
     def failed(error: Exception) -> SourceError:
@@ -712,19 +722,83 @@ def _csv_batches(
             if blank is not None:
                 blank = pc.filter(blank, pa.array(within))
         _check_cell_bytes(batch, header, label, positions + first, limits)
-        numbers = int64_array(positions + first).cast(pa.string())
-        columns = {name: batch.column(i) for i, name in enumerate(header)}
-        origins = pc.binary_join_element_wise(f"{label}, row ", numbers, "")
-        table = pa.table({**columns, ORIGIN: origins})
+        numbers = int64_array(positions + first)
+        table = _origin_table(batch.columns, header, label, numbers)
         if blank is not None:
+            blank_rows.append(numbers.filter(blank).to_numpy())
             table = table.filter(pc.invert(blank))
+            numbers = numbers.filter(pc.invert(blank))
+        if misfits:  # those up to this batch's last row (the parser may have run ahead)
+            through = int(positions[-1]) + first if count else first - 1
+            upto = through if last is None else min(last, through)
+            table = _with_misfits(table, numbers, misfits, header, label, upto, limits)
         if table.num_rows:
             yield table
         if ended:
             break
     # A malformed last row may be set aside without a batch after it.
     check_set_aside()
-    report_wrong(_last_row(rows.last, stop))
+    if rows.stop_at_empty and stop is None and first_data is not None:
+        stop = min((n for n in skipped if n > first_data), default=None)  # after every batch
+    last = _last_row(rows.last, stop)
+    if misfits:
+        empty = _origin_table(
+            [pa.array([], pa.string())] * width, header, label, pa.array([], pa.int64())
+        )
+        table = _with_misfits(empty, pa.array([], pa.int64()), misfits, header, label, last, limits)
+        if table.num_rows:
+            yield table
+    report_wrong(last)
+    if problems is not None:  # every blank row read (up to the table's end), for the report
+        numbers = np.concatenate([*blank_rows, np.asarray(skipped, dtype=np.int64)])
+        inside = np.sort(numbers if last is None else numbers[numbers <= last])
+        listed = [f"row {n}" for n in inside[:LISTED_LEFT_OUT].tolist()]
+        problems.leave_out(label, "blank-row", listed, len(inside))
+
+
+def _record_cells(text: str, delimiter: str) -> list[str]:
+    """The cells of one record as the parser set it aside (quotes and doubled quotes as
+    Arrow reads them, line breaks inside quotes kept)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+    return [cell for record in reader for cell in record]
+
+
+def _origin_table(columns: Sequence[Any], header: list[str], label: str, numbers: Any) -> pa.Table:
+    """A raw batch: the header's columns and each row's origin ("file, row 7")."""
+    origins = pc.binary_join_element_wise(f"{label}, row ", numbers.cast(pa.string()), "")
+    return pa.table({**{name: columns[i] for i, name in enumerate(header)}, ORIGIN: origins})
+
+
+def _with_misfits(
+    table: pa.Table,
+    numbers: Any,
+    misfits: list[tuple[int, list[str | None]]],
+    header: list[str],
+    label: str,
+    last: int | None,
+    limits: Limits,
+) -> pa.Table:
+    """`table` with the rows of the wrong width up to row `last` in their places, so that
+    their other cells are checked like any row's. Takes them out of `misfits`."""
+    taken = [m for m in misfits if last is None or m[0] <= last]
+    misfits[:] = [m for m in misfits if last is not None and m[0] > last]
+    if not taken:
+        return table
+    for number, cells in taken:
+        for index, cell in enumerate(cells):
+            if cell is not None and len(cell.encode("utf-8")) > limits.cell_bytes:
+                raise SourceError(
+                    f"{label}, row {number}, column {header[index]!r}: a cell of "
+                    f"{len(cell.encode('utf-8')):,} bytes, more than the limit of "
+                    f"{limits.cell_bytes:,}; " + _raise_limit("cell_bytes")
+                )
+    columns = [pa.array([cells[i] for _, cells in taken], pa.string()) for i in range(len(header))]
+    extra_numbers = pa.array([number for number, _ in taken], pa.int64())
+    merged = pa.concat_tables(
+        [table, _origin_table(columns, header, label, extra_numbers).cast(table.schema)]
+    )
+    order = pc.sort_indices(pa.concat_arrays([numbers, extra_numbers]))
+    return merged.take(order)
 
 
 def _last_row(last: int | None, stop: int | None) -> int | None:
@@ -974,6 +1048,34 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+class _BlankRows:
+    """A sheet's blank rows met inside its table: counted as left out once a data row
+    follows (blank rows under the last data row are the table's margin)."""
+
+    def __init__(self, place: str, problems: SourceProblems | None) -> None:
+        self.place = place
+        self.problems = problems
+        self.pending: list[tuple[int, int]] = []  # ranges of row numbers, inclusive
+
+    def meet(self, first: int, last: int) -> None:
+        self.pending.append((first, last))
+
+    def keep(self) -> None:
+        if not self.pending or self.problems is None:
+            self.pending.clear()
+            return
+        count = sum(last - first + 1 for first, last in self.pending)
+        rows = [
+            f"row {n}"
+            for n in itertools.islice(
+                itertools.chain.from_iterable(range(a, b + 1) for a, b in self.pending),
+                LISTED_LEFT_OUT,
+            )
+        ]
+        self.problems.leave_out(self.place, "blank-row", rows, count)
+        self.pending.clear()
+
+
 def read_xlsx(
     path: Path,
     label: str,
@@ -1101,6 +1203,7 @@ def read_xlsx(
             started = False
             expected = start
             data_rows = 0
+            blank = _BlankRows(place, problems)  # blank rows inside the table, for the report
             for number, row, beyond, widest in rows:
                 if number < start:
                     continue
@@ -1108,6 +1211,8 @@ def read_xlsx(
                     break
                 if started and number > expected and stop_at_empty_row:
                     break  # a missing row is a blank row: the block ends
+                if started and number > expected:
+                    blank.meet(expected, number - 1)  # rows the sheet's XML leaves out
                 expected = number + 1
                 if widest > limits.columns:
                     raise SourceError(
@@ -1117,8 +1222,11 @@ def read_xlsx(
                 if not beyond and all(_is_blank(cell) for cell in row):
                     if started and stop_at_empty_row:
                         break
+                    if started:
+                        blank.meet(number, number)
                     continue
                 started = True
+                blank.keep()
                 data_rows += 1
                 if every_column and beyond is not None:  # right of the last title: no column
                     _untitled_value(
