@@ -1,4 +1,4 @@
-"""LocalStore.read_head: the start of a file, read without reading the rest."""
+"""LocalStore: read_head (the start of a file, read without reading the rest), folders_holding."""
 
 from __future__ import annotations
 
@@ -167,3 +167,23 @@ def test_the_next_run_removes_a_killed_writers_temporary_file_and_never_a_live_o
     finally:
         os.close(handle)
     assert list(store.leftovers()) == [f"{TEMPORARY}/.tmp-live"]  # its writer is gone now
+
+
+def test_folders_holding_looks_one_level_down_as_the_listing_would(tmp_path: Path) -> None:
+    """The folder store's own way (one directory read) names what the generic one, from the
+    whole listing, names."""
+    store = LocalStore(tmp_path)
+    for key in (
+        "datasets/b/versions.json",
+        "datasets/a/versions.json",
+        "datasets/a/1.0.0/versions.json",
+        "datasets/c/1.0.0/data.csv",
+        "datasets-extra/d/versions.json",
+    ):
+        store.create(key, b"{}")
+    (tmp_path / "datasets" / "e").mkdir()
+    (tmp_path / "datasets" / "e" / "versions.json").mkdir()  # a folder, not a file
+    (tmp_path / "datasets" / "f.json").write_bytes(b"{}")
+    generic = Store.folders_holding(store, "datasets", "versions.json")
+    assert store.folders_holding("datasets", "versions.json") == generic == ["a", "b"]
+    assert store.folders_holding("nothing-here", "versions.json") == []

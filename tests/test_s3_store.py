@@ -820,3 +820,18 @@ def test_the_catalog_on_s3_previews_from_ranged_reads_only(
         Bucket=store.bucket, Key=f"{PREFIX}/datasets/prov/1.0.0/varden.parquet"
     )
     assert head["ContentType"] == "application/vnd.apache.parquet"
+
+
+def test_folders_holding_names_the_datasets_of_a_store(store: S3Store) -> None:
+    """The datasets are the folders of `datasets` with a versions.json (not deeper, not a
+    folder beside it whose name starts the same)."""
+    for key in (
+        "datasets/b/versions.json",
+        "datasets/a/versions.json",
+        "datasets/a/1.0.0/versions.json",
+        "datasets/c/1.0.0/data.csv",
+        "datasets-extra/d/versions.json",
+    ):
+        store.create(key, b"{}")
+    assert store.folders_holding("datasets", "versions.json") == ["a", "b"]
+    assert store.folders_holding("nothing-here", "versions.json") == []

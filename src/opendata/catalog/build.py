@@ -90,12 +90,7 @@ TWINS = ("json", "parquet")
 
 
 def datasets_in_store(store: Store) -> list[str]:
-    names = set()
-    for key in store.list("datasets"):
-        parts = key.split("/")
-        if len(parts) == 3 and parts[2] == VERSIONS:
-            names.add(parts[1])
-    return sorted(names)
+    return store.folders_holding("datasets", VERSIONS)
 
 
 def dataset_entry(store: Store, name: str, base_url: str) -> CatalogEntry | None:

@@ -307,6 +307,20 @@ class LocalStore(Store):
             except OSError as error:
                 raise StoreError(f"cannot copy {source} to {target}: {error.strerror}") from None
 
+    def folders_holding(self, prefix: str, name: str) -> list[str]:
+        base = self.root / prefix if prefix else self.root
+        try:
+            entries = list(os.scandir(base))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(
+            entry.name
+            for entry in entries
+            if not entry.name.startswith(".")
+            and entry.is_dir(follow_symlinks=False)
+            and os.path.isfile(os.path.join(entry.path, name))
+        )
+
     def list(self, prefix: str) -> list[str]:
         base = self.root / prefix if prefix else self.root
         if not base.exists():
