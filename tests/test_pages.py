@@ -829,3 +829,29 @@ def test_the_parquet_page_is_deterministic(parquet_site: Site) -> None:
     page = render_dataset_page(entry, preview_rows(parquet_site.store, entry), parquet_site.catalog)
     assert page.encode() == parquet_site.file("datasets/prov/index.html")
     assert rebuild_catalog(parquet_site.store, BASE) == []
+
+
+def test_templates_compiled_by_another_process_render_the_same_pages(tmp_path: Path) -> None:
+    """The compiled templates kept between processes (Jinja's bytecode cache, in a private
+    folder of the temporary directory) give the bytes a fresh compile gives."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from opendata.catalog.build import catalog_header\n"
+        "from opendata.catalog.pages import environment, render_index\n"
+        "sys.stdout.write(type(environment().bytecode_cache).__name__ + '\\n')\n"
+        "sys.stdout.write(render_index(catalog_header('http://example.org/'), []))\n"
+    )
+    env = {"TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0].startswith("FileSystemBytecodeCache\n")
+    assert runs[0] == runs[1]
+    cached = list(tmp_path.glob("_jinja2-cache-*/__jinja2_*.cache"))
+    assert cached, "the first process left its compiled templates"
