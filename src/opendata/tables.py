@@ -96,8 +96,9 @@ class SourceProblem:
     """A problem found while a source was read that did not stop the reading (a control
     character, a formula without a value, a row of the wrong width, a name that is no
     municipality, a field nothing fills): it joins the validation report beside the
-    validator's, so that one run lists every problem of a file. The row is left out or its
-    cell left empty; the dataset is invalid, so nothing of it is published."""
+    validator's, so that one run lists every problem of a file. The cell is read as empty (a
+    row of the wrong width: as far as it goes, its other cells checked); the dataset is invalid,
+    so nothing of it is published."""
 
     code: str
     origin: str  # "file, row 7" for a row, the file's label for the whole source

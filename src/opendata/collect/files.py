@@ -518,8 +518,10 @@ def read_csv(
     lines, rows with a wrong number of cells); when it meets one, it raises ExactRowNumbersNeeded
     and the caller reads the file again with `parallel=False`, so every origin stays exact.
 
-    A row with the wrong number of cells is left out and becomes a problem in `problems` (the
-    reading goes on, so every such row is reported at once); without `problems` it is refused.
+    A row with the wrong number of cells becomes a problem in `problems` and is read as far as
+    it goes (a missing cell NULL, an extra one dropped), so its other cells are checked too; the
+    reading goes on, so every such row is reported at once. Without `problems` it is refused.
+    Blank rows are left out and counted in `problems.left_out`.
     Reading ends after `last_data_row` (the file's first row is row 1) or, with
     `stop_at_empty_row`, at the first empty row below the data.
     """
