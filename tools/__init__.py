@@ -1,0 +1,1 @@
+"""Repository tools: tools/lockfile.py (requirements.lock)."""
