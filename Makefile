@@ -2,14 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+LOCKED := $(VENV)/.locked
 STAMP := $(VENV)/.installed
+# `make lock`'s own environment: uv (which resolves) and packaging (tools/lockfile.py).
+LOCKENV := .venv-lock
+UV_VERSION := 0.13.10
+PACKAGING_VERSION := 26.4
 
-.PHONY: run test lint typecheck bench serve notify clean
+.PHONY: run test lint typecheck bench serve notify lock clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# Exactly the lock (tools/lockfile.py): every file checked against its hash, wheels only (no
+# build runs, so nothing unhashed is fetched), pip itself included. A changed lock makes the
+# environment anew, so that no package the lock has dropped stays behind.
+$(LOCKED): $(LOCK)
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
+	touch $(LOCKED)
+
+# Our own package, editable, built by the locked hatchling without build isolation; refused
+# while the lock disagrees with pyproject.toml (the message says to run `make lock`).
+$(STAMP): $(LOCKED) pyproject.toml
+	$(BIN)/python tools/lockfile.py check
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	# An editable install leaves our own modules uncompiled, and with PYTHONDONTWRITEBYTECODE
 	# set every command would compile them again (0.07 s a start): compile once, as pip does
 	# for installed packages. A stale .pyc is ignored by Python, so this never serves old code.
@@ -50,5 +65,17 @@ serve: $(STAMP)
 notify: $(STAMP)
 	$(BIN)/python -m flows.notify
 
+## Re-resolve requirements.lock from pyproject.toml with uv, keeping every pin it still allows;
+##   make lock UPGRADE=NAME   moves package NAME (several: UPGRADE="NAME1 NAME2") to its newest
+## release that fits, and what it needs with it (README, "Dependencies: requirements.lock").
+lock: $(LOCKENV)/.installed
+	$(LOCKENV)/bin/python tools/lockfile.py lock --uv $(LOCKENV)/bin/uv \
+		$(foreach name,$(UPGRADE),--upgrade-package $(name))
+
+$(LOCKENV)/.installed:
+	$(PYTHON) -m venv $(LOCKENV)
+	$(LOCKENV)/bin/pip install --quiet uv==$(UV_VERSION) packaging==$(PACKAGING_VERSION)
+	touch $@
+
 clean:
-	rm -rf $(VENV) public
+	rm -rf $(VENV) $(LOCKENV) public
