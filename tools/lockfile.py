@@ -2,7 +2,7 @@
 
 `make lock` writes it (`uv pip compile`, one resolution for Python 3.11 and later on every
 platform) from pyproject.toml's dependency lists: the build backend (`[build-system] requires`),
-`[project] dependencies` and the `dev` extra, with pip itself. It records a digest of those
+`[project] dependencies` and the `dev` extra, with ALSO_LOCKED below. It records a digest of those
 lists in its header, so that `check` (tests/test_lockfile.py, and `make run` before it installs
 our package) fails when pyproject.toml has changed since:
 
@@ -36,8 +36,10 @@ PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "requirements.lock"
 RELOCK = "make lock"
 DIGEST_LINE = "# pyproject.toml's dependency lists, sha256: "
-# Installed from the lock besides what pyproject.toml asks for: the installer itself.
-ALSO_LOCKED = ["pip"]
+# Locked besides what pyproject.toml asks for: the installer itself, and what hatchling asks for
+# to build our editable install (its get_requires_for_build_editable: `make run` installs our
+# package without build isolation, so the environment must hold it).
+ALSO_LOCKED = ["pip", "editables~=0.3"]
 # The environments a requirement with a marker is looked for in (the lock's own range).
 PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
 HASH = re.compile(r"[a-z0-9]+:[0-9a-f]{32,}")
