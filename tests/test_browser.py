@@ -21,23 +21,13 @@ from opendata.config import load_settings
 from opendata.publish import prepare, publish_package, require_valid
 from opendata.serve import make_server
 from opendata.storage import LocalStore
+from tests.browsers import chromium
 from tests.conftest import REPO, copy_home
 
 pytestmark = pytest.mark.integration
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 15_000
 DATASETS = [
     "avfallsplan",
@@ -81,14 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, timeout=30_000
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 class Watch:
@@ -267,3 +251,19 @@ def test_without_javascript_the_whole_list_shows(browser: Any, site: tuple[str, 
         assert watch.errors == []
     finally:
         context.close()
+
+
+def test_a_missing_browser_is_a_named_skip_or_in_ci_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without chromium the browser tests say why they skip; where .ci/run requires the browser
+    they fail instead, so a machine without it never passes as green."""
+    import tests.browsers as browsers
+
+    monkeypatch.setattr(browsers, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv(browsers.REQUIRED, raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"chromium is not installed at .*no-chromium"):
+        browsers.require_browser()
+    monkeypatch.setenv(browsers.REQUIRED, "1")
+    with pytest.raises(pytest.fail.Exception, match="the browser tests must run here"):
+        browsers.require_browser()

@@ -6,15 +6,14 @@ scrolling; sign-in attempts are limited.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browsers import chromium
 from tests.conftest import REPO
-from tests.test_browser import ARGS, CHROMIUM
 from tests.test_deliveries import PASSWORD, Served, changed_goals
 from tests.test_deliveries import served as served
 
@@ -26,18 +25,8 @@ TIMEOUT_MS = 120_000
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    with sync_api.sync_playwright() as playwright:
-        # Chromium's singleton socket must fit AF_UNIX's path limit: not in a test's TMPDIR.
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=ARGS,
-            timeout=30_000,
-            env={**os.environ, "TMPDIR": "/tmp"},
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def sign_in(page: Any, served: Served, password: str = PASSWORD) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from opendata.parameters import defined_names
+from tests.browsers import chromium
 from tests.conftest import REPO, run_cli
 from tests.test_cli import write_broken_copy
 from tests.test_deployment import Stack
@@ -27,8 +28,6 @@ pytestmark = pytest.mark.integration
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WINDOW = {"width": 1440, "height": 900}
 TIMEOUT_MS = 60_000  # the UI's first page loads its whole bundle on a busy machine
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -55,14 +54,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, timeout=30_000
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def page_at(browser: Any, url: str) -> Any:
