@@ -443,12 +443,11 @@ def _strict(text: str) -> list[list[str]] | None:
         return None
     rows = []
     for record in records[1:]:
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # a blank or whitespace-only line
+        if not any(cell.strip() for cell in record):
+            continue  # a blank row, of any width (frictionless: blank-row, no cell errors)
         if len(record) != 3:
             return None
-        if any(cell.strip() for cell in record):
-            rows.append([cell.strip() for cell in record])
+        rows.append([cell.strip() for cell in record])
     return rows
 
 

@@ -1747,7 +1747,7 @@ def run_plan(
     pk = primary_key(schema)
     has_pk = bool(pk) and set(pk) <= kept
     keyed = set(unique) | (set(pk) if has_pk else set())
-    source = source_sql(plan.relation, plan.slots, plan.cells_sql, plan.flags)
+    source = source_sql(plan.relation, plan.slots)  # the cells' texts, for the report
     # Every query below orders by __row, so the status table need not keep the source's order:
     # without it DuckDB writes the table in parallel and under the memory limit at twice the
     # speed (0.28 s instead of 0.59 s for 1M x 8 cells at 128MB).
@@ -1954,7 +1954,10 @@ def _status_table(session: Session, plan: Plan, keyed: set[str]) -> tuple[list[C
     slots = range(len(plan.slots))
     flags = range(len(plan.flags))
     column_groups = [slots[i : i + COLUMNS_A_PASS] for i in range(0, len(slots), COLUMNS_A_PASS)]
-    flag_groups = [flags[i : i + COLUMNS_A_PASS] for i in range(0, len(flags), COLUMNS_A_PASS)]
+    # The flags ride along with the column groups (as many to a group as it takes): each
+    # group is a query that binds the whole source relation again (0.15 s at 1,000 columns).
+    flags_a_pass = max(COLUMNS_A_PASS, -(-len(flags) // max(1, len(column_groups))))
+    flag_groups = [flags[i : i + flags_a_pass] for i in range(0, len(flags), flags_a_pass)]
     count = max(1, len(column_groups), len(flag_groups))
     status = _Status(session.table("cells"))
     columns: list[Column] = []
