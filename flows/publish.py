@@ -9,9 +9,9 @@ dataset, the source and what failed (opendata.run.skips_message). The task runne
 when each run starts, from the settings of the process running the flow: an existing Dask
 cluster when OPENDATA_DASK_ADDRESS is set (prefect-dask; its workers need this repository on
 PYTHONPATH and the store's settings and credentials), else threads in the flow's process,
-OPENDATA_PARALLEL of them (default 4). (Prefect 3 runs a subflow
-in the caller's thread, never on a task runner: hence a task per dataset.) The `publish-dataset`
-flow publishes one dataset on its own, for a deployment or a person.
+OPENDATA_PARALLEL of them (default 4). (Prefect 3 runs a subflow in the caller's thread, never
+on a task runner: hence a task per dataset.) The `publish-dataset` flow publishes one dataset on
+its own, for a deployment or a person.
 
 Only the I/O tasks retry, and only when the error is transient. The loop, the outcomes, the
 catalog update and the exit code are `opendata.run`'s: the same functions that `opendata publish`
