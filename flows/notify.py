@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m flows.notify",
         description=(
             "Create or update the automation that calls a webhook when a publish-all or "
-            "process-deliveries run fails or crashes "
+            "process-deliveries run fails or crashes, or a publish-all run completes with skips "
             f"({DEFINITION.relative_to(DEFINITION.parents[1])})."
         ),
     )
@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, what in done:
         print(
             f"Automation {name!r} {what} on {redact_url(url)}: a failed or crashed publish-all "
-            f"or process-deliveries run is posted to the webhook kept in the block {BLOCK_NAME!r}."
+            "or process-deliveries run, and a publish-all run completed with skips (a public "
+            f"API out of reach), is posted to the webhook kept in the block {BLOCK_NAME!r}."
         )
     return 0
 

@@ -3,12 +3,15 @@
 `publish_all` submits every dataset as a task of its own (`publish-dataset`, run name
 `publish-<dataset>`) to the flow's task runner, so datasets publish side by side and one invalid
 or failing dataset does not stop the others; the run then ends Failed with a message naming those
-that did not publish. The task runner is chosen when each run starts, from the settings of the
-process running the flow: an existing Dask cluster when OPENDATA_DASK_ADDRESS is set (prefect-dask;
-its workers need this repository on PYTHONPATH and the store's settings and credentials), else
-threads in the flow's process, OPENDATA_PARALLEL of them (default 4). (Prefect 3 runs a subflow
-in the caller's thread, never on a task runner: hence a task per dataset.) The `publish-dataset`
-flow publishes one dataset on its own, for a deployment or a person.
+that did not publish. A dataset whose public API cannot be reached is skipped, not failed: a run
+with nothing else wrong ends Completed, named "Completed with skips", its message naming the
+dataset, the source and what failed (opendata.run.skips_message). The task runner is chosen
+when each run starts, from the settings of the process running the flow: an existing Dask
+cluster when OPENDATA_DASK_ADDRESS is set (prefect-dask; its workers need this repository on
+PYTHONPATH and the store's settings and credentials), else threads in the flow's process,
+OPENDATA_PARALLEL of them (default 4). (Prefect 3 runs a subflow in the caller's thread, never
+on a task runner: hence a task per dataset.) The `publish-dataset` flow publishes one dataset on
+its own, for a deployment or a person.
 
 Only the I/O tasks retry, and only when the error is transient. The loop, the outcomes, the
 catalog update and the exit code are `opendata.run`'s: the same functions that `opendata publish`
@@ -38,7 +41,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.futures import PrefectFuture
 from prefect.logging import get_logger
-from prefect.states import Failed
+from prefect.states import Completed, Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
@@ -104,7 +107,7 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 @task(name="collect-and-validate")
 def collect_and_validate(
     name: str, home: str | None, store_url: str, offline: bool, refresh: bool
-) -> Prepared:
+) -> Prepared | run.Unreachable:
     return run.collect_and_validate(name, home, store_url, offline, refresh)
 
 
@@ -308,8 +311,9 @@ def publish_dataset(
     """Collect, validate and publish one dataset; the run fails if it cannot.
 
     Offline, a dataset collected from a public API is `skipped`: its last published version
-    stays latest. Wrong data fails the run with its problems logged as sentences (no
-    traceback: it is no crash).
+    stays latest. So is one whose public API cannot be reached, and the run ends Completed
+    with skips (run.SKIPS_STATE), its message saying which source and why. Wrong data fails
+    the run with its problems logged as sentences (no traceback: it is no crash).
 
     Args:
         name: Datamängden att publicera: dess mapp under datasets/, t.ex. "befolkning".
@@ -355,7 +359,7 @@ def publish_dataset(
             such data is not published again).*
     """
     try:
-        return run.publish_dataset(
+        outcome = run.publish_dataset(
             name,
             empty(store),
             bump or None,
@@ -369,6 +373,7 @@ def publish_dataset(
             message=empty(message),
             republish=republish,
         )
+        return completed(outcome, run.skips_message([outcome]))
     except Exception as error:
         invalid = run.data_problem(name, error)
         if invalid is None:
@@ -397,6 +402,9 @@ def publish_all(
     URL with credentials is refused before anything runs: credentials belong in the worker's
     environment. A run that did not publish everything ends Failed with a message naming what
     did not publish; wrong data is logged as sentences, not as a traceback (it is no crash).
+    A dataset whose public API cannot be reached is skipped (its last version stays latest):
+    when that is all that went wrong, the run ends "Completed with skips" (a Completed state)
+    with a message naming the dataset, the source and what failed.
 
     Args:
         datasets: Datamängderna att publicera, valda bland dem som finns under datasets/.
@@ -479,7 +487,20 @@ def publish_all(
     if not dry_run:
         let_go_of_marks(where, folder, publishers)
     publish_artifacts(outcomes)
-    return outcomes
+    return completed(outcomes, run.skips_message(outcomes))
+
+
+R = TypeVar("R")
+
+
+def completed(result: R, skips: str | None) -> R | State[Any]:
+    """`result`, or when datasets were skipped because a public API could not be reached, a
+    Completed state named so that carries it: the run did its work (the other datasets are
+    published, the catalog updated), and the UI, the notification and the CLI say what was
+    skipped and why."""
+    if skips is None:
+        return result
+    return Completed(name=run.SKIPS_STATE, message=skips, data=result)
 
 
 def publish_artifacts(
@@ -533,13 +554,14 @@ def publish_spread(
     message: Message = "",
     republish: Republish = False,
     poll_seconds: PollSeconds = 2.0,
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]] | State[Any]:
     """Share one run among the workers of a work pool: the datasets in batches, each batch a
     flow run of `deployment` that whichever worker of its pool is free picks up.
 
     Each batch publishes its datasets and updates the catalog for them (concurrent catalog
     updates are compare-and-swap, so none is lost). This run waits for every batch, leaves a
-    table of them under Artifacts, and fails naming the batches that did not complete. A
+    table of them under Artifacts, and fails naming the batches that did not complete; when
+    batches completed with skips (a public API out of reach), it ends so too, naming them. A
     retried run starts no batch twice (each batch's key is this run's id and its number),
     and a batch that ended for Prefect's reasons (Crashed, or Failed because its API did not
     answer) is launched again (CRASHED_BATCH_RELAUNCHES).
@@ -639,19 +661,7 @@ def publish_spread(
         return child
 
     settled = run_batches(groups, launch, lambda ids: wait_for_runs(ids, poll_seconds))
-    rows = []
-    for number, group, child, attempts in settled:
-        state = child.state
-        rows.append(
-            {
-                "batch": f"{number} of {len(groups)}",
-                "flow_run": child.name,
-                "state": state.name if state else "unknown",
-                "attempts": attempts,
-                "datasets": ", ".join(group),
-            }
-        )
-    failed = [row for row in rows if row["state"] != "Completed"]
+    rows, failed, skips = batch_table(settled)
     try:
         create_table_artifact(
             rows,
@@ -668,7 +678,32 @@ def publish_spread(
             + "; ".join(f"{row['flow_run']} {row['state']} ({row['datasets']})" for row in failed)
             + " (each batch's run says why, under its Artifacts and logs)"
         )
-    return rows
+    return completed(rows, run.spread_skips_message(skips, len(rows)))
+
+
+def batch_table(
+    settled: list[tuple[int, list[str], FlowRun, int]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
+    """The spread's table (a row per batch: its number, flow run, final state's name, launches
+    and datasets), the rows of the batches that did not complete, and the flow run name and
+    state message of each batch that completed with skips (a public API out of reach: the
+    batch did its work, so the spread is no failure for it)."""
+    rows, failed, skips = [], [], []
+    for number, group, child, attempts in settled:
+        state = child.state
+        row = {
+            "batch": f"{number} of {len(settled)}",
+            "flow_run": child.name,
+            "state": state.name if state else "unknown",
+            "attempts": attempts,
+            "datasets": ", ".join(group),
+        }
+        rows.append(row)
+        if state is None or not state.is_completed():
+            failed.append(row)
+        elif state.name == run.SKIPS_STATE:
+            skips.append((child.name, state.message or ""))
+    return rows, failed, skips
 
 
 T = TypeVar("T")

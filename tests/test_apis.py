@@ -220,6 +220,12 @@ def test_server_errors_that_persist_make_the_source_unavailable(fake_apis: FakeA
     assert len(fake_apis.requests) == FAST.attempts
     assert f"GET {fake_apis.url}/v3/kpi/U07801" in str(caught.value)
     assert "HTTP 500" in str(caught.value) and caught.value.exit_code == 3
+    # What failed, in parts a run words its skip with (opendata.run.Unreachable).
+    assert (caught.value.request, caught.value.reason, caught.value.attempts) == (
+        f"GET {fake_apis.url}/v3/kpi/U07801?per_page=5000",
+        "HTTP 500 Internal Server Error",
+        FAST.attempts,
+    )
 
 
 def test_a_timeout_retries_then_makes_the_source_unavailable(fake_apis: FakeApis) -> None:

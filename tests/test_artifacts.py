@@ -240,6 +240,53 @@ def test_the_summary_table_says_what_happened_to_each_dataset() -> None:
     ]
 
 
+def test_a_dataset_skipped_for_an_unreachable_api_says_which_source_and_what_stays() -> None:
+    """The row of a dataset whose public API did not answer: skipped (not failed), its latest
+    version named, and why in Swedish and English, the run's message whole (no cut at the
+    cell's usual 300 characters: the URL and what failed are long)."""
+    message = (
+        "Kolada http://127.0.0.1:9/v3 cannot be reached (GET http://127.0.0.1:9/v3/kpi/"
+        "U07801,U07482,U07483,U07484,U07485,U07414?per_page=5000: ConnectError: [Errno 111] "
+        "Connection refused; gave up after 5 attempts): not collected in this run, its last "
+        "published version 1.2.0 stays latest; the next run collects it once the source answers"
+    )
+    common = {"dataset": "avfallsplan-uppfoljning", "status": "skipped", "exit_code": 3}
+    rows = reporting.summary_rows(
+        [
+            outcome(
+                **common,
+                version="1.2.0",
+                previous_version="1.2.0",
+                url=URL,
+                message=message,
+                unreachable="Kolada http://127.0.0.1:9/v3",
+            ),
+            outcome(
+                **common,
+                message=message.replace(
+                    "its last published version 1.2.0 stays latest",
+                    "no version of it is published yet",
+                ),
+                unreachable="Kolada http://127.0.0.1:9/v3",
+            ),
+        ]
+    )
+    shown = [shown_row(row) for row in rows]
+    assert shown[0][:5] == ["avfallsplan-uppfoljning", "hoppades över / skipped", "1.2.0", "", ""]
+    assert shown[0][5] == (
+        "källan Kolada http://127.0.0.1:9/v3 kunde inte nås, så datamängden hämtades inte i den "
+        "här körningen; senaste publicerade versionen 1.2.0 ligger kvar / " + message
+    )
+    assert shown[1][2] == ""
+    assert shown[1][5].startswith(
+        "källan Kolada http://127.0.0.1:9/v3 kunde inte nås, så datamängden hämtades inte i den "
+        "här körningen; ingen version är publicerad ännu / Kolada http://127.0.0.1:9/v3 cannot "
+    )
+    assert shown[1][5].endswith(
+        "no version of it is published yet; the next run collects it once the source answers"
+    )
+
+
 def shown_row(row: dict[str, str]) -> list[str]:
     """The row's cells as the UI shows them (markdown rendered, tags dropped)."""
     return [html.unescape(re.sub(r"<[^>]+>", "", render(cell))).strip() for cell in row.values()]

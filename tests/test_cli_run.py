@@ -33,6 +33,7 @@ from opendata.errors import ConfigError, StoreError, TransientStoreError
 from opendata.storage.open import bucket_problem, check_store_url
 from tests.conftest import run_cli
 from tests.test_cli import FIRST_RUN
+from tests.test_pages import parse
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
@@ -86,6 +87,18 @@ def test_without_an_api_the_run_is_in_process(workspace: Path, fresh_home: dict[
     assert f"Published to {workspace / 'public'}" in result.stdout
     catalog = json.loads((workspace / "public/catalog.json").read_bytes())
     assert {d["name"]: d["latest"] for d in catalog["datasets"]}["avfallsplan"] == "1.0.0"
+    # A fresh offline install (`make run`): the dataset collected from Kolada has no version,
+    # and the index says so rather than leaving it out; catalog.json and DCAT do not list it.
+    assert "avfallsplan-uppfoljning" not in {d["name"] for d in catalog["datasets"]}
+    index = parse((workspace / "public/index.html").read_text("utf-8"))
+    waiting = index.find("ul", class_="not-collected").by_id("avfallsplan-uppfoljning")
+    assert waiting.find("h2").words() == (
+        "Uppföljning av avfallsplanen – avfallsnyckeltal per kommun "
+        "Ännu inte insamlad / not yet collected"
+    )
+    why = waiting.find("p", class_="notice").words()
+    assert why.startswith("Hämtas från Kolada (öppet API); publiceringen kördes senast utan")
+    assert "avfallsplan-uppfoljning" not in (workspace / "public/dcat/catalog.rdf").read_text()
 
     # One small dataset: no Prefect module is even imported.
     (workspace / "datasets/avfallsplan/sources/mal.csv").write_text(

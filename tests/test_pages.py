@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -24,12 +25,12 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from opendata.catalog import rebuild_catalog
-from opendata.catalog.build import preview_rows, version_changes
+from opendata.catalog import rebuild_catalog, uncollected
+from opendata.catalog.build import preview_rows, verify_derived, version_changes
 from opendata.catalog.pages import filesize, render_dataset_page, render_index
 from opendata.config import load_settings
 from opendata.municipalities import MEMBERS
-from opendata.publish import prepare, publish_package, require_valid, withdraw
+from opendata.publish import load, prepare, publish_package, require_valid, withdraw
 from opendata.storage import LocalStore
 from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, write_dataset
 from tests.conftest import copy_home
@@ -713,6 +714,86 @@ def test_a_dataset_whose_versions_are_all_withdrawn_still_renders(site: Site) ->
     assert not doc.by_id("v1.0.0").find_all("a", type="application/json")
     index = parse(render_index(catalog))
     assert "ingen – alla versioner är återkallade" in index.by_id("befolkning").words()
+
+
+def test_a_dataset_never_collected_is_on_the_index_and_nowhere_else(
+    site: Site, tmp_path: Path
+) -> None:
+    """A dataset that runs skipped before any version of it was published (its public API
+    offline or out of reach) is listed on the index as not yet collected, with its title and
+    description from its definition and why: text, escaped. catalog.json and the DCAT files
+    are untouched (no version, no distribution), and a record of a dataset that has an entry
+    is not shown."""
+    root = tmp_path / "store"
+    shutil.copytree(site.root, root)
+    store = LocalStore(root)
+    settings = load_settings(home=copy_home(tmp_path / "repo", "avfallsplan-uppfoljning"))
+    definition = load(settings, "avfallsplan-uppfoljning")
+    uncollected.note(store, uncollected.record_of(definition, "unreachable"))
+    hostile: uncollected.NotCollected = {
+        "name": "fientlig",
+        "title": HOSTILE,
+        "title_en": HOSTILE,
+        "description": HOSTILE,
+        "description_en": None,
+        "apis": ["Kolada", "SCB (PxWeb)"],
+        "why": "offline",
+    }
+    uncollected.note(store, hostile)
+    uncollected.note(store, {**hostile, "name": "befolkning"})  # it has an entry: not shown
+    frozen = {
+        key: site.file(key) for key in ("catalog.json", "dcat/catalog.rdf", "dcat/catalog.ttl")
+    }
+
+    written = rebuild_catalog(store, BASE, ["avfallsplan-uppfoljning", "fientlig"])
+    assert "index.html" in written and "catalog.json" not in written
+    assert {key: (root / key).read_bytes() for key in frozen} == frozen
+    html = (root / "index.html").read_text("utf-8")
+    doc = parse(html)
+    published = doc.find("ul", class_="datasets").find_all("li", class_="dataset")
+    assert [item.attrs["id"] for item in published] == DATASETS
+    assert doc.by_id("dataset-rubrik").words() == f"Dataset ({len(DATASETS)})"
+    section = doc.find("ul", class_="not-collected")
+    assert [item.attrs["id"] for item in section.find_all("li")] == [
+        "avfallsplan-uppfoljning",
+        "fientlig",
+    ]
+    assert doc.by_id("ej-insamlade").words() == "Ännu inte insamlade Not yet collected (2)"
+    item = doc.by_id("avfallsplan-uppfoljning")
+    assert item.find("h2").words() == (
+        "Uppföljning av avfallsplanen – avfallsnyckeltal per kommun "
+        "Ännu inte insamlad / not yet collected"
+    )
+    assert item.find("p", class_="subtitle").text() == (
+        "Follow-up of the waste plan – waste KPIs per municipality"
+    )
+    assert item.find("p", class_="notice").words() == (
+        "Hämtas från Kolada (öppet API), som inte gick att nå när publiceringen kördes senast; "
+        "datamängden publiceras när källan svarar. Collected from Kolada (a public API), which "
+        "could not be reached when publishing last ran; it is published once the source answers."
+    )
+    assert not item.find_all("a")  # nothing to link to: it has no page and no files
+    odd = doc.by_id("fientlig")
+    assert odd.find("h2").text() == f"{HOSTILE} Ännu inte insamlad / not yet collected"
+    assert (
+        odd.find("p", class_="notice")
+        .words()
+        .startswith(
+            "Hämtas från Kolada och SCB (PxWeb) (öppet API); publiceringen kördes senast utan "
+            "internet (offline)"
+        )
+    )
+    assert "<script>alert(1)</script>" not in html and "<b>fet</b>" not in html
+    assert html.count("<script") == 2  # the DataCatalog's JSON-LD and the site's own script
+    listing = json.loads(doc.find("script", type="application/ld+json").text())
+    assert len(listing["dataset"]) == len(DATASETS)
+    # `opendata verify` derives the same index from the same store.
+    assert verify_derived(store, BASE)[1] == []
+
+    # Published after all (or removed): the index is what it was.
+    uncollected.forget(store, ["avfallsplan-uppfoljning", "fientlig", "befolkning"])
+    assert "index.html" in rebuild_catalog(store, BASE, ["avfallsplan-uppfoljning"])
+    assert (root / "index.html").read_bytes() == site.file("index.html")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -185,18 +185,30 @@ def test_unreachable_empty_and_lost_municipality(
     cache = workspace / "public/_private/cache"
     assert any(cache.iterdir())
 
-    # Unreachable (and nothing cached): failed, exit 3, 1.0.0 stays latest.
+    # Unreachable (and nothing cached): skipped, not failed; exit 3 (a public API out of
+    # reach); the message names the source, what failed and that 1.0.0 stays latest.
     shutil.rmtree(cache)
     code, outcomes, err = publish(workspace, prefect_api, fake_apis, url="http://127.0.0.1:9/v3")
     assert code == 3, err
-    assert outcomes[0]["status"] == "failed"
-    assert "cannot be reached" in outcomes[0]["message"] and "127.0.0.1:9" in outcomes[0]["message"]
+    assert (outcomes[0]["status"], outcomes[0]["version"]) == ("skipped", "1.0.0")
+    message = outcomes[0]["message"]
+    assert message.startswith(
+        "Kolada http://127.0.0.1:9/v3 cannot be reached (GET http://127.0.0.1:9/v3/kpi/"
+    )
+    assert "ConnectError" in message and "gave up after 5 attempts" in message
+    assert message.endswith(
+        "not collected in this run, its last published version 1.0.0 stays latest; "
+        "the next run collects it once the source answers"
+    )
+    assert outcomes[0]["url"] == (
+        "http://localhost:8000/datasets/avfallsplan-uppfoljning/1.0.0/datapackage.json"
+    )
     latest = json.loads(
         (workspace / "public/datasets/avfallsplan-uppfoljning/latest/datapackage.json").read_bytes()
     )
     assert latest["version"] == "1.0.0"
 
-    # An empty answer is never published.
+    # An empty answer is never published; the source answered, so it is no skip: failed.
     fake_apis.fail("/v3/data", "empty")
     code, outcomes, err = publish(workspace, prefect_api, fake_apis)
     assert code == 3, err

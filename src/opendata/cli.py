@@ -309,7 +309,7 @@ def run_publish_in_process(
     republish: bool = False,
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """Run `opendata.run` here, without Prefect: the same steps, retries and outcomes."""
-    from opendata.run import RunFailed, run_in_process
+    from opendata.run import RunFailed, exit_code, run_in_process
 
     if STATE["debug"]:
         import logging
@@ -344,7 +344,8 @@ def run_publish_in_process(
         if error.catalog_error:
             typer.echo(f"Error: {error.catalog_error}", err=True)
         return error.outcomes, error.exit_code, error.catalog_error
-    return outcomes, 0, None
+    # Completed: 0, or 3 when a dataset was skipped because a public API could not be reached.
+    return outcomes, exit_code(outcomes), None
 
 
 def run_publish_flow(
@@ -364,6 +365,7 @@ def run_publish_flow(
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.publish import RunFailed, publish_all
+    from opendata.run import exit_code
 
     api = prefect_api_url()
     try:
@@ -391,8 +393,9 @@ def run_publish_flow(
                 "Prefect (--no-prefect)"
             ) from None
         raise
-    if state.is_completed():
-        return cast("list[dict[str, Any]]", state.result()), 0, None
+    if state.is_completed():  # Completed, or "Completed with skips" (see opendata.run)
+        outcomes = cast("list[dict[str, Any]]", state.result())
+        return outcomes, exit_code(outcomes), None
     failure = state.result(raise_on_failure=False)
     if isinstance(failure, RunFailed):  # each dataset's failure was logged as it happened
         if failure.catalog_error:

@@ -85,9 +85,31 @@ class SourceUnavailable(OpendataError):
 
     Connection refused or reset, timeouts, HTTP 429 and 5xx are retried with backoff; this is
     raised when the last attempt failed too. Operational (exit code 3): a later run may succeed.
+    A publish run does not fail the dataset for it: the dataset is `skipped` (its last published
+    version stays) and the run says which source could not be reached (opendata.run).
+
+    `source` names the source as a steward knows it ("Kolada https://api.kolada.se/v3"), once
+    the collector that asked it has said so (collect/remote.py); `request` is the request that
+    failed last (method and URL without credentials), `reason` its failure, `attempts` how many
+    were made.
     """
 
     exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        request: str | None = None,
+        reason: str | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.request = request
+        self.reason = reason
+        self.attempts = attempts
 
 
 class PrefectUnavailable(OpendataError):

@@ -104,7 +104,9 @@ class Outcome:
     changed (patch)'); a dry run also returns `diff`, the record changes.json would hold (the
     first rows of each resource with their cells old → new, counts for the rest). A
     `withdrawn` outcome names the withdrawn version its data equals (`withdrawn_version`, and
-    why it was withdrawn); its `version` is the latest, which stays.
+    why it was withdrawn); its `version` is the latest, which stays. A dataset `skipped`
+    because a public API could not be reached names that source in `unreachable` (exit code
+    3; `message` says what failed).
     """
 
     dataset: str
@@ -124,6 +126,7 @@ class Outcome:
     diff: dict[str, Any] | None = None
     withdrawn_version: str | None = None
     withdrawn_reason: str | None = None
+    unreachable: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

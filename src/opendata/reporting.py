@@ -176,7 +176,25 @@ def _happened(outcome: Mapping[str, Any], report_key: str | None) -> str:
         return escape(outcome.get("changes") or "")
     if status == "withdrawn" and outcome.get("withdrawn_version"):
         return escape(withdrawn_text(outcome), limit=1000)
+    if status == "skipped" and outcome.get("unreachable"):
+        return escape(unreachable_text(outcome), limit=1000)
     return escape(outcome.get("message") or "")
+
+
+def unreachable_text(outcome: Mapping[str, Any]) -> str:
+    """Why a dataset was skipped because a public API could not be reached, Swedish first:
+    the source, that nothing was collected and which version stays; then the run's English
+    message, which says what failed."""
+    latest = outcome.get("version")
+    stays = (
+        f"senaste publicerade versionen {latest} ligger kvar"
+        if latest
+        else "ingen version är publicerad ännu"
+    )
+    return (
+        f"källan {outcome.get('unreachable')} kunde inte nås, så datamängden hämtades inte "
+        f"i den här körningen; {stays} / {outcome.get('message') or ''}"
+    )
 
 
 def withdrawn_text(outcome: Mapping[str, Any]) -> str:

@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from contextvars import copy_context
-from dataclasses import fields
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
-from opendata.catalog import rebuild_catalog
+from opendata.catalog import rebuild_catalog, uncollected
 from opendata.collect.remote import remote_sources
 from opendata.config import Settings, load_settings, retry_backoff
 from opendata.definitions import discover
@@ -38,6 +38,7 @@ from opendata.errors import (
     InvalidSourceData,
     OpendataError,
     SourceError,
+    SourceUnavailable,
     is_transient,
 )
 from opendata.package import BuiltPackage
@@ -62,7 +63,7 @@ RETRIES = 3  # retries of an I/O step after its first attempt (Prefect's `retrie
 JITTER = 0.5  # each delay is drawn within ±50% of the exponential backoff
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-PrepareStep = Callable[[str, str | None, str, bool, bool], Prepared]
+PrepareStep = Callable[[str, str | None, str, bool, bool], "Prepared | Unreachable"]
 PublishStep = Callable[..., Outcome]  # (package, store_url, base_url, bump, dry_run, **options)
 CatalogStep = Callable[[str, str, list[str]], list[str]]
 OnRetry = Callable[[str, BaseException, int, float], None]
@@ -88,11 +89,89 @@ class RunFailed(OpendataError):
         self.message = message
         self.outcomes = outcomes
         self.catalog_error = catalog_error
-        codes = [o["exit_code"] for o in outcomes] + ([3] if catalog_error else [])
-        self.exit_code = max(codes, default=3)
+        self.exit_code = exit_code(outcomes, catalog_error) if outcomes or catalog_error else 3
 
     def __str__(self) -> str:
         return self.message
+
+
+def exit_code(outcomes: Iterable[Mapping[str, Any]], catalog_error: str | None = None) -> int:
+    """The run's exit code (the README's table): the highest of its datasets' (0 for one
+    published, unchanged or skipped offline, 1 invalid, 3 failed or skipped because a public
+    API could not be reached), 3 when the catalog was not updated."""
+    codes = [int(o.get("exit_code") or 0) for o in outcomes] + ([3] if catalog_error else [])
+    return max(codes, default=0)
+
+
+# -- a source that cannot be reached --------------------------------------------------------------
+
+# The name of a run's final state (a Completed one: the run did its work) when a dataset was
+# skipped because a public API it is collected from could not be reached.
+SKIPS_STATE = "Completed with skips"
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A dataset not collected because a public API it needs did not answer (SourceUnavailable:
+    connection refused, timeouts, 429 or 5xx through every retry of collect/http.py). Not a
+    data problem and not a crash: the run skips the dataset, whose last version stays latest.
+
+    `source` names the API as a steward knows it ("Kolada https://api.kolada.se/v3"), `cause`
+    what failed ("GET …: ConnectError: …; gave up after 5 attempts")."""
+
+    dataset: str
+    source: str
+    cause: str
+
+    @classmethod
+    def of(cls, name: str, error: SourceUnavailable) -> Unreachable:
+        if error.request and error.reason:
+            attempts = error.attempts or 1
+            cause = (
+                f"{error.request}: {error.reason}; gave up after {attempts} "
+                f"attempt{'s' if attempts != 1 else ''}"
+            )
+        else:
+            cause = str(error)
+        return cls(name, error.source or "a public API", cause)
+
+    def explain(self, latest: str | None) -> str:
+        """Why the dataset was skipped, naming the source, what failed and what stays."""
+        stays = (
+            f"its last published version {latest} stays latest"
+            if latest
+            else "no version of it is published yet"
+        )
+        return (
+            f"{self.source} cannot be reached ({self.cause}): not collected in this run, "
+            f"{stays}; the next run collects it once the source answers"
+        )
+
+
+def unreachable_skips(outcomes: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The outcomes of datasets skipped because a public API could not be reached."""
+    return [o for o in outcomes if o.get("status") == "skipped" and o.get("unreachable")]
+
+
+def skips_message(outcomes: Iterable[Mapping[str, Any]]) -> str | None:
+    """What a run's final state says of the datasets it skipped because a public API could
+    not be reached (None: none was), each with its reason."""
+    skips = unreachable_skips(outcomes)
+    if not skips:
+        return None
+    return "Skipped, a source cannot be reached: " + "; ".join(
+        f"{o['dataset']} ({o.get('message')})" for o in skips
+    )
+
+
+def spread_skips_message(batches: list[tuple[str, str]], count: int) -> str | None:
+    """What a spread run's final state says of its batches (flow run name, state message) that
+    completed with skips, out of `count` batches (None: none did)."""
+    if not batches:
+        return None
+    return f"{len(batches)} of {count} batches completed with skips: " + "; ".join(
+        f"{name}: {message}" for name, message in batches
+    )
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -184,13 +263,19 @@ def retrying(
 
 def collect_and_validate(
     name: str, home: str | None, store_url: str, offline: bool, refresh: bool
-) -> Prepared:
-    """Collect and validate one dataset (public APIs through the store's cache unless offline)."""
+) -> Prepared | Unreachable:
+    """Collect and validate one dataset (public APIs through the store's cache unless offline).
+
+    A public API that cannot be reached is no error of this step: it returns Unreachable (so
+    the flow's task completes, without a traceback), and the dataset is skipped."""
     settings = load_settings(home=home)
     store = open_store(store_url)
     remote = None if offline else remote_sources(settings, store)
     # The store's current deliveries are the dataset's sources where stewards delivered them.
-    prepared = prepare(settings, name, remote, refresh, store=store)
+    try:
+        prepared = prepare(settings, name, remote, refresh, store=store)
+    except SourceUnavailable as error:
+        return Unreachable.of(name, error)
     try:  # the steward's warnings (years in the title that are not the data's): no verdict
         prepared.report.warnings.extend(stale_year_warnings(prepared.dataset, prepared.tables))
     except BaseException:
@@ -251,19 +336,30 @@ def publish_dataset(
     """Collect, validate and publish one dataset; raises if it cannot (DatasetInvalid, ...).
 
     Offline, a dataset collected from a public API is `skipped`: its last published version
-    stays latest.
+    stays latest. So is one whose public API cannot be reached (the step returns Unreachable),
+    with exit code 3 and the reason. A dataset skipped before any version of it was published
+    is noted for the index page (catalog/uncollected.py), except in a dry run.
     """
     settings = load_settings(store=store, home=home)
-    if offline and load(settings, name).needs_remote:
-        outcome = skipped(
-            open_store(settings.store_url),
-            name,
-            settings.base_url,
-            "collected from a public API; skipped offline (run without --offline to collect)",
-        )
-        logger.info("%s: skipped (offline)", name)
-        return outcome.to_dict()
+    if offline:
+        dataset = load(settings, name)
+        if dataset.needs_remote:
+            target = open_store(settings.store_url)
+            outcome = skipped(
+                target,
+                name,
+                settings.base_url,
+                "collected from a public API; skipped offline (run without --offline to collect)",
+            )
+            if outcome.version is None and not dry_run:
+                uncollected.note(target, uncollected.record_of(dataset, "offline"))
+            logger.info("%s: skipped (offline)", name)
+            return outcome.to_dict()
     prepared = prepare_step(name, home, settings.store_url, offline, refresh)
+    if isinstance(prepared, Unreachable):
+        outcome = skip_unreachable(settings, prepared, dry_run)
+        logger.warning("%s: skipped: %s", name, outcome.message)
+        return outcome.to_dict()
     try:
         package = require_valid(prepared)
         extra: dict[str, Any] = {}
@@ -283,6 +379,20 @@ def publish_dataset(
         "warnings": [w.to_dict() for w in prepared.report.warnings],
         "left_out": [entry.to_dict() for entry in left_out],
     }
+
+
+def skip_unreachable(settings: Settings, found: Unreachable, dry_run: bool) -> Outcome:
+    """The outcome of a dataset whose public API could not be reached: `skipped`, its last
+    published version still latest, exit code 3 (operational: a later run may succeed), the
+    reason in its message and the source in `unreachable`."""
+    target = open_store(settings.store_url)
+    outcome = skipped(target, found.dataset, settings.base_url, "")
+    if outcome.version is None and not dry_run:
+        dataset = load(settings, found.dataset)
+        uncollected.note(target, uncollected.record_of(dataset, "unreachable"))
+    return replace(
+        outcome, message=found.explain(outcome.version), exit_code=3, unreachable=found.source
+    )
 
 
 def outcome_line(outcome: Mapping[str, Any]) -> str:
@@ -458,14 +568,37 @@ def publish_all(
         )
     catalog_error = None
     if not dry_run:
+        tidy_not_collected(settings, outcomes, every=not datasets, logger=logger)
         try:
             catalog_step(settings.store_url, settings.base_url, names)
         except OpendataError as error:
             catalog_error = f"catalog not updated: {error}"  # RunFailed carries it: the
             problems.append(catalog_error)  # caller reports it once (CLI, flow)
     if problems:
+        skips = skips_message(outcomes)  # said too, beside what failed
+        if skips:
+            problems.append(skips)
         raise RunFailed("; ".join(problems), outcomes, catalog_error)
     return outcomes
+
+
+def tidy_not_collected(
+    settings: Settings, outcomes: list[dict[str, Any]], every: bool, logger: Logger = log
+) -> None:
+    """Remove the index's notes of datasets that are no longer "not yet collected" (see
+    catalog/uncollected.py): those of this run's datasets that have a version now and, when the
+    run covered `every` dataset, those of datasets no longer defined. Only tidiness (the index
+    never shows a dataset that has a catalog entry): a store that fails here is logged, it does
+    not fail the run."""
+    ran = {o["dataset"] for o in outcomes}
+    versioned = {o["dataset"] for o in outcomes if o.get("version")}
+    try:
+        target = open_store(settings.store_url)
+        recorded = uncollected.recorded(target)
+        gone = [n for n in recorded if n in versioned or (every and n not in ran)]
+        uncollected.forget(target, gone)
+    except OpendataError as error:
+        logger.warning("notes of datasets not yet collected not tidied: %s", error)
 
 
 def _started(submit: Submit, name: str) -> Callable[[], dict[str, Any]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from opendata import journal
+from opendata.catalog import uncollected
 from opendata.catalog.dcat import CODE as DCAT_CODE
 from opendata.catalog.dcat import (
     DatasetRdf,
@@ -531,12 +532,16 @@ def derived_files(
     """The files derived from the catalog: the index page, the places' pages (if `places`), the
     DCAT documents (`dcat_pages`, None: all) and the `touched` datasets' pages (and their
     versions' pages and documents, where the entry changed), one at a time. `records` gets
-    what the versions' files were made from, to be written once those files are durable."""
+    what the versions' files were made from, to be written once those files are durable.
+
+    The index also lists the datasets that runs skipped before any version of them was
+    published (catalog/uncollected.py): not yet collected, in no other derived file."""
     from opendata.catalog.pages import location_pages, render_index
 
     header = view.header
     ordered = listings.ordered()
-    yield INDEX, render_index(header, ordered).encode("utf-8")
+    not_collected = uncollected.waiting(store, listings.by_name)
+    yield INDEX, render_index(header, ordered, not_collected).encode("utf-8")
     # The places' pages: the DCAT graph's dct:Location IRIs resolve to them.
     if places:
         for key, page in location_pages(header, ordered).items():

@@ -35,6 +35,7 @@ from markupsafe import Markup
 
 from opendata.catalog.dcat import REGION_PATH, THEMES, iri, location_path, publisher_iri
 from opendata.catalog.recipes import recipes
+from opendata.catalog.uncollected import NotCollected
 from opendata.geography import SOURCE as GEOGRAPHY_SOURCE
 from opendata.geography import Extent, combined_extent, municipality_extents
 from opendata.municipalities import MEMBERS
@@ -665,8 +666,16 @@ def listing(catalog: Catalog, entry: CatalogEntry) -> Listing:
     }
 
 
-def render_index(catalog: Catalog, listings: Sequence[Listing] | None = None) -> str:
-    """The index page; `listings` (in order of name) stand for the catalog's datasets."""
+def render_index(
+    catalog: Catalog,
+    listings: Sequence[Listing] | None = None,
+    not_collected: Sequence[NotCollected] = (),
+) -> str:
+    """The index page; `listings` (in order of name) stand for the catalog's datasets.
+
+    `not_collected` are datasets defined but never collected (catalog/uncollected.py): listed
+    after the others as not yet collected, with why, and in neither the count, the filter nor
+    the DataCatalog's JSON-LD (they have no page and nothing to download)."""
     if listings is None:
         listings = [listing(catalog, entry) for entry in catalog.get("datasets", [])]
     theme_codes = sorted({code for item in listings for code in item["themes"]})
@@ -686,6 +695,7 @@ def render_index(catalog: Catalog, listings: Sequence[Listing] | None = None) ->
             theme_codes=theme_codes,
             dcat_files=DCAT_FILES,
             jsonld=Markup(script),
+            not_collected=not_collected,
         )
     )
 

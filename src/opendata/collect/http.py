@@ -291,7 +291,10 @@ class ApiClient:
                 if attempt == attempts:
                     raise SourceUnavailable(
                         f"{shown}: the source cannot be reached: {failure.reason} "
-                        f"(gave up after {attempts} attempt{'s' if attempts > 1 else ''})"
+                        f"(gave up after {attempts} attempt{'s' if attempts > 1 else ''})",
+                        request=shown,
+                        reason=failure.reason,
+                        attempts=attempts,
                     ) from None
                 if failure.wait is not None:
                     wait = min(failure.wait, self.retry.max_retry_after)

@@ -17,7 +17,7 @@ from opendata.collect.pxweb import fetch_pxweb
 from opendata.collect.trafa import fetch_trafa
 from opendata.config import Settings, retry_backoff
 from opendata.definitions import ApiSource, KoladaSource, PxwebSource, TrafaSource
-from opendata.errors import DefinitionError, SourceResponseError
+from opendata.errors import DefinitionError, SourceResponseError, SourceUnavailable
 from opendata.municipalities import MEMBERS
 from opendata.storage import Store
 
@@ -40,17 +40,36 @@ class RemoteSources:
         self.requests_sent = 0
 
     def fetch(self, source: ApiSource) -> tuple[list[RawRecord], str]:
+        """The source's records and its label; SourceUnavailable (naming the source by its
+        label) when it cannot be reached, SourceResponseError when its answer is wrong."""
         cache = ResponseCache(
             self.store, prefix=CACHE_PREFIX, expiry=timedelta(hours=source.cache_hours)
         )
+        label = self.label(source)
         with ApiClient(cache=cache, retry=retry_policy()) as client:
-            rows, label = self._rows(client, source)
-            self.requests_sent += client.requests_sent
+            try:
+                rows = self._rows(client, source)
+            except SourceUnavailable as error:
+                error.source = label
+                raise
+            finally:
+                self.requests_sent += client.requests_sent
         if not rows:
             raise SourceResponseError(f"{label}: answered no data; nothing is published from it")
         return [RawRecord(dict(row), f"{label}, {_describe(row)}") for row in rows], label
 
-    def _rows(self, client: ApiClient, source: ApiSource) -> tuple[list[Row], str]:
+    def label(self, source: ApiSource) -> str:
+        """The source as its records' origins name it: the API and where it was asked."""
+        settings = self.settings
+        if isinstance(source, KoladaSource):
+            return f"Kolada {settings.kolada_url}"
+        if isinstance(source, PxwebSource):
+            return f"SCB PxWeb {settings.pxweb_url} table {source.table}"
+        if isinstance(source, TrafaSource):
+            return f"Trafikanalys {settings.trafa_url} query {source.query}"
+        raise DefinitionError(f"unsupported API source kind {source!r}")  # pragma: no cover
+
+    def _rows(self, client: ApiClient, source: ApiSource) -> list[Row]:
         settings = self.settings
         if isinstance(source, KoladaSource):
             last = source.years.last or (self.now or datetime.now(UTC)).year
@@ -58,13 +77,11 @@ class RemoteSources:
             rows = fetch_kolada(client, settings.kolada_url, source.kpis, list(MEMBERS), years)
             for row in rows:
                 row["enhet"] = source.units.get(str(row["kpi"]))
-            return rows, f"Kolada {settings.kolada_url}"
+            return rows
         if isinstance(source, PxwebSource):
-            rows = fetch_pxweb(client, settings.pxweb_url, source.table, source.selection)
-            return rows, f"SCB PxWeb {settings.pxweb_url} table {source.table}"
+            return fetch_pxweb(client, settings.pxweb_url, source.table, source.selection)
         if isinstance(source, TrafaSource):
-            rows = fetch_trafa(client, settings.trafa_url, source.query)
-            return rows, f"Trafikanalys {settings.trafa_url} query {source.query}"
+            return fetch_trafa(client, settings.trafa_url, source.query)
         raise DefinitionError(f"unsupported API source kind {source!r}")  # pragma: no cover
 
 
