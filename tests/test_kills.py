@@ -18,12 +18,20 @@ from pathlib import Path
 
 import pytest
 
+from opendata import scratch
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
 from opendata.errors import ConflictError, StoreError
 from opendata.liveness import Owner, _start_time, current_owner
 from opendata.package import dump_json
-from opendata.publish import prepare, publish_package, read_history, require_valid, verify
+from opendata.publish import (
+    Prepared,
+    prepare,
+    publish_package,
+    read_history,
+    require_valid,
+    verify,
+)
 from opendata.storage import LocalStore, open_store
 from tests.fault_publish import publish_all
 from tests.storekit import StoreKit, open_kit, tree
@@ -123,14 +131,20 @@ def two_dataset_home(root: Path, corrected: bool) -> Path:
     return home
 
 
-def publish_one(home: Path, store_url: str, name: str) -> None:
-    """One dataset's run, as the flow does it: publish, then the catalog for what it touched."""
+def publish_one(home: Path, store_url: str, name: str, prepared: Prepared | None = None) -> None:
+    """One dataset's run, as the flow does it: publish, then the catalog for what it touched.
+    `prepared`: the dataset collected and validated already (the same package for every store
+    of a kill loop: a package is built from the sources alone, not from the store)."""
     store = open_store(store_url)
-    prepared = prepare(load_settings(home=home), name)
+    own = prepared is None
+    if prepared is not None:
+        scratch.sweep()  # as the prepare of a run does first: killed runs' scratch space goes
+    package = prepare(load_settings(home=home), name) if prepared is None else prepared
     try:
-        publish_package(store, require_valid(prepared), BASE)
+        publish_package(store, require_valid(package), BASE)
     finally:
-        prepared.discard()
+        if own:
+            package.discard()
     rebuild_catalog(store, BASE, [name])
 
 
@@ -152,17 +166,23 @@ def test_after_a_kill_at_any_write_the_next_run_of_another_dataset_repairs_every
     # different offset per store) covers each stage of the protocol: mark, claim, version files,
     # pointer, latest copies, catalog, derived files.
     step, first = (3, 1) if kit.kind == "local" else (5, 2)
-    for kill_after in range(first, writes, step):
-        url = kit.clone(start_url, f"repair-{kill_after}")
-        killed = run_publisher(home, url, kill_after, kit.env)
-        assert killed.returncode == -signal.SIGKILL, (kill_after, killed.stderr)
-        store = open_store(url)
-        publish_one(home, url, "kopia")
-        left = [p.describe() for p in verify(store, BASE)[1]]
-        assert all("claimed by a run that ended" in p for p in left), (kill_after, left)
-        publish_one(home, url, "avfallsplan")
-        assert verify(store, BASE)[1] == [], kill_after
-        assert list(store.leftovers()) == [], kill_after
+    settings = load_settings(home=home)
+    packages = {name: prepare(settings, name) for name in ("avfallsplan", "kopia")}
+    try:
+        for kill_after in range(first, writes, step):
+            url = kit.clone(start_url, f"repair-{kill_after}")
+            killed = run_publisher(home, url, kill_after, kit.env)
+            assert killed.returncode == -signal.SIGKILL, (kill_after, killed.stderr)
+            store = open_store(url)
+            publish_one(home, url, "kopia", packages["kopia"])
+            left = [p.describe() for p in verify(store, BASE)[1]]
+            assert all("claimed by a run that ended" in p for p in left), (kill_after, left)
+            publish_one(home, url, "avfallsplan", packages["avfallsplan"])
+            assert verify(store, BASE)[1] == [], kill_after
+            assert list(store.leftovers()) == [], kill_after
+    finally:
+        for package in packages.values():
+            package.discard()
 
 
 class LatestCopyFails(LocalStore):
