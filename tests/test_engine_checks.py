@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from opendata.engine import checks
+from opendata.engine import checks, udf
 from opendata.engine.db import connect
 
 V2 = "https://datapackage.org/profiles/2.0/tableschema.json"
@@ -578,7 +578,7 @@ def test_only_exotic_cells_go_through_python(
     """Ordinary cells, valid or not, are read by SQL alone; the UDF sees only the cells that
     fail the ASCII pre-check (here 3 of 6,000)."""
     seen: list[str] = []
-    reader = checks._python_reader
+    reader = udf._python_reader
 
     def counting(spec: str) -> Any:
         read = reader(spec)
@@ -589,7 +589,7 @@ def test_only_exotic_cells_go_through_python(
 
         return wrapped
 
-    monkeypatch.setattr(checks, "_python_reader", counting)
+    monkeypatch.setattr(udf, "_python_reader", counting)
     kinds = [
         "integer",
         "number",

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import duckdb
 
+from opendata.engine.sql import quote_identifier, quote_literal
+from opendata.engine.udf import register_udf
+
+__all__ = ["connect", "memory_limit", "quote_identifier", "quote_literal"]
+
 # Memory DuckDB may use before it spills sorts, joins and aggregates to disk. It is what bounds
 # the peak of a publish, whatever the size of the table.
 DEFAULT_MEMORY_LIMIT = "128MB"
@@ -43,17 +48,5 @@ def connect(scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_progress_bar = false")  # our own output goes to the terminal
     # The few cells whose Python reading SQL cannot express (Unicode digits, say) go through
     # one registered function; ordinary cells never do.
-    from opendata.engine.checks import register_udf
-
     register_udf(con)
     return con
-
-
-def quote_identifier(name: str) -> str:
-    """A column or table name as a DuckDB identifier, whatever characters it holds."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    """A Python string as a DuckDB string literal."""
-    return "'" + text.replace("'", "''") + "'"
