@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from opendata.config import load_settings
+from opendata.engine.outputs import text_rows
 from opendata.publish import collect_tables, load
 from tests.conftest import run_cli, snapshot
 
@@ -97,7 +98,7 @@ def write_broken_copy(workspace: Path, breakage: str) -> tuple[str, int]:
     folkmangd = next(
         t for t in collect_tables(settings, load(settings, "befolkning")) if t.name == "folkmangd"
     )
-    rows = [list(row) for row in folkmangd.text_rows()]
+    rows = [list(row) for row in text_rows(folkmangd)]
     broken_index = 5
     if breakage == "duplicate-key":
         rows[broken_index] = list(rows[broken_index - 1])

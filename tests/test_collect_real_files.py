@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from opendata.config import load_settings
+from opendata.engine.outputs import sorted_origins, text_rows
 from opendata.publish import collect_tables, load
 from opendata.tables import Table
 from tests.conftest import FIXTURE_HOME
@@ -69,7 +70,7 @@ ORIGIN_XLSX = re.compile(
 
 def records(table: Table) -> list[dict[str, str]]:
     """The table's rows as dicts keyed by field name (values are the canonical CSV text)."""
-    return [dict(zip(table.fields, row, strict=True)) for row in table.text_rows()]
+    return [dict(zip(table.fields, row, strict=True)) for row in text_rows(table)]
 
 
 def by_key(table: Table, *key: str) -> dict[tuple[str, ...], dict[str, str]]:
@@ -496,8 +497,8 @@ def _first_cell(dataset: str, filename: str, sheet: str, row: int) -> Any:
 
 def test_folkmangd_origins_name_file_row_and_year_column(befolkning):
     table = befolkning["folkmangd"]
-    assert len(table.sorted_origins()) == table.row_count
-    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
+    assert len(sorted_origins(table)) == table.row_count
+    for row, origin in zip(records(table), sorted_origins(table), strict=True):
         assert "row " in origin, origin
         if int(row["ar"]) <= 2022:
             assert "population_scb_1950-2022.xlsx" in origin, origin
@@ -511,7 +512,7 @@ def test_folkmangd_origins_name_file_row_and_year_column(befolkning):
 def test_folkmangd_origin_rows_point_at_the_municipality(befolkning):
     table = befolkning["folkmangd"]
     seen: dict[tuple[str, str, int], Any] = {}
-    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
+    for row, origin in zip(records(table), sorted_origins(table), strict=True):
         match = ORIGIN_XLSX.match(origin)
         assert match, origin
         place = (match["file"], match["sheet"], int(match["row"]))
@@ -526,8 +527,8 @@ def test_folkmangd_origin_rows_point_at_the_municipality(befolkning):
 
 def test_personbilar_origins_name_the_years_file_sheet_and_row(personbilar):
     table = personbilar["personbilar"]
-    assert len(table.sorted_origins()) == table.row_count
-    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
+    assert len(sorted_origins(table)) == table.row_count
+    for row, origin in zip(records(table), sorted_origins(table), strict=True):
         filename, sheet = CAR_SOURCES[row["ar"]]
         match = ORIGIN_XLSX.match(origin)
         assert match, origin
@@ -536,7 +537,7 @@ def test_personbilar_origins_name_the_years_file_sheet_and_row(personbilar):
     # The row named for Borås 2025 holds Borås' code in the sheet.
     boras = [
         origin
-        for row, origin in zip(records(table), table.sorted_origins(), strict=True)
+        for row, origin in zip(records(table), sorted_origins(table), strict=True)
         if row["kommunkod"] == "1490" and row["ar"] in ("2015", "2025")
     ]
     for origin in boras:
@@ -554,7 +555,7 @@ def test_json_and_csv_origins(vaxthusgas, personbilar):
         ("utslapp-sektor", "klimatkollen-municipality-sector-emissions.json"),
     ):
         table = vaxthusgas[name]
-        for row, origin in zip(records(table), table.sorted_origins(), strict=True):
+        for row, origin in zip(records(table), sorted_origins(table), strict=True):
             assert filename in origin, origin
             assert re.search(r"record \d+", origin), origin
             assert f"({row['kommun']})" in origin, origin
@@ -570,7 +571,7 @@ def test_json_and_csv_origins(vaxthusgas, personbilar):
         DATASETS / "personbilar-drivmedel" / "sources" / "powercircle-laddinfrastruktur-2025-12.csv"
     )
     lines = path.read_text(encoding="utf-8-sig").splitlines()
-    for row, origin in zip(records(table), table.sorted_origins(), strict=True):
+    for row, origin in zip(records(table), sorted_origins(table), strict=True):
         match = re.fullmatch(r".*powercircle-laddinfrastruktur-2025-12\.csv, row (\d+)", origin)
         assert match, origin
         line = next(csv.reader([lines[int(match[1]) - 1]]))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from opendata.collect import core, files
 from opendata.config import load_settings
+from opendata.engine.outputs import sorted_origins, text_rows
 from opendata.publish import collect_tables, load, new_workspace
 from opendata.validate import validate_tables
 
@@ -56,7 +57,7 @@ def collect(root: Path) -> list[list[str]]:
     tables = collect_tables(settings, load(settings, "prov"), workspace=new_workspace("prov"))
     return [
         [*row, origin]
-        for row, origin in zip(tables[0].text_rows(), tables[0].sorted_origins(), strict=True)
+        for row, origin in zip(text_rows(tables[0]), sorted_origins(tables[0]), strict=True)
     ]
 
 

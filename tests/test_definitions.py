@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from opendata.config import load_settings
+from opendata.engine.outputs import text_rows
 from opendata.errors import DefinitionError, SourceError
 from opendata.publish import collect_tables, load
 from opendata.validate import validate_tables
@@ -200,7 +201,7 @@ def test_a_declared_encoding_reads_the_file(workspace: Path) -> None:
     )
     settings = load_settings(home=workspace)
     tables = collect_tables(settings, load(settings, "avfallsplan"))
-    assert tables[0].text_rows()[0][1] == "Hushåll med maten"
+    assert text_rows(tables[0])[0][1] == "Hushåll med maten"
 
 
 def test_a_malformed_xlsx_is_a_source_error(workspace: Path) -> None:

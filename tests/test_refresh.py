@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from opendata.config import load_settings
+from opendata.engine.outputs import text_rows
 from opendata.publish import collect_tables, load
 from tests.conftest import run_cli
 from tests.fakeapis import FakeApis, PxTable
@@ -28,7 +29,7 @@ def serve_population(fake: FakeApis, workspace: Path, revise: bool = False) -> N
         t for t in collect_tables(settings, load(settings, "befolkning")) if t.name == "folkmangd"
     )
     cells: dict[tuple[str, ...], float | None] = {}
-    for code, _name, year, population in table.text_rows():
+    for code, _name, year, population in text_rows(table):
         cells[(code, "BE0101N1", year)] = float(population)
     if revise:
         cells[("1490", "BE0101N1", "2024")] = float(cells[("1490", "BE0101N1", "2024")] or 0) + 1

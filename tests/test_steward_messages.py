@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from opendata import reporting
 from opendata.config import load_settings
+from opendata.engine.outputs import sorted_origins, text_rows
 from opendata.publish import collect_tables, load, new_workspace
 from opendata.validate import validate_tables
 from tests.conftest import FIXTURE_HOME, run_cli
@@ -322,7 +323,7 @@ def test_a_swedish_excel_csv_leads_the_steward_from_hint_to_hint_to_valid(tmp_pa
     )
     settings = load_settings(home=home)
     (table,) = collect_tables(settings, load(settings, "laddning"), workspace=new_workspace("x"))
-    assert table.text_rows()[1] == ["1443", "Bollebygd", "6.03", "25"]
+    assert text_rows(table)[1] == ["1443", "Bollebygd", "6.03", "25"]
 
 
 # -- CSV: every problem of the file in one run ------------------------------------------------
@@ -429,7 +430,7 @@ def test_a_large_csv_ends_at_its_last_data_row_or_first_empty_row(tmp_path: Path
 
     def staged() -> tuple[int, str]:
         (table,) = collect_tables(settings, load(settings, "prov"), workspace=new_workspace("x"))
-        return table.row_count, table.sorted_origins()[-1]
+        return table.row_count, sorted_origins(table)[-1]
 
     set_source(home, csv_source(", stop_at_empty_row: true"))
     assert staged() == (300_000, "prov/sources/data.csv, row 300001")

@@ -262,18 +262,6 @@ class Table:
         wanted = list(columns) if columns is not None else [*self.fields, ORIGIN]
         yield from pq.ParquetFile(self.path).iter_batches(batch_size=CHUNK_ROWS, columns=wanted)
 
-    def text_rows(self) -> list[list[str]]:
-        """Every row as text, in primary-key order: for small tables and tests only."""
-        from opendata.engine.outputs import sorted_text_rows
-
-        return [row[:-1] for row in sorted_text_rows(self)]
-
-    def sorted_origins(self) -> list[str]:
-        """Every row's origin, in primary-key order: for small tables and tests only."""
-        from opendata.engine.outputs import sorted_text_rows
-
-        return [row[-1] for row in sorted_text_rows(self)]
-
     def origins(self, positions: Sequence[int]) -> dict[int, str]:
         """Where the rows at `positions` (their `__row`) came from, for error messages."""
         if not positions:

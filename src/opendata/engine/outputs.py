@@ -449,3 +449,13 @@ def sorted_text_rows(table: Table) -> list[list[str]]:
             f"ORDER BY {order_by(table.schema)}"
         ).fetchall()
     return [[str(cell) for cell in row] for row in rows]
+
+
+def text_rows(table: Table) -> list[list[str]]:
+    """Every row of `table` as text, in primary-key order (small tables and tests)."""
+    return [row[:-1] for row in sorted_text_rows(table)]
+
+
+def sorted_origins(table: Table) -> list[str]:
+    """Every row's origin, in primary-key order (small tables and tests)."""
+    return [row[-1] for row in sorted_text_rows(table)]
