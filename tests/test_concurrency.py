@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from opendata.publish import verify
 from opendata.storage import Store, open_store
+from opendata.verification import verify
 from tests.conftest import REPO
 from tests.fault_publish import publish_all
 from tests.storekit import StoreKit, open_kit

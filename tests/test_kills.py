@@ -30,9 +30,9 @@ from opendata.publish import (
     publish_package,
     read_history,
     require_valid,
-    verify,
 )
 from opendata.storage import LocalStore, open_store
+from opendata.verification import verify
 from tests.fault_publish import publish_all
 from tests.storekit import StoreKit, open_kit, tree
 from tests.test_concurrency import home_with

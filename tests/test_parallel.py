@@ -27,8 +27,9 @@ import pytest
 
 from opendata import journal, run
 from opendata.errors import StoreError
-from opendata.publish import DatasetInvalid, verify
+from opendata.publish import DatasetInvalid
 from opendata.storage import open_store
+from opendata.verification import verify
 from tests.conftest import REPO, run_cli
 from tests.s3server import S3Server
 from tests.storekit import open_kit

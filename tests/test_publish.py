@@ -510,7 +510,8 @@ def test_store_keys_never_leave_the_store(tmp_path: Path, key: str) -> None:
 
 
 def test_withdraw_with_deleted_files_and_then_the_last_version(tmp_path: Path) -> None:
-    from opendata.publish import verify, withdraw
+    from opendata.publish import withdraw
+    from opendata.verification import verify
 
     root = make_repo(tmp_path / "repo", ROWS)
     store = LocalStore(tmp_path / "store")

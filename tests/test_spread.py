@@ -23,9 +23,9 @@ from prefect.states import Completed, Crashed, Failed
 
 from flows.publish import CRASHED_BATCH_RELAUNCHES, needs_relaunch, patiently, run_batches
 from opendata.contention import Patience
-from opendata.publish import verify
 from opendata.run import batches_of
 from opendata.storage import open_store
+from opendata.verification import verify
 from tests.conftest import FIXTURE_HOME
 from tests.test_deployment import REPO, UUID, Stack, stack, wait_for_flow_run
 

@@ -647,8 +647,8 @@ def withdraw(
 @app.command()
 def verify(store: StoreOption = None) -> None:
     """Re-hash every published file against its descriptor; exit 1 if anything is wrong."""
-    from opendata.publish import verify as verify_store
     from opendata.storage import open_store
+    from opendata.verification import verify as verify_store
 
     settings = _settings(store)
     checked, problems = verify_store(open_store(settings.store_url), settings.base_url)

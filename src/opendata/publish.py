@@ -45,7 +45,6 @@ from opendata.package import (
 )
 from opendata.state import (
     CLAIMED,
-    VERSIONS,
     Claim,
     Delivery,
     FileRecord,
@@ -536,7 +535,7 @@ def _publish_attempt(
     moment = now or datetime.now(UTC)
     me = current_owner()
     pending = [v for v in claims(versions) if v.status is Status.PENDING]
-    live = [v for v in pending if _claim_live(v, me, moment, stale_after)]
+    live = [v for v in pending if claim_live(v, me, moment, stale_after)]
     mine = next(
         (
             v
@@ -681,7 +680,7 @@ def _publish_attempt(
     )
 
 
-def _claim_live(claim: Claim, me: Owner, moment: datetime, stale: timedelta) -> bool:
+def claim_live(claim: Claim, me: Owner, moment: datetime, stale: timedelta) -> bool:
     """Whether the run that made this claim may still be writing its version."""
     owner = claim.owner
     if owner == me:
@@ -772,140 +771,3 @@ class VerifyProblem:
 
     def describe(self) -> str:
         return f"{self.key}: {self.problem}"
-
-
-def _stored_digest(store: Store, key: str) -> WrittenFile | None:
-    """Size and SHA-256 of a stored object, streamed through a temporary file (tables may be
-    larger than memory)."""
-    from opendata.engine.outputs import file_digest
-
-    folder = scratch.new_folder("verify")
-    try:
-        target = folder / "object"
-        if not store.download(key, target):
-            return None
-        return file_digest(target)
-    finally:
-        scratch.discard_folder(folder)
-
-
-def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
-    """Re-hash every published file against its descriptor and the pointer's record.
-
-    Returns the number of files checked and the problems found (missing, altered, wrong size).
-    """
-    problems: list[VerifyProblem] = []
-    checked = 0
-    names = sorted(
-        {key.split("/")[1] for key in store.list("datasets") if key.endswith(f"/{VERSIONS}")}
-    )
-    for name in names:
-        history, _ = read_history(store, name)
-        prefix = dataset_prefix(name)
-        for entry in history.versions:
-            if not isinstance(entry, Release) or entry.files_deleted:
-                continue  # claims have no files to check; deleted ones are gone on purpose
-            version = entry.version
-            expected = {f: (r.bytes, r.sha256) for f, r in entry.files.items()}
-            descriptor_bytes = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
-            if descriptor_bytes is not None:
-                for resource in json.loads(descriptor_bytes).get("resources", []):
-                    # (A JSON or Parquet copy declares no `bytes`: versions.json has them.)
-                    if resource["path"] not in expected and "bytes" in resource:
-                        expected[resource["path"]] = (
-                            resource["bytes"],
-                            resource["hash"].split(":", 1)[1],
-                        )
-            for filename, (size, digest) in sorted(expected.items()):
-                key = f"{prefix}/{version}/{filename}"
-                checked += 1
-                found = _stored_digest(store, key)
-                if found is None:
-                    problems.append(VerifyProblem(key, "missing"))
-                elif found.bytes != size:
-                    problems.append(
-                        VerifyProblem(key, f"{found.bytes} bytes, the descriptor says {size}")
-                    )
-                elif found.sha256 != digest:
-                    problems.append(
-                        VerifyProblem(key, f"sha256 {found.sha256}, the descriptor says {digest}")
-                    )
-        latest = history.latest
-        if latest and not any(p.key.startswith(f"{prefix}/{latest}/") for p in problems):
-            raw = store.read_bytes(f"{prefix}/{latest}/{DESCRIPTOR}")
-            stable = store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}")
-            checked += 1
-            if raw is not None and stable != latest_descriptor(json.loads(raw), base_url, name):
-                problems.append(
-                    VerifyProblem(f"{prefix}/{LATEST}/{DESCRIPTOR}", f"does not point at {latest}")
-                )
-            release = next(
-                v for v in history.versions if isinstance(v, Release) and v.version == latest
-            )
-            checked += _check_latest_copies(store, prefix, latest, release, problems)
-        problems.extend(_dead_claims(name, history.versions))
-    problems.extend(_unfinished_runs(store))
-    from opendata.catalog.build import verify_derived
-
-    derived_checked, derived_problems = verify_derived(store, base_url)
-    return checked + derived_checked, problems + derived_problems
-
-
-def _check_latest_copies(
-    store: Store, prefix: str, version: SemVer, entry: Release, problems: list[VerifyProblem]
-) -> int:
-    """The `latest/` copies hold the bytes of the latest version's files."""
-    checked = 0
-    for filename, record in sorted(entry.files.items()):
-        if filename == DESCRIPTOR:
-            continue
-        key = f"{prefix}/{LATEST}/{filename}"
-        checked += 1
-        found = _stored_digest(store, key)
-        if found is None:
-            problems.append(VerifyProblem(key, f"missing (latest is {version})"))
-        elif found.sha256 != record.sha256:
-            problems.append(VerifyProblem(key, f"is not the file of {version}, the latest version"))
-    return checked
-
-
-def _dead_claims(name: str, versions: list[VersionEntry]) -> list[VerifyProblem]:
-    """Claims of runs that ended without publishing: their partial files wait for the next
-    publish of the dataset, which removes them."""
-    me = current_owner()
-    moment = datetime.now(UTC)
-    found = []
-    for entry in claims(versions):
-        dead = entry.status is Status.ABANDONED or (
-            entry.status is Status.PENDING and not _claim_live(entry, me, moment, STALE_CLAIM)
-        )
-        if dead:
-            found.append(
-                VerifyProblem(
-                    f"{dataset_prefix(name)}/{entry.version}/",
-                    "claimed by a run that ended without publishing it; the next publish of "
-                    f"{name} removes what it wrote",
-                )
-            )
-    return found
-
-
-def _unfinished_runs(store: Store) -> list[VerifyProblem]:
-    """Marks of killed runs, unfinished writes in the store and scratch files in TMPDIR."""
-    found = [
-        VerifyProblem(
-            mark.key,
-            f"a run changing {mark.dataset} was killed before its derived files (latest copies, "
-            "catalog, DCAT, pages) were rebuilt; the next publish of any dataset repairs them",
-        )
-        for mark in journal.dead_marks(store)
-    ]
-    found.extend(
-        VerifyProblem(leftover, "an unfinished write of a killed run (removed by the next run)")
-        for leftover in store.leftovers(thorough=True)
-    )
-    found.extend(
-        VerifyProblem(str(path), "scratch space of a killed run (removed by the next run)")
-        for path in scratch.leftovers()
-    )
-    return found
