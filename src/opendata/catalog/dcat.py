@@ -1,4 +1,5 @@
-"""The DCAT-AP-SE / DCAT-AP 3 harvest files, built with rdflib from catalog.json alone.
+"""The DCAT-AP-SE / DCAT-AP 3 harvest files, from catalog.json alone (graphs built with rdflib
+terms, written by Oxigraph's serialisers).
 
 `dcat_files(catalog)` returns `dcat/catalog.rdf` (RDF/XML: what Sveriges dataportal harvests),
 `dcat/catalog.ttl` and `dcat/catalog.jsonld`: the same graph in three syntaxes. Nothing here reads

@@ -1,4 +1,5 @@
-"""Collectors: one module per source kind, each turning a declared source into staged rows.
+"""Collectors: each turns a declared source into staged rows (files.py the CSV, xlsx and JSON
+files; kolada.py, pxweb.py and trafa.py the public APIs; core.py what they share after reading).
 
 Every row remembers where it came from (file, sheet, row), so that a validation error on the
 published table can be reported against the steward's own file.
