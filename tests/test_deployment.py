@@ -6,7 +6,7 @@ steward follows (see the comments in prefect.yaml):
 
     prefect work-pool create opendata --type process
     prefect deploy --name publish-on-demand
-    OPENDATA_HOME=<repo> prefect worker start --pool opendata
+    prefect worker start --pool opendata         # what `prefect deploy` prints; no OPENDATA_HOME
     prefect deployment run 'publish-all/publish-on-demand' --param datasets='["befolkning"]'
 """
 
@@ -75,13 +75,15 @@ class Stack:
         )
         self.env = env
 
-    def start(self, name: str, *args: str, cwd: Path = REPO) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *args: str, cwd: Path = REPO, unset: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         """A long-running `prefect ...` in its own process group, logging to logs/<name>.log."""
         log = (self.logs / f"{name}.log").open("w")
         process = subprocess.Popen(
             [*PREFECT, *args],
             cwd=cwd,
-            env=self.env,
+            env={key: value for key, value in self.env.items() if key not in unset},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -192,7 +194,7 @@ def test_on_demand_deployment_publishes_only_the_requested_dataset(stack: Stack)
     try:
         stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
         # Deployed without OPENDATA_HOME, the pull step keeps the placeholder for the worker.
-        stack.run(
+        deployed = stack.run(
             "deploy",
             "deploy",
             "--no-prompt",
@@ -200,18 +202,25 @@ def test_on_demand_deployment_publishes_only_the_requested_dataset(stack: Stack)
             "publish-on-demand",
             unset=("OPENDATA_HOME",),
         )
+        # Prefect tells the steward how to start a worker: that command must work as it is.
+        assert "prefect worker start --pool 'opendata'" in " ".join(deployed.split()), deployed
         deployment = stack.get("/deployments/name/publish-all/publish-on-demand")
         assert deployment["work_pool_name"] == "opendata"
         assert deployment["pull_steps"] == [
-            {
-                "prefect.deployments.steps.set_working_directory": {
-                    "directory": "{{ $OPENDATA_HOME }}"
-                }
-            }
+            {"opendata.workdir.set_working_directory": {"directory": "{{ $OPENDATA_HOME }}"}}
         ]
 
-        # Started away from the repository: only OPENDATA_HOME leads the flow run there.
-        stack.start("worker", "worker", "start", "--pool", "opendata", cwd=stack.tmp)
+        # Started away from the repository and without OPENDATA_HOME: the pull step finds the
+        # checkout the worker's `opendata` package comes from.
+        stack.start(
+            "worker",
+            "worker",
+            "start",
+            "--pool",
+            "opendata",
+            cwd=stack.tmp,
+            unset=("OPENDATA_HOME",),
+        )
         output = stack.run(
             "deployment-run",
             "deployment",
