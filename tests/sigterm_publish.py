@@ -7,9 +7,11 @@ that the test can send SIGTERM mid-protocol: after the claim, or after a version
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import opendata.run
 from opendata import termination
@@ -18,6 +20,8 @@ from opendata.storage import Store, open_store
 from tests.fault_publish import KillingStore
 
 WRITES = [0]
+PAUSE_AFTER = 0
+PAUSED_FILE = ""
 LOCK = threading.Lock()
 
 
@@ -28,6 +32,8 @@ class PausingStore(KillingStore):
             pause = WRITES[0] == self.kill_after
         if pause:
             print("paused", key, flush=True)
+            if PAUSED_FILE:
+                Path(PAUSED_FILE).write_text(str(os.getpid()))
             deadline = time.monotonic() + 60
             # In the main thread SIGTERM's handler raises here; in a dataset's thread the run
             # sets STOP and the publish stops at its next safe point.
@@ -37,6 +43,16 @@ class PausingStore(KillingStore):
 
 def pausing_open_store(url: str) -> Store:
     return PausingStore(open_store(url), PAUSE_AFTER)
+
+
+def install() -> None:
+    """For a Prefect flow run (tests/test_deployment.py): a `sitecustomize` on the worker's
+    PYTHONPATH calls this; SIGTERM_TEST_PAUSE_AFTER says after which write to pause, and the
+    process writes its pid to SIGTERM_TEST_PAUSED at the pause."""
+    global PAUSE_AFTER, PAUSED_FILE
+    PAUSE_AFTER = int(os.environ["SIGTERM_TEST_PAUSE_AFTER"])
+    PAUSED_FILE = os.environ.get("SIGTERM_TEST_PAUSED", "")
+    opendata.run.open_store = pausing_open_store  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

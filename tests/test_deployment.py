@@ -244,3 +244,73 @@ def test_on_demand_deployment_publishes_only_the_requested_dataset(stack: Stack)
     except BaseException:
         print(stack.dump())
         raise
+
+
+@pytest.mark.integration
+def test_a_flow_run_stopped_by_sigterm_releases_its_claim(stack: Stack) -> None:
+    """SIGTERM to a deployment's flow-run process mid-publish (as a worker's machine stopping
+    sends it): the run ends at once, the claim it took is released, nothing half-written is
+    visible, and the next run publishes at once."""
+    from opendata.publish import verify
+    from opendata.storage import open_store
+
+    hooks = stack.tmp / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import os\n"
+        "if os.environ.get('SIGTERM_TEST_PAUSE_AFTER'):\n"
+        "    import tests.sigterm_publish\n"
+        "    tests.sigterm_publish.install()\n"
+    )
+    paused = stack.tmp / "paused"
+    stack.env.update(
+        PYTHONPATH=os.pathsep.join([str(hooks), str(REPO), os.environ.get("PYTHONPATH", "")]),
+        SIGTERM_TEST_PAUSE_AFTER="2",  # the journal's mark, then the claim
+        SIGTERM_TEST_PAUSED=str(paused),
+    )
+    server = stack.start(
+        "server",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stack.port),
+        "--no-ui",
+        "--analytics-off",
+    )
+    stack.wait_for_server(server)
+    try:
+        stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
+        stack.run("deploy", "deploy", "--no-prompt", "--name", "publish-on-demand")
+        stack.start("worker", "worker", "start", "--pool", "opendata", cwd=stack.tmp)
+        output = stack.run(
+            "deployment-run",
+            "deployment",
+            "run",
+            "publish-all/publish-on-demand",
+            "--param",
+            'datasets=["befolkning"]',
+        )
+        found = UUID.search(output.split("UUID", 1)[-1]) or UUID.search(output)
+        assert found, output
+        deadline = time.monotonic() + 240
+        while not paused.exists():
+            assert time.monotonic() < deadline, f"the run never reached its claim\n{stack.dump()}"
+            time.sleep(0.5)
+        pid = int(paused.read_text())
+        store = open_store(str(stack.store))
+        pending = json.loads(store.read_bytes("datasets/befolkning/versions.json") or b"")
+        assert [(v["status"], v["owner"]["pid"]) for v in pending["versions"]] == [("pending", pid)]
+
+        os.kill(pid, signal.SIGTERM)
+        flow_run = wait_for_flow_run(stack, found.group(0), timeout=60)
+        assert flow_run["state"]["type"] in ("CRASHED", "FAILED", "CANCELLED"), flow_run["state"]
+        released = json.loads(store.read_bytes("datasets/befolkning/versions.json") or b"")
+        assert released["versions"] == []
+        assert not [k for k in store.list("datasets/befolkning/") if "/1.0.0/" in k]
+        _, problems = verify(store, "http://localhost:8000/")
+        assert all(p.key.startswith("_private/stale/") for p in problems), problems
+    except BaseException:
+        print(stack.dump())
+        raise
