@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from opendata import deliveries
+from opendata import deliveries, termination
 from opendata.collect.remote import remote_sources
 from opendata.config import load_settings
 from opendata.errors import OpendataError, is_transient
@@ -60,7 +60,8 @@ def process_deliveries(
         offline: Fråga inga öppna API:er / Ask no public API.
     """
     logger = get_run_logger()
-    done = process(dataset, home, offline)
+    with termination.on_sigterm():  # SIGTERM: the publish in progress releases its claim
+        done = process(dataset, home, offline)
     records = [deliveries.DeliveryRecord.model_validate(r) for r in done]
     for record in records:
         logger.info(

@@ -6,7 +6,7 @@ steward follows (see the comments in prefect.yaml):
 
     prefect work-pool create opendata --type process
     prefect deploy --name publish-on-demand
-    OPENDATA_HOME=<repo> prefect worker start --pool opendata
+    prefect worker start --pool opendata         # what `prefect deploy` prints; no OPENDATA_HOME
     prefect deployment run 'publish-all/publish-on-demand' --param datasets='["befolkning"]'
 """
 
@@ -75,13 +75,15 @@ class Stack:
         )
         self.env = env
 
-    def start(self, name: str, *args: str, cwd: Path = REPO) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *args: str, cwd: Path = REPO, unset: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         """A long-running `prefect ...` in its own process group, logging to logs/<name>.log."""
         log = (self.logs / f"{name}.log").open("w")
         process = subprocess.Popen(
             [*PREFECT, *args],
             cwd=cwd,
-            env=self.env,
+            env={key: value for key, value in self.env.items() if key not in unset},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -192,7 +194,7 @@ def test_on_demand_deployment_publishes_only_the_requested_dataset(stack: Stack)
     try:
         stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
         # Deployed without OPENDATA_HOME, the pull step keeps the placeholder for the worker.
-        stack.run(
+        deployed = stack.run(
             "deploy",
             "deploy",
             "--no-prompt",
@@ -200,18 +202,25 @@ def test_on_demand_deployment_publishes_only_the_requested_dataset(stack: Stack)
             "publish-on-demand",
             unset=("OPENDATA_HOME",),
         )
+        # Prefect tells the steward how to start a worker: that command must work as it is.
+        assert "prefect worker start --pool 'opendata'" in " ".join(deployed.split()), deployed
         deployment = stack.get("/deployments/name/publish-all/publish-on-demand")
         assert deployment["work_pool_name"] == "opendata"
         assert deployment["pull_steps"] == [
-            {
-                "prefect.deployments.steps.set_working_directory": {
-                    "directory": "{{ $OPENDATA_HOME }}"
-                }
-            }
+            {"opendata.workdir.set_working_directory": {"directory": "{{ $OPENDATA_HOME }}"}}
         ]
 
-        # Started away from the repository: only OPENDATA_HOME leads the flow run there.
-        stack.start("worker", "worker", "start", "--pool", "opendata", cwd=stack.tmp)
+        # Started away from the repository and without OPENDATA_HOME: the pull step finds the
+        # checkout the worker's `opendata` package comes from.
+        stack.start(
+            "worker",
+            "worker",
+            "start",
+            "--pool",
+            "opendata",
+            cwd=stack.tmp,
+            unset=("OPENDATA_HOME",),
+        )
         output = stack.run(
             "deployment-run",
             "deployment",
@@ -232,6 +241,76 @@ def test_on_demand_deployment_publishes_only_the_requested_dataset(stack: Stack)
         assert descriptor["version"] == "1.0.0"
         catalog = json.loads((stack.store / "catalog.json").read_text())
         assert [(d["name"], d["latest"]) for d in catalog["datasets"]] == [("befolkning", "1.0.0")]
+    except BaseException:
+        print(stack.dump())
+        raise
+
+
+@pytest.mark.integration
+def test_a_flow_run_stopped_by_sigterm_releases_its_claim(stack: Stack) -> None:
+    """SIGTERM to a deployment's flow-run process mid-publish (as a worker's machine stopping
+    sends it): the run ends at once, the claim it took is released, nothing half-written is
+    visible, and the next run publishes at once."""
+    from opendata.storage import open_store
+    from opendata.verification import verify
+
+    hooks = stack.tmp / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import os\n"
+        "if os.environ.get('SIGTERM_TEST_PAUSE_AFTER'):\n"
+        "    import tests.sigterm_publish\n"
+        "    tests.sigterm_publish.install()\n"
+    )
+    paused = stack.tmp / "paused"
+    stack.env.update(
+        PYTHONPATH=os.pathsep.join([str(hooks), str(REPO), os.environ.get("PYTHONPATH", "")]),
+        SIGTERM_TEST_PAUSE_AFTER="2",  # the journal's mark, then the claim
+        SIGTERM_TEST_PAUSED=str(paused),
+    )
+    server = stack.start(
+        "server",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stack.port),
+        "--no-ui",
+        "--analytics-off",
+    )
+    stack.wait_for_server(server)
+    try:
+        stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
+        stack.run("deploy", "deploy", "--no-prompt", "--name", "publish-on-demand")
+        stack.start("worker", "worker", "start", "--pool", "opendata", cwd=stack.tmp)
+        output = stack.run(
+            "deployment-run",
+            "deployment",
+            "run",
+            "publish-all/publish-on-demand",
+            "--param",
+            'datasets=["befolkning"]',
+        )
+        found = UUID.search(output.split("UUID", 1)[-1]) or UUID.search(output)
+        assert found, output
+        deadline = time.monotonic() + 240
+        while not paused.exists():
+            assert time.monotonic() < deadline, f"the run never reached its claim\n{stack.dump()}"
+            time.sleep(0.5)
+        pid = int(paused.read_text())
+        store = open_store(str(stack.store))
+        pending = json.loads(store.read_bytes("datasets/befolkning/versions.json") or b"")
+        assert [(v["status"], v["owner"]["pid"]) for v in pending["versions"]] == [("pending", pid)]
+
+        os.kill(pid, signal.SIGTERM)
+        flow_run = wait_for_flow_run(stack, found.group(0), timeout=60)
+        assert flow_run["state"]["type"] in ("CRASHED", "FAILED", "CANCELLED"), flow_run["state"]
+        released = json.loads(store.read_bytes("datasets/befolkning/versions.json") or b"")
+        assert released["versions"] == []
+        assert not [k for k in store.list("datasets/befolkning/") if "/1.0.0/" in k]
+        _, problems = verify(store, "http://localhost:8000/")
+        assert all(p.key.startswith("_private/stale/") for p in problems), problems
     except BaseException:
         print(stack.dump())
         raise

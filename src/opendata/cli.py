@@ -19,7 +19,13 @@ import typer
 
 from opendata.config import Settings, load_settings, prefect_api_url, redact_url
 from opendata.definitions import discover
-from opendata.errors import ConfigError, DefinitionError, OpendataError, PrefectUnavailable
+from opendata.errors import (
+    ConfigError,
+    DefinitionError,
+    OpendataError,
+    PrefectUnavailable,
+    Terminated,
+)
 
 if TYPE_CHECKING:
     from opendata.versioning import Bump
@@ -986,6 +992,9 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Terminated as stopped:  # SIGTERM: the run let go of its claims (termination.py)
+        typer.echo(f"Error: {stopped}", err=True)
+        sys.exit(stopped.exit_code)
     except Exception as error:
         import click
 

@@ -126,3 +126,21 @@ class SourceResponseError(OpendataError):
     """
 
     exit_code = 3
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM): raised at the run's next safe point, so that the
+    `finally` blocks on the way out release what the run holds (see opendata/termination.py).
+    A BaseException like KeyboardInterrupt: no `except Exception` swallows it."""
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM ended
+
+    def __init__(self, signum: int = 15) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return (
+            "stopped by SIGTERM: the datasets in progress were stopped and their claims "
+            "released; run again to publish them"
+        )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from opendata import journal, scratch
+from opendata import journal, scratch, termination
 from opendata.collect import collect_resource
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
@@ -31,6 +31,7 @@ from opendata.errors import (
     LostRace,
     OpendataError,
     StoreError,
+    Terminated,
 )
 from opendata.liveness import Owner, current_owner
 from opendata.package import (
@@ -604,6 +605,7 @@ def _publish_attempt(
     # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone. A dead
     # run's claim on the same content is taken over (its files are ours byte for byte); the
     # entries displaced stay listed as abandoned until their files are gone.
+    termination.check()
     journal.mark(store, name, moment)
     ours = Claim(
         version=version,
@@ -619,41 +621,52 @@ def _publish_attempt(
     ]
     entries.append(ours)
     history = history.model_copy(update={"versions": entries})
-    etag = store.replace(versions_key(name), history.dump(), etag)
-    cleared = _clear_displaced(store, prefix, [v.version for v in displaced])
-    store.discard_unfinished(f"{prefix}/{version}")
+    try:
+        etag = store.replace(versions_key(name), history.dump(), etag)
+        cleared = _clear_displaced(store, prefix, [v.version for v in displaced])
+        store.discard_unfinished(f"{prefix}/{version}")
 
-    # 2. Every file of the version, never overwriting; the descriptor last. `created` is the
-    # claim's time, so a re-run after a crash writes byte-identical files.
-    versioned = package.with_version(str(version), claimed)
-    small = {CHANGES: dump_json(change_record), DESCRIPTOR: versioned.descriptor_bytes()}
-    for filename, written in package.files.items():
-        store.create_file(f"{prefix}/{version}/{filename}", written.path)
-    for filename, data in small.items():
-        store.create(f"{prefix}/{version}/{filename}", data)
-    files: dict[str, WrittenFile | bytes] = {**package.files, **small}
+        # 2. Every file of the version, never overwriting; the descriptor last. `created` is
+        # the claim's time, so a re-run after a crash writes byte-identical files.
+        versioned = package.with_version(str(version), claimed)
+        small = {CHANGES: dump_json(change_record), DESCRIPTOR: versioned.descriptor_bytes()}
+        for filename, written in package.files.items():
+            termination.check()
+            store.create_file(f"{prefix}/{version}/{filename}", written.path)
+        for filename, data in small.items():
+            termination.check()
+            store.create(f"{prefix}/{version}/{filename}", data)
+        termination.check()
+        files: dict[str, WrittenFile | bytes] = {**package.files, **small}
 
-    # 3. The pointer: the claim becomes a published version (compare-and-swap again).
-    entry = Release(
-        version=version,
-        status=Status.PUBLISHED,
-        published=claimed,
-        content_hash=package.content_hash,
-        datapackage=f"{version}/{DESCRIPTOR}",
-        bump=applied,
-        summary=summary,
-        message=message,
-        rows=dict(package.rows),
-        files={f: _file_record(d) for f, d in files.items()},
-        deliveries=delivered_from(package) or None,
-    )
-    entries = [
-        entry if v.version == version else v
-        for v in history.versions
-        if not (v.status is Status.ABANDONED and v.version in cleared)
-    ]
-    history = history.with_versions(entries)
-    store.replace(versions_key(name), history.dump(), etag)
+        # 3. The pointer: the claim becomes a published version (compare-and-swap again).
+        entry = Release(
+            version=version,
+            status=Status.PUBLISHED,
+            published=claimed,
+            content_hash=package.content_hash,
+            datapackage=f"{version}/{DESCRIPTOR}",
+            bump=applied,
+            summary=summary,
+            message=message,
+            rows=dict(package.rows),
+            files={f: _file_record(d) for f, d in files.items()},
+            deliveries=delivered_from(package) or None,
+        )
+        entries = [
+            entry if v.version == version else v
+            for v in history.versions
+            if not (v.status is Status.ABANDONED and v.version in cleared)
+        ]
+        history = history.with_versions(entries)
+        store.replace(versions_key(name), history.dump(), etag)
+    except Terminated:
+        # SIGTERM before the pointer was written (in this thread, or asynchronously in the
+        # main one): nobody reads this version; let go of it at once. After the pointer
+        # (release_claim finds it published) the version stays, and so does the journal mark:
+        # the next run rebuilds the derived files.
+        release_claim(store, name, version, me)
+        raise
 
     # An upload of this version that failed and whose abort failed too (an outage the retries
     # outlived) would stay incomplete in the bucket: none can be live now, the version is ours.
@@ -678,6 +691,33 @@ def _publish_attempt(
         required_bump=required if changes else None,
         reason=why,
     )
+
+
+def release_claim(store: Store, name: str, version: SemVer, me: Owner) -> bool:
+    """Give up our claim on `version` of `name` (a run stopping before its pointer): remove the
+    version's files, then the claim from versions.json (compare-and-swap), so that the next run
+    here or on any machine publishes at once. Nothing happens when the entry is no longer our
+    pending claim (the pointer already published it: it stays). Returns whether it was
+    released; a store that fails here leaves the claim to the liveness check (its owner, this
+    process, is gone once it exits), and the failure is logged."""
+    try:
+        history, etag = read_history(store, name)
+        ours = next(
+            (v for v in claims(history.versions) if v.version == version and _owned(v, me)),
+            None,
+        )
+        if ours is None or ours.status is not Status.PENDING:
+            return False
+        _clear_displaced(store, dataset_prefix(name), [version])
+        entries = [v for v in history.versions if v is not ours]
+        store.replace(
+            versions_key(name), history.model_copy(update={"versions": entries}).dump(), etag
+        )
+    except Exception as error:
+        progress.warning("%s: claim on %s not released: %s", name, version, error)
+        return False
+    progress.info("%s: stopped; claim on %s released", name, version)
+    return True
 
 
 def claim_live(claim: Claim, me: Owner, moment: datetime, stale: timedelta) -> bool:

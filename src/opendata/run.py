@@ -23,12 +23,13 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from contextvars import copy_context
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
+from opendata import termination
 from opendata.catalog import rebuild_catalog, uncollected
 from opendata.collect.remote import remote_sources
 from opendata.config import Settings, load_settings, retry_backoff
@@ -39,6 +40,7 @@ from opendata.errors import (
     OpendataError,
     SourceError,
     SourceUnavailable,
+    Terminated,
     is_transient,
 )
 from opendata.package import BuiltPackage
@@ -340,6 +342,7 @@ def publish_dataset(
     with exit code 3 and the reason. A dataset skipped before any version of it was published
     is noted for the index page (catalog/uncollected.py), except in a dry run.
     """
+    termination.check()
     settings = load_settings(store=store, home=home)
     if offline:
         dataset = load(settings, name)
@@ -361,6 +364,7 @@ def publish_dataset(
         logger.warning("%s: skipped: %s", name, outcome.message)
         return outcome.to_dict()
     try:
+        termination.check()
         package = require_valid(prepared)
         extra: dict[str, Any] = {}
         if message is not None:
@@ -545,21 +549,35 @@ def publish_all(
 
     outcomes: list[dict[str, Any]] = []
     with ExitStack() as stack:
+        # SIGTERM stops the run at the datasets' next safe points (termination.py); entered
+        # first, so it is left last, once the threads have stopped.
+        stack.enter_context(termination.on_sigterm())
         if submit is None:
             submit = in_threads(publish_one, settings.parallel_for(len(names)), stack)
         started: list[tuple[str, Callable[[], dict[str, Any]]]] = []
-        for name in names:
-            started.append((name, _started(submit, name)))
-        for name, wait in started:
-            try:
-                outcome = wait()
-            except Exception as error:
-                outcome = outcome_of_failure(name, error).to_dict()
-            if outcome["status"] in ("invalid", "failed"):
-                logger.error("%s", failure_text(outcome, artifacts))
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
+        try:
+            for name in names:
+                termination.check()
+                started.append((name, _started(submit, name)))
+            for name, wait in started:
+                try:
+                    outcome = wait()
+                except Exception as error:
+                    outcome = outcome_of_failure(name, error).to_dict()
+                if outcome["status"] in ("invalid", "failed"):
+                    logger.error("%s", failure_text(outcome, artifacts))
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        except Terminated:
+            # Each dataset started stops at its next safe point, releasing its claim: wait for
+            # them all (a published one stays published), then stop.
+            termination.STOP.set()
+            logger.warning("SIGTERM: stopping the datasets in progress")
+            for _name, wait in started:
+                with suppress(BaseException):
+                    wait()
+            raise
     problems = []
     failed = [o for o in outcomes if o["status"] in ("invalid", "failed")]
     if failed:

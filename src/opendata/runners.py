@@ -23,7 +23,9 @@ from typing import Protocol
 
 import httpx
 
+from opendata import termination
 from opendata.config import redact_url
+from opendata.errors import Terminated
 
 log = logging.getLogger("opendata.deliveries")
 
@@ -76,8 +78,13 @@ class LocalRunner:
                 return
             with self.lock:
                 self.waiting.discard(dataset)
+            if termination.STOP.is_set():
+                return  # closing: the datasets still waiting are resumed when the app restarts
             try:
                 self.process(dataset)
+            except Terminated:
+                log.warning("%s: the delivery run stopped (the app is stopping)", dataset)
+                return
             except Exception:  # a run's own failures are on its records; this is a bug
                 log.exception("%s: the delivery run failed", dataset)
             finally:
@@ -86,8 +93,15 @@ class LocalRunner:
                         self.idle.set()
 
     def close(self) -> None:
+        """Stop (the app got SIGTERM, uvicorn ends the lifespan): a publish in progress stops
+        at its next safe point and releases its claim (termination.py), the datasets still
+        waiting are left to the next start of the app (it resumes every waiting delivery)."""
+        stopping = not termination.STOP.is_set()
+        termination.STOP.set()
         self.queue.put(None)
         self.thread.join(timeout=60)
+        if stopping:
+            termination.STOP.clear()  # this process may go on (tests, an embedding program)
 
 
 class PrefectRunner:
