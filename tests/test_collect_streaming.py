@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opendata.collect import core, files
+from opendata.collect import files, raw
 from opendata.config import load_settings
 from opendata.engine.outputs import sorted_origins, text_rows
 from opendata.publish import collect_tables, load, new_workspace
@@ -176,8 +176,8 @@ def test_strip_equals_python_strip_on_every_cell(cells: list[str], cut: int, lar
     array = pa.array(cells, kind)
     chunked = pa.chunked_array([array[:cut], array[cut:]], kind)
     expected = [cell.strip() for cell in cells]
-    assert core.strip(chunked).to_pylist() == expected
-    assert core.strip(array.slice(min(cut, len(cells)))).to_pylist() == expected[cut:]
+    assert raw.strip(chunked).to_pylist() == expected
+    assert raw.strip(array.slice(min(cut, len(cells)))).to_pylist() == expected[cut:]
 
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["engine", "frictionless"])

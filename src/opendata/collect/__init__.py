@@ -1,5 +1,6 @@
 """Collectors: each turns a declared source into staged rows (files.py the CSV, xlsx and JSON
-files; kolada.py, pxweb.py and trafa.py the public APIs; core.py what they share after reading).
+files; kolada.py, pxweb.py and trafa.py the public APIs; raw.py what every reader hands on;
+core.py the shaping after reading).
 
 Every row remembers where it came from (file, sheet, row), so that a validation error on the
 published table can be reported against the steward's own file.

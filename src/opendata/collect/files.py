@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opendata.collect.core import (
+from opendata.collect.raw import (
     LISTED,
     RawRecord,
     RawSource,

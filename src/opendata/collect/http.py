@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from opendata.collect.core import Cell
+from opendata.collect.raw import Cell
 from opendata.errors import ConflictError, SourceResponseError, SourceUnavailable
 from opendata.storage.base import Store
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from opendata.collect.core import RawRecord
 from opendata.collect.http import ApiClient, ResponseCache, RetryPolicy, Row
 from opendata.collect.kolada import fetch_kolada
 from opendata.collect.pxweb import fetch_pxweb
+from opendata.collect.raw import RawRecord
 from opendata.collect.trafa import fetch_trafa
 from opendata.config import Settings, retry_backoff
 from opendata.definitions import ApiSource, KoladaSource, PxwebSource, TrafaSource
