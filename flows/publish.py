@@ -65,13 +65,10 @@ from opendata.parameters import (
     Refresh,
     Republish,
     Store,
-    chosen,
-    empty,
 )
 from opendata.publish import Outcome, Prepared, publish_package
+from opendata.request import RunRequest
 from opendata.run import RETRIES, RunFailed, outcome_of_failure
-from opendata.storage import open_store
-from opendata.versioning import Bump
 
 __all__ = [
     "RETRIES",
@@ -104,11 +101,11 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
     return False
 
 
-@task(name="collect-and-validate")
-def collect_and_validate(
-    name: str, home: str | None, store_url: str, offline: bool, refresh: bool
-) -> Prepared | run.Unreachable:
-    return run.collect_and_validate(name, home, store_url, offline, refresh)
+# The steps' inputs hold the run's open store: nothing here is cached by its inputs (a publish
+# is never skipped as done before), so no input is hashed.
+@task(name="collect-and-validate", cache_policy=NO_CACHE)
+def collect_and_validate(name: str, context: run.RunContext) -> Prepared | run.Unreachable:
+    return run.collect_and_validate(name, context)
 
 
 @task(
@@ -117,27 +114,11 @@ def collect_and_validate(
     retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BACKOFF),
     retry_jitter_factor=run.JITTER,
     retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
 )
-def publish_version(
-    package: BuiltPackage,
-    store_url: str,
-    base_url: str,
-    bump: Bump | None,
-    dry_run: bool,
-    message: str | None = None,
-    republish: bool = False,
-) -> Outcome:
+def publish_version(package: BuiltPackage, context: run.RunContext) -> Outcome:
     # `publish_package` is looked up in this module when the task runs (tests replace it).
-    return run.publish_version(
-        package,
-        store_url,
-        base_url,
-        bump,
-        dry_run,
-        publish=publish_package,
-        message=message,
-        republish=republish,
-    )
+    return run.publish_version(package, context, publish=publish_package)
 
 
 @task(
@@ -146,48 +127,33 @@ def publish_version(
     retry_delay_seconds=exponential_backoff(backoff_factor=RETRY_BACKOFF),
     retry_jitter_factor=run.JITTER,
     retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
 )
-def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[str]:
-    return run.update_catalog(store_url, base_url, touched)
+def update_catalog(context: run.RunContext, touched: list[str]) -> list[str]:
+    return run.update_catalog(context, touched)
 
 
 # -- one dataset as a task, on the flow's task runner --------------------------------------------
 
 
 @task(name="publish-dataset", task_run_name="publish-{name}", cache_policy=NO_CACHE)
-def publish_one(
-    name: str,
-    store: str | None,
-    bump: Bump | None,
-    dry_run: bool,
-    home: str | None,
-    offline: bool,
-    refresh: bool,
-    message: str | None = None,
-    republish: bool = False,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def publish_one(name: str, request: RunRequest) -> tuple[dict[str, Any], dict[str, Any]]:
     """One dataset, wherever the task runner runs it (a thread, a Dask worker).
 
-    Returns the outcome and the process that published it (whose journal marks the flow lets
-    go of once the catalog is rebuilt). Wrong data is an outcome (`invalid`), not an error: the
-    task completes and the run reports it, without a traceback. Any other error carries that
-    process as `publisher`.
+    The run's context (settings, store) is the flow's in its own process, a Dask worker's own
+    elsewhere (run.context_for). Returns the outcome and the process that published it (whose
+    journal marks the flow lets go of once the catalog is rebuilt). Wrong data is an outcome
+    (`invalid`), not an error: the task completes and the run reports it, without a traceback.
+    Any other error carries that process as `publisher`.
     """
     publisher = current_owner().to_record()
     try:
         outcome = run.publish_dataset(
             name,
-            store,
-            bump,
-            dry_run,
-            home,
-            offline,
-            refresh,
+            run.context_for(request),
             prepare_step=collect_and_validate,
             publish_step=publish_version,
             logger=get_run_logger(),
-            message=message,
-            republish=republish,
         )
     except Exception as error:
         invalid = run.data_problem(name, error)
@@ -230,17 +196,7 @@ def task_runner() -> TaskRunner[Any]:
     return ThreadPoolTaskRunner(max_workers=settings.parallel or DEFAULT_PARALLEL)
 
 
-def submit_to_runner(
-    store: str | None,
-    bump: Bump | None,
-    dry_run: bool,
-    home: str | None,
-    offline: bool,
-    refresh: bool,
-    publishers: dict[str, Owner],
-    message: str | None = None,
-    republish: bool = False,
-) -> run.Submit:
+def submit_to_runner(request: RunRequest, publishers: dict[str, Owner]) -> run.Submit:
     """`submit` for `run.publish_all`: the dataset's task goes to the flow's task runner.
 
     Waiting gives the outcome, or raises the task's error; the publishing process of each
@@ -248,9 +204,7 @@ def submit_to_runner(
     """
 
     def submit(name: str) -> Callable[[], dict[str, Any]]:
-        future = publish_one.submit(
-            name, store, bump, dry_run, home, offline, refresh, message, republish
-        )
+        future = publish_one.submit(name, request)
 
         def wait() -> dict[str, Any]:
             future.wait()
@@ -276,7 +230,7 @@ def _note(publishers: dict[str, Owner], name: str, record: Any) -> None:
         publishers[name] = owner
 
 
-def let_go_of_marks(store: str | None, home: str | None, publishers: dict[str, Owner]) -> None:
+def let_go_of_marks(context: run.RunContext, publishers: dict[str, Owner]) -> None:
     """Remove the journal marks that other processes (Dask workers) made for this run.
 
     The catalog rebuild removes the marks of the process it runs in and of dead ones; a mark of
@@ -289,9 +243,8 @@ def let_go_of_marks(store: str | None, home: str | None, publishers: dict[str, O
     if not remote:
         return
     try:
-        target = open_store(load_settings(store=store, home=home).store_url)
         for name, owner in remote.items():
-            target.delete(journal.mark_key(name, owner))
+            context.store.delete(journal.mark_key(name, owner))
     except Exception as error:
         get_run_logger().warning("journal marks not removed: %s: %s", type(error).__name__, error)
 
@@ -315,63 +268,26 @@ def publish_dataset(
     with skips (run.SKIPS_STATE), its message saying which source and why. Wrong data fails
     the run with its problems logged as sentences (no traceback: it is no crash).
 
-    Args:
-        name: Datamängden att publicera: dess mapp under datasets/, t.ex. "befolkning".
-
-            *The dataset to publish: its folder under datasets/, e.g. "befolkning".*
-        store: Var den publiceras: en mapp eller en adress som s3://hink/prefix, utan
-            inloggningsuppgifter. Tomt: arbetarens OPENDATA_STORE, annars public/ i projektet.
-
-            *Where to publish: a folder or a store URL such as s3://bucket/prefix, without
-            credentials. Empty: OPENDATA_STORE of the worker, else public/ in the repository.*
-        bump: Gör minst detta versionssteg: major, minor eller patch. Tomt: det steg
-            ändringarna kräver (en ny kolumn är minor, ändrade rader patch, ...).
-
-            *Make at least this version bump: major, minor or patch. Empty: the bump the
-            changes require (a new column is minor, changed rows are patch, ...).*
-        dry_run: Hämta, kontrollera och räkna ut den nya versionen, men publicera inget.
-
-            *Collect, validate and work out the new version, but publish nothing.*
-        home: Projektets mapp, den med datasets/ och schemas/. Tomt: OPENDATA_HOME, annars
-            arbetsmappen.
-
-            *The repository folder holding datasets/ and schemas/. Empty: OPENDATA_HOME,
-            else the working directory.*
-        offline: Fråga inga öppna API:er; en datamängd som hämtas från ett hoppas över (dess
-            senaste version ligger kvar).
-
-            *Ask no public API; a dataset collected from one is skipped (its last version
-            stays).*
-        refresh: Hämta resurser som har en källa i ett öppet API (t.ex. SCB) från API:et i
-            stället för från deras filer.
-
-            *Collect resources that have a public API source (e.g. SCB) from the API instead
-            of their files.*
-        message: Varför versionen görs, i en mening som katalogens läsare förstår (sparas med
-            versionen, visas på dess sida och i DCAT). Tomt: inget.
-
-            *Why this version is made, in a sentence a reader of the catalog understands
-            (kept with the version, shown on its page and in DCAT). Empty: none.*
-        republish: Publicera data som är lika med en tillbakadragen version som en ny version
-            ändå (utan detta publiceras sådan data inte igen).
-
-            *Publish data equal to a withdrawn version as a new version anyway (without it
-            such data is not published again).*
+    The parameters are described once, in opendata.parameters (the run form shows them).
     """
     try:
+        request = RunRequest.from_form(
+            datasets=[name],
+            store=store,
+            bump=bump,
+            dry_run=dry_run,
+            offline=offline,
+            home=home,
+            refresh=refresh,
+            message=message,
+            republish=republish,
+        )
         outcome = run.publish_dataset(
             name,
-            empty(store),
-            bump or None,
-            dry_run,
-            empty(home),
-            offline,
-            refresh,
+            run.RunContext.open(request),
             prepare_step=collect_and_validate,
             publish_step=publish_version,
             logger=get_run_logger(),
-            message=empty(message),
-            republish=republish,
         )
         return completed(outcome, run.skips_message([outcome]))
     except Exception as error:
@@ -406,67 +322,25 @@ def publish_all(
     when that is all that went wrong, the run ends "Completed with skips" (a Completed state)
     with a message naming the dataset, the source and what failed.
 
-    Args:
-        datasets: Datamängderna att publicera, valda bland dem som finns under datasets/.
-            Inga valda: alla.
-
-            *The datasets to publish, chosen among those under datasets/. None chosen:
-            every dataset.*
-        store: Var de publiceras: en mapp eller en adress som s3://hink/prefix, utan
-            inloggningsuppgifter. Tomt: arbetarens OPENDATA_STORE, annars public/ i projektet.
-
-            *Where to publish: a folder or a store URL such as s3://bucket/prefix, without
-            credentials. Empty: OPENDATA_STORE of the worker, else public/ in the repository.*
-        bump: Gör minst detta versionssteg: major, minor eller patch. Tomt: det steg
-            ändringarna kräver (en ny kolumn är minor, ändrade rader patch, ...).
-
-            *Make at least this version bump: major, minor or patch. Empty: the bump the
-            changes require (a new column is minor, changed rows are patch, ...).*
-        dry_run: Hämta, kontrollera och räkna ut de nya versionerna, men publicera inget.
-
-            *Collect, validate and work out the new versions, but publish nothing.*
-        offline: Fråga inga öppna API:er; datamängder som hämtas från ett hoppas över (deras
-            senaste versioner ligger kvar).
-
-            *Ask no public API; datasets collected from one are skipped (their last versions
-            stay).*
-        home: Projektets mapp, den med datasets/ och schemas/. Tomt: OPENDATA_HOME, annars
-            arbetsmappen.
-
-            *The repository folder holding datasets/ and schemas/. Empty: OPENDATA_HOME,
-            else the working directory.*
-        refresh: Hämta resurser som har en källa i ett öppet API (t.ex. befolkning från SCB:s
-            PxWeb) från API:et i stället för från deras filer.
-
-            *Collect resources that have a public API source (e.g. befolkning from SCB's
-            PxWeb) from the API instead of their files.*
-        message: Varför versionen görs, i en mening som katalogens läsare förstår (sparas med
-            versionen, visas på dess sida och i DCAT). Tomt: inget.
-
-            *Why this version is made, in a sentence a reader of the catalog understands
-            (kept with the version, shown on its page and in DCAT). Empty: none.*
-        republish: Publicera data som är lika med en tillbakadragen version som en ny version
-            ändå (utan detta publiceras sådan data inte igen).
-
-            *Publish data equal to a withdrawn version as a new version anyway (without it
-            such data is not published again).*
+    The parameters are described once, in opendata.parameters (the run form shows them).
     """
-    names, where, at_least = chosen(datasets), empty(store), bump or None
-    folder, why = empty(home), empty(message)
     publishers: dict[str, Owner] = {}
-    submit = submit_to_runner(
-        where, at_least, dry_run, folder, offline, refresh, publishers, why, republish
-    )
     try:
+        request = RunRequest.from_form(
+            datasets=datasets,
+            store=store,
+            bump=bump,
+            dry_run=dry_run,
+            offline=offline,
+            home=home,
+            refresh=refresh,
+            message=message,
+            republish=republish,
+        )
+        context = run.RunContext.open(request)
         outcomes = run.publish_all(
-            names,
-            where,
-            at_least,
-            dry_run,
-            offline,
-            folder,
-            refresh,
-            submit=submit,
+            context,
+            submit=submit_to_runner(request, publishers),
             catalog_step=update_catalog,
             logger=get_run_logger(),
             artifacts=True,
@@ -475,7 +349,7 @@ def publish_all(
         if failure.catalog_error is not None:
             get_run_logger().error("%s", failure.catalog_error)  # the run's log says it once
         if failure.catalog_error is None and not dry_run:
-            let_go_of_marks(where, folder, publishers)
+            let_go_of_marks(context, publishers)
         publish_artifacts(failure.outcomes, failure.catalog_error)
         # Failed with the run's message, not a traceback: each dataset's error is logged
         # already (a traceback by its task when it is an operational one).
@@ -485,7 +359,7 @@ def publish_all(
         get_run_logger().error("%s", error)
         return Failed(message=str(error), data=error)
     if not dry_run:
-        let_go_of_marks(where, folder, publishers)
+        let_go_of_marks(context, publishers)
     publish_artifacts(outcomes)
     return completed(outcomes, run.skips_message(outcomes))
 
@@ -566,75 +440,23 @@ def publish_spread(
     and a batch that ended for Prefect's reasons (Crashed, or Failed because its API did not
     answer) is launched again (CRASHED_BATCH_RELAUNCHES).
 
-    Args:
-        datasets: Datamängderna att publicera, valda bland dem som finns under datasets/.
-            Inga valda: alla (som de står i körningens projektmapp).
-
-            *The datasets to publish, chosen among those under datasets/. None chosen:
-            every dataset (as listed in this run's repository folder).*
-        batches: I hur många flödeskörningar datamängderna delas: högst så många arbetare som
-            ska dela på arbetet (fler delar bara köar).
-
-            *Into how many flow runs the datasets are split: at most the number of workers
-            that should share the work (more batches only queue).*
-        deployment: Driftsättningen som varje del kör, som flödesnamn/driftsättningsnamn;
-            arbetarna i dess arbetspool delar på delarna.
-
-            *The deployment each batch runs, as flow-name/deployment-name; its work pool's
-            workers share the batches.*
-        store: Var de publiceras: en mapp eller en adress som s3://hink/prefix, utan
-            inloggningsuppgifter. Tomt: varje arbetares OPENDATA_STORE, annars public/ i dess
-            projekt.
-
-            *Where to publish: a folder or a store URL such as s3://bucket/prefix, without
-            credentials. Empty: OPENDATA_STORE of each worker, else public/ in its repository.*
-        bump: Gör minst detta versionssteg: major, minor eller patch. Tomt: det steg
-            ändringarna kräver.
-
-            *Make at least this version bump: major, minor or patch. Empty: the bump the
-            changes require.*
-        dry_run: Hämta, kontrollera och räkna ut de nya versionerna, men publicera inget.
-
-            *Collect, validate and work out the new versions, but publish nothing.*
-        offline: Fråga inga öppna API:er; datamängder som hämtas från ett hoppas över.
-
-            *Ask no public API; datasets collected from one are skipped.*
-        home: Projektets mapp, den med datasets/ och schemas/, densamma för alla arbetare.
-            Tomt: varje arbetares OPENDATA_HOME, annars dess arbetsmapp.
-
-            *The repository folder holding datasets/ and schemas/, the same for every worker.
-            Empty: each worker's OPENDATA_HOME, else its working directory.*
-        refresh: Hämta resurser som har en källa i ett öppet API från API:et i stället.
-
-            *Collect resources that have a public API source from the API instead.*
-        message: Varför versionerna görs (sparas med varje version). Tomt: inget.
-
-            *Why these versions are made (kept with each version). Empty: none.*
-        republish: Publicera data som är lika med en tillbakadragen version som en ny version
-            ändå.
-
-            *Publish data equal to a withdrawn version as a new version anyway.*
-        poll_seconds: Hur ofta delarnas tillstånd läses medan körningen väntar, i sekunder.
-
-            *How often the batches' states are read while waiting, in seconds.*
+    The parameters are described once, in opendata.parameters (the run form shows them).
     """
     logger = get_run_logger()
-    settings = run.check_configuration(empty(store), empty(home), offline, refresh)
-    groups = run.batches_of(run.datasets_to_publish(chosen(datasets), settings), batches)
+    request = RunRequest.from_form(
+        datasets=datasets,
+        store=store,
+        bump=bump,
+        dry_run=dry_run,
+        offline=offline,
+        home=home,
+        refresh=refresh,
+        message=message,
+        republish=republish,
+    )
+    settings = run.check_configuration(request)
+    groups = run.batches_of(run.datasets_to_publish(request.names, settings), batches)
     from prefect.runtime import flow_run as this_run
-
-    # What the form left empty is left out: each batch's deployment then uses its default.
-    options: dict[str, Any] = {
-        "store": store,
-        "bump": bump,
-        "dry_run": dry_run,
-        "offline": offline,
-        "home": home,
-        "refresh": refresh,
-        "message": message,
-        "republish": republish,
-    }
-    parameters = {key: value for key, value in options.items() if value not in (None, "")}
 
     def launch(number: int, group: list[str], attempt: int) -> FlowRun:
         again = "" if attempt == 1 else f"-attempt-{attempt}"
@@ -643,7 +465,8 @@ def publish_spread(
                 FlowRun,
                 run_deployment(
                     deployment,
-                    parameters={"datasets": group, **parameters},
+                    # What the form left empty is left out: the deployment's default applies.
+                    parameters=request.for_datasets(group).to_form(),
                     flow_run_name=f"batch-{number}-of-{len(groups)}",
                     idempotency_key=f"{this_run.id}-batch-{number}{again}",
                     timeout=0,  # started, not awaited: the workers run them side by side

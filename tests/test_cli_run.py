@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from opendata import run
 from opendata.config import prefect_api_url, redact_url
 from opendata.errors import ConfigError, StoreError, TransientStoreError
+from opendata.request import RunRequest
 from opendata.storage.open import bucket_problem, check_store_url
 from tests.conftest import run_cli
 from tests.test_cli import FIRST_RUN
@@ -176,9 +177,7 @@ def test_a_transient_store_error_is_retried_in_process(
     monkeypatch.setenv("OPENDATA_RETRY_BACKOFF", "2")
     monkeypatch.setattr(run, "publish_package", flaky)
     outcomes = run.run_in_process(
-        ["avfallsplan"],
-        store=str(workspace / "public"),
-        home=str(workspace),
+        RunRequest(("avfallsplan",), store=str(workspace / "public"), home=str(workspace)),
         sleep=slept.append,
         on_retry=lambda step, error, attempt, delay: retries.append((step, attempt)),
     )
@@ -202,9 +201,11 @@ def test_a_terminal_store_error_is_not_retried_in_process(
     monkeypatch.setattr(run, "publish_package", broken)
     with pytest.raises(run.RunFailed) as failed:
         run.run_in_process(
-            ["avfallsplan", "handlingsplan"],
-            store=str(workspace / "public"),
-            home=str(workspace),
+            RunRequest(
+                ("avfallsplan", "handlingsplan"),
+                store=str(workspace / "public"),
+                home=str(workspace),
+            ),
             sleep=slept.append,
         )
     outcomes = failed.value.outcomes

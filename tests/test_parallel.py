@@ -28,6 +28,7 @@ import pytest
 from opendata import journal, run
 from opendata.errors import StoreError
 from opendata.publish import DatasetInvalid
+from opendata.request import RunRequest
 from opendata.storage import open_store
 from opendata.verification import verify
 from tests.conftest import REPO, run_cli
@@ -105,7 +106,7 @@ def test_many_datasets_four_at_a_time(
                 active.remove(name)
 
     monkeypatch.setattr(run, "publish_dataset", counted)
-    outcomes = run.run_in_process(None, url, None, False, True, str(home), parallel=4)
+    outcomes = run.run_in_process(RunRequest(store=url, offline=True, home=str(home), parallel=4))
     assert [(o["dataset"], o["status"], o["version"]) for o in outcomes] == [
         (name, "published", "1.0.0") for name in names
     ]
@@ -115,7 +116,7 @@ def test_many_datasets_four_at_a_time(
     if kind == "s3":
         return
     # Again: nothing changed, so nothing is published twice.
-    again = run.run_in_process(None, url, None, False, True, str(home), parallel=4)
+    again = run.run_in_process(RunRequest(store=url, offline=True, home=str(home), parallel=4))
     assert {o["status"] for o in again} == {"unchanged"}
     assert_published_once(url, names)
 
@@ -139,16 +140,13 @@ def test_outcomes_keep_the_order_of_the_names_and_a_failure_stops_no_other(
 
     catalog_calls: list[tuple[list[str], int]] = []
 
-    def catalog_step(store_url: str, base_url: str, touched: list[str]) -> list[str]:
+    def catalog_step(context: run.RunContext, touched: list[str]) -> list[str]:
         catalog_calls.append((list(touched), len(finished)))
         return []
 
     with pytest.raises(run.RunFailed) as failure:
         run.publish_all(
-            [*names, "d0"],
-            str(tmp_path / "store"),
-            home=str(tmp_path),
-            parallel=5,
+            RunRequest((*names, "d0"), str(tmp_path / "store"), home=str(tmp_path), parallel=5),
             publish_one=publish_one,
             catalog_step=catalog_step,
         )
@@ -337,9 +335,9 @@ def test_datasets_on_a_dask_cluster_to_s3(
     publishers: list[int] = []
     real = flow_module.let_go_of_marks
 
-    def spied(store: str | None, home: str | None, found: dict[str, Any]) -> None:
+    def spied(context: Any, found: dict[str, Any]) -> None:
         publishers.extend(owner.pid for owner in found.values())
-        real(store, home, found)
+        real(context, found)
 
     monkeypatch.setattr(flow_module, "let_go_of_marks", spied)
     started = time.monotonic()

@@ -26,6 +26,7 @@ from opendata import run
 from opendata.catalog import uncollected
 from opendata.config import load_settings
 from opendata.publish import load
+from opendata.request import RunRequest
 from opendata.storage import open_store
 from tests.conftest import run_cli
 from tests.fakeapis import FakeApis
@@ -114,7 +115,9 @@ def test_a_source_answering_500_is_unreachable_a_malformed_answer_is_not(
     monkeypatch.setenv("OPENDATA_KOLADA_URL", fake_apis.kolada)
     monkeypatch.setenv("OPENDATA_RETRY_BACKOFF", "0.01")
     fake_apis.fail("/v3/", "500")
-    outcomes = run.run_in_process([NAME], str(workspace / "public"), home=str(workspace))
+    outcomes = run.run_in_process(
+        RunRequest((NAME,), str(workspace / "public"), home=str(workspace))
+    )
     assert [(o["status"], o["exit_code"], o["unreachable"]) for o in outcomes] == [
         ("skipped", 3, f"Kolada {fake_apis.kolada}")
     ]
@@ -124,7 +127,7 @@ def test_a_source_answering_500_is_unreachable_a_malformed_answer_is_not(
     fake_apis.faults.clear()
     fake_apis.fail("/v3/", "malformed")
     with pytest.raises(run.RunFailed) as caught:
-        run.run_in_process([NAME], str(workspace / "public"), home=str(workspace))
+        run.run_in_process(RunRequest((NAME,), str(workspace / "public"), home=str(workspace)))
     [failed] = caught.value.outcomes
     assert (failed["status"], failed["exit_code"], failed["unreachable"]) == ("failed", 3, None)
     assert "malformed answer" in failed["message"]
@@ -137,7 +140,7 @@ def test_with_an_invalid_dataset_beside_it_the_run_fails_and_names_both(
     down(monkeypatch)
     name, _ = write_broken_copy(workspace, "not-a-number")
     with pytest.raises(run.RunFailed) as caught:
-        run.run_in_process([name, NAME], str(workspace / "public"), home=str(workspace))
+        run.run_in_process(RunRequest((name, NAME), str(workspace / "public"), home=str(workspace)))
     assert str(caught.value) == (
         f"Not published: {name} (invalid); "
         f"Skipped, a source cannot be reached: {NAME} ({NEVER_PUBLISHED})"
@@ -249,7 +252,7 @@ def test_notes_of_datasets_no_longer_waiting_are_tidied(
     record = uncollected.record_of(load(settings, NAME), "offline")
     uncollected.note(store, {**record, "name": "borttagen"})
     uncollected.note(store, {**record, "name": "avfallsplan"})
-    run.run_in_process(["avfallsplan"], public, home=str(workspace))
+    run.run_in_process(RunRequest(("avfallsplan",), public, home=str(workspace)))
     assert uncollected.recorded(store) == ["borttagen"]  # not a full run: only its own
-    run.run_in_process(None, public, home=str(workspace), offline=True)
+    run.run_in_process(RunRequest(None, public, home=str(workspace), offline=True))
     assert uncollected.recorded(store) == [NAME]  # skipped offline, never published

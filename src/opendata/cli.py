@@ -28,7 +28,8 @@ from opendata.errors import (
 )
 
 if TYPE_CHECKING:
-    from opendata.versioning import Bump
+    from opendata.request import RunRequest
+    from opendata.run import RunContext
 
 app = typer.Typer(
     add_completion=False,
@@ -133,15 +134,23 @@ def publish(
     """
     # "Configured": set in the environment, or in the active Prefect profile (see
     # opendata.config.prefect_api_url and the README).
-    from opendata.run import check_configuration
+    from opendata.request import RunRequest
+    from opendata.run import RunContext
 
     # Every setting is checked before any work, and before Prefect is even imported.
-    if parallel is not None and parallel < 1:
-        raise ConfigError(
-            f"--parallel {parallel}: give how many datasets to publish at once, 1 or more "
-            "(1 publishes them one after another)"
-        )
-    settings = check_configuration(store, None, offline, refresh, parallel)
+    request = RunRequest(
+        datasets=tuple(names) if names else None,
+        store=store,
+        bump=bump.value if bump else None,
+        dry_run=dry_run,
+        offline=offline,
+        refresh=refresh,
+        republish=republish,
+        message=message,
+        parallel=parallel,
+    )
+    context = RunContext.open(request)
+    settings = context.settings
     if not dry_run:
         warn_default_base_url(settings)
     available = discover(settings.datasets_dir)
@@ -156,8 +165,6 @@ def publish(
     api = prefect_api_url()
     if use_prefect is None:
         use_prefect = api is not None
-    arguments = (names or None, store, bump.value if bump else None, dry_run, offline, refresh)
-    options: dict[str, Any] = {"message": message, "republish": republish}
     if use_prefect:
         if api is None:
             # Prefect would start its temporary server as a child process, which outlives this
@@ -171,11 +178,9 @@ def publish(
         if parallel is not None:
             # The flow runs in this process; its task runner reads the setting when it starts.
             os.environ["OPENDATA_PARALLEL"] = str(parallel)
-        outcomes, exit_code, catalog_error = run_publish_flow(*arguments, **options)
+        outcomes, exit_code, catalog_error = run_publish_flow(request)
     else:
-        outcomes, exit_code, catalog_error = run_publish_in_process(
-            *arguments, parallel=parallel, **options
-        )
+        outcomes, exit_code, catalog_error = run_publish_in_process(context)
     if as_json:
         public = [
             {
@@ -303,17 +308,7 @@ def check_prefect_api(url: str, where: str) -> None:
         raise _unreachable(url, where) from None
 
 
-def run_publish_in_process(
-    names: list[str] | None,
-    store: str | None,
-    bump: str | None,
-    dry_run: bool,
-    offline: bool,
-    refresh: bool = False,
-    parallel: int | None = None,
-    message: str | None = None,
-    republish: bool = False,
-) -> tuple[list[dict[str, Any]], int, str | None]:
+def run_publish_in_process(context: RunContext) -> tuple[list[dict[str, Any]], int, str | None]:
     """Run `opendata.run` here, without Prefect: the same steps, retries and outcomes."""
     from opendata.run import RunFailed, exit_code, run_in_process
 
@@ -333,19 +328,7 @@ def run_publish_in_process(
         show_library_messages): nothing more to print here."""
 
     try:
-        outcomes = run_in_process(
-            names,
-            store,
-            cast("Bump | None", bump),
-            dry_run,
-            offline,
-            refresh=refresh,
-            parallel=parallel,
-            on_retry=on_retry,
-            on_outcome=on_outcome,
-            message=message,
-            republish=republish,
-        )
+        outcomes = run_in_process(context, on_retry=on_retry, on_outcome=on_outcome)
     except RunFailed as error:  # each dataset's failure was logged as it happened
         if error.catalog_error:
             typer.echo(f"Error: {error.catalog_error}", err=True)
@@ -354,16 +337,7 @@ def run_publish_in_process(
     return outcomes, exit_code(outcomes), None
 
 
-def run_publish_flow(
-    names: list[str] | None,
-    store: str | None,
-    bump: str | None,
-    dry_run: bool,
-    offline: bool,
-    refresh: bool = False,
-    message: str | None = None,
-    republish: bool = False,
-) -> tuple[list[dict[str, Any]], int, str | None]:
+def run_publish_flow(request: RunRequest) -> tuple[list[dict[str, Any]], int, str | None]:
     """Run `publish_all` on the configured Prefect API."""
     # The run's logs go to the Prefect API (UI); the terminal gets our own summary, and
     # Prefect's console log (with tracebacks) only with --debug.
@@ -375,17 +349,7 @@ def run_publish_flow(
 
     api = prefect_api_url()
     try:
-        state = publish_all(
-            datasets=names,
-            store=store,
-            bump=bump,
-            dry_run=dry_run,
-            offline=offline,
-            refresh=refresh,
-            message=message,
-            republish=republish,
-            return_state=True,
-        )
+        state = publish_all(**request.to_form(), return_state=True)
     except Exception as error:
         text = str(error)
         if api is not None and (

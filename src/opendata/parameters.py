@@ -54,9 +54,11 @@ def datasets_schema(names: Sequence[str]) -> dict[str, Any]:
     return {"type": "array", "items": item, "uniqueItems": True}
 
 
-def titled(title: str) -> Any:
-    """A parameter's title in the form (Swedish first), instead of its name."""
-    return Field(json_schema_extra={"title": title})
+def described(title: str, swedish: str, english: str) -> Any:
+    """A parameter's title in the form (Swedish first), instead of its name, and its
+    description: a Swedish paragraph, then the English one in italics. Written here once for
+    every flow that takes the parameter (Prefect would otherwise read each flow's docstring)."""
+    return Field(json_schema_extra={"title": title, "description": f"{swedish}\n\n*{english}*"})
 
 
 def empty(value: str | None) -> str | None:
@@ -74,21 +76,128 @@ TEXT = WithJsonSchema({"type": "string"})
 Datasets = Annotated[
     Sequence[str] | None,
     WithJsonSchema(datasets_schema(defined_names())),
-    titled("Datamängder / datasets"),
+    described(
+        "Datamängder / datasets",
+        "Datamängderna att publicera, valda bland dem som finns under datasets/. Inga valda: "
+        "alla (som de står i körningens projektmapp).",
+        "The datasets to publish, chosen among those under datasets/. None chosen: every "
+        "dataset (as listed in the run's repository folder).",
+    ),
 ]
-Store = Annotated[str | None, TEXT, titled("Publiceringsplats / store")]
-Home = Annotated[str | None, TEXT, titled("Projektmapp / home")]
-Message = Annotated[str | None, TEXT, titled("Meddelande / message")]
+Store = Annotated[
+    str | None,
+    TEXT,
+    described(
+        "Publiceringsplats / store",
+        "Var de publiceras: en mapp eller en adress som s3://hink/prefix, utan "
+        "inloggningsuppgifter. Tomt: arbetarens OPENDATA_STORE, annars public/ i projektet.",
+        "Where to publish: a folder or a store URL such as s3://bucket/prefix, without "
+        "credentials. Empty: OPENDATA_STORE of the worker, else public/ in the repository.",
+    ),
+]
+Home = Annotated[
+    str | None,
+    TEXT,
+    described(
+        "Projektmapp / home",
+        "Projektets mapp, den med datasets/ och schemas/ (densamma för alla arbetare). Tomt: "
+        "arbetarens OPENDATA_HOME, annars dess arbetsmapp.",
+        "The repository folder holding datasets/ and schemas/ (the same for every worker). "
+        "Empty: the worker's OPENDATA_HOME, else its working directory.",
+    ),
+]
+Message = Annotated[
+    str | None,
+    TEXT,
+    described(
+        "Meddelande / message",
+        "Varför versionen görs, i en mening som katalogens läsare förstår (sparas med "
+        "versionen, visas på dess sida och i DCAT). Tomt: inget.",
+        "Why this version is made, in a sentence a reader of the catalog understands (kept "
+        "with the version, shown on its page and in DCAT). Empty: none.",
+    ),
+]
 BumpChoice = Annotated[
     BumpOption | None,
     WithJsonSchema({"type": "string", "enum": ["", "major", "minor", "patch"]}),
-    titled("Versionssteg / bump"),
+    described(
+        "Versionssteg / bump",
+        "Gör minst detta versionssteg: major, minor eller patch. Tomt: det steg ändringarna "
+        "kräver (en ny kolumn är minor, ändrade rader patch, ...).",
+        "Make at least this version bump: major, minor or patch. Empty: the bump the changes "
+        "require (a new column is minor, changed rows are patch, ...).",
+    ),
 ]
-DryRun = Annotated[bool, titled("Provkörning / dry run")]
-Offline = Annotated[bool, titled("Utan API:er / offline")]
-Refresh = Annotated[bool, titled("Hämta från API:erna / refresh")]
-Republish = Annotated[bool, titled("Publicera tillbakadragen data / republish")]
-Name = Annotated[str, titled("Datamängd / name")]
-Batches = Annotated[int, titled("Antal delkörningar / batches")]
-Deployment = Annotated[str, titled("Driftsättning / deployment")]
-PollSeconds = Annotated[float, titled("Sekunder mellan kontrollerna / poll seconds")]
+DryRun = Annotated[
+    bool,
+    described(
+        "Provkörning / dry run",
+        "Hämta, kontrollera och räkna ut de nya versionerna, men publicera inget.",
+        "Collect, validate and work out the new versions, but publish nothing.",
+    ),
+]
+Offline = Annotated[
+    bool,
+    described(
+        "Utan API:er / offline",
+        "Fråga inga öppna API:er; en datamängd som hämtas från ett hoppas över (dess senaste "
+        "version ligger kvar).",
+        "Ask no public API; a dataset collected from one is skipped (its last version stays).",
+    ),
+]
+Refresh = Annotated[
+    bool,
+    described(
+        "Hämta från API:erna / refresh",
+        "Hämta resurser som har en källa i ett öppet API (t.ex. befolkning från SCB:s PxWeb) "
+        "från API:et i stället för från deras filer.",
+        "Collect resources that have a public API source (e.g. befolkning from SCB's PxWeb) "
+        "from the API instead of their files.",
+    ),
+]
+Republish = Annotated[
+    bool,
+    described(
+        "Publicera tillbakadragen data / republish",
+        "Publicera data som är lika med en tillbakadragen version som en ny version ändå (utan "
+        "detta publiceras sådan data inte igen).",
+        "Publish data equal to a withdrawn version as a new version anyway (without it such "
+        "data is not published again).",
+    ),
+]
+Name = Annotated[
+    str,
+    described(
+        "Datamängd / name",
+        'Datamängden att publicera: dess mapp under datasets/, t.ex. "befolkning".',
+        'The dataset to publish: its folder under datasets/, e.g. "befolkning".',
+    ),
+]
+Batches = Annotated[
+    int,
+    described(
+        "Antal delkörningar / batches",
+        "I hur många flödeskörningar datamängderna delas: högst så många arbetare som ska dela "
+        "på arbetet (fler delar bara köar).",
+        "Into how many flow runs the datasets are split: at most the number of workers that "
+        "should share the work (more batches only queue).",
+    ),
+]
+Deployment = Annotated[
+    str,
+    described(
+        "Driftsättning / deployment",
+        "Driftsättningen som varje del kör, som flödesnamn/driftsättningsnamn; arbetarna i dess "
+        "arbetspool delar på delarna.",
+        "The deployment each batch runs, as flow-name/deployment-name; its work pool's workers "
+        "share the batches.",
+    ),
+]
+PollSeconds = Annotated[
+    float,
+    described(
+        "Sekunder mellan kontrollerna / poll seconds",
+        "Hur ofta delarnas tillstånd läses medan körningen väntar, i sekunder.",
+        "How often the batches' states are read while waiting, in seconds.",
+    ),
+]

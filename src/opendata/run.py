@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from contextvars import copy_context
 from dataclasses import dataclass, fields, replace
 from functools import partial
@@ -56,18 +56,18 @@ from opendata.publish import (
     skipped,
 )
 from opendata.reporting import artifact_key, counted_in_all, is_data_problem
-from opendata.storage import open_store
+from opendata.request import RunRequest
+from opendata.storage import Store, open_store
 from opendata.storage.open import check_store
 from opendata.validate import Problem
-from opendata.versioning import Bump
 
 RETRIES = 3  # retries of an I/O step after its first attempt (Prefect's `retries`)
 JITTER = 0.5  # each delay is drawn within ±50% of the exponential backoff
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-PrepareStep = Callable[[str, str | None, str, bool, bool], "Prepared | Unreachable"]
-PublishStep = Callable[..., Outcome]  # (package, store_url, base_url, bump, dry_run, **options)
-CatalogStep = Callable[[str, str, list[str]], list[str]]
+PrepareStep = Callable[[str, "RunContext"], "Prepared | Unreachable"]
+PublishStep = Callable[[BuiltPackage, "RunContext"], Outcome]
+CatalogStep = Callable[["RunContext", list[str]], list[str]]
 OnRetry = Callable[[str, BaseException, int, float], None]
 # Starts one dataset and returns what waits for its outcome (raising if it did not publish).
 Submit = Callable[[str], Callable[[], dict[str, Any]]]
@@ -179,20 +179,51 @@ def spread_skips_message(batches: list[tuple[str, str]], count: int) -> str | No
 # -- configuration ------------------------------------------------------------------------------
 
 
-def check_configuration(
-    store: str | None = None,
-    home: str | None = None,
-    offline: bool = False,
-    refresh: bool = False,
-    parallel: int | None = None,
-) -> Settings:
+def check_configuration(request: RunRequest) -> Settings:
     """The run's settings, checked before any work: a ConfigError (exit 2) says what to set."""
-    if offline and refresh:
-        raise ConfigError("--refresh asks the public APIs and --offline forbids it: choose one")
-    settings = load_settings(store=store, home=home, parallel=parallel)
+    settings = load_settings(store=request.store, home=request.home, parallel=request.parallel)
     check_store(settings.store_url)
     retry_backoff()
     return settings
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """A run's request with its settings loaded and its store opened: once per run in each
+    process that runs its datasets (the CLI's or the flow's; a Dask worker opens its own from
+    the request, with its own environment's settings and credentials)."""
+
+    request: RunRequest
+    settings: Settings
+    store: Store
+
+    @classmethod
+    def open(cls, request: RunRequest) -> RunContext:
+        """The request's context, its settings checked first (a ConfigError says what to set)."""
+        settings = check_configuration(request)
+        return cls(request, settings, open_store(settings.store_url))
+
+
+# The contexts of the runs going on in this process, by run id (see `running` and `context_for`).
+_RUNNING: dict[str, RunContext] = {}
+
+
+@contextmanager
+def running(context: RunContext) -> Iterator[RunContext]:
+    """Make `context` the one `context_for` gives this run's datasets in this process (the
+    flow's threads), for as long as the run lasts."""
+    _RUNNING[context.request.run_id] = context
+    try:
+        yield context
+    finally:
+        _RUNNING.pop(context.request.run_id, None)
+
+
+def context_for(request: RunRequest) -> RunContext:
+    """The context of the run `request` belongs to: the one this process opened for it, or,
+    in a process that did not (a Dask worker), one of its own."""
+    found = _RUNNING.get(request.run_id)
+    return found if found is not None and found.request == request else RunContext.open(request)
 
 
 def datasets_to_publish(datasets: list[str] | None, settings: Settings) -> list[str]:
@@ -263,19 +294,16 @@ def retrying(
 # -- the steps (the flow's tasks wrap these) ----------------------------------------------------
 
 
-def collect_and_validate(
-    name: str, home: str | None, store_url: str, offline: bool, refresh: bool
-) -> Prepared | Unreachable:
+def collect_and_validate(name: str, context: RunContext) -> Prepared | Unreachable:
     """Collect and validate one dataset (public APIs through the store's cache unless offline).
 
     A public API that cannot be reached is no error of this step: it returns Unreachable (so
     the flow's task completes, without a traceback), and the dataset is skipped."""
-    settings = load_settings(home=home)
-    store = open_store(store_url)
-    remote = None if offline else remote_sources(settings, store)
+    settings, store, request = context.settings, context.store, context.request
+    remote = None if request.offline else remote_sources(settings, store)
     # The store's current deliveries are the dataset's sources where stewards delivered them.
     try:
-        prepared = prepare(settings, name, remote, refresh, store=store)
+        prepared = prepare(settings, name, remote, request.refresh, store=store)
     except SourceUnavailable as error:
         return Unreachable.of(name, error)
     try:  # the steward's warnings (years in the title that are not the data's): no verdict
@@ -287,34 +315,26 @@ def collect_and_validate(
 
 
 def publish_version(
-    package: BuiltPackage,
-    store_url: str,
-    base_url: str,
-    bump: Bump | None,
-    dry_run: bool,
-    publish: Callable[..., Outcome] | None = None,
-    *,
-    message: str | None = None,
-    republish: bool = False,
+    package: BuiltPackage, context: RunContext, publish: Callable[..., Outcome] | None = None
 ) -> Outcome:
-    """Write one built package as a new version (or find it unchanged, or withdrawn).
+    """Write one built package as a new version (or find it unchanged, or withdrawn), as the
+    request asks (bump, dry run, message, republish).
 
     `publish` replaces `publish_package` (looked up at call time, so tests may patch it).
-    `message` says why the version was made; `republish` publishes data equal to a withdrawn
-    version deliberately.
     """
     write = publish or publish_package
-    options: dict[str, Any] = {"bump": bump, "dry_run": dry_run}
-    if message is not None:
-        options["message"] = message
-    if republish:
+    request = context.request
+    options: dict[str, Any] = {"bump": request.bump, "dry_run": request.dry_run}
+    if request.message is not None:
+        options["message"] = request.message
+    if request.republish:
         options["republish"] = True
-    return write(open_store(store_url), package, base_url, **options)
+    return write(context.store, package, context.settings.base_url, **options)
 
 
-def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[str]:
+def update_catalog(context: RunContext, touched: list[str]) -> list[str]:
     """Rebuild catalog.json, the DCAT files and the pages for the datasets this run touched."""
-    return rebuild_catalog(open_store(store_url), base_url, touched)
+    return rebuild_catalog(context.store, context.settings.base_url, touched)
 
 
 # -- one dataset, then the whole run ------------------------------------------------------------
@@ -322,18 +342,11 @@ def update_catalog(store_url: str, base_url: str, touched: list[str]) -> list[st
 
 def publish_dataset(
     name: str,
-    store: str | None = None,
-    bump: Bump | None = None,
-    dry_run: bool = False,
-    home: str | None = None,
-    offline: bool = False,
-    refresh: bool = False,
+    context: RunContext,
     *,
     prepare_step: PrepareStep = collect_and_validate,
     publish_step: PublishStep = publish_version,
     logger: Logger = log,
-    message: str | None = None,
-    republish: bool = False,
 ) -> dict[str, Any]:
     """Collect, validate and publish one dataset; raises if it cannot (DatasetInvalid, ...).
 
@@ -343,37 +356,29 @@ def publish_dataset(
     is noted for the index page (catalog/uncollected.py), except in a dry run.
     """
     termination.check()
-    settings = load_settings(store=store, home=home)
-    if offline:
+    settings, request = context.settings, context.request
+    if request.offline:
         dataset = load(settings, name)
         if dataset.needs_remote:
-            target = open_store(settings.store_url)
             outcome = skipped(
-                target,
+                context.store,
                 name,
                 settings.base_url,
                 "collected from a public API; skipped offline (run without --offline to collect)",
             )
-            if outcome.version is None and not dry_run:
-                uncollected.note(target, uncollected.record_of(dataset, "offline"))
+            if outcome.version is None and not request.dry_run:
+                uncollected.note(context.store, uncollected.record_of(dataset, "offline"))
             logger.info("%s: skipped (offline)", name)
             return outcome.to_dict()
-    prepared = prepare_step(name, home, settings.store_url, offline, refresh)
+    prepared = prepare_step(name, context)
     if isinstance(prepared, Unreachable):
-        outcome = skip_unreachable(settings, prepared, dry_run)
+        outcome = skip_unreachable(context, prepared)
         logger.warning("%s: skipped: %s", name, outcome.message)
         return outcome.to_dict()
     try:
         termination.check()
         package = require_valid(prepared)
-        extra: dict[str, Any] = {}
-        if message is not None:
-            extra["message"] = message
-        if republish:
-            extra["republish"] = True
-        outcome = publish_step(
-            package, settings.store_url, settings.base_url, bump, dry_run, **extra
-        )
+        outcome = publish_step(package, context)
     finally:
         prepared.discard()
     logger.info("%s", outcome_line(outcome.to_dict()))
@@ -385,13 +390,13 @@ def publish_dataset(
     }
 
 
-def skip_unreachable(settings: Settings, found: Unreachable, dry_run: bool) -> Outcome:
+def skip_unreachable(context: RunContext, found: Unreachable) -> Outcome:
     """The outcome of a dataset whose public API could not be reached: `skipped`, its last
     published version still latest, exit code 3 (operational: a later run may succeed), the
     reason in its message and the source in `unreachable`."""
-    target = open_store(settings.store_url)
+    settings, target = context.settings, context.store
     outcome = skipped(target, found.dataset, settings.base_url, "")
-    if outcome.version is None and not dry_run:
+    if outcome.version is None and not context.request.dry_run:
         dataset = load(settings, found.dataset)
         uncollected.note(target, uncollected.record_of(dataset, "unreachable"))
     return replace(
@@ -499,54 +504,51 @@ def in_threads(
 
 
 def publish_all(
-    datasets: list[str] | None = None,
-    store: str | None = None,
-    bump: Bump | None = None,
-    dry_run: bool = False,
-    offline: bool = False,
-    home: str | None = None,
-    refresh: bool = False,
+    request: RunRequest | RunContext,
     *,
-    parallel: int | None = None,
     publish_one: Callable[[str], dict[str, Any]] | None = None,
     submit: Submit | None = None,
     catalog_step: CatalogStep = update_catalog,
     logger: Logger = log,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
-    message: str | None = None,
-    republish: bool = False,
     artifacts: bool = False,
 ) -> list[dict[str, Any]]:
-    """Publish the named datasets (all when none are named), side by side; then the catalog.
+    """Publish the request's datasets (all when it names none), side by side; then the catalog.
 
-    `publish_one(name)` publishes one dataset or raises (default: `publish_dataset` with the
-    plain steps); `parallel` of them run at once in threads (default OPENDATA_PARALLEL, else
-    min(4, datasets); 1: one after another). A caller with its own executor (the flow's task
-    runner) passes `submit(name)`, which starts one dataset and returns what waits for its
-    outcome (an outcome `invalid` is a dataset whose data is wrong, as is an error raised).
+    The settings are loaded and checked and the store opened once, for the whole run (or the
+    caller did it, passing the run's context): `publish_one(name)` publishes one
+    dataset or raises (default: `publish_dataset` with the plain steps and this run's
+    context); `parallel` of them run at once in threads (the request's, default
+    OPENDATA_PARALLEL, else min(4, datasets); 1: one after another). A caller with its own
+    executor (the flow's task runner) passes `submit(name)`, which starts one dataset and
+    returns what waits for its outcome (an outcome `invalid` is a dataset whose data is wrong,
+    as is an error raised); its tasks find this run's context with `context_for(request)`.
     Outcomes are in the order of the names, whatever order the datasets finish in; each that
     did not publish is logged in sentences (`failure_text`; `artifacts`: the run leaves a
     report per invalid dataset, and the log says where). The catalog is updated once, after
     all of them. Returns every outcome, or raises RunFailed carrying them when a dataset did
     not publish or the catalog could not be updated.
     """
-    settings = check_configuration(store, home, offline, refresh, parallel)
-    names = datasets_to_publish(datasets, settings)
+    context = request if isinstance(request, RunContext) else RunContext.open(request)
+    with running(context):
+        return _publish_all(
+            context, publish_one, submit, catalog_step, logger, on_outcome, artifacts
+        )
+
+
+def _publish_all(
+    context: RunContext,
+    publish_one: Callable[[str], dict[str, Any]] | None,
+    submit: Submit | None,
+    catalog_step: CatalogStep,
+    logger: Logger,
+    on_outcome: Callable[[dict[str, Any]], None] | None,
+    artifacts: bool,
+) -> list[dict[str, Any]]:
+    settings, request = context.settings, context.request
+    names = datasets_to_publish(request.names, settings)
     if publish_one is None:
-
-        def publish_one(name: str) -> dict[str, Any]:
-            return publish_dataset(
-                name,
-                store,
-                bump,
-                dry_run,
-                home,
-                offline,
-                refresh,
-                message=message,
-                republish=republish,
-            )
-
+        publish_one = partial(publish_dataset, context=context)
     outcomes: list[dict[str, Any]] = []
     with ExitStack() as stack:
         # SIGTERM stops the run at the datasets' next safe points (termination.py); entered
@@ -585,10 +587,10 @@ def publish_all(
             "Not published: " + ", ".join(f"{o['dataset']} ({o['status']})" for o in failed)
         )
     catalog_error = None
-    if not dry_run:
-        tidy_not_collected(settings, outcomes, every=not datasets, logger=logger)
+    if not request.dry_run:
+        tidy_not_collected(context, outcomes, every=request.datasets is None, logger=logger)
         try:
-            catalog_step(settings.store_url, settings.base_url, names)
+            catalog_step(context, names)
         except OpendataError as error:
             catalog_error = f"catalog not updated: {error}"  # RunFailed carries it: the
             problems.append(catalog_error)  # caller reports it once (CLI, flow)
@@ -601,7 +603,7 @@ def publish_all(
 
 
 def tidy_not_collected(
-    settings: Settings, outcomes: list[dict[str, Any]], every: bool, logger: Logger = log
+    context: RunContext, outcomes: list[dict[str, Any]], every: bool, logger: Logger = log
 ) -> None:
     """Remove the index's notes of datasets that are no longer "not yet collected" (see
     catalog/uncollected.py): those of this run's datasets that have a version now and, when the
@@ -611,10 +613,9 @@ def tidy_not_collected(
     ran = {o["dataset"] for o in outcomes}
     versioned = {o["dataset"] for o in outcomes if o.get("version")}
     try:
-        target = open_store(settings.store_url)
-        recorded = uncollected.recorded(target)
+        recorded = uncollected.recorded(context.store)
         gone = [n for n in recorded if n in versioned or (every and n not in ran)]
-        uncollected.forget(target, gone)
+        uncollected.forget(context.store, gone)
     except OpendataError as error:
         logger.warning("notes of datasets not yet collected not tidied: %s", error)
 
@@ -633,52 +634,25 @@ def _started(submit: Submit, name: str) -> Callable[[], dict[str, Any]]:
 
 
 def run_in_process(
-    datasets: list[str] | None = None,
-    store: str | None = None,
-    bump: Bump | None = None,
-    dry_run: bool = False,
-    offline: bool = False,
-    home: str | None = None,
-    refresh: bool = False,
+    request: RunRequest | RunContext,
     *,
-    parallel: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: OnRetry | None = None,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
-    message: str | None = None,
-    republish: bool = False,
 ) -> list[dict[str, Any]]:
     """`publish_all` in this process, the I/O steps retried as the flow's tasks are.
 
-    `parallel` datasets at once (default OPENDATA_PARALLEL, else min(4, datasets)).
+    The request's `parallel` datasets at once (default OPENDATA_PARALLEL, else min(4,
+    datasets)).
     """
     publish_step = retrying(publish_version, sleep=sleep, on_retry=on_retry)
     catalog_step = retrying(update_catalog, sleep=sleep, on_retry=on_retry)
+    context = request if isinstance(request, RunContext) else RunContext.open(request)
 
     def publish_one(name: str) -> dict[str, Any]:
-        return publish_dataset(
-            name,
-            store,
-            bump,
-            dry_run,
-            home,
-            offline,
-            refresh,
-            publish_step=publish_step,
-            message=message,
-            republish=republish,
-        )
+        return publish_dataset(name, context, publish_step=publish_step)
 
-    return publish_all(
-        datasets,
-        store,
-        bump,
-        dry_run,
-        offline,
-        home,
-        refresh,
-        parallel=parallel,
-        publish_one=publish_one,
-        catalog_step=catalog_step,
-        on_outcome=on_outcome,
-    )
+    with running(context):
+        return _publish_all(
+            context, publish_one, None, catalog_step, log, on_outcome, artifacts=False
+        )
