@@ -180,6 +180,17 @@ def test_setup_bucket_creates_the_bucket_with_a_public_read_policy(
     assert again.returncode == 0 and "created" not in again.stdout
 
 
+def test_setup_bucket_refuses_a_store_that_has_no_bucket(tmp_path: Path) -> None:
+    """A folder store has nothing to set up: one line says so, exit 2, nothing created."""
+    done = run_cli(["setup-bucket"], tmp_path, OPENDATA_STORE=str(tmp_path / "site"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        f"Error: setup-bucket is for an s3:// store; OPENDATA_STORE is {tmp_path / 'site'}"
+    )
+    assert not (tmp_path / "site").exists()
+
+
 def test_publishing_to_s3_warns_about_the_default_base_url_and_ends_with_the_catalog(
     s3_server: S3Server, tmp_path: Path
 ) -> None:

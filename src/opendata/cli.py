@@ -376,15 +376,6 @@ def run_publish_flow(request: RunRequest) -> tuple[list[dict[str, Any]], int, st
     raise OpendataError(f"the publish flow ended {state.type.value}: {state.message}")
 
 
-def _refers_to_other_datasets(dataset: Any) -> bool:
-    """A `dataset` source may itself be collected from an API: ask for the client then too."""
-    return any(
-        getattr(source, "kind", None) == "dataset"
-        for resource in dataset.definition.resources
-        for source in resource.sources
-    )
-
-
 @app.command()
 def validate(
     target: Annotated[str, typer.Argument(help="Dataset name or path to a dataset folder.")],
@@ -392,52 +383,24 @@ def validate(
     store: StoreOption = None,
 ) -> None:
     """Validate a dataset without publishing: the report names file, row and field."""
-    from opendata.definitions import load_dataset
-    from opendata.periods import stale_year_warnings
-    from opendata.publish import collect_tables, discard_workspace, new_workspace
-    from opendata.storage import open_store
+    from opendata.checking import check_dataset
     from opendata.tables import arrow_without_pandas
-    from opendata.validate import validate_tables
 
     arrow_without_pandas()
-    settings = _settings(store)
-    folder = (
-        Path(target) if ("/" in target or Path(target).is_dir()) else settings.datasets_dir / target
-    )
-    if not (folder / "dataset.yaml").is_file():
-        raise DefinitionError(f"no dataset at {folder} (no dataset.yaml)")
-    by_name = not ("/" in target or Path(target).is_dir())
-    dataset = load_dataset(folder, settings.schemas_dir)
-    if offline and dataset.needs_remote:
-        typer.echo(f"{dataset.name}: skipped (collected from a public API; --offline)")
+    checked = check_dataset(_settings(store), target, offline)
+    report = checked.report
+    if report is None:
+        typer.echo(f"{checked.dataset}: skipped ({checked.skipped})")
         return
-    remote = None
-    if not offline and (dataset.needs_remote or _refers_to_other_datasets(dataset)):
-        from opendata.collect.remote import remote_sources
-
-        remote = remote_sources(settings, open_store(settings.store_url))
-    workspace = new_workspace(dataset.name)
-    try:
-        delivered_to = open_store(settings.store_url) if by_name else None
-        if delivered_to is not None:
-            # A dataset named is validated as a run reads it: with its stewards' deliveries.
-            from opendata.deliveries import load_delivered
-
-            dataset = load_delivered(settings, delivered_to, dataset.name, workspace)
-        tables = collect_tables(settings, dataset, remote, workspace=workspace, store=delivered_to)
-        report = validate_tables(dataset.name, tables, scratch=workspace)
-        report.warnings.extend(stale_year_warnings(dataset, tables))
-    finally:
-        discard_workspace(workspace)
     counts = ", ".join(
         f"{name} {rows} row{'' if rows == 1 else 's'}" for name, rows in report.rows.items()
     )
     if report.valid:
-        typer.echo(f"{dataset.name}: valid ({counts})")
+        typer.echo(f"{checked.dataset}: valid ({counts})")
     else:
         count = len(report.problems)
         typer.echo(
-            f"{dataset.name}: invalid ({count} problem{'' if count == 1 else 's'}; {counts})"
+            f"{checked.dataset}: invalid ({count} problem{'' if count == 1 else 's'}; {counts})"
         )
         typer.echo(report.summary())
     for warning in report.warnings:  # a warning changes neither the verdict nor the exit code
@@ -524,45 +487,18 @@ def diff(
     """What changed between any two versions (default: the latest and the one before it): the
     first rows of each resource with their values (old → new for changed ones), and how many
     more. The store may be a published site's address (--store https://…/), read over HTTP."""
-    from opendata.publish import discard_workspace, load_version, new_workspace
-    from opendata.state import SemVer, read_history
+    from opendata.comparison import compare_versions
     from opendata.storage import open_store
-    from opendata.versioning import diff as diff_versions
     from opendata.versioning import metadata_words, row_lines
 
     settings = _settings(store)
     target = open_store(settings.store_url, read_only=True)
-    record, _ = read_history(target, name)
-    listed = sorted(v.version for v in record.listed())
-    known = [str(v) for v in listed]
-    if not known:
-        raise DefinitionError(f"{name}: nothing published in {settings.store_url}")
-    for given in (from_version, to_version):
-        if given is not None and given not in known:
-            raise DefinitionError(f"{name} has no version {given} (versions: {', '.join(known)})")
-    newer = SemVer.parse(to_version) if to_version else (record.latest or listed[-1])
-    if from_version is None:
-        older_ones = [v for v in listed if v < newer]
-        if not older_ones:
-            typer.echo(f"{name} {newer} is the first version")
-            return
-        from_version = str(older_ones[-1])
-    older = SemVer.parse(from_version)
-    workspace = new_workspace(name)
-    try:
-        old_descriptor, old_files = load_version(target, name, from_version, workspace / "old")
-        new_descriptor, new_files = load_version(target, name, newer, workspace / "new")
-        changes = diff_versions(
-            old_descriptor, old_files, new_descriptor, new_files, scratch=workspace
-        )
-    finally:
-        discard_workspace(workspace)
-    # The steward's word on each version in between (the later one of the two included).
-    messages = [
-        (v.version, v.message)
-        for v in sorted(record.listed(), key=lambda v: v.version)
-        if older < v.version <= newer and v.message
-    ]
+    compared = compare_versions(target, name, from_version, to_version, where=settings.store_url)
+    newer, changes, messages = compared.newer, compared.changes, compared.messages
+    if compared.older is None or changes is None:
+        typer.echo(f"{name} {newer} is the first version")
+        return
+    from_version = str(compared.older)
     if as_json:
         result = changes.to_dict(from_version, str(newer), None)
         result["message"] = messages[-1][1] if messages and messages[-1][0] == newer else None
@@ -692,17 +628,10 @@ def setup_bucket(
     ] = True,
 ) -> None:
     """Create the s3:// store's bucket if needed and make what is published readable by all."""
-    from opendata.storage import open_store
-    from opendata.storage.s3 import S3Store
+    from opendata.storage.open import setup_bucket as set_up
 
     settings = _settings(store)
-    target = open_store(settings.store_url)
-    if not isinstance(target, S3Store):
-        raise ConfigError(
-            "setup-bucket is for an s3:// store; OPENDATA_STORE is "
-            + redact_url(settings.store_url)
-        )
-    for line in target.ensure_bucket(public=public):
+    for line in set_up(settings.store_url, public=public):
         typer.echo(line)
     warn_default_base_url(settings)
     typer.echo(f"Ready: {redact_url(settings.store_url)}; publish with `opendata publish`.")

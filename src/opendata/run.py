@@ -1,5 +1,7 @@
 """A publish run: every dataset on its own, then the catalog, then one exit code. No Prefect.
 
+A run is asked for with one RunRequest (opendata.request), from the CLI or a flow; its settings
+are loaded and checked and its store opened once, as its RunContext, which every step takes.
 The same functions run in two ways:
 
 - in-process (`run_in_process`, what `opendata publish` does when no Prefect API is configured):

@@ -176,3 +176,17 @@ def open_store(url: str, read_only: bool = False) -> Store:
     from opendata.storage.s3 import S3Store
 
     return S3Store.from_url(url)
+
+
+def setup_bucket(url: str, public: bool = True) -> list[str]:
+    """Create an s3:// store's bucket if needed and, when `public`, let anyone read what the
+    site publishes; returns what was done, a line each. Any other store has no bucket to set
+    up: a ConfigError says so (without echoing anything secret)."""
+    store = open_store(url) if urlparse(url).scheme == "s3" else None
+    from opendata.storage.s3 import S3Store
+
+    if not isinstance(store, S3Store):
+        raise ConfigError(
+            f"setup-bucket is for an s3:// store; OPENDATA_STORE is {redact_url(url)}"
+        )
+    return store.ensure_bucket(public=public)
