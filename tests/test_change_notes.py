@@ -30,6 +30,7 @@ from opendata.catalog import rebuild_catalog
 from opendata.catalog.dcat import version_graph
 from opendata.catalog.pages import render_dataset_page
 from opendata.config import load_settings
+from opendata.diffing import diff
 from opendata.publish import Outcome, prepare, publish_package, require_valid, withdraw
 from opendata.reporting import CHANGES, STATUS, VERSION, summary_rows
 from opendata.run import outcome_line
@@ -39,7 +40,6 @@ from opendata.versioning import (
     ResourceChanges,
     SchemaChange,
     change_text,
-    diff,
     row_lines,
     summary_sv,
 )

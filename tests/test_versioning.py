@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from opendata.diffing import diff, diff_schema
 from opendata.state import SemVer
-from opendata.versioning import Bump, diff, diff_schema, next_version
+from opendata.versioning import Bump, next_version
 
 BASE: dict[str, Any] = {
     "fields": [

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opendata.diffing import diff
 from opendata.errors import DefinitionError
 from opendata.publish import discard_workspace, load_version, new_workspace
 from opendata.state import SemVer, read_history
 from opendata.storage import Store
-from opendata.versioning import Changes, diff
+from opendata.versioning import Changes
 
 
 @dataclass(frozen=True)

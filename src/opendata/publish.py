@@ -24,6 +24,7 @@ from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE
 from opendata.definitions import Dataset, load_dataset
+from opendata.diffing import diff
 from opendata.engine.outputs import WrittenFile
 from opendata.errors import (
     ConflictError,
@@ -61,7 +62,7 @@ from opendata.state import read_history as read_history  # the one reader, also 
 from opendata.storage import Store
 from opendata.tables import Table, TableWriter
 from opendata.validate import Report, validate_tables
-from opendata.versioning import Bump, Changes, diff, larger, next_version
+from opendata.versioning import Bump, Changes, larger, next_version
 
 # Progress a steward sees while a run works (the CLI shows it in a terminal; the flow's logs).
 progress = logging.getLogger("opendata.progress")
