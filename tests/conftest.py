@@ -8,11 +8,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.fakeapis import fake_apis  # noqa: F401  (local Kolada, PxWeb and Trafa servers)
 from tests.s3server import s3_server  # noqa: F401  (a real S3 server, shared by the session)
+
+if TYPE_CHECKING:
+    from opendata.collect.raw import RawSource
 
 REPO = Path(__file__).resolve().parents[1]
 # Frozen copies of datasets/ and schemas/ (tests/fixtures/home/README.md): what tests that need
@@ -95,3 +99,17 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
+
+
+def read_sheet(path: Path, label: str, sheet: str, header: int | tuple[int, ...]) -> RawSource:
+    """A sheet read by the xlsx reader alone, as a source that maps its own columns declares
+    it: `header` is its `header_row` (one row) or its `header_rows` (a tuple)."""
+    from opendata.collect import xlsxfile
+    from opendata.collect.common import ReadContext
+    from opendata.definitions import XlsxSource
+
+    rows = {"header_row": header} if isinstance(header, int) else {"header_rows": list(header)}
+    source = XlsxSource.model_validate(
+        {"kind": "xlsx", "path": path.name, "sheet": sheet, "columns": {"a": "a"}, **rows}
+    )
+    return xlsxfile.read(source, ReadContext(path, label, "here"))

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opendata.collect import files, raw
+from opendata.collect import jsonfile, raw
 from opendata.config import load_settings
 from opendata.engine.outputs import sorted_origins, text_rows
 from opendata.publish import collect_tables, load, new_workspace
@@ -137,7 +137,7 @@ def test_large_json_streams_and_gives_the_rows_of_a_whole_reading(
     records = [{"id": i, "antal": i % 7, "namn": f"r\u00e4d {i}"} for i in range(5000)]
     source.write_text(json.dumps({"rader": records}), "utf-8")
     whole = collect(tmp_path)
-    monkeypatch.setattr(files, "JSON_STREAM_THRESHOLD", 10)
+    monkeypatch.setattr(jsonfile, "JSON_STREAM_THRESHOLD", 10)
     streamed = collect(tmp_path)
     assert streamed == whole
     assert whole[4999][:3] == ["4999", "1", "r\u00e4d 4999"]

@@ -275,3 +275,17 @@ def test_a_code_a_spreadsheet_wrote_as_a_whole_float_is_the_code() -> None:
     assert normalise_code(" 114.00 ") == "0114"
     assert normalise_code("1490.5") is None
     assert normalise_code(1490.0) == "1490"
+
+
+def test_every_file_kind_a_definition_accepts_has_a_reader() -> None:
+    """A file format dataset.yaml accepts (`kind: csv`, …) is read, never a KeyError mid-run:
+    a new format adds its source class and its line in READERS together."""
+    from typing import get_args
+
+    from opendata.collect.formats import READERS
+    from opendata.definitions import FileSource
+
+    kinds = {
+        get_args(cls.model_fields["kind"].annotation)[0] for cls in FileSource.__subclasses__()
+    }
+    assert kinds == set(READERS) == {"csv", "xlsx", "json"}

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opendata.collect import files
+from opendata.collect import jsonfile
 from opendata.config import load_settings
 from opendata.definitions import SLUG, load_dataset
 from opendata.engine.outputs import write_outputs
@@ -34,7 +34,7 @@ from opendata.errors import DefinitionError, SourceError
 from opendata.publish import collect_tables, load
 from opendata.tables import ORIGIN, TableWriter
 from opendata.validate import validate_tables
-from tests.conftest import run_cli
+from tests.conftest import read_sheet, run_cli
 
 FIELDS = [
     {"name": "id", "type": "integer"},
@@ -253,7 +253,7 @@ def test_non_finite_json_numbers_are_refused_by_both_parsers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str, stream: bool
 ) -> None:
     if stream:
-        monkeypatch.setattr(files, "JSON_STREAM_THRESHOLD", 10)
+        monkeypatch.setattr(jsonfile, "JSON_STREAM_THRESHOLD", 10)
     home = json_home(tmp_path, '[{"id": 1, "namn": "a", "varde": ' + token + "}]")
     message = refusal(home)
     if stream:  # ijson rejects them as it reads, before any record is made
@@ -280,8 +280,8 @@ def test_nesting_is_refused_beyond_the_limit_whatever_the_strings_hold(
     levels = 3 + depth  # the document, rader, the record, then `depth` lists
     with scratch() as root:
         json_home(root, json.dumps(document), ", records: rader")
-        threshold = files.JSON_STREAM_THRESHOLD
-        files.JSON_STREAM_THRESHOLD = 10 if stream else threshold
+        threshold = jsonfile.JSON_STREAM_THRESHOLD
+        jsonfile.JSON_STREAM_THRESHOLD = 10 if stream else threshold
         try:
             if levels > 64:
                 assert refusal(root) == (
@@ -292,7 +292,7 @@ def test_nesting_is_refused_beyond_the_limit_whatever_the_strings_hold(
             else:
                 assert collect(root) == [["1", noise.strip(), "1"]]
         finally:
-            files.JSON_STREAM_THRESHOLD = threshold
+            jsonfile.JSON_STREAM_THRESHOLD = threshold
 
 
 DEEP_RECORD = '[{"id": 1, "namn": "a", "varde": 1, "d": DEEP}]'
@@ -552,12 +552,12 @@ def test_a_key_given_twice_in_a_json_object_is_refused_with_its_record(
     texts[index] = texts[index][:-1] + f", {json.dumps(key)}: {json.dumps(again)}}}"
     with scratch() as root:
         json_home(root, "[\n" + ",\n".join(texts) + "\n]")
-        threshold = files.JSON_STREAM_THRESHOLD
-        files.JSON_STREAM_THRESHOLD = 10 if stream else threshold
+        threshold = jsonfile.JSON_STREAM_THRESHOLD
+        jsonfile.JSON_STREAM_THRESHOLD = 10 if stream else threshold
         try:
             message = refusal(root)
         finally:
-            files.JSON_STREAM_THRESHOLD = threshold
+            jsonfile.JSON_STREAM_THRESHOLD = threshold
     assert message.startswith(
         f"prov/sources/data.json, record {index + 1}: an object has the key {key!r} twice ("
     )
@@ -787,7 +787,7 @@ def test_a_formula_without_a_saved_value_is_named(tmp_path: Path) -> None:
     ]
     # Without a sink for problems the reader refuses the first one, as before.
     with pytest.raises(SourceError, match="row 3, column 'varde': cell C3 holds the formula"):
-        raw = files.read_xlsx(home / "datasets/prov/sources/data.xlsx", "x", "Blad", 1, None, "")
+        raw = read_sheet(home / "datasets/prov/sources/data.xlsx", "x", "Blad", 1)
         list(raw.batches)
 
 
@@ -1025,7 +1025,7 @@ def test_lone_surrogates_and_endless_integers_in_json_name_their_record_and_key(
     """Issue 19, item 5: these escaped as exceptions (exit 3); now each is a source problem
     naming the file, record and key, on both the whole-document and the streaming parser."""
     if stream:
-        monkeypatch.setattr(files, "JSON_STREAM_THRESHOLD", 10)
+        monkeypatch.setattr(jsonfile, "JSON_STREAM_THRESHOLD", 10)
     records = '[{"id": 1, "namn": "a", "varde": 1},\n {"id": 2, "namn": ' + cell + ', "varde": 2}]'
     home = json_home(tmp_path, records)
     message = refusal(home)
@@ -1071,15 +1071,15 @@ def test_the_surrogate_scan_agrees_with_the_json_parser_at_any_block_size(
     with scratch() as root:
         path = root / "data.json"
         path.write_text(document, "ascii")
-        threshold = files.SCAN_BLOCK_BYTES
-        files.SCAN_BLOCK_BYTES = block
+        threshold = jsonfile.SCAN_BLOCK_BYTES
+        jsonfile.SCAN_BLOCK_BYTES = block
         try:
-            files._check_surrogate_escapes(path, "data.json")
+            jsonfile._check_surrogate_escapes(path, "data.json")
             found = False
-        except files.SourceError:
+        except SourceError:
             found = True
         finally:
-            files.SCAN_BLOCK_BYTES = threshold
+            jsonfile.SCAN_BLOCK_BYTES = threshold
     assert found == lone, document
 
 

@@ -20,13 +20,12 @@ import openpyxl
 import pytest
 
 from opendata import reporting
-from opendata.collect import files
 from opendata.config import load_settings
 from opendata.errors import SourceError
 from opendata.publish import collect_tables, load
 from opendata.tables import ORIGIN
 from opendata.validate import validate_tables
-from tests.conftest import run_cli
+from tests.conftest import read_sheet, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "messy-headers"
 
@@ -254,9 +253,7 @@ def test_a_cell_merged_over_two_columns_titles_both_and_a_tall_one_counts_once(
         [code, str(100 + i), str(200 + i)] for i, (code, _) in enumerate(MEMBERS)
     ]
     assert rows_read[0][3] == "prov/sources/data.xlsx, sheet 'Blad1', row 4"
-    raw = files.read_xlsx(
-        home / "datasets/prov/sources/data.xlsx", "x", "Blad1", (1, 2, 3), None, "here"
-    )
+    raw = read_sheet(home / "datasets/prov/sources/data.xlsx", "x", "Blad1", (1, 2, 3))
     assert raw.headers == ["Kommun", "Antal män (personer)", "Antal kvinnor (personer)"]
     assert (raw.header_at, raw.merged_header, raw.header_note) == (
         "x, sheet 'Blad1', rows 1–3",
@@ -271,7 +268,7 @@ def test_a_merged_title_that_begins_above_the_declared_rows_gives_its_value(
     rows: list[list[Any]] = [["Kommun", "Personer"], [None, "män"], [None, "kvinnor"]]
     path = tmp_path / "x.xlsx"
     path.write_bytes(workbook([*rows, *counts(7)], ("A1:A3",)))
-    raw = files.read_xlsx(path, "x", "Blad1", (2, 3), None, "here")
+    raw = read_sheet(path, "x", "Blad1", (2, 3))
     assert raw.headers == ["Kommun", "män kvinnor"]
     assert next(iter(raw.batches)).column("Kommun").to_pylist()[:2] == ["Bollebygd", "Borås"]
 
@@ -319,11 +316,11 @@ def test_overlapping_merged_ranges_and_a_title_on_many_columns_stay_bounded(
     title 30 columns share is named by its first ten."""
     path = tmp_path / "x.xlsx"
     path.write_bytes(workbook([["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5]], ("B1:D1", "C1:E1")))
-    raw = files.read_xlsx(path, "x", "Blad1", (1,), None, "here")
+    raw = read_sheet(path, "x", "Blad1", (1,))
     assert raw.headers == ["a", "b", "b", "b", ""]
     assert raw.title_cells == {"b": "columns B (B1:D1), C (B1:D1) and D (B1:D1)"}
     path.write_bytes(workbook([["t", *([None] * 29)], list(range(30))], ("A1:AD1",)))
-    raw = files.read_xlsx(path, "x", "Blad1", (1,), None, "here")
+    raw = read_sheet(path, "x", "Blad1", (1,))
     assert raw.title_cells["t"] == (
         "columns A (A1:AD1), B (A1:AD1), C (A1:AD1), D (A1:AD1), E (A1:AD1), F (A1:AD1), "
         "G (A1:AD1), H (A1:AD1), I (A1:AD1), J (A1:AD1), … and 20 more"
@@ -387,7 +384,7 @@ def test_scb_population_sheet_is_read_with_its_four_header_rows(tmp_path: Path) 
         ["1491", "2023", "25087", "1147", "712", "311", "124", "4", origin.format(200)],
         ["1442", "2023", "12384", "679", "536", "95", "48", "0", origin.format(202)],
     ]
-    raw = files.read_xlsx(fixture, "scb", "Totalt", (6, 7, 8, 9), None, "here")
+    raw = read_sheet(fixture, "scb", "Totalt", (6, 7, 8, 9))
     assert raw.headers[:20] == [
         "Kommun Län",
         "Kommunnamn Länsnamn",

@@ -17,6 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from opendata.collect.common import ReadContext
+from opendata.collect.csvfile import ExactRowNumbersNeeded
+from opendata.collect.formats import read_file
 from opendata.collect.raw import (
     RawRecord,
     RawSource,
@@ -78,8 +81,6 @@ def collect_resource(
 
     Without `remote` (offline), a source that needs a public API raises RemoteSourceNeeded.
     """
-    from opendata.collect.files import ExactRowNumbersNeeded
-
     try:
         try:
             _collect(dataset, resource, resolve_dataset, writer, remote, parallel=True)
@@ -133,7 +134,8 @@ def _collect(
         else:
             path = dataset.source_path(source.path)
             label = f"{dataset.folder.name}/{source.path}"
-            raw = _read(source, path, label, where, parallel, writer.problems)
+            context = ReadContext(path, label, where, parallel, writer.problems)
+            raw = read_file(source, context)
         shaper = Shaper(
             source, fields, field_types, label, where, resource.schema_, writer.problems
         )
@@ -163,62 +165,6 @@ def _check_filled_by(
             f"{listing([repr(f) for f in missing])} of schema {schema_name}; declare "
             f"`left_empty: [{', '.join(missing)}]` on this source if they are empty on purpose"
         )
-
-
-def _read(
-    source: FileSource,
-    path: Any,
-    label: str,
-    where: str,
-    parallel: bool = True,
-    problems: SourceProblems | None = None,
-) -> RawSource:
-    from opendata.collect import files
-
-    if isinstance(source, XlsxSource):
-        numbers = source.header_numbers
-        return files.read_xlsx(
-            path,
-            label,
-            source.sheet,
-            numbers if source.header_rows is not None else numbers[0],
-            source.first_data_row,
-            where,
-            source.limits,
-            problems=problems,
-            last_data_row=source.last_data_row,
-            stop_at_empty_row=source.stops_at_empty_row,
-            untitled="" in _titles_named(source),
-            every_column=source.columns is None,
-        )
-    if isinstance(source, CsvSource):
-        return files.read_csv(
-            path,
-            label,
-            source.encoding,
-            source.delimiter,
-            parallel,
-            source.limits,
-            problems=problems,
-            last_data_row=source.last_data_row,
-            stop_at_empty_row=source.stop_at_empty_row,
-            header_rows=source.header_numbers,
-            first_data_row=source.data_start,
-        )
-    if isinstance(source, JsonSource):
-        return files.read_json(path, label, source, where)
-    raise DefinitionError(f"{where}: unsupported source kind")  # pragma: no cover
-
-
-def _titles_named(source: FileSource) -> set[str]:
-    """The column titles a source's definition names (normalised)."""
-    named = list((source.columns or {}).values())
-    if source.municipality is not None:
-        named.append(source.municipality.code or source.municipality.name or "")
-    melt = getattr(source, "melt", None)
-    named += melt.columns if melt is not None else []
-    named += [rule.column for rule in source.skip_rows]
-    return {normalise_header(title) for title in named}
 
 
 def _conform(batch: pa.Table, fields: list[str]) -> pa.Table:

@@ -1,7 +1,7 @@
 """What every reader of a source hands on: the source's cells as text, batch by batch, with
 each row's origin (RawSource, RawRecord), and the small steps all of them share (the header's
-whitespace, text batches, trimming). Below both the readers (files.py, the API collectors) and
-the shaping (core.py), so that neither imports the other for them.
+whitespace, text batches, trimming). Below both the readers (the file formats, the API
+collectors) and the shaping (core.py), so that neither imports the other for them.
 """
 
 from __future__ import annotations
