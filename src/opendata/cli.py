@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from opendata import layout
 from opendata.config import Settings, load_settings, prefect_api_url, redact_url
 from opendata.definitions import discover
 from opendata.errors import (
@@ -262,8 +263,8 @@ def where_to_look(settings: Settings) -> str:
     """The run's last line: where a person (or a harvester) finds what was published."""
     if is_s3(settings):
         return (
-            f"Catalog: {settings.base_url}catalog.json  ·  "
-            f"DCAT-AP-SE: {settings.base_url}dcat/catalog.rdf"
+            f"Catalog: {settings.base_url}{layout.CATALOG}  ·  "
+            f"DCAT-AP-SE: {settings.base_url}{layout.DCAT_FILES[0]}"
         )
     return f"Browse it: opendata serve  →  {settings.base_url}"
 
@@ -876,7 +877,8 @@ def steward_policy(
     typer.echo(
         f"Attach it to {steward.name}'s own IAM user (e.g. aws iam put-user-policy "
         "--policy-name opendata-inbox --policy-document file://policy.json); their key may then "
-        f"put files into {', '.join(f'_inbox/{d}/' for d in steward.datasets)} and nothing else.",
+        f"put files into {', '.join(map(layout.Deliveries.inbox, steward.datasets))} and nothing "
+        "else.",
         err=True,
     )
 

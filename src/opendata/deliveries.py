@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from opendata import layout
 from opendata.catalog import rebuild_catalog
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
@@ -57,6 +58,7 @@ from opendata.errors import (
     SourceError,
     StoreError,
 )
+from opendata.layout import Deliveries
 from opendata.liveness import Owner, current_owner
 from opendata.package import DELIVERY_KEY, BuiltPackage
 from opendata.periods import stale_year_warnings
@@ -83,42 +85,6 @@ STALLED = timedelta(minutes=15)
 MAX_FILENAME = 255
 INBOX_STEWARD = "inkorg"
 MAX_PROBLEMS = 200  # listed on a delivery (all are counted), as validation.json lists 100 a kind
-
-
-class Keys:
-    """Every store key of the deliveries: the one place that knows the layout."""
-
-    ROOT = "_private/deliveries"
-    INBOX = "_inbox"
-
-    @staticmethod
-    def file(sha256: str) -> str:
-        return f"{Keys.ROOT}/files/sha256/{sha256[:2]}/{sha256}"
-
-    @staticmethod
-    def records(dataset: str) -> str:
-        return f"{Keys.ROOT}/records/{dataset}/"
-
-    @staticmethod
-    def record(dataset: str, delivery_id: str) -> str:
-        return f"{Keys.records(dataset)}{delivery_id}.json"
-
-    @staticmethod
-    def by_content(dataset: str, source: str, sha256: str) -> str:
-        source_key = hashlib.sha256(source.encode()).hexdigest()[:16]
-        return f"{Keys.ROOT}/by-content/{dataset}/{source_key}-{sha256}.json"
-
-    @staticmethod
-    def current(dataset: str) -> str:
-        return f"{Keys.ROOT}/current/{dataset}.json"
-
-    @staticmethod
-    def lease(dataset: str) -> str:
-        return f"{Keys.ROOT}/leases/{dataset}.json"
-
-    @staticmethod
-    def inbox(dataset: str) -> str:
-        return f"{Keys.INBOX}/{dataset}/"
 
 
 class Transition(BaseModel):
@@ -333,14 +299,14 @@ def match_source(dataset: Dataset, filename: str, source: str | None = None) -> 
 
 
 def read_record(store: Store, dataset: str, delivery_id: str) -> tuple[DeliveryRecord, str] | None:
-    found = store.read(Keys.record(dataset, check_id(delivery_id)))
+    found = store.read(Deliveries.record(dataset, check_id(delivery_id)))
     if found is None:
         return None
     try:
         return DeliveryRecord.model_validate_json(found[0]), found[1]
     except ValidationError as error:
         raise StoreError(
-            f"{Keys.record(dataset, delivery_id)} in {store.url} is corrupt: "
+            f"{Deliveries.record(dataset, delivery_id)} in {store.url} is corrupt: "
             f"{error.errors()[0]['msg']}"
         ) from None
 
@@ -358,7 +324,7 @@ def find_record(store: Store, datasets: Iterable[str], delivery_id: str) -> Deli
 def list_records(store: Store, dataset: str) -> list[DeliveryRecord]:
     """The dataset's deliveries, oldest first."""
     records = []
-    for key in store.list(Keys.records(dataset)):
+    for key in store.list(Deliveries.records(dataset)):
         delivery_id = PurePosixPath(key).stem
         if ID.match(delivery_id):
             found = read_record(store, dataset, delivery_id)
@@ -384,7 +350,7 @@ def change_record(
         if changed is None:
             return None
         try:
-            store.replace(Keys.record(dataset, delivery_id), _dump(changed), etag)
+            store.replace(Deliveries.record(dataset, delivery_id), _dump(changed), etag)
         except LostRace:
             continue
         return changed
@@ -413,14 +379,14 @@ def ending(
 
 
 def read_current(store: Store, dataset: str) -> tuple[Current, str | None]:
-    found = store.read(Keys.current(dataset))
+    found = store.read(Deliveries.current(dataset))
     if found is None:
         return Current(dataset=dataset), None
     try:
         return Current.model_validate_json(found[0]), found[1]
     except ValidationError as error:
         raise StoreError(
-            f"{Keys.current(dataset)} in {store.url} is corrupt: {error.errors()[0]['msg']}"
+            f"{Deliveries.current(dataset)} in {store.url} is corrupt: {error.errors()[0]['msg']}"
         ) from None
 
 
@@ -431,11 +397,11 @@ def update_current(store: Store, dataset: str, change: Callable[[Current], Curre
         if changed == current:
             return current
         try:
-            store.replace(Keys.current(dataset), _dump(changed), etag)
+            store.replace(Deliveries.current(dataset), _dump(changed), etag)
         except LostRace:
             continue
         return changed
-    raise StoreError(f"{Keys.current(dataset)} kept changing while we were updating it")
+    raise StoreError(f"{Deliveries.current(dataset)} kept changing while we were updating it")
 
 
 # -- receiving ------------------------------------------------------------------------------------
@@ -467,7 +433,7 @@ def receive(
             413, f"the file is {size:,} bytes; {dataset.name} takes at most {limit:,} per file"
         )
     digest = sha256 or file_sha256(file)
-    index = Keys.by_content(dataset.name, declared, digest)
+    index = Deliveries.by_content(dataset.name, declared, digest)
     earlier = store.read_bytes(index)
     if earlier is not None:
         found = read_record(store, dataset.name, json.loads(earlier)["id"])
@@ -493,8 +459,8 @@ def receive(
     )
     # The bytes first, then the record, then the index: a crash between leaves at most a file
     # kept twice over (the same key) or a delivery that the same bytes make again.
-    store.create_file(Keys.file(digest), file)
-    store.create(Keys.record(dataset.name, record.id), _dump(record))
+    store.create_file(Deliveries.file(digest), file)
+    store.create(Deliveries.record(dataset.name, record.id), _dump(record))
     store.create(index, json.dumps({"id": record.id}).encode())
     log.info("%s: delivery %s of %s by %s received", dataset.name, record.id, declared, steward)
     return record, True
@@ -537,7 +503,7 @@ def load_delivered(
     delivered: dict[str, Path] = {}
     for path, provenance in sorted(chosen.items()):
         local = target / f"{provenance['sha256']}{PurePosixPath(path).suffix[:16]}"
-        if not local.exists() and not store.download(Keys.file(provenance["sha256"]), local):
+        if not local.exists() and not store.download(Deliveries.file(provenance["sha256"]), local):
             raise StoreError(
                 f"the delivered file {provenance['sha256']} ({provenance['file']}) for {name} "
                 f"{path} is missing from {store.url}"
@@ -583,7 +549,7 @@ def source_problem(error: OpendataError) -> dict[str, Any]:
 
 
 def dataset_page(settings: Settings, name: str, version: str | None) -> str:
-    page = f"{settings.base_url}datasets/{name}/index.html"
+    page = settings.base_url + layout.dataset_page_key(name)
     return f"{page}#v{version}" if version else page
 
 
@@ -795,7 +761,7 @@ def dataset_lease(store: Store, name: str, patience: Patience = PATIENCE) -> Ite
     created with a compare-and-swap, holding its owner. A lease whose owner is gone (this
     machine can tell) or that is older than LEASE_STALE (a run on another machine) is taken
     over; otherwise the run waits for it, pausing as contention.py does."""
-    key = Keys.lease(name)
+    key = Deliveries.lease(name)
     me = current_owner()
     mine = secrets.token_hex(8)
     data = json.dumps({"token": mine, "owner": me.to_record(), "taken": now_text()}).encode()
@@ -899,7 +865,7 @@ def _stalled(
     if record.state != "validating":
         return False
     if store is not None:
-        lease = store.read(Keys.lease(record.dataset))
+        lease = store.read(Deliveries.lease(record.dataset))
         if lease is None or _lease_gone(lease[0]):
             return True
     updated = datetime.fromisoformat(record.updated.replace("Z", "+00:00"))
@@ -968,7 +934,7 @@ def sweep_inbox(
     new: list[DeliveryRecord] = []
     refused: list[str] = []
     for name, dataset in datasets.items():
-        prefix = Keys.inbox(name)
+        prefix = Deliveries.inbox(name)
         for key in store.list(prefix):
             relative = key[len(prefix) :]
             if relative.startswith("refused/") or "/" in relative:
@@ -1023,7 +989,6 @@ __all__ = [
     "DeliveryRecord",
     "DeliveryRefused",
     "DeliveryState",
-    "Keys",
     "byte_limit",
     "check_batch",
     "find_record",
@@ -1108,7 +1073,9 @@ def inbox_policy(bucket: str, prefix: str, datasets: list[str]) -> dict[str, Any
                 "Sid": "OpendataInbox",
                 "Effect": "Allow",
                 "Action": list(INBOX_ACTIONS),
-                "Resource": [f"arn:aws:s3:::{bucket}/{base}{Keys.inbox(name)}*" for name in names],
+                "Resource": [
+                    f"arn:aws:s3:::{bucket}/{base}{Deliveries.inbox(name)}*" for name in names
+                ],
             }
         ],
     }

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from opendata import journal, scratch, termination
+from opendata import journal, layout, scratch, termination
 from opendata.collect import collect_resource
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
@@ -33,12 +33,10 @@ from opendata.errors import (
     StoreError,
     Terminated,
 )
+from opendata.layout import CHANGES, DESCRIPTOR, VALIDATION
 from opendata.liveness import Owner, current_owner
 from opendata.package import (
-    CHANGES,
     DELIVERY_KEY,
-    DESCRIPTOR,
-    VALIDATION,
     BuiltPackage,
     build_package,
     dump_json,
@@ -55,7 +53,6 @@ from opendata.state import (
     VersionEntry,
     claims,
     newest_published,
-    versions_key,
 )
 from opendata.state import read_history as read_history  # the one reader, also here
 from opendata.storage import Store
@@ -65,7 +62,6 @@ from opendata.versioning import Bump, Changes, diff, larger, next_version
 
 # Progress a steward sees while a run works (the CLI shows it in a terminal; the flow's logs).
 progress = logging.getLogger("opendata.progress")
-LATEST = "latest"
 MAX_CONFLICTS = 5  # attempts when a conflict is not a lost race (LostRace is retried)
 # A claim older than this with no published version behind it belongs to a run that died.
 STALE_CLAIM = timedelta(minutes=15)
@@ -158,10 +154,6 @@ def new_workspace(name: str) -> Path:
 
 def discard_workspace(workspace: Path) -> None:
     scratch.discard_folder(workspace)
-
-
-def dataset_prefix(name: str) -> str:
-    return f"datasets/{name}"
 
 
 def load(settings: Settings, name: str) -> Dataset:
@@ -282,7 +274,7 @@ def skipped(store: Store, name: str, base_url: str, reason: str) -> Outcome:
     """A dataset not collected in this run: its last published version stays latest."""
     history, _ = read_history(store, name)
     latest = str(history.latest) if history.latest else None
-    url = f"{base_url}{dataset_prefix(name)}/{latest}/{DESCRIPTOR}" if latest else None
+    url = base_url + layout.version_key(name, latest, DESCRIPTOR) if latest else None
     return Outcome(name, "skipped", latest, latest, url, message=reason)
 
 
@@ -307,18 +299,20 @@ def load_version(
     store: Store, name: str, version: SemVer | str, folder: Path
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """A published version's descriptor and its CSV files, downloaded into `folder` (diffs)."""
-    prefix = f"{dataset_prefix(name)}/{version}"
-    raw = store.read_bytes(f"{prefix}/{DESCRIPTOR}")
+    raw = store.read_bytes(layout.version_key(name, version, DESCRIPTOR))
     if raw is None:
-        raise StoreError(f"{prefix}/{DESCRIPTOR} is missing from {store.url}")
+        raise StoreError(
+            f"{layout.version_key(name, version, DESCRIPTOR)} is missing from {store.url}"
+        )
     descriptor = json.loads(raw)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for resource in descriptor.get("resources", []):
         if resource.get("format") == "csv":
             target = folder / Path(resource["path"]).name
-            if not store.download(f"{prefix}/{resource['path']}", target):
-                raise StoreError(f"{prefix}/{resource['path']} is missing from {store.url}")
+            key = layout.version_key(name, version, resource["path"])
+            if not store.download(key, target):
+                raise StoreError(f"{key} is missing from {store.url}")
             files[resource["path"]] = target
     return descriptor, files
 
@@ -326,7 +320,7 @@ def load_version(
 def read_changes(store: Store, name: str, version: SemVer | str) -> dict[str, Any] | None:
     """A version's changes.json (None when it is gone or not a JSON object: files deleted on
     withdrawal, or a store that never had one)."""
-    raw = store.read_bytes(f"{dataset_prefix(name)}/{version}/{CHANGES}")
+    raw = store.read_bytes(layout.version_key(name, version, CHANGES))
     try:
         record = json.loads(raw) if raw is not None else None
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -343,7 +337,7 @@ def latest_descriptor(descriptor: dict[str, Any], base_url: str, name: str) -> b
     version = descriptor["version"]
     stable = json.loads(json.dumps(descriptor))
     for resource in stable["resources"]:
-        resource["path"] = f"{base_url}{dataset_prefix(name)}/{version}/{resource['path']}"
+        resource["path"] = base_url + layout.version_key(name, version, resource["path"])
     return dump_json(stable)
 
 
@@ -353,20 +347,23 @@ def update_latest(store: Store, name: str, version: SemVer | str, base_url: str)
     The per-file copies first, the descriptor last; a run that finds the descriptor already
     right writes nothing (the descriptor is written last, so the copies are right too).
     """
-    prefix = dataset_prefix(name)
-    raw = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
+    raw = store.read_bytes(layout.version_key(name, version, DESCRIPTOR))
     if raw is None:
-        raise StoreError(f"{prefix}/{version}/{DESCRIPTOR} is missing from {store.url}")
+        raise StoreError(
+            f"{layout.version_key(name, version, DESCRIPTOR)} is missing from {store.url}"
+        )
     descriptor = json.loads(raw)
     stable = latest_descriptor(descriptor, base_url, name)
-    if store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}") == stable:
+    if store.read_bytes(layout.latest_key(name, DESCRIPTOR)) == stable:
         return 0
     journal.mark(store, name)
     names = [r["path"] for r in descriptor["resources"]] + [VALIDATION, CHANGES]
     try:
         for filename in names:
-            store.copy(f"{prefix}/{version}/{filename}", f"{prefix}/{LATEST}/{filename}")
-        store.write_if_changed(f"{prefix}/{LATEST}/{DESCRIPTOR}", stable)
+            store.copy(
+                layout.version_key(name, version, filename), layout.latest_key(name, filename)
+            )
+        store.write_if_changed(layout.latest_key(name, DESCRIPTOR), stable)
     except Exception:
         # The pointer names `version`, `latest/` does not yet: whichever run comes next (of
         # any dataset, this run's own catalog update first) copies again. (If even this mark
@@ -380,7 +377,7 @@ def update_latest(store: Store, name: str, version: SemVer | str, base_url: str)
 
 def clear_latest(store: Store, name: str) -> None:
     """No version is left to point at (all withdrawn): the stable URLs answer 404."""
-    keys = store.list(f"{dataset_prefix(name)}/{LATEST}")
+    keys = store.list(layout.latest_prefix(name))
     if keys:
         journal.mark(store, name)
     for key in keys:
@@ -507,7 +504,6 @@ def _publish_attempt(
     republish: bool = False,
 ) -> Outcome:
     name = package.name
-    prefix = dataset_prefix(name)
     history, etag = read_history(store, name)
     versions = history.versions
     latest = newest_published(versions)
@@ -516,7 +512,7 @@ def _publish_attempt(
     if latest is not None and latest.content_hash == package.content_hash:
         if not dry_run:
             update_latest(store, name, latest.version, base_url)
-        url = f"{base_url}{prefix}/{previous}/{DESCRIPTOR}"
+        url = base_url + layout.version_key(name, previous, DESCRIPTOR)
         return Outcome(name, "unchanged", previous, previous, url, rows, dry_run=dry_run)
     tombstone = None if republish else withdrawn_match(versions, package.content_hash)
     if tombstone is not None:
@@ -525,7 +521,7 @@ def _publish_attempt(
             "withdrawn",
             previous,
             previous,
-            f"{base_url}{prefix}/{previous}/{DESCRIPTOR}" if previous else None,
+            base_url + layout.version_key(name, previous, DESCRIPTOR) if previous else None,
             sum(latest.rows.values()) if latest else None,  # the rows of the version that stays
             withdrawn_message(name, tombstone, latest),
             dry_run=dry_run,
@@ -577,7 +573,7 @@ def _publish_attempt(
     applied: Bump | None = None
     if previous is not None:
         applied = required if bump is None else larger(required, bump)
-    url = f"{base_url}{prefix}/{version}/{DESCRIPTOR}"
+    url = base_url + layout.version_key(name, version, DESCRIPTOR)
     summary = changes.summary() if changes else "first version"
     change_record = (changes or Changes([], [])).to_dict(previous, str(version), applied, message)
     if changes is None:
@@ -622,9 +618,9 @@ def _publish_attempt(
     entries.append(ours)
     history = history.model_copy(update={"versions": entries})
     try:
-        etag = store.replace(versions_key(name), history.dump(), etag)
-        cleared = _clear_displaced(store, prefix, [v.version for v in displaced])
-        store.discard_unfinished(f"{prefix}/{version}")
+        etag = store.replace(layout.versions_key(name), history.dump(), etag)
+        cleared = _clear_displaced(store, name, [v.version for v in displaced])
+        store.discard_unfinished(layout.version_prefix(name, version))
 
         # 2. Every file of the version, never overwriting; the descriptor last. `created` is
         # the claim's time, so a re-run after a crash writes byte-identical files.
@@ -632,10 +628,10 @@ def _publish_attempt(
         small = {CHANGES: dump_json(change_record), DESCRIPTOR: versioned.descriptor_bytes()}
         for filename, written in package.files.items():
             termination.check()
-            store.create_file(f"{prefix}/{version}/{filename}", written.path)
+            store.create_file(layout.version_key(name, version, filename), written.path)
         for filename, data in small.items():
             termination.check()
-            store.create(f"{prefix}/{version}/{filename}", data)
+            store.create(layout.version_key(name, version, filename), data)
         termination.check()
         files: dict[str, WrittenFile | bytes] = {**package.files, **small}
 
@@ -645,7 +641,7 @@ def _publish_attempt(
             status=Status.PUBLISHED,
             published=claimed,
             content_hash=package.content_hash,
-            datapackage=f"{version}/{DESCRIPTOR}",
+            datapackage=layout.descriptor_path(version),
             bump=applied,
             summary=summary,
             message=message,
@@ -659,7 +655,7 @@ def _publish_attempt(
             if not (v.status is Status.ABANDONED and v.version in cleared)
         ]
         history = history.with_versions(entries)
-        store.replace(versions_key(name), history.dump(), etag)
+        store.replace(layout.versions_key(name), history.dump(), etag)
     except Terminated:
         # SIGTERM before the pointer was written (in this thread, or asynchronously in the
         # main one): nobody reads this version; let go of it at once. After the pointer
@@ -670,7 +666,7 @@ def _publish_attempt(
 
     # An upload of this version that failed and whose abort failed too (an outage the retries
     # outlived) would stay incomplete in the bucket: none can be live now, the version is ours.
-    store.discard_unfinished(f"{prefix}/{version}")
+    store.discard_unfinished(layout.version_prefix(name, version))
 
     # 4. The stable latest URLs (the catalog and pages are rebuilt after all datasets).
     if history.latest == version:
@@ -708,10 +704,10 @@ def release_claim(store: Store, name: str, version: SemVer, me: Owner) -> bool:
         )
         if ours is None or ours.status is not Status.PENDING:
             return False
-        _clear_displaced(store, dataset_prefix(name), [version])
+        _clear_displaced(store, name, [version])
         entries = [v for v in history.versions if v is not ours]
         store.replace(
-            versions_key(name), history.model_copy(update={"versions": entries}).dump(), etag
+            layout.versions_key(name), history.model_copy(update={"versions": entries}).dump(), etag
         )
     except Exception as error:
         progress.warning("%s: claim on %s not released: %s", name, version, error)
@@ -735,13 +731,13 @@ def _owned(claim: Claim, me: Owner) -> bool:
     return claim.owner == me
 
 
-def _clear_displaced(store: Store, prefix: str, versions: list[SemVer]) -> set[SemVer]:
+def _clear_displaced(store: Store, name: str, versions: list[SemVer]) -> set[SemVer]:
     """Remove what dead runs wrote under the version folders they had claimed: those versions
     were never published, so no reader may find their partial files. Returns the versions
     cleared (their entries can then leave the pointer)."""
     cleared = set()
     for version in versions:
-        folder = f"{prefix}/{version}"
+        folder = layout.version_prefix(name, version)
         store.discard_unfinished(folder)
         for key in store.list(folder):
             store.delete(key)
@@ -774,7 +770,6 @@ def withdraw(
     now: datetime | None = None,
 ) -> Release:
     """Mark a version withdrawn (a tombstone with the reason) and move latest back."""
-    prefix = dataset_prefix(name)
     history, etag = read_history(store, name)
     entry = history.entry(version)
     if entry is None:
@@ -793,13 +788,13 @@ def withdraw(
     )
     journal.mark(store, name, now)
     updated = history.with_versions([tombstone if v is entry else v for v in history.versions])
-    store.replace(versions_key(name), updated.dump(), etag)
+    store.replace(layout.versions_key(name), updated.dump(), etag)
     if updated.latest is not None:
         update_latest(store, name, updated.latest, base_url)
     else:
         clear_latest(store, name)
     if delete_files:
-        for key in store.list(f"{prefix}/{version}"):
+        for key in store.list(layout.version_prefix(name, version)):
             store.delete(key)
     return tombstone
 
