@@ -264,7 +264,7 @@ REGION_NAME = ("Boråsregionen (Sjuhärad)", "Borås region (Sjuhärad)")
 
 
 # Files of a version that are not distributions of the data.
-NOT_DISTRIBUTED = frozenset({"validation.json", "changes.json"})
+NOT_DISTRIBUTED = frozenset({layout.VALIDATION, layout.CHANGES})
 DATAPACKAGE = layout.DESCRIPTOR
 
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -953,7 +953,7 @@ def _version_of(
     builder: _Builder, entry: CatalogEntry, version: CatalogVersion, previous: str | None
 ) -> None:
     """The version's statements, and the dataset's dcat:hasVersion to it."""
-    home = f"{builder.base}datasets/{entry['name']}/"
+    home = f"{builder.base}{layout.dataset_prefix(str(entry['name']))}/"
     before = None if previous is None else iri(f"{home}{previous}/")
     node = builder.version(entry, home, version, before)
     builder.graph.add((iri(home), DCAT.hasVersion, node))
@@ -977,7 +977,7 @@ def versions_documents(
     agent = publisher_iri(publisher)
     shared = _Builder(catalog, agent)
     shared.add_publisher(str(entry.get("publisher") or catalog.get("publisher") or ""))
-    home = f"{shared.base}datasets/{entry['name']}/"
+    home = f"{shared.base}{layout.dataset_prefix(str(entry['name']))}/"
     stand_in = URIRef(f"{home}#version")  # the node describe's statements are made on
     shared.describe(stand_in, entry, home)
     described = [(URIRef(str(p)), o) for s, p, o in shared.graph if s == stand_in]
@@ -1196,7 +1196,7 @@ def dataset_rdf(
     """The fragment of one dataset (`catalog` gives the base URL: its datasets are not read)."""
     builder = _Builder(catalog, publisher_iri(publisher))
     builder.dataset(entry)
-    own_prefix = str(iri(f"{builder.base}datasets/{entry['name']}/"))
+    own_prefix = str(iri(f"{builder.base}{layout.dataset_prefix(str(entry['name']))}/"))
     own: list[Triple] = []
     shared: list[Triple] = []
     for triple in builder.graph:
@@ -1401,7 +1401,7 @@ def catalog_pages(
     node = builder.describe_catalog(*(dates if first else (None, None)))
     graph = builder.graph
     for name in names:
-        graph.add((node, DCAT.dataset, iri(f"{builder.base}datasets/{name}/")))
+        graph.add((node, DCAT.dataset, iri(f"{builder.base}{layout.dataset_prefix(name)}/")))
     shared = sorted({line for name in names for line in fragments[name].shared})
     parsed = [
         ox.Triple(quad.subject, quad.predicate, quad.object)
