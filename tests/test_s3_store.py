@@ -27,7 +27,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.build import PREVIEW_BYTES
+from opendata.catalog.dataset_pages import PREVIEW_BYTES
 from opendata.config import load_settings
 from opendata.errors import (
     ConfigError,

@@ -23,7 +23,9 @@ A delivery is one file for one declared source of one dataset. Its life:
 
 Every record is replaced with a compare-and-swap, so two processes (the delivery app and a
 Prefect worker) never both take one delivery through a step; two deliveries of one dataset are
-serialised by the publish protocol's claims. All keys come from `Keys`.
+serialised by the publish protocol's claims. All keys come from `layout.Deliveries`; what a
+publish reads of the deliveries (the current ones, the dataset loaded with them) is in
+opendata.delivered.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE, Patience
 from opendata.definitions import SLUG, Dataset, FileSource, load_dataset
+from opendata.delivered import RECORD_FORMAT, Current, CurrentFile, load_delivered, read_current
 from opendata.errors import (
     ConfigError,
     ConflictError,
@@ -60,7 +63,7 @@ from opendata.errors import (
 )
 from opendata.layout import Deliveries
 from opendata.liveness import Owner, current_owner
-from opendata.package import DELIVERY_KEY, BuiltPackage
+from opendata.package import BuiltPackage
 from opendata.periods import stale_year_warnings
 from opendata.publish import (
     Outcome,
@@ -73,7 +76,6 @@ from opendata.storage import Store
 
 log = logging.getLogger("opendata.deliveries")
 
-RECORD_FORMAT = 1
 DeliveryState = Literal[
     "received", "validating", "invalid", "ready", "unchanged", "published", "failed"
 ]
@@ -150,29 +152,6 @@ class DeliveryRecord(BaseModel):
         shown = self.model_dump(mode="json", exclude={"format", "history"})
         shown["history"] = [t.model_dump(mode="json", exclude_none=True) for t in self.history]
         return shown
-
-
-class CurrentFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    delivery: str
-    sha256: str
-    file: str
-    steward: str
-    organisation: str
-    delivered: str
-    published: str
-    version: str | None = None
-
-
-class Current(BaseModel):
-    """The delivered files a dataset is read from now, by declared source path."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    format: int = RECORD_FORMAT
-    dataset: str
-    sources: dict[str, CurrentFile] = Field(default_factory=dict)
 
 
 # -- errors a caller turns into an answer --------------------------------------------------------
@@ -378,18 +357,6 @@ def ending(
     return change
 
 
-def read_current(store: Store, dataset: str) -> tuple[Current, str | None]:
-    found = store.read(Deliveries.current(dataset))
-    if found is None:
-        return Current(dataset=dataset), None
-    try:
-        return Current.model_validate_json(found[0]), found[1]
-    except ValidationError as error:
-        raise StoreError(
-            f"{Deliveries.current(dataset)} in {store.url} is corrupt: {error.errors()[0]['msg']}"
-        ) from None
-
-
 def update_current(store: Store, dataset: str, change: Callable[[Current], Current]) -> Current:
     for _ in PATIENCE.attempts():
         current, etag = read_current(store, dataset)
@@ -467,59 +434,6 @@ def receive(
 
 
 # -- checking and publishing ----------------------------------------------------------------------
-
-
-def load_delivered(
-    settings: Settings,
-    store: Store,
-    name: str,
-    workspace: Path,
-    extra: Sequence[DeliveryRecord] = (),
-) -> Dataset:
-    """The dataset as a run reads it now: its current deliveries (and `extra`, deliveries being
-    checked) in place of the repository's copies of those sources."""
-    folder = settings.datasets_dir / name
-    if not (folder / "dataset.yaml").is_file():
-        raise DefinitionError(f"no dataset {name!r}: {folder}/dataset.yaml does not exist")
-    current, _ = read_current(store, name)
-    chosen: dict[str, dict[str, Any]] = {
-        path: {
-            "id": entry.delivery,
-            "source": path,
-            "file": entry.file,
-            "steward": entry.steward,
-            "organisation": entry.organisation,
-            "delivered": entry.delivered,
-            "sha256": entry.sha256,
-        }
-        for path, entry in current.sources.items()
-    }
-    for record in extra:
-        chosen[record.source] = record.provenance()
-    if not chosen:
-        return load_dataset(folder, settings.schemas_dir)
-    target = workspace / "delivered"
-    target.mkdir(parents=True, exist_ok=True)
-    delivered: dict[str, Path] = {}
-    for path, provenance in sorted(chosen.items()):
-        local = target / f"{provenance['sha256']}{PurePosixPath(path).suffix[:16]}"
-        if not local.exists() and not store.download(Deliveries.file(provenance["sha256"]), local):
-            raise StoreError(
-                f"the delivered file {provenance['sha256']} ({provenance['file']}) for {name} "
-                f"{path} is missing from {store.url}"
-            )
-        delivered[path] = local
-    dataset = load_dataset(folder, settings.schemas_dir, delivered)
-    sources = [
-        {
-            "title": f"Leverans: {provenance['file']}",
-            "publisher": provenance["organisation"],
-            "file": provenance["file"],
-            DELIVERY_KEY: provenance,
-        }
-        for _, provenance in sorted(chosen.items())
-    ]
-    return dataset.model_copy(update={"deliveries": sources})
 
 
 def _problems(prepared_report: Any) -> list[dict[str, Any]]:

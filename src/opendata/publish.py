@@ -24,6 +24,7 @@ from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE
 from opendata.definitions import Dataset, load_dataset
+from opendata.delivered import load_delivered
 from opendata.engine.outputs import WrittenFile
 from opendata.errors import (
     ConflictError,
@@ -218,11 +219,9 @@ def collect_tables(
 
 def load_current(settings: Settings, name: str, store: Store | None, workspace: Path) -> Dataset:
     """The dataset as a run reads it: with a store, its stewards' current deliveries in place
-    of the repository's copies of those sources (opendata.deliveries)."""
+    of the repository's copies of those sources (opendata.delivered)."""
     if store is None:
         return load(settings, name)
-    from opendata.deliveries import load_delivered
-
     return load_delivered(settings, store, name, workspace)
 
 

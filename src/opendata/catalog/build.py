@@ -9,11 +9,8 @@ a run that publishes nothing writes nothing.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import csv
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -22,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from opendata import journal, layout
-from opendata.catalog import uncollected
+from opendata.catalog.dataset_pages import dataset_files
 from opendata.catalog.dcat import CODE as DCAT_CODE
 from opendata.catalog.dcat import (
     DatasetRdf,
@@ -45,6 +42,7 @@ from opendata.catalog.splice import (
     parse_layout,
 )
 from opendata.catalog.splice import StoredCatalog as StoredLayout
+from opendata.catalog.uncollected import waiting
 from opendata.contention import PATIENCE, Patience
 from opendata.errors import ConflictError, LostRace
 from opendata.layout import DESCRIPTOR, LATEST, LISTINGS, VALIDATION
@@ -52,7 +50,6 @@ from opendata.package import sha256
 from opendata.publish import (
     VerifyProblem,
     latest_descriptor,
-    read_changes,
     repair_latest,
 )
 from opendata.state import (
@@ -72,13 +69,6 @@ from opendata.state import (
 from opendata.storage import LocalStore, Store
 
 PUBLISHER = "Boråsregionen, Sjuhärads kommunalförbund"
-PREVIEW_ROWS = 10
-# The preview reads no more than the start of a CSV: 10 rows fit in it many times over, and a
-# table of ten million rows (600 MB) costs one small ranged read.
-PREVIEW_BYTES = 64 * 1024
-# The page lists the changed rows (cells old → new) of this many of the newest versions; each
-# costs one read of a small changes.json, so a dataset with years of daily versions stays cheap.
-DETAILED_VERSIONS = 10
 # The same rows in other formats: resources `<name>-json` and `<name>-parquet` (Parquet since
 # 2026: older versions have none), listed after the CSV in this order.
 TWINS = ("json", "parquet")
@@ -257,54 +247,6 @@ def build_catalog(store: Store, base_url: str) -> Catalog:
         if entry is not None:
             catalog["datasets"].append(entry)
     return catalog
-
-
-def preview_rows(
-    store: Store, entry: CatalogEntry, limit: int = PREVIEW_ROWS, max_bytes: int = PREVIEW_BYTES
-) -> dict[str, list[list[str]]]:
-    """The header and first `limit` rows of each resource of the latest version, for the page.
-
-    Only the first `max_bytes` of each CSV are read (Store.read_head), never the whole file.
-    """
-    previews: dict[str, list[list[str]]] = {}
-    for resource in entry["resources"]:
-        csv_file = next((f for f in resource["files"] if f["format"] == "CSV"), None)
-        if csv_file is None:
-            continue
-        data = store.read_head(layout.dataset_key_of_url(csv_file["url"]), max_bytes)
-        if data is None:
-            continue
-        previews[resource["name"]] = head_records(data, len(data) < max_bytes, limit + 1)
-    return previews
-
-
-def head_records(data: bytes, whole: bool, count: int) -> list[list[str]]:
-    """The first `count` complete CSV records of `data`, the start of a UTF-8 file.
-
-    When `data` is not the `whole` file, it may end inside a record (even inside a quoted field
-    that holds a line break, or inside a character): a record counts only when the reader went
-    on to the next one, so the last record read is dropped unless `count` were found before it.
-    """
-    text = codecs.getincrementaldecoder("utf-8")().decode(data, final=whole)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records: list[list[str]] = []
-    for record in reader:
-        if len(records) == count:
-            return records  # a record after the last one wanted: those are all complete
-        records.append(record)
-    return records if whole else records[:-1]
-
-
-def version_changes(store: Store, entry: CatalogEntry) -> dict[str, dict[str, Any]]:
-    """The changes.json of the newest DETAILED_VERSIONS versions that have one (not the first
-    version, not one whose files were deleted), by version number."""
-    found = {}
-    for version in entry["versions"][:DETAILED_VERSIONS]:
-        if version.get("bump") and not version.get("files_deleted"):
-            record = read_changes(store, entry["name"], version["version"])
-            if record is not None:
-                found[version["version"]] = record
-    return found
 
 
 _LISTINGS_FORMAT = 2  # 2: with the datasets that have no published version
@@ -524,7 +466,7 @@ def derived_files(
 
     header = view.header
     ordered = listings.ordered()
-    not_collected = uncollected.waiting(store, listings.by_name)
+    not_collected = waiting(store, listings.by_name)
     yield layout.INDEX, render_index(header, ordered, not_collected).encode("utf-8")
     # The places' pages: the DCAT graph's dct:Location IRIs resolve to them.
     if places:
@@ -535,25 +477,6 @@ def derived_files(
         entry_bytes = view.entry_bytes(name)
         if entry_bytes is not None:
             yield from dataset_files(store, header, entry_bytes, save, records)
-
-
-def dataset_files(
-    store: Store,
-    header: Catalog,
-    entry_bytes: bytes | memoryview,
-    save: bool = True,
-    records: list[tuple[str, bytes]] | None = None,
-) -> Iterator[tuple[str, bytes]]:
-    """A dataset's page, and its versions' pages and documents (catalog/versions.py)."""
-    from opendata.catalog.pages import render_dataset_page
-    from opendata.catalog.versions import version_files
-
-    entry: CatalogEntry = json.loads(bytes(entry_bytes))
-    page = render_dataset_page(
-        entry, preview_rows(store, entry), header, version_changes(store, entry)
-    )
-    yield layout.dataset_page_key(str(entry["name"])), page.encode("utf-8")
-    yield from version_files(store, header, entry_bytes, save, records)
 
 
 # A full build makes every dataset's page and its versions' pages and documents (at 10,000
