@@ -142,3 +142,11 @@ def test_no_module_but_the_layout_spells_a_key() -> None:
 def test_the_check_finds_a_spelled_key() -> None:
     source = 'KEY = f"{base}datasets/{name}/latest/x"\nNEW = "_private/new"\n'
     assert sorted(spelled_keys(source)) == [(1, "/latest/x"), (1, "datasets/"), (2, "_private/new")]
+
+
+def test_the_keys_the_layout_reads_back_name_their_dataset() -> None:
+    assert layout.dataset_of_mark(layout.stale_key("befolkning", "boot-12-3")) == "befolkning"
+    assert layout.dataset_of_mark(layout.repair_key("befolkning")) == "befolkning"
+    assert layout.dataset_of_mark(f"{layout.STALE}/befolkning/notes.txt") is None
+    assert layout.dataset_of_pointer(layout.versions_key("befolkning")) == "befolkning"
+    assert layout.dataset_of_pointer(layout.latest_key("befolkning", layout.DESCRIPTOR)) is None

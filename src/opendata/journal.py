@@ -80,8 +80,8 @@ def marks(store: Store) -> list[Mark]:
     """Every mark in the store (a few: one per run in progress or killed)."""
     found = []
     for key in store.list(layout.STALE):
-        parts = key.split("/")
-        if len(parts) != 4 or not key.endswith(".json"):
+        dataset = layout.dataset_of_mark(key)
+        if dataset is None:
             continue
         raw = store.read_bytes(key)
         try:
@@ -90,7 +90,7 @@ def marks(store: Store) -> list[Mark]:
             since = str(record.get("since", ""))
         except (ValueError, AttributeError):
             owner, since = None, ""
-        found.append(Mark(key, parts[2], owner, since))
+        found.append(Mark(key, dataset, owner, since))
     return found
 
 

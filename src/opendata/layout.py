@@ -92,6 +92,11 @@ def versions_key(name: str) -> str:
     return f"{dataset_prefix(name)}/{VERSIONS}"
 
 
+def dataset_of_pointer(key: str) -> str | None:
+    """The dataset whose pointer `key` is, for a key listed under DATASETS (None: another key)."""
+    return key.split("/")[1] if key.endswith(f"/{VERSIONS}") else None
+
+
 def version_prefix(name: str, version: object) -> str:
     """The immutable folder of one version (without a trailing slash)."""
     return f"{dataset_prefix(name)}/{version}"
@@ -150,6 +155,14 @@ def municipality_path(code: str) -> str:
 def stale_key(dataset: str, run: str) -> str:
     """A run's journal mark on a dataset (`run`: boot-pid-start, unique per process)."""
     return f"{STALE}/{dataset}/{run}.json"
+
+
+def dataset_of_mark(key: str) -> str | None:
+    """The dataset a journal mark's key names (None: a key under STALE that is no mark)."""
+    parts = key.split("/")
+    if len(parts) != len(stale_key("d", "r").split("/")) or not key.endswith(".json"):
+        return None
+    return parts[-2]
 
 
 def repair_key(dataset: str) -> str:

@@ -43,13 +43,8 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
     """
     problems: list[VerifyProblem] = []
     checked = 0
-    names = sorted(
-        {
-            key.split("/")[1]
-            for key in store.list(layout.DATASETS)
-            if key.endswith(f"/{layout.VERSIONS}")
-        }
-    )
+    pointers = (layout.dataset_of_pointer(key) for key in store.list(layout.DATASETS))
+    names = sorted({name for name in pointers if name is not None})
     for name in names:
         history, _ = read_history(store, name)
         for entry in history.versions:
