@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.build import PREVIEW_BYTES, head_records, preview_rows
+from opendata.catalog.dataset_pages import PREVIEW_BYTES, head_records, preview_rows
 from opendata.storage import LocalStore
 from tests.catalogkit import (
     PARQUET_MEDIATYPE,

@@ -30,7 +30,7 @@ from rdflib.compare import isomorphic
 
 from bench.catalog import new_dataset, new_version, populate
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.build import FRAGMENTS, LISTINGS, build_catalog, verify_derived
+from opendata.catalog.build import build_catalog, verify_derived
 from opendata.catalog.dcat import catalog_graph
 from opendata.catalog.splice import (
     Span,
@@ -42,6 +42,7 @@ from opendata.catalog.splice import (
 )
 from opendata.contention import Patience
 from opendata.errors import ConfigError
+from opendata.layout import FRAGMENTS, LISTINGS
 from opendata.state import dump_catalog
 from opendata.storage import LocalStore, Store
 

@@ -31,7 +31,8 @@ from rdflib import Graph, Namespace, URIRef
 
 from bench.catalog import populate
 from opendata.catalog import rebuild_catalog
-from opendata.publish import LATEST, latest_descriptor, withdraw
+from opendata.layout import LATEST
+from opendata.publish import latest_descriptor, withdraw
 from opendata.serve import make_server
 from opendata.storage import LocalStore
 from tests import mqa

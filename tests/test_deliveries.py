@@ -24,7 +24,8 @@ import pytest
 
 from opendata.config import load_settings
 from opendata.definitions import load_dataset
-from opendata.deliveries import DeliveryRefused, Keys, match_source
+from opendata.deliveries import DeliveryRefused, match_source
+from opendata.layout import Deliveries
 from opendata.publish import collect_tables
 from tests.conftest import copy_home, run_cli
 
@@ -272,10 +273,10 @@ def test_the_api_refuses_what_it_must(served: Served, tmp_path: Path) -> None:
     assert too_large.json() == {
         "error": "the file is 131,816 bytes; avfallsplan takes at most 65,536 per file"
     }
-    assert not (served.store / Keys.ROOT).exists() or not list(
-        (served.store / Keys.ROOT).rglob("files/*")
+    assert not (served.store / Deliveries.ROOT).exists() or not list(
+        (served.store / Deliveries.ROOT).rglob("files/*")
     )
-    assert not (served.store / Keys.ROOT / "records").exists()
+    assert not (served.store / Deliveries.ROOT / "records").exists()
 
 
 def test_a_valid_delivery_is_previewed_then_published_and_recorded(
@@ -306,12 +307,12 @@ def test_a_valid_delivery_is_previewed_then_published_and_recorded(
     assert not (served.store / "datasets/avfallsplan/1.0.1").exists()
 
     digest = hashlib.sha256(changed.read_bytes()).hexdigest()
-    kept = served.store / Keys.file(digest)
+    kept = served.store / Deliveries.file(digest)
     assert kept.read_bytes() == changed.read_bytes()
     # The same bytes again: the same delivery, no new run.
     again = deliver(served, changed)
     assert again.status_code == 202 and again.json()["id"] == body["id"]
-    assert len(list((served.store / Keys.records("avfallsplan")).iterdir())) == 1
+    assert len(list((served.store / Deliveries.records("avfallsplan")).iterdir())) == 1
 
     published = httpx.post(
         f"{served.url}/api/deliveries/{body['id']}/publish",
@@ -519,12 +520,12 @@ def test_one_delivery_run_of_a_dataset_at_a_time(tmp_path: Path) -> None:
     for thread in threads:
         thread.join(60)
     assert order == ["first in", "other dataset", "first out", "second in"]
-    assert not (store.root / Keys.lease("avfallsplan")).exists()
+    assert not (store.root / Deliveries.lease("avfallsplan")).exists()
 
     # A lease left by a run that died (its process is gone) is taken over at once.
     me = current_owner().to_record()
     dead = {**me, "pid": 999_999_999, "started": "1"}
-    key = store.root / Keys.lease("avfallsplan")
+    key = store.root / Deliveries.lease("avfallsplan")
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_text(json.dumps({"token": "x", "owner": dead, "taken": "2099-01-01T00:00:00Z"}))
     with dataset_lease(store, "avfallsplan", Patience(seconds=0.5)):
@@ -616,7 +617,7 @@ def test_a_body_without_a_length_is_cut_off_at_the_cap(served: Served) -> None:
     assert answer.json() == {
         "error": "the file is larger than 1,048,576 bytes, the most avfallsplan takes"
     }
-    assert not (served.store / Keys.ROOT / "records").exists()
+    assert not (served.store / Deliveries.ROOT / "records").exists()
 
 
 @pytest.mark.parametrize(

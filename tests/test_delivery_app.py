@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from opendata import deliveries
+from opendata import layout
 from opendata.config import load_settings
 from opendata.delivery_app import AppConfig, DeliveryApp, create_app
 from opendata.stewards import add_steward
@@ -101,7 +101,7 @@ def test_sessions_expire_and_forms_need_their_token(tmp_path: Path) -> None:
     assert forged.json() == {
         "error": "CSRF-token saknas eller är fel / missing or wrong CSRF token"
     }
-    assert not (tmp_path / "home/public" / deliveries.Keys.ROOT / "records").exists()
+    assert not (tmp_path / "home/public" / layout.Deliveries.ROOT / "records").exists()
     taken = client.post(
         "/upload/avfallsplan",
         files={"file": ("mal.csv", goals, "text/csv")},

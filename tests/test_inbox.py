@@ -27,11 +27,11 @@ from botocore.exceptions import ClientError
 from opendata import deliveries
 from opendata.config import load_settings
 from opendata.definitions import Dataset, load_dataset
-from opendata.deliveries import INBOX_STEWARD, Keys, inbox_policy, list_records
+from opendata.deliveries import INBOX_STEWARD, inbox_policy, list_records
 from opendata.delivery_app import AppConfig, DeliveryApp
 from opendata.errors import ConfigError
+from opendata.layout import STEWARDS, Deliveries
 from opendata.runners import LocalRunner
-from opendata.stewards import STEWARDS
 from opendata.storage import open_store
 from opendata.storage.s3 import S3Store
 from tests.conftest import copy_home, run_cli
@@ -231,7 +231,7 @@ def test_a_stewards_key_writes_only_its_own_datasets_inbox(
     inbox_server: InboxServer, store: S3Store
 ) -> None:
     store.create(STEWARDS, b'{"format": 1, "stewards": []}\n')
-    store.create(f"{Keys.ROOT}/records/avfallsplan/x.json", b"{}")
+    store.create(f"{Deliveries.ROOT}/records/avfallsplan/x.json", b"{}")
     store.create("catalog.json", b"{}")
     anna = inbox_server.steward("anna")
     inbox = f"{PREFIX}/_inbox"
@@ -277,7 +277,7 @@ def test_a_stewards_key_writes_only_its_own_datasets_inbox(
     # what it put itself; and nothing listed.
     for key in (
         f"{PREFIX}/{STEWARDS}",
-        f"{PREFIX}/{Keys.ROOT}/records/avfallsplan/x.json",
+        f"{PREFIX}/{Deliveries.ROOT}/records/avfallsplan/x.json",
         f"{inbox}/avfallsplan/x.csv",
     ):
         assert denied(anna.get_object, Bucket=BUCKET, Key=key) == "AccessDenied", key
@@ -326,12 +326,12 @@ def test_a_file_in_the_inbox_becomes_a_delivery(
     assert record.sha256 == digest
     assert record.bytes == len(data)
     assert [t.state for t in record.history] == ["received"]
-    assert store.read_bytes(Keys.file(digest)) == data
-    assert digest in Keys.file(digest) and Keys.file(digest).startswith(
+    assert store.read_bytes(Deliveries.file(digest)) == data
+    assert digest in Deliveries.file(digest) and Deliveries.file(digest).startswith(
         "_private/deliveries/files/"
     )
     assert list_records(store, "avfallsplan") == [record]
-    assert store.list(Keys.inbox("avfallsplan")) == []
+    assert store.list(Deliveries.inbox("avfallsplan")) == []
 
     # Looking again finds nothing new.
     assert deliveries.sweep_inbox(store, loaded(home, *DATASETS), tmp_path) == ([], [])
@@ -349,7 +349,7 @@ def test_a_file_matching_no_declared_source_is_moved_aside_with_a_note(
     assert new == []
     assert len(refused) == 1 and "budget.csv" in refused[0]
     assert list_records(store, "avfallsplan") == []
-    left = store.list(Keys.inbox("avfallsplan"))
+    left = store.list(Deliveries.inbox("avfallsplan"))
     assert "_inbox/avfallsplan/budget.csv" not in left
     assert store.read_bytes("_inbox/avfallsplan/refused/budget.csv") == b"x,y\n1,2\n"
     notes = [key for key in left if key.endswith("-budget.csv.txt")]
@@ -385,4 +385,4 @@ def test_the_delivery_app_takes_in_the_inbox_and_checks_it(
     assert [t.state for t in record.history][:2] == ["received", "validating"]
     assert record.state == "ready", record.error or record.problems
     assert record.version is not None
-    assert store.list(Keys.inbox("avfallsplan")) == []
+    assert store.list(Deliveries.inbox("avfallsplan")) == []

@@ -146,7 +146,7 @@ def test_the_next_run_removes_a_killed_writers_temporary_file_and_never_a_live_o
     import fcntl
 
     from opendata.catalog import rebuild_catalog
-    from opendata.storage.local import TEMPORARY
+    from opendata.layout import TEMPORARY
 
     store = LocalStore(tmp_path / "store")
     folder = store.root / TEMPORARY

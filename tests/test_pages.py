@@ -26,7 +26,8 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from opendata.catalog import rebuild_catalog, uncollected
-from opendata.catalog.build import preview_rows, verify_derived, version_changes
+from opendata.catalog.build import verify_derived
+from opendata.catalog.dataset_pages import preview_rows, version_changes
 from opendata.catalog.pages import filesize, render_dataset_page, render_index
 from opendata.config import load_settings
 from opendata.municipalities import MEMBERS

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from opendata import journal, run
+from opendata import layout, run
 from opendata.errors import StoreError
 from opendata.publish import DatasetInvalid
 from opendata.request import RunRequest
@@ -75,7 +75,7 @@ def assert_published_once(url: str, names: list[str]) -> None:
     assert sorted((d["name"], d["latest"]) for d in catalog["datasets"]) == [
         (name, "1.0.0") for name in names
     ]
-    assert store.list(journal.STALE) == []
+    assert store.list(layout.STALE) == []
 
 
 # -- in this process ----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.build import LISTINGS, PREVIEW_BYTES
+from opendata.catalog.dataset_pages import PREVIEW_BYTES
 from opendata.config import load_settings
 from opendata.errors import (
     ConfigError,
@@ -36,6 +36,7 @@ from opendata.errors import (
     StoreError,
     TransientStoreError,
 )
+from opendata.layout import LISTINGS
 from opendata.publish import prepare, publish_package, require_valid
 from opendata.storage import LocalStore, open_store
 from opendata.storage.base import IMMUTABLE, SHORT_LIVED

@@ -21,7 +21,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from opendata.storage.s3 import PUBLIC_AREAS, S3Store
+from opendata.layout import PUBLIC_AREAS
+from opendata.storage.s3 import S3Store
 from tests.conftest import copy_home, run_cli
 from tests.httprange import RangeFile
 from tests.s3server import S3Server

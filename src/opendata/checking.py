@@ -64,7 +64,7 @@ def check_dataset(settings: Settings, target: str, offline: bool = False) -> Che
         delivered_to = open_store(settings.store_url) if by_name else None
         if delivered_to is not None:
             # A dataset named is validated as a run reads it: with its stewards' deliveries.
-            from opendata.deliveries import load_delivered
+            from opendata.delivered import load_delivered
 
             dataset = load_delivered(settings, delivered_to, dataset.name, workspace)
         tables = collect_tables(settings, dataset, remote, workspace=workspace, store=delivered_to)

@@ -23,7 +23,9 @@ A delivery is one file for one declared source of one dataset. Its life:
 
 Every record is replaced with a compare-and-swap, so two processes (the delivery app and a
 Prefect worker) never both take one delivery through a step; two deliveries of one dataset are
-serialised by the publish protocol's claims. All keys come from `Keys`.
+serialised by the publish protocol's claims. All keys come from `layout.Deliveries`; what a
+publish reads of the deliveries (the current ones, the dataset loaded with them) is in
+opendata.delivered.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from opendata import layout
 from opendata.catalog import rebuild_catalog
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE, Patience
 from opendata.definitions import SLUG, Dataset, FileSource, load_dataset
+from opendata.delivered import RECORD_FORMAT, Current, CurrentFile, load_delivered, read_current
 from opendata.errors import (
     ConfigError,
     ConflictError,
@@ -57,8 +61,9 @@ from opendata.errors import (
     SourceError,
     StoreError,
 )
+from opendata.layout import Deliveries
 from opendata.liveness import Owner, current_owner
-from opendata.package import DELIVERY_KEY, BuiltPackage
+from opendata.package import BuiltPackage
 from opendata.periods import stale_year_warnings
 from opendata.publish import (
     Outcome,
@@ -71,7 +76,6 @@ from opendata.storage import Store
 
 log = logging.getLogger("opendata.deliveries")
 
-RECORD_FORMAT = 1
 DeliveryState = Literal[
     "received", "validating", "invalid", "ready", "unchanged", "published", "failed"
 ]
@@ -83,42 +87,6 @@ STALLED = timedelta(minutes=15)
 MAX_FILENAME = 255
 INBOX_STEWARD = "inkorg"
 MAX_PROBLEMS = 200  # listed on a delivery (all are counted), as validation.json lists 100 a kind
-
-
-class Keys:
-    """Every store key of the deliveries: the one place that knows the layout."""
-
-    ROOT = "_private/deliveries"
-    INBOX = "_inbox"
-
-    @staticmethod
-    def file(sha256: str) -> str:
-        return f"{Keys.ROOT}/files/sha256/{sha256[:2]}/{sha256}"
-
-    @staticmethod
-    def records(dataset: str) -> str:
-        return f"{Keys.ROOT}/records/{dataset}/"
-
-    @staticmethod
-    def record(dataset: str, delivery_id: str) -> str:
-        return f"{Keys.records(dataset)}{delivery_id}.json"
-
-    @staticmethod
-    def by_content(dataset: str, source: str, sha256: str) -> str:
-        source_key = hashlib.sha256(source.encode()).hexdigest()[:16]
-        return f"{Keys.ROOT}/by-content/{dataset}/{source_key}-{sha256}.json"
-
-    @staticmethod
-    def current(dataset: str) -> str:
-        return f"{Keys.ROOT}/current/{dataset}.json"
-
-    @staticmethod
-    def lease(dataset: str) -> str:
-        return f"{Keys.ROOT}/leases/{dataset}.json"
-
-    @staticmethod
-    def inbox(dataset: str) -> str:
-        return f"{Keys.INBOX}/{dataset}/"
 
 
 class Transition(BaseModel):
@@ -184,29 +152,6 @@ class DeliveryRecord(BaseModel):
         shown = self.model_dump(mode="json", exclude={"format", "history"})
         shown["history"] = [t.model_dump(mode="json", exclude_none=True) for t in self.history]
         return shown
-
-
-class CurrentFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    delivery: str
-    sha256: str
-    file: str
-    steward: str
-    organisation: str
-    delivered: str
-    published: str
-    version: str | None = None
-
-
-class Current(BaseModel):
-    """The delivered files a dataset is read from now, by declared source path."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    format: int = RECORD_FORMAT
-    dataset: str
-    sources: dict[str, CurrentFile] = Field(default_factory=dict)
 
 
 # -- errors a caller turns into an answer --------------------------------------------------------
@@ -333,14 +278,14 @@ def match_source(dataset: Dataset, filename: str, source: str | None = None) -> 
 
 
 def read_record(store: Store, dataset: str, delivery_id: str) -> tuple[DeliveryRecord, str] | None:
-    found = store.read(Keys.record(dataset, check_id(delivery_id)))
+    found = store.read(Deliveries.record(dataset, check_id(delivery_id)))
     if found is None:
         return None
     try:
         return DeliveryRecord.model_validate_json(found[0]), found[1]
     except ValidationError as error:
         raise StoreError(
-            f"{Keys.record(dataset, delivery_id)} in {store.url} is corrupt: "
+            f"{Deliveries.record(dataset, delivery_id)} in {store.url} is corrupt: "
             f"{error.errors()[0]['msg']}"
         ) from None
 
@@ -358,7 +303,7 @@ def find_record(store: Store, datasets: Iterable[str], delivery_id: str) -> Deli
 def list_records(store: Store, dataset: str) -> list[DeliveryRecord]:
     """The dataset's deliveries, oldest first."""
     records = []
-    for key in store.list(Keys.records(dataset)):
+    for key in store.list(Deliveries.records(dataset)):
         delivery_id = PurePosixPath(key).stem
         if ID.match(delivery_id):
             found = read_record(store, dataset, delivery_id)
@@ -384,7 +329,7 @@ def change_record(
         if changed is None:
             return None
         try:
-            store.replace(Keys.record(dataset, delivery_id), _dump(changed), etag)
+            store.replace(Deliveries.record(dataset, delivery_id), _dump(changed), etag)
         except LostRace:
             continue
         return changed
@@ -412,18 +357,6 @@ def ending(
     return change
 
 
-def read_current(store: Store, dataset: str) -> tuple[Current, str | None]:
-    found = store.read(Keys.current(dataset))
-    if found is None:
-        return Current(dataset=dataset), None
-    try:
-        return Current.model_validate_json(found[0]), found[1]
-    except ValidationError as error:
-        raise StoreError(
-            f"{Keys.current(dataset)} in {store.url} is corrupt: {error.errors()[0]['msg']}"
-        ) from None
-
-
 def update_current(store: Store, dataset: str, change: Callable[[Current], Current]) -> Current:
     for _ in PATIENCE.attempts():
         current, etag = read_current(store, dataset)
@@ -431,11 +364,11 @@ def update_current(store: Store, dataset: str, change: Callable[[Current], Curre
         if changed == current:
             return current
         try:
-            store.replace(Keys.current(dataset), _dump(changed), etag)
+            store.replace(Deliveries.current(dataset), _dump(changed), etag)
         except LostRace:
             continue
         return changed
-    raise StoreError(f"{Keys.current(dataset)} kept changing while we were updating it")
+    raise StoreError(f"{Deliveries.current(dataset)} kept changing while we were updating it")
 
 
 # -- receiving ------------------------------------------------------------------------------------
@@ -467,7 +400,7 @@ def receive(
             413, f"the file is {size:,} bytes; {dataset.name} takes at most {limit:,} per file"
         )
     digest = sha256 or file_sha256(file)
-    index = Keys.by_content(dataset.name, declared, digest)
+    index = Deliveries.by_content(dataset.name, declared, digest)
     earlier = store.read_bytes(index)
     if earlier is not None:
         found = read_record(store, dataset.name, json.loads(earlier)["id"])
@@ -493,67 +426,14 @@ def receive(
     )
     # The bytes first, then the record, then the index: a crash between leaves at most a file
     # kept twice over (the same key) or a delivery that the same bytes make again.
-    store.create_file(Keys.file(digest), file)
-    store.create(Keys.record(dataset.name, record.id), _dump(record))
+    store.create_file(Deliveries.file(digest), file)
+    store.create(Deliveries.record(dataset.name, record.id), _dump(record))
     store.create(index, json.dumps({"id": record.id}).encode())
     log.info("%s: delivery %s of %s by %s received", dataset.name, record.id, declared, steward)
     return record, True
 
 
 # -- checking and publishing ----------------------------------------------------------------------
-
-
-def load_delivered(
-    settings: Settings,
-    store: Store,
-    name: str,
-    workspace: Path,
-    extra: Sequence[DeliveryRecord] = (),
-) -> Dataset:
-    """The dataset as a run reads it now: its current deliveries (and `extra`, deliveries being
-    checked) in place of the repository's copies of those sources."""
-    folder = settings.datasets_dir / name
-    if not (folder / "dataset.yaml").is_file():
-        raise DefinitionError(f"no dataset {name!r}: {folder}/dataset.yaml does not exist")
-    current, _ = read_current(store, name)
-    chosen: dict[str, dict[str, Any]] = {
-        path: {
-            "id": entry.delivery,
-            "source": path,
-            "file": entry.file,
-            "steward": entry.steward,
-            "organisation": entry.organisation,
-            "delivered": entry.delivered,
-            "sha256": entry.sha256,
-        }
-        for path, entry in current.sources.items()
-    }
-    for record in extra:
-        chosen[record.source] = record.provenance()
-    if not chosen:
-        return load_dataset(folder, settings.schemas_dir)
-    target = workspace / "delivered"
-    target.mkdir(parents=True, exist_ok=True)
-    delivered: dict[str, Path] = {}
-    for path, provenance in sorted(chosen.items()):
-        local = target / f"{provenance['sha256']}{PurePosixPath(path).suffix[:16]}"
-        if not local.exists() and not store.download(Keys.file(provenance["sha256"]), local):
-            raise StoreError(
-                f"the delivered file {provenance['sha256']} ({provenance['file']}) for {name} "
-                f"{path} is missing from {store.url}"
-            )
-        delivered[path] = local
-    dataset = load_dataset(folder, settings.schemas_dir, delivered)
-    sources = [
-        {
-            "title": f"Leverans: {provenance['file']}",
-            "publisher": provenance["organisation"],
-            "file": provenance["file"],
-            DELIVERY_KEY: provenance,
-        }
-        for _, provenance in sorted(chosen.items())
-    ]
-    return dataset.model_copy(update={"deliveries": sources})
 
 
 def _problems(prepared_report: Any) -> list[dict[str, Any]]:
@@ -583,7 +463,7 @@ def source_problem(error: OpendataError) -> dict[str, Any]:
 
 
 def dataset_page(settings: Settings, name: str, version: str | None) -> str:
-    page = f"{settings.base_url}datasets/{name}/index.html"
+    page = settings.base_url + layout.dataset_page_key(name)
     return f"{page}#v{version}" if version else page
 
 
@@ -795,7 +675,7 @@ def dataset_lease(store: Store, name: str, patience: Patience = PATIENCE) -> Ite
     created with a compare-and-swap, holding its owner. A lease whose owner is gone (this
     machine can tell) or that is older than LEASE_STALE (a run on another machine) is taken
     over; otherwise the run waits for it, pausing as contention.py does."""
-    key = Keys.lease(name)
+    key = Deliveries.lease(name)
     me = current_owner()
     mine = secrets.token_hex(8)
     data = json.dumps({"token": mine, "owner": me.to_record(), "taken": now_text()}).encode()
@@ -899,7 +779,7 @@ def _stalled(
     if record.state != "validating":
         return False
     if store is not None:
-        lease = store.read(Keys.lease(record.dataset))
+        lease = store.read(Deliveries.lease(record.dataset))
         if lease is None or _lease_gone(lease[0]):
             return True
     updated = datetime.fromisoformat(record.updated.replace("Z", "+00:00"))
@@ -968,7 +848,7 @@ def sweep_inbox(
     new: list[DeliveryRecord] = []
     refused: list[str] = []
     for name, dataset in datasets.items():
-        prefix = Keys.inbox(name)
+        prefix = Deliveries.inbox(name)
         for key in store.list(prefix):
             relative = key[len(prefix) :]
             if relative.startswith("refused/") or "/" in relative:
@@ -1023,7 +903,6 @@ __all__ = [
     "DeliveryRecord",
     "DeliveryRefused",
     "DeliveryState",
-    "Keys",
     "byte_limit",
     "check_batch",
     "find_record",
@@ -1108,7 +987,9 @@ def inbox_policy(bucket: str, prefix: str, datasets: list[str]) -> dict[str, Any
                 "Sid": "OpendataInbox",
                 "Effect": "Allow",
                 "Action": list(INBOX_ACTIONS),
-                "Resource": [f"arn:aws:s3:::{bucket}/{base}{Keys.inbox(name)}*" for name in names],
+                "Resource": [
+                    f"arn:aws:s3:::{bucket}/{base}{Deliveries.inbox(name)}*" for name in names
+                ],
             }
         ],
     }

@@ -16,10 +16,10 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from opendata import layout
 from opendata.liveness import Owner, current_owner
 from opendata.storage import Store
 
-STALE = "_private/stale"
 # A mark whose owner ran on another machine counts as dead after this long (its run would have
 # rebuilt the derived files by then).
 FOREIGN_MARK_AGE = timedelta(minutes=15)
@@ -50,7 +50,7 @@ class Mark:
 
 
 def mark_key(dataset: str, owner: Owner) -> str:
-    return f"{STALE}/{dataset}/{owner.boot or owner.host}-{owner.pid}-{owner.started or 0}.json"
+    return layout.stale_key(dataset, f"{owner.boot or owner.host}-{owner.pid}-{owner.started or 0}")
 
 
 def mark(store: Store, dataset: str, now: datetime | None = None) -> str:
@@ -68,24 +68,20 @@ def mark(store: Store, dataset: str, now: datetime | None = None) -> str:
     return key
 
 
-def repair_key(dataset: str) -> str:
-    return f"{STALE}/{dataset}/repair.json"
-
-
 def mark_for_repair(store: Store, dataset: str) -> None:
     """Record that `dataset`'s derived files lag its pointer and this run could not fix them
     (a `latest/` copy failed after versions.json named the new version): a mark without an
     owner, which every run counts as dead, so the next run of any dataset repairs them."""
     record = {"dataset": dataset, "owner": None, "since": "", "reason": "repair"}
-    store.write_if_changed(repair_key(dataset), json.dumps(record, sort_keys=True).encode())
+    store.write_if_changed(layout.repair_key(dataset), json.dumps(record, sort_keys=True).encode())
 
 
 def marks(store: Store) -> list[Mark]:
     """Every mark in the store (a few: one per run in progress or killed)."""
     found = []
-    for key in store.list(STALE):
-        parts = key.split("/")
-        if len(parts) != 4 or not key.endswith(".json"):
+    for key in store.list(layout.STALE):
+        dataset = layout.dataset_of_mark(key)
+        if dataset is None:
             continue
         raw = store.read_bytes(key)
         try:
@@ -94,7 +90,7 @@ def marks(store: Store) -> list[Mark]:
             since = str(record.get("since", ""))
         except (ValueError, AttributeError):
             owner, since = None, ""
-        found.append(Mark(key, parts[2], owner, since))
+        found.append(Mark(key, dataset, owner, since))
     return found
 
 

@@ -26,17 +26,15 @@ from typing import Any
 
 from opendata.definitions import Dataset, SourceInfo
 from opendata.engine.outputs import Digest, WrittenFile, write_outputs
+from opendata.layout import VALIDATION
 from opendata.municipalities import MEMBERS
 from opendata.tables import Table
 from opendata.validate import Report
 
-DESCRIPTOR = "datapackage.json"
 # Data Package v2 profiles (frictionless 5.21 reads them).
 DATAPACKAGE_V2 = "https://datapackage.org/profiles/2.0/datapackage.json"
 DATARESOURCE_V2 = "https://datapackage.org/profiles/2.0/dataresource.json"
 TABLESCHEMA_V2 = "https://datapackage.org/profiles/2.0/tableschema.json"
-VALIDATION = "validation.json"
-CHANGES = "changes.json"
 
 LICENSES = {
     "CC-BY-4.0": {

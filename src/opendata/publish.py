@@ -1,9 +1,25 @@
 """The publish protocol: collect, validate, package, then write an immutable version.
 
-Order of writes (quilt3's model): every file of the version under its own prefix first (never
-overwriting), the version's descriptor last among them; only then the stable `latest` copies and
-finally the dataset's `versions.json` pointer with a compare-and-swap. A crash before the pointer
-leaves what readers see exactly as before, and a re-run completes the same version.
+A run reads the dataset's pointer (versions.json) and `decide`s, writing nothing: the data is
+`Unchanged` (the latest version's), a `WithdrawnMatch` (a withdrawn version's: not published
+again unless asked), a `LiveClaim` (another live run is publishing: wait, read again) or
+`Publish`, whose `choose_version` names the next version and why. Publishing then writes, in
+this order (quilt3's model: immutable files first, the pointer that makes them visible later):
+
+1. the journal mark `_private/stale/<name>/<run>.json` (journal.py: derived files may lag);
+2. the claim: a pending entry for the version in versions.json (compare-and-swap), dead runs'
+   claims marked abandoned; then the files those left under their version folders are removed;
+3. every file of the version under its own prefix, never overwriting: the tables and
+   validation.json, then changes.json, the descriptor datapackage.json last;
+4. the pointer: the claim becomes a published version (compare-and-swap again), the abandoned
+   entries whose files are gone leave it;
+5. the stable `latest/` copies, the descriptor last (update_latest).
+
+The run's catalog update (catalog/build.py) then rebuilds catalog.json, the DCAT files and the
+pages, and removes the mark. A crash before step 4 leaves what readers see exactly as before (a
+re-run takes over its claim and writes the same bytes); one after it leaves the mark, so the
+next run of any dataset brings the `latest/` copies and the derived files up to date. The keys
+are layout.py's.
 """
 
 from __future__ import annotations
@@ -13,17 +29,19 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from opendata import journal, scratch, termination
+from opendata import journal, layout, scratch, termination
 from opendata.collect import collect_resource
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE
 from opendata.definitions import Dataset, load_dataset
+from opendata.delivered import load_delivered
 from opendata.diffing import diff
 from opendata.engine.outputs import WrittenFile
 from opendata.errors import (
@@ -34,12 +52,10 @@ from opendata.errors import (
     StoreError,
     Terminated,
 )
+from opendata.layout import CHANGES, DESCRIPTOR, VALIDATION
 from opendata.liveness import Owner, current_owner
 from opendata.package import (
-    CHANGES,
     DELIVERY_KEY,
-    DESCRIPTOR,
-    VALIDATION,
     BuiltPackage,
     build_package,
     dump_json,
@@ -50,13 +66,13 @@ from opendata.state import (
     Claim,
     Delivery,
     FileRecord,
+    History,
     Release,
     SemVer,
     Status,
     VersionEntry,
     claims,
     newest_published,
-    versions_key,
 )
 from opendata.state import read_history as read_history  # the one reader, also here
 from opendata.storage import Store
@@ -66,7 +82,6 @@ from opendata.versioning import Bump, Changes, larger, next_version
 
 # Progress a steward sees while a run works (the CLI shows it in a terminal; the flow's logs).
 progress = logging.getLogger("opendata.progress")
-LATEST = "latest"
 MAX_CONFLICTS = 5  # attempts when a conflict is not a lost race (LostRace is retried)
 # A claim older than this with no published version behind it belongs to a run that died.
 STALE_CLAIM = timedelta(minutes=15)
@@ -161,10 +176,6 @@ def discard_workspace(workspace: Path) -> None:
     scratch.discard_folder(workspace)
 
 
-def dataset_prefix(name: str) -> str:
-    return f"datasets/{name}"
-
-
 def load(settings: Settings, name: str) -> Dataset:
     folder = settings.datasets_dir / name
     if not (folder / "dataset.yaml").is_file():
@@ -227,11 +238,9 @@ def collect_tables(
 
 def load_current(settings: Settings, name: str, store: Store | None, workspace: Path) -> Dataset:
     """The dataset as a run reads it: with a store, its stewards' current deliveries in place
-    of the repository's copies of those sources (opendata.deliveries)."""
+    of the repository's copies of those sources (opendata.delivered)."""
     if store is None:
         return load(settings, name)
-    from opendata.deliveries import load_delivered
-
     return load_delivered(settings, store, name, workspace)
 
 
@@ -283,7 +292,7 @@ def skipped(store: Store, name: str, base_url: str, reason: str) -> Outcome:
     """A dataset not collected in this run: its last published version stays latest."""
     history, _ = read_history(store, name)
     latest = str(history.latest) if history.latest else None
-    url = f"{base_url}{dataset_prefix(name)}/{latest}/{DESCRIPTOR}" if latest else None
+    url = base_url + layout.version_key(name, latest, DESCRIPTOR) if latest else None
     return Outcome(name, "skipped", latest, latest, url, message=reason)
 
 
@@ -308,18 +317,20 @@ def load_version(
     store: Store, name: str, version: SemVer | str, folder: Path
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """A published version's descriptor and its CSV files, downloaded into `folder` (diffs)."""
-    prefix = f"{dataset_prefix(name)}/{version}"
-    raw = store.read_bytes(f"{prefix}/{DESCRIPTOR}")
+    raw = store.read_bytes(layout.version_key(name, version, DESCRIPTOR))
     if raw is None:
-        raise StoreError(f"{prefix}/{DESCRIPTOR} is missing from {store.url}")
+        raise StoreError(
+            f"{layout.version_key(name, version, DESCRIPTOR)} is missing from {store.url}"
+        )
     descriptor = json.loads(raw)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for resource in descriptor.get("resources", []):
         if resource.get("format") == "csv":
             target = folder / Path(resource["path"]).name
-            if not store.download(f"{prefix}/{resource['path']}", target):
-                raise StoreError(f"{prefix}/{resource['path']} is missing from {store.url}")
+            key = layout.version_key(name, version, resource["path"])
+            if not store.download(key, target):
+                raise StoreError(f"{key} is missing from {store.url}")
             files[resource["path"]] = target
     return descriptor, files
 
@@ -327,7 +338,7 @@ def load_version(
 def read_changes(store: Store, name: str, version: SemVer | str) -> dict[str, Any] | None:
     """A version's changes.json (None when it is gone or not a JSON object: files deleted on
     withdrawal, or a store that never had one)."""
-    raw = store.read_bytes(f"{dataset_prefix(name)}/{version}/{CHANGES}")
+    raw = store.read_bytes(layout.version_key(name, version, CHANGES))
     try:
         record = json.loads(raw) if raw is not None else None
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -344,7 +355,7 @@ def latest_descriptor(descriptor: dict[str, Any], base_url: str, name: str) -> b
     version = descriptor["version"]
     stable = json.loads(json.dumps(descriptor))
     for resource in stable["resources"]:
-        resource["path"] = f"{base_url}{dataset_prefix(name)}/{version}/{resource['path']}"
+        resource["path"] = base_url + layout.version_key(name, version, resource["path"])
     return dump_json(stable)
 
 
@@ -354,20 +365,23 @@ def update_latest(store: Store, name: str, version: SemVer | str, base_url: str)
     The per-file copies first, the descriptor last; a run that finds the descriptor already
     right writes nothing (the descriptor is written last, so the copies are right too).
     """
-    prefix = dataset_prefix(name)
-    raw = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
+    raw = store.read_bytes(layout.version_key(name, version, DESCRIPTOR))
     if raw is None:
-        raise StoreError(f"{prefix}/{version}/{DESCRIPTOR} is missing from {store.url}")
+        raise StoreError(
+            f"{layout.version_key(name, version, DESCRIPTOR)} is missing from {store.url}"
+        )
     descriptor = json.loads(raw)
     stable = latest_descriptor(descriptor, base_url, name)
-    if store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}") == stable:
+    if store.read_bytes(layout.latest_key(name, DESCRIPTOR)) == stable:
         return 0
     journal.mark(store, name)
     names = [r["path"] for r in descriptor["resources"]] + [VALIDATION, CHANGES]
     try:
         for filename in names:
-            store.copy(f"{prefix}/{version}/{filename}", f"{prefix}/{LATEST}/{filename}")
-        store.write_if_changed(f"{prefix}/{LATEST}/{DESCRIPTOR}", stable)
+            store.copy(
+                layout.version_key(name, version, filename), layout.latest_key(name, filename)
+            )
+        store.write_if_changed(layout.latest_key(name, DESCRIPTOR), stable)
     except Exception:
         # The pointer names `version`, `latest/` does not yet: whichever run comes next (of
         # any dataset, this run's own catalog update first) copies again. (If even this mark
@@ -381,7 +395,7 @@ def update_latest(store: Store, name: str, version: SemVer | str, base_url: str)
 
 def clear_latest(store: Store, name: str) -> None:
     """No version is left to point at (all withdrawn): the stable URLs answer 404."""
-    keys = store.list(f"{dataset_prefix(name)}/{LATEST}")
+    keys = store.list(layout.latest_prefix(name))
     if keys:
         journal.mark(store, name)
     for key in keys:
@@ -496,6 +510,115 @@ def withdrawn_message(name: str, tombstone: Release, latest: Release | None) -> 
     )
 
 
+# -- the decision: pure, from the pointer's entries and the package's hash ---------------------
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """The latest published version holds this data: nothing to publish."""
+
+    latest: Release
+
+
+@dataclass(frozen=True)
+class WithdrawnMatch:
+    """The data is that of a withdrawn version: not published again (unless `republish`)."""
+
+    tombstone: Release
+    latest: Release | None
+
+
+@dataclass(frozen=True)
+class LiveClaim:
+    """Another live run holds a claim on this dataset: wait for it, then decide again."""
+
+    claim: Claim
+
+
+@dataclass(frozen=True)
+class NextVersion:
+    """Publish `version` (claimed at `claimed`), the bump `applied` because `reason`."""
+
+    version: SemVer
+    claimed: str
+    applied: Bump | None  # None for the first version
+    required: Bump | None  # the bump the changes need (None for the first version)
+    reason: str
+
+
+@dataclass(frozen=True)
+class Publish:
+    """The data is new: publish it on top of `latest`. `resumed` is a claim on the same data
+    this run takes over (its own, or a dead run's: its files are ours byte for byte);
+    `displaced` are the claims of dead runs (and entries an older release marked abandoned),
+    whose version numbers are free and whose partial files go once our claim stands."""
+
+    latest: Release | None
+    resumed: Claim | None
+    displaced: list[VersionEntry]
+    numbered: list[SemVer]  # the version numbers taken: the next one comes after them
+
+    def choose_version(
+        self, changes: Changes | None, bump: Bump | None, moment: datetime
+    ) -> NextVersion:
+        """The version to publish and why, given the changes from `latest` (None: the first)."""
+        required: Bump = changes.required_bump if changes else "patch"
+        if self.resumed is not None:
+            version, claimed = self.resumed.version, self.resumed.claimed
+        else:
+            version = next_version(max(self.numbered, default=None), required, bump)
+            claimed = timestamp(moment)
+        applied: Bump | None = None
+        if self.latest is not None:
+            applied = required if bump is None else larger(required, bump)
+        return NextVersion(
+            version,
+            claimed,
+            applied,
+            required if changes else None,
+            changes.why(bump) if changes else "first version",
+        )
+
+
+Decision = Unchanged | WithdrawnMatch | LiveClaim | Publish
+
+
+def decide(
+    versions: list[VersionEntry],
+    content_hash: str,
+    me: Owner,
+    live: Collection[SemVer],
+    republish: bool = False,
+) -> Decision:
+    """What to do with data of `content_hash`, given the pointer's entries and which pending
+    claims belong to runs still alive (`live`, their version numbers). Pure: reads nothing."""
+    latest = newest_published(versions)
+    if latest is not None and latest.content_hash == content_hash:
+        return Unchanged(latest)
+    tombstone = None if republish else withdrawn_match(versions, content_hash)
+    if tombstone is not None:
+        return WithdrawnMatch(tombstone, latest)
+    pending = [v for v in claims(versions) if v.status is Status.PENDING]
+    alive = [v for v in pending if v.version in live]
+    resumed = next(
+        (
+            v
+            for v in pending
+            if v.content_hash == content_hash and (v not in alive or _owned(v, me))
+        ),
+        None,
+    )
+    others = [v for v in alive if v is not resumed]
+    if others:
+        return LiveClaim(others[0])
+    displaced = [v for v in versions if v is not resumed and v.status in CLAIMED]
+    numbered = [v.version for v in versions if v not in displaced]
+    return Publish(latest, resumed, displaced, numbered)
+
+
+# -- the protocol: read, decide, then claim, write and commit ----------------------------------
+
+
 def _publish_attempt(
     store: Store,
     package: BuiltPackage,
@@ -508,85 +631,47 @@ def _publish_attempt(
     republish: bool = False,
 ) -> Outcome:
     name = package.name
-    prefix = dataset_prefix(name)
     history, etag = read_history(store, name)
     versions = history.versions
-    latest = newest_published(versions)
-    previous = str(latest.version) if latest else None
-    rows = sum(package.rows.values())
-    if latest is not None and latest.content_hash == package.content_hash:
-        if not dry_run:
-            update_latest(store, name, latest.version, base_url)
-        url = f"{base_url}{prefix}/{previous}/{DESCRIPTOR}"
-        return Outcome(name, "unchanged", previous, previous, url, rows, dry_run=dry_run)
-    tombstone = None if republish else withdrawn_match(versions, package.content_hash)
-    if tombstone is not None:
-        return Outcome(
-            name,
-            "withdrawn",
-            previous,
-            previous,
-            f"{base_url}{prefix}/{previous}/{DESCRIPTOR}" if previous else None,
-            sum(latest.rows.values()) if latest else None,  # the rows of the version that stays
-            withdrawn_message(name, tombstone, latest),
-            dry_run=dry_run,
-            withdrawn_version=str(tombstone.version),
-            withdrawn_reason=tombstone.reason,
-        )
-
     moment = now or datetime.now(UTC)
     me = current_owner()
-    pending = [v for v in claims(versions) if v.status is Status.PENDING]
-    live = [v for v in pending if claim_live(v, me, moment, stale_after)]
-    mine = next(
-        (
-            v
-            for v in pending
-            if v.content_hash == package.content_hash and (v not in live or _owned(v, me))
-        ),
-        None,
-    )
-    others = [v for v in live if v is not mine]
-    if others:
-        other = others[0]
+    live = [
+        v.version
+        for v in claims(versions)
+        if v.status is Status.PENDING and claim_live(v, me, moment, stale_after)
+    ]
+    decision = decide(versions, package.content_hash, me, live, republish)
+    rows = sum(package.rows.values())
+    if isinstance(decision, Unchanged):
+        same = str(decision.latest.version)
+        if not dry_run:
+            update_latest(store, name, decision.latest.version, base_url)
+        url = base_url + layout.version_key(name, same, DESCRIPTOR)
+        return Outcome(name, "unchanged", same, same, url, rows, dry_run=dry_run)
+    if isinstance(decision, WithdrawnMatch):
+        return _withdrawn_outcome(name, decision, base_url, dry_run)
+    if isinstance(decision, LiveClaim):
+        other = decision.claim
         raise PublishInProgress(
             f"{name}: version {other.version} is being published by another run "
             f"(claimed {other.claimed}); nothing published, try again when it has finished"
         )
-    # Claims of dead runs (and entries an older release marked abandoned) give way: their
-    # partial files are removed once our claim stands, and their version numbers are free.
-    displaced = [v for v in versions if v is not mine and v.status in CLAIMED]
 
-    changes: Changes | None = None
-    if latest is not None:
-        previous_folder = package.folder.parent / f"previous-{latest.version}"
-        try:
-            old_descriptor, old_files = load_version(store, name, latest.version, previous_folder)
-            new_files = {path: file.path for path, file in package.files.items()}
-            changes = diff(
-                old_descriptor, old_files, package.descriptor, new_files, scratch=package.folder
-            )
-        finally:
-            shutil.rmtree(previous_folder, ignore_errors=True)
-    required: Bump = changes.required_bump if changes else "patch"
-    if mine is not None:
-        version, claimed = mine.version, mine.claimed
-    else:
-        numbered = [v.version for v in versions if v not in displaced]
-        version = next_version(max(numbered, default=None), required, bump)
-        claimed = timestamp(moment)
-    applied: Bump | None = None
-    if previous is not None:
-        applied = required if bump is None else larger(required, bump)
-    url = f"{base_url}{prefix}/{version}/{DESCRIPTOR}"
+    latest = decision.latest
+    previous = str(latest.version) if latest else None
+    changes = _changes_since(store, package, latest)
+    chosen = decision.choose_version(changes, bump, moment)
+    version = chosen.version
+    url = base_url + layout.version_key(name, version, DESCRIPTOR)
     summary = changes.summary() if changes else "first version"
-    change_record = (changes or Changes([], [])).to_dict(previous, str(version), applied, message)
+    change_record = (changes or Changes([], [])).to_dict(
+        previous, str(version), chosen.applied, message
+    )
     if changes is None:
         change_record["resources"] = [
             {"name": name_, "status": "added", "rows_added": count}
             for name_, count in package.rows.items()
         ]
-    why = changes.why(bump) if changes else "first version"
     if dry_run:
         return Outcome(
             name,
@@ -597,70 +682,31 @@ def _publish_attempt(
             rows,
             dry_run=True,
             changes=summary,
-            bump=applied,
-            required_bump=required if changes else None,
-            reason=why,
+            bump=chosen.applied,
+            required_bump=chosen.required,
+            reason=chosen.reason,
             diff=change_record,
         )
 
-    # 1. Claim the version number in the pointer (compare-and-swap): it is ours alone. A dead
-    # run's claim on the same content is taken over (its files are ours byte for byte); the
-    # entries displaced stay listed as abandoned until their files are gone.
     termination.check()
     journal.mark(store, name, moment)
-    ours = Claim(
-        version=version,
-        status=Status.PENDING,
-        content_hash=package.content_hash,
-        claimed=claimed,
-        owner=me,
-    )
-    entries: list[VersionEntry] = [
-        v.model_copy(update={"status": Status.ABANDONED}) if v in displaced else v
-        for v in versions
-        if v is not mine and not (v in displaced and v.version == version)
-    ]
-    entries.append(ours)
-    history = history.model_copy(update={"versions": entries})
     try:
-        etag = store.replace(versions_key(name), history.dump(), etag)
-        cleared = _clear_displaced(store, prefix, [v.version for v in displaced])
-        store.discard_unfinished(f"{prefix}/{version}")
-
-        # 2. Every file of the version, never overwriting; the descriptor last. `created` is
-        # the claim's time, so a re-run after a crash writes byte-identical files.
-        versioned = package.with_version(str(version), claimed)
-        small = {CHANGES: dump_json(change_record), DESCRIPTOR: versioned.descriptor_bytes()}
-        for filename, written in package.files.items():
-            termination.check()
-            store.create_file(f"{prefix}/{version}/{filename}", written.path)
-        for filename, data in small.items():
-            termination.check()
-            store.create(f"{prefix}/{version}/{filename}", data)
-        termination.check()
-        files: dict[str, WrittenFile | bytes] = {**package.files, **small}
-
-        # 3. The pointer: the claim becomes a published version (compare-and-swap again).
-        entry = Release(
+        history, etag, cleared = _claim(store, package, history, etag, decision, chosen, me)
+        files = _write_version(store, package, chosen, change_record)
+        release = Release(
             version=version,
             status=Status.PUBLISHED,
-            published=claimed,
+            published=chosen.claimed,
             content_hash=package.content_hash,
-            datapackage=f"{version}/{DESCRIPTOR}",
-            bump=applied,
+            datapackage=layout.descriptor_path(version),
+            bump=chosen.applied,
             summary=summary,
             message=message,
             rows=dict(package.rows),
             files={f: _file_record(d) for f, d in files.items()},
             deliveries=delivered_from(package) or None,
         )
-        entries = [
-            entry if v.version == version else v
-            for v in history.versions
-            if not (v.status is Status.ABANDONED and v.version in cleared)
-        ]
-        history = history.with_versions(entries)
-        store.replace(versions_key(name), history.dump(), etag)
+        history = _commit(store, name, history, etag, release, cleared)
     except Terminated:
         # SIGTERM before the pointer was written (in this thread, or asynchronously in the
         # main one): nobody reads this version; let go of it at once. After the pointer
@@ -671,7 +717,7 @@ def _publish_attempt(
 
     # An upload of this version that failed and whose abort failed too (an outage the retries
     # outlived) would stay incomplete in the bucket: none can be live now, the version is ours.
-    store.discard_unfinished(f"{prefix}/{version}")
+    store.discard_unfinished(layout.version_prefix(name, version))
 
     # 4. The stable latest URLs (the catalog and pages are rebuilt after all datasets).
     if history.latest == version:
@@ -688,10 +734,120 @@ def _publish_attempt(
         rows,
         note,
         changes=summary,
-        bump=applied,
-        required_bump=required if changes else None,
-        reason=why,
+        bump=chosen.applied,
+        required_bump=chosen.required,
+        reason=chosen.reason,
     )
+
+
+def _withdrawn_outcome(
+    name: str, decision: WithdrawnMatch, base_url: str, dry_run: bool
+) -> Outcome:
+    latest, tombstone = decision.latest, decision.tombstone
+    previous = str(latest.version) if latest else None
+    return Outcome(
+        name,
+        "withdrawn",
+        previous,
+        previous,
+        base_url + layout.version_key(name, previous, DESCRIPTOR) if previous else None,
+        sum(latest.rows.values()) if latest else None,  # the rows of the version that stays
+        withdrawn_message(name, tombstone, latest),
+        dry_run=dry_run,
+        withdrawn_version=str(tombstone.version),
+        withdrawn_reason=tombstone.reason,
+    )
+
+
+def _changes_since(store: Store, package: BuiltPackage, latest: Release | None) -> Changes | None:
+    """What changed from the latest published version (None when there is none)."""
+    if latest is None:
+        return None
+    previous_folder = package.folder.parent / f"previous-{latest.version}"
+    try:
+        old_descriptor, old_files = load_version(
+            store, package.name, latest.version, previous_folder
+        )
+        new_files = {path: file.path for path, file in package.files.items()}
+        return diff(
+            old_descriptor, old_files, package.descriptor, new_files, scratch=package.folder
+        )
+    finally:
+        shutil.rmtree(previous_folder, ignore_errors=True)
+
+
+def _claim(
+    store: Store,
+    package: BuiltPackage,
+    history: History,
+    etag: str | None,
+    decision: Publish,
+    chosen: NextVersion,
+    me: Owner,
+) -> tuple[History, str | None, set[SemVer]]:
+    """1. Claim the version number in the pointer (compare-and-swap): it is ours alone. A
+    claim taken over keeps its time; the entries displaced stay listed as abandoned until
+    their files are gone, which happens right after. Returns the pointer, its etag and the
+    versions whose files were cleared."""
+    name, version, resumed = package.name, chosen.version, decision.resumed
+    ours = Claim(
+        version=version,
+        status=Status.PENDING,
+        content_hash=package.content_hash,
+        claimed=chosen.claimed,
+        owner=me,
+    )
+    displaced = decision.displaced
+    entries: list[VersionEntry] = [
+        v.model_copy(update={"status": Status.ABANDONED}) if v in displaced else v
+        for v in history.versions
+        if v is not resumed and not (v in displaced and v.version == version)
+    ]
+    entries.append(ours)
+    history = history.model_copy(update={"versions": entries})
+    etag = store.replace(layout.versions_key(name), history.dump(), etag)
+    cleared = _clear_displaced(store, name, [v.version for v in displaced])
+    store.discard_unfinished(layout.version_prefix(name, version))
+    return history, etag, cleared
+
+
+def _write_version(
+    store: Store, package: BuiltPackage, chosen: NextVersion, change_record: dict[str, Any]
+) -> dict[str, WrittenFile | bytes]:
+    """2. Every file of the version, never overwriting: the data and validation.json, then
+    changes.json, the descriptor last. `created` is the claim's time, so a re-run after a
+    crash writes byte-identical files. Returns every file written."""
+    name, version = package.name, chosen.version
+    versioned = package.with_version(str(version), chosen.claimed)
+    small = {CHANGES: dump_json(change_record), DESCRIPTOR: versioned.descriptor_bytes()}
+    for filename, written in package.files.items():
+        termination.check()
+        store.create_file(layout.version_key(name, version, filename), written.path)
+    for filename, data in small.items():
+        termination.check()
+        store.create(layout.version_key(name, version, filename), data)
+    termination.check()
+    return {**package.files, **small}
+
+
+def _commit(
+    store: Store,
+    name: str,
+    history: History,
+    etag: str | None,
+    release: Release,
+    cleared: set[SemVer],
+) -> History:
+    """3. The pointer: the claim becomes a published version (compare-and-swap again), and
+    the abandoned entries whose files were cleared leave it."""
+    entries = [
+        release if v.version == release.version else v
+        for v in history.versions
+        if not (v.status is Status.ABANDONED and v.version in cleared)
+    ]
+    history = history.with_versions(entries)
+    store.replace(layout.versions_key(name), history.dump(), etag)
+    return history
 
 
 def release_claim(store: Store, name: str, version: SemVer, me: Owner) -> bool:
@@ -709,10 +865,10 @@ def release_claim(store: Store, name: str, version: SemVer, me: Owner) -> bool:
         )
         if ours is None or ours.status is not Status.PENDING:
             return False
-        _clear_displaced(store, dataset_prefix(name), [version])
+        _clear_displaced(store, name, [version])
         entries = [v for v in history.versions if v is not ours]
         store.replace(
-            versions_key(name), history.model_copy(update={"versions": entries}).dump(), etag
+            layout.versions_key(name), history.model_copy(update={"versions": entries}).dump(), etag
         )
     except Exception as error:
         progress.warning("%s: claim on %s not released: %s", name, version, error)
@@ -736,13 +892,13 @@ def _owned(claim: Claim, me: Owner) -> bool:
     return claim.owner == me
 
 
-def _clear_displaced(store: Store, prefix: str, versions: list[SemVer]) -> set[SemVer]:
+def _clear_displaced(store: Store, name: str, versions: list[SemVer]) -> set[SemVer]:
     """Remove what dead runs wrote under the version folders they had claimed: those versions
     were never published, so no reader may find their partial files. Returns the versions
     cleared (their entries can then leave the pointer)."""
     cleared = set()
     for version in versions:
-        folder = f"{prefix}/{version}"
+        folder = layout.version_prefix(name, version)
         store.discard_unfinished(folder)
         for key in store.list(folder):
             store.delete(key)
@@ -775,7 +931,6 @@ def withdraw(
     now: datetime | None = None,
 ) -> Release:
     """Mark a version withdrawn (a tombstone with the reason) and move latest back."""
-    prefix = dataset_prefix(name)
     history, etag = read_history(store, name)
     entry = history.entry(version)
     if entry is None:
@@ -794,13 +949,13 @@ def withdraw(
     )
     journal.mark(store, name, now)
     updated = history.with_versions([tombstone if v is entry else v for v in history.versions])
-    store.replace(versions_key(name), updated.dump(), etag)
+    store.replace(layout.versions_key(name), updated.dump(), etag)
     if updated.latest is not None:
         update_latest(store, name, updated.latest, base_url)
     else:
         clear_latest(store, name)
     if delete_files:
-        for key in store.list(f"{prefix}/{version}"):
+        for key in store.list(layout.version_prefix(name, version)):
             store.delete(key)
     return tombstone
 

@@ -47,12 +47,13 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import quote, unquote_to_bytes
 
+from opendata import layout
 from opendata.storage.base import content_type_for
 
 # Idle connections (no request line, half a header, a reader that stops reading) are dropped
 # after this many seconds, so a handful of silent sockets cannot hold the server's threads.
 TIMEOUT = 15.0
-INDEX = "index.html"
+INDEX = layout.INDEX  # a folder's page
 ALLOWED = "GET, HEAD"
 CHUNK = 64 * 1024  # bytes read from the file and written to the socket at a time
 

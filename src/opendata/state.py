@@ -53,11 +53,9 @@ from pydantic_core import core_schema
 from typing_extensions import TypedDict  # pydantic needs its TypedDict on Python < 3.12
 
 from opendata.errors import StoreError
+from opendata.layout import CATALOG, versions_key
 from opendata.liveness import Owner
 from opendata.storage import Store
-
-VERSIONS = "versions.json"
-CATALOG = "catalog.json"
 
 # The format each file is written in; raise it (and add a migration below) when a shape changes.
 VERSIONS_FORMAT = 4
@@ -67,10 +65,6 @@ UNVERSIONED = 1
 
 Bump = Literal["major", "minor", "patch"]
 BUMP_ORDER: dict[Bump, int] = {"patch": 0, "minor": 1, "major": 2}
-
-
-def versions_key(name: str) -> str:
-    return f"datasets/{name}/{VERSIONS}"
 
 
 # -- version numbers ----------------------------------------------------------------------------

@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opendata.contention import PATIENCE
 from opendata.errors import ConfigError, LostRace, StoreError
+from opendata.layout import STEWARDS
 from opendata.storage import Store
 
-STEWARDS = "_private/stewards.json"
 STEWARDS_FORMAT = 1
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 TOKEN = re.compile(r"^odt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")

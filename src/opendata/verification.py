@@ -12,19 +12,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from opendata import journal, scratch
+from opendata import journal, layout, scratch
 from opendata.engine.outputs import WrittenFile
+from opendata.layout import DESCRIPTOR
 from opendata.liveness import current_owner
-from opendata.package import DESCRIPTOR
-from opendata.publish import (
-    LATEST,
-    STALE_CLAIM,
-    VerifyProblem,
-    claim_live,
-    dataset_prefix,
-    latest_descriptor,
-)
-from opendata.state import VERSIONS, Release, SemVer, Status, VersionEntry, claims, read_history
+from opendata.publish import STALE_CLAIM, VerifyProblem, claim_live, latest_descriptor
+from opendata.state import Release, SemVer, Status, VersionEntry, claims, read_history
 from opendata.storage import Store
 
 
@@ -50,18 +43,16 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
     """
     problems: list[VerifyProblem] = []
     checked = 0
-    names = sorted(
-        {key.split("/")[1] for key in store.list("datasets") if key.endswith(f"/{VERSIONS}")}
-    )
+    pointers = (layout.dataset_of_pointer(key) for key in store.list(layout.DATASETS))
+    names = sorted({name for name in pointers if name is not None})
     for name in names:
         history, _ = read_history(store, name)
-        prefix = dataset_prefix(name)
         for entry in history.versions:
             if not isinstance(entry, Release) or entry.files_deleted:
                 continue  # claims have no files to check; deleted ones are gone on purpose
             version = entry.version
             expected = {f: (r.bytes, r.sha256) for f, r in entry.files.items()}
-            descriptor_bytes = store.read_bytes(f"{prefix}/{version}/{DESCRIPTOR}")
+            descriptor_bytes = store.read_bytes(layout.version_key(name, version, DESCRIPTOR))
             if descriptor_bytes is not None:
                 for resource in json.loads(descriptor_bytes).get("resources", []):
                     # (A JSON or Parquet copy declares no `bytes`: versions.json has them.)
@@ -71,7 +62,7 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
                             resource["hash"].split(":", 1)[1],
                         )
             for filename, (size, digest) in sorted(expected.items()):
-                key = f"{prefix}/{version}/{filename}"
+                key = layout.version_key(name, version, filename)
                 checked += 1
                 found = _stored_digest(store, key)
                 if found is None:
@@ -85,18 +76,22 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
                         VerifyProblem(key, f"sha256 {found.sha256}, the descriptor says {digest}")
                     )
         latest = history.latest
-        if latest and not any(p.key.startswith(f"{prefix}/{latest}/") for p in problems):
-            raw = store.read_bytes(f"{prefix}/{latest}/{DESCRIPTOR}")
-            stable = store.read_bytes(f"{prefix}/{LATEST}/{DESCRIPTOR}")
+        if latest and not any(
+            p.key.startswith(f"{layout.version_prefix(name, latest)}/") for p in problems
+        ):
+            raw = store.read_bytes(layout.version_key(name, latest, DESCRIPTOR))
+            stable = store.read_bytes(layout.latest_key(name, DESCRIPTOR))
             checked += 1
             if raw is not None and stable != latest_descriptor(json.loads(raw), base_url, name):
                 problems.append(
-                    VerifyProblem(f"{prefix}/{LATEST}/{DESCRIPTOR}", f"does not point at {latest}")
+                    VerifyProblem(
+                        layout.latest_key(name, DESCRIPTOR), f"does not point at {latest}"
+                    )
                 )
             release = next(
                 v for v in history.versions if isinstance(v, Release) and v.version == latest
             )
-            checked += _check_latest_copies(store, prefix, latest, release, problems)
+            checked += _check_latest_copies(store, name, latest, release, problems)
         problems.extend(_dead_claims(name, history.versions))
     problems.extend(_unfinished_runs(store))
     from opendata.catalog.build import verify_derived
@@ -106,14 +101,14 @@ def verify(store: Store, base_url: str) -> tuple[int, list[VerifyProblem]]:
 
 
 def _check_latest_copies(
-    store: Store, prefix: str, version: SemVer, entry: Release, problems: list[VerifyProblem]
+    store: Store, name: str, version: SemVer, entry: Release, problems: list[VerifyProblem]
 ) -> int:
     """The `latest/` copies hold the bytes of the latest version's files."""
     checked = 0
     for filename, record in sorted(entry.files.items()):
         if filename == DESCRIPTOR:
             continue
-        key = f"{prefix}/{LATEST}/{filename}"
+        key = layout.latest_key(name, filename)
         checked += 1
         found = _stored_digest(store, key)
         if found is None:
@@ -136,7 +131,7 @@ def _dead_claims(name: str, versions: list[VersionEntry]) -> list[VerifyProblem]
         if dead:
             found.append(
                 VerifyProblem(
-                    f"{dataset_prefix(name)}/{entry.version}/",
+                    f"{layout.version_prefix(name, entry.version)}/",
                     "claimed by a run that ended without publishing it; the next publish of "
                     f"{name} removes what it wrote",
                 )

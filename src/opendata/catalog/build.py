@@ -9,21 +9,17 @@ a run that publishes nothing writes nothing.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import csv
 import hashlib
-import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from opendata import journal
-from opendata.catalog import uncollected
+from opendata import journal, layout
+from opendata.catalog.dataset_pages import dataset_files
 from opendata.catalog.dcat import CODE as DCAT_CODE
 from opendata.catalog.dcat import (
     DatasetRdf,
@@ -46,21 +42,18 @@ from opendata.catalog.splice import (
     parse_layout,
 )
 from opendata.catalog.splice import StoredCatalog as StoredLayout
+from opendata.catalog.uncollected import waiting
 from opendata.contention import PATIENCE, Patience
 from opendata.errors import ConflictError, LostRace
-from opendata.package import DESCRIPTOR, sha256
+from opendata.layout import DESCRIPTOR, LATEST, LISTINGS, VALIDATION
+from opendata.package import sha256
 from opendata.publish import (
-    LATEST,
     VerifyProblem,
-    dataset_prefix,
     latest_descriptor,
-    read_changes,
     repair_latest,
 )
 from opendata.state import (
-    CATALOG,
     CATALOG_FORMAT,
-    VERSIONS,
     Catalog,
     CatalogDelivery,
     CatalogEntry,
@@ -75,23 +68,14 @@ from opendata.state import (
 )
 from opendata.storage import LocalStore, Store
 
-INDEX = "index.html"
-PAGE = "index.html"
 PUBLISHER = "Boråsregionen, Sjuhärads kommunalförbund"
-PREVIEW_ROWS = 10
-# The preview reads no more than the start of a CSV: 10 rows fit in it many times over, and a
-# table of ten million rows (600 MB) costs one small ranged read.
-PREVIEW_BYTES = 64 * 1024
-# The page lists the changed rows (cells old → new) of this many of the newest versions; each
-# costs one read of a small changes.json, so a dataset with years of daily versions stays cheap.
-DETAILED_VERSIONS = 10
 # The same rows in other formats: resources `<name>-json` and `<name>-parquet` (Parquet since
 # 2026: older versions have none), listed after the CSV in this order.
 TWINS = ("json", "parquet")
 
 
 def datasets_in_store(store: Store) -> list[str]:
-    return store.folders_holding("datasets", VERSIONS)
+    return store.folders_holding(layout.DATASETS, layout.VERSIONS)
 
 
 def dataset_entry(store: Store, name: str, base_url: str) -> CatalogEntry | None:
@@ -103,10 +87,10 @@ def dataset_entry(store: Store, name: str, base_url: str) -> CatalogEntry | None
         return None
     latest = history.latest
     shown = latest or listed[0].version  # all withdrawn: describe the newest tombstone
-    raw = store.read_bytes(f"{dataset_prefix(name)}/{shown}/{DESCRIPTOR}")
+    raw = store.read_bytes(layout.version_key(name, shown, DESCRIPTOR))
     descriptor: dict[str, Any] = json.loads(raw) if raw else {}
     english = descriptor.get("translations", {}).get("en", {})
-    home = f"{base_url}{dataset_prefix(name)}/"
+    home = f"{base_url}{layout.dataset_prefix(name)}/"
     published = [v for v in listed if v.status is Status.PUBLISHED]
     first = min((v.published for v in listed), default=None)
     shown_rows = next(v.rows for v in listed if v.version == shown)
@@ -161,7 +145,7 @@ def dataset_entry(store: Store, name: str, base_url: str) -> CatalogEntry | None
         "datapackage_bytes": datapackage_bytes,
         "datapackage_sha256": datapackage_sha256,
         "formats": sorted({r["format"].upper() for r in descriptor.get("resources", [])}),
-        "validation": {"valid": True, "url": f"{home}{shown}/validation.json"},
+        "validation": {"valid": True, "url": f"{home}{shown}/{VALIDATION}"},
         "resources": resources,
         "versions": [_version(home, v) for v in listed],
     }
@@ -265,62 +249,7 @@ def build_catalog(store: Store, base_url: str) -> Catalog:
     return catalog
 
 
-def preview_rows(
-    store: Store, entry: CatalogEntry, limit: int = PREVIEW_ROWS, max_bytes: int = PREVIEW_BYTES
-) -> dict[str, list[list[str]]]:
-    """The header and first `limit` rows of each resource of the latest version, for the page.
-
-    Only the first `max_bytes` of each CSV are read (Store.read_head), never the whole file.
-    """
-    previews: dict[str, list[list[str]]] = {}
-    for resource in entry["resources"]:
-        csv_file = next((f for f in resource["files"] if f["format"] == "CSV"), None)
-        if csv_file is None:
-            continue
-        key = csv_file["url"].split("/datasets/", 1)[1]
-        data = store.read_head(f"datasets/{key}", max_bytes)
-        if data is None:
-            continue
-        previews[resource["name"]] = head_records(data, len(data) < max_bytes, limit + 1)
-    return previews
-
-
-def head_records(data: bytes, whole: bool, count: int) -> list[list[str]]:
-    """The first `count` complete CSV records of `data`, the start of a UTF-8 file.
-
-    When `data` is not the `whole` file, it may end inside a record (even inside a quoted field
-    that holds a line break, or inside a character): a record counts only when the reader went
-    on to the next one, so the last record read is dropped unless `count` were found before it.
-    """
-    text = codecs.getincrementaldecoder("utf-8")().decode(data, final=whole)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records: list[list[str]] = []
-    for record in reader:
-        if len(records) == count:
-            return records  # a record after the last one wanted: those are all complete
-        records.append(record)
-    return records if whole else records[:-1]
-
-
-def version_changes(store: Store, entry: CatalogEntry) -> dict[str, dict[str, Any]]:
-    """The changes.json of the newest DETAILED_VERSIONS versions that have one (not the first
-    version, not one whose files were deleted), by version number."""
-    found = {}
-    for version in entry["versions"][:DETAILED_VERSIONS]:
-        if version.get("bump") and not version.get("files_deleted"):
-            record = read_changes(store, entry["name"], version["version"])
-            if record is not None:
-                found[version["version"]] = record
-    return found
-
-
-LISTINGS = "_private/catalog/listings.json"
-FRAGMENTS = "_private/catalog/dcat"
 _LISTINGS_FORMAT = 2  # 2: with the datasets that have no published version
-
-
-def fragment_key(name: str) -> str:
-    return f"{FRAGMENTS}/{name}.json"
 
 
 def _digest(data: bytes | memoryview) -> str:
@@ -453,7 +382,7 @@ def dataset_fragment(
     this code), else made now and (with `save`) stored for the next publish."""
     entry: CatalogEntry = json.loads(bytes(entry_bytes))
     key = dcat_fragment_key(str(header["homepage"]), bytes(entry_bytes).decode("utf-8"))
-    stored_key = fragment_key(str(entry["name"]))
+    stored_key = layout.fragment_key(str(entry["name"]))
     raw = store.read_bytes(stored_key)
     if raw:
         try:
@@ -500,14 +429,11 @@ def dcat_documents(
 def stale_pages(store: Store, count: int) -> list[str]:
     """DCAT pages past the last one (left when the catalog shrank or stopped being paged)."""
     stale = []
-    for key in store.list("dcat"):
-        match = _PAGE.fullmatch(key)
+    for key in store.list(layout.DCAT):
+        match = layout.DCAT_LATER_PAGE.fullmatch(key)
         if match and int(match.group(1)) > count:
             stale.append(key)
     return stale
-
-
-_PAGE = re.compile(r"dcat/catalog-([0-9]+)\.(?:rdf|ttl|jsonld)")
 
 
 def pages_of(names: list[str], touched: Iterable[str]) -> set[int]:
@@ -540,8 +466,8 @@ def derived_files(
 
     header = view.header
     ordered = listings.ordered()
-    not_collected = uncollected.waiting(store, listings.by_name)
-    yield INDEX, render_index(header, ordered, not_collected).encode("utf-8")
+    not_collected = waiting(store, listings.by_name)
+    yield layout.INDEX, render_index(header, ordered, not_collected).encode("utf-8")
     # The places' pages: the DCAT graph's dct:Location IRIs resolve to them.
     if places:
         for key, page in location_pages(header, ordered).items():
@@ -551,25 +477,6 @@ def derived_files(
         entry_bytes = view.entry_bytes(name)
         if entry_bytes is not None:
             yield from dataset_files(store, header, entry_bytes, save, records)
-
-
-def dataset_files(
-    store: Store,
-    header: Catalog,
-    entry_bytes: bytes | memoryview,
-    save: bool = True,
-    records: list[tuple[str, bytes]] | None = None,
-) -> Iterator[tuple[str, bytes]]:
-    """A dataset's page, and its versions' pages and documents (catalog/versions.py)."""
-    from opendata.catalog.pages import render_dataset_page
-    from opendata.catalog.versions import version_files
-
-    entry: CatalogEntry = json.loads(bytes(entry_bytes))
-    page = render_dataset_page(
-        entry, preview_rows(store, entry), header, version_changes(store, entry)
-    )
-    yield f"{dataset_prefix(str(entry['name']))}/{PAGE}", page.encode("utf-8")
-    yield from version_files(store, header, entry_bytes, save, records)
 
 
 # A full build makes every dataset's page and its versions' pages and documents (at 10,000
@@ -662,7 +569,7 @@ def _usable(
 def _rebuild_once(
     store: Store, base_url: str, names: list[str] | None, patience: Patience
 ) -> list[str]:
-    found = store.read(CATALOG)  # first: the document a steward knows names the failure
+    found = store.read(layout.CATALOG)  # first: the document a steward knows names the failure
     listings = Listings.read(store)
     view, etag, unchanged, before, harvested_before = _updated_catalog(
         store, base_url, names, listings, found
@@ -670,8 +577,8 @@ def _rebuild_once(
     del found  # 150 MB at 10,000 datasets: the view holds what is still needed of it
     written: list[str] = []
     if not unchanged:
-        etag = store.replace_pieces(CATALOG, view.pieces(), etag)
-        written.append(CATALOG)
+        etag = store.replace_pieces(layout.CATALOG, view.pieces(), etag)
+        written.append(layout.CATALOG)
     assert etag is not None
     whole = isinstance(view, StoredLayout)  # derived whole: every dataset's page too
     added_or_removed = (
@@ -799,12 +706,12 @@ def _write_derived(
             listings.dcat_code = DCAT_CODE
         if store.write_if_changed(LISTINGS, listings.dump(etag, base_url, spans)):
             written.append(LISTINGS)
-        if store.etag(CATALOG) in (None, etag):
+        if store.etag(layout.CATALOG) in (None, etag):
             return written
         before = view.names
         harvested_before = listings.harvested(before)
         del view  # the newer catalog.json takes its place in memory
-        found = store.read(CATALOG)
+        found = store.read(layout.CATALOG)
         newer = _usable(found, base_url, store.url)
         if found is None or newer is None:
             raise LostRace("catalog.json was replaced by one this run cannot update")
@@ -824,12 +731,12 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
     """
     problems: list[VerifyProblem] = []
     expected = _whole_catalog(store, base_url)
-    found = store.read(CATALOG)
+    found = store.read(layout.CATALOG)
     checked = 1
     wanted = parse_layout(expected)
     if found is None:
         if wanted.names:
-            problems.append(VerifyProblem(CATALOG, "missing"))
+            problems.append(VerifyProblem(layout.CATALOG, "missing"))
         return checked, problems
     usable = _usable(found, base_url, store.url)  # raises for a newer format or a corrupt file
     if found[0] != expected:
@@ -844,7 +751,7 @@ def verify_derived(store: Store, base_url: str) -> tuple[int, list[VerifyProblem
         )
         problems.append(
             VerifyProblem(
-                CATALOG,
+                layout.CATALOG,
                 "does not match the datasets' versions.json"
                 + (f" for {', '.join(lagging)}" if lagging else ""),
             )

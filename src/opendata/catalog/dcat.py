@@ -103,23 +103,20 @@ import rdflib
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
+from opendata import layout
 from opendata.errors import ConfigError
 from opendata.geography import Extent, combined_extent, municipality_extents
+from opendata.layout import version_page
 from opendata.municipalities import MEMBERS
 from opendata.package import DATAPACKAGE_V2, TABLESCHEMA_V2
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
 from opendata.versioning import summary_sv
 
 __all__ = [
-    "DCAT_FILES",
-    "REGION_PATH",
     "catalog_graph",
     "dcat_files",
     "iri",
-    "location_path",
 ]
-
-DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
 
 
 class _Vocabulary(Namespace):
@@ -263,18 +260,12 @@ STATUS: dict[str, tuple[URIRef, str, str]] = {
 
 # The places: Boråsregionen and its member municipalities, each a dct:Location with a page on
 # the site at exactly its IRI (pages.py writes `<path>index.html`), so the IRI resolves.
-REGION_PATH = "region/"
 REGION_NAME = ("Boråsregionen (Sjuhärad)", "Borås region (Sjuhärad)")
 
 
-def location_path(code: str) -> str:
-    """The site path (and IRI below the base URL) of a municipality's dct:Location."""
-    return f"kommuner/{code}/"
-
-
 # Files of a version that are not distributions of the data.
-NOT_DISTRIBUTED = frozenset({"validation.json", "changes.json"})
-DATAPACKAGE = "datapackage.json"
+NOT_DISTRIBUTED = frozenset({layout.VALIDATION, layout.CHANGES})
+DATAPACKAGE = layout.DESCRIPTOR
 
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -506,7 +497,7 @@ class _Builder:
             return None
         g = self.graph
         name = str(entry["name"])
-        home = f"{self.base}datasets/{name}/"
+        home = f"{self.base}{layout.dataset_prefix(name)}/"
         node = iri(home)
         g.add((node, RDF.type, DCAT.Dataset))
         g.add((node, DCT.identifier, Literal(str(node))))
@@ -517,7 +508,7 @@ class _Builder:
         self.describe(node, entry, home)
         landing = entry.get("landing_page") or home
         if iri(landing) == node:  # the dataset IRI is not its own web page: the page file is
-            landing = f"{home}index.html"
+            landing = self.base + layout.dataset_page_key(name)
         g.add((node, DCAT.landingPage, iri(landing)))
         g.add((iri(landing), RDF.type, FOAF.Document))
         self.when(node, DCT.issued, entry.get("issued"))
@@ -679,7 +670,7 @@ class _Builder:
         LAU code), at an IRI whose page the site publishes, with its box and centre."""
         g = self.graph
         code = str(place["kommunkod"])
-        location = self.under(location_path(code))
+        location = self.under(layout.municipality_path(code))
         g.add((location, RDF.type, DCT.Location))
         g.add((location, DCT.identifier, Literal(code)))
         g.add((location, SKOS.notation, Literal(code)))
@@ -688,7 +679,7 @@ class _Builder:
             g.add((location, SKOS.prefLabel, Literal(name, lang="sv")))
             g.add((location, RDFS.label, Literal(name, lang="sv")))
         if code in MEMBERS:
-            g.add((location, DCT.isPartOf, self.under(REGION_PATH)))
+            g.add((location, DCT.isPartOf, self.under(layout.REGION_PATH)))
         self.extent(location, municipality_extents().get(code))
         return location
 
@@ -702,7 +693,7 @@ class _Builder:
     def region(self) -> URIRef:
         """Boråsregionen as a dct:Location: the catalog's dct:spatial, made of its members."""
         g = self.graph
-        location = self.under(REGION_PATH)
+        location = self.under(layout.REGION_PATH)
         g.add((location, RDF.type, DCT.Location))
         for text, lang in zip(REGION_NAME, ("sv", "en"), strict=True):
             g.add((location, SKOS.prefLabel, Literal(text, lang=lang)))
@@ -922,16 +913,6 @@ class _Builder:
         return node
 
 
-def version_page(number: str) -> str:
-    """A version's page, relative to its dataset's folder: beside the version's immutable
-    folder, not in it (the page shows what changes: its status, a withdrawal). Its RDF is at
-    the same name with .rdf, .ttl and .jsonld."""
-    return f"{number}.html"
-
-
-VERSION_SUFFIXES = {"xml": ".rdf", "turtle": ".ttl", "json-ld": ".jsonld"}
-
-
 def version_graph(
     catalog: Catalog, entry: CatalogEntry, number: str, publisher: str | None = None
 ) -> Graph:
@@ -972,7 +953,7 @@ def _version_of(
     builder: _Builder, entry: CatalogEntry, version: CatalogVersion, previous: str | None
 ) -> None:
     """The version's statements, and the dataset's dcat:hasVersion to it."""
-    home = f"{builder.base}datasets/{entry['name']}/"
+    home = f"{builder.base}{layout.dataset_prefix(str(entry['name']))}/"
     before = None if previous is None else iri(f"{home}{previous}/")
     node = builder.version(entry, home, version, before)
     builder.graph.add((iri(home), DCAT.hasVersion, node))
@@ -996,7 +977,7 @@ def versions_documents(
     agent = publisher_iri(publisher)
     shared = _Builder(catalog, agent)
     shared.add_publisher(str(entry.get("publisher") or catalog.get("publisher") or ""))
-    home = f"{shared.base}datasets/{entry['name']}/"
+    home = f"{shared.base}{layout.dataset_prefix(str(entry['name']))}/"
     stand_in = URIRef(f"{home}#version")  # the node describe's statements are made on
     shared.describe(stand_in, entry, home)
     described = [(URIRef(str(p)), o) for s, p, o in shared.graph if s == stand_in]
@@ -1151,7 +1132,6 @@ CODE = hashlib.sha256(
 HYDRA = _Vocabulary("http://www.w3.org/ns/hydra/core#")
 DOCUMENT_PREFIXES: dict[str, Namespace] = {**PREFIXES, "hydra": HYDRA}
 _SYNTAXES = ("xml", "turtle", "json-ld")
-_SUFFIXES = {"xml": ".rdf", "turtle": ".ttl", "json-ld": ".jsonld"}
 
 # Past this many datasets the catalog is offered as pages (Hydra), 50 datasets a page, with
 # `dcat/catalog.rdf` (and .ttl, .jsonld) the first page: the harvest URL does not change. A
@@ -1216,7 +1196,7 @@ def dataset_rdf(
     """The fragment of one dataset (`catalog` gives the base URL: its datasets are not read)."""
     builder = _Builder(catalog, publisher_iri(publisher))
     builder.dataset(entry)
-    own_prefix = str(iri(f"{builder.base}datasets/{entry['name']}/"))
+    own_prefix = str(iri(f"{builder.base}{layout.dataset_prefix(str(entry['name']))}/"))
     own: list[Triple] = []
     shared: list[Triple] = []
     for triple in builder.graph:
@@ -1398,12 +1378,6 @@ class Paging:
     size: int  # datasets a page
 
 
-def page_key(number: int, syntax: str = "xml") -> str:
-    """The store key of page `number` (1: `dcat/catalog.rdf`, 2: `dcat/catalog-2.rdf`, ...)."""
-    suffix = _SUFFIXES[syntax]
-    return f"dcat/catalog{suffix}" if number == 1 else f"dcat/catalog-{number}{suffix}"
-
-
 def page_count(datasets: int, size: int) -> int:
     return max(1, -(-datasets // size))
 
@@ -1427,7 +1401,7 @@ def catalog_pages(
     node = builder.describe_catalog(*(dates if first else (None, None)))
     graph = builder.graph
     for name in names:
-        graph.add((node, DCAT.dataset, iri(f"{builder.base}datasets/{name}/")))
+        graph.add((node, DCAT.dataset, iri(f"{builder.base}{layout.dataset_prefix(name)}/")))
     shared = sorted({line for name in names for line in fragments[name].shared})
     parsed = [
         ox.Triple(quad.subject, quad.predicate, quad.object)
@@ -1447,7 +1421,7 @@ def catalog_pages(
             text = _join_turtle(texts.turtle, [part.turtle for part in parts])
         else:
             text = _join_jsonld(texts.jsonld, [n for part in parts for n in part.jsonld])
-        files[page_key(paging.number if paging else 1, syntax)] = text.encode("utf-8")
+        files[layout.dcat_page_key(paging.number if paging else 1, syntax)] = text.encode("utf-8")
     return files
 
 
@@ -1456,7 +1430,7 @@ def _add_paging(graph: Triples, base: str, paging: Paging, syntax: str) -> None:
     PartialCollectionView (next, previous, first, last as IRIs) and the older PagedCollection
     (nextPage, ... as literals), which ckanext-dcat and piveau (data.europa.eu) look for first;
     piveau also wants hydra:totalItems on the page."""
-    page = iri(base + page_key(paging.number, syntax))
+    page = iri(base + layout.dcat_page_key(paging.number, syntax))
     graph.add((page, RDF.type, HYDRA.PartialCollectionView))
     graph.add((page, RDF.type, HYDRA.PagedCollection))
     graph.add((page, HYDRA.totalItems, Literal(paging.total, datatype=XSD.integer)))
@@ -1469,7 +1443,7 @@ def _add_paging(graph: Triples, base: str, paging: Paging, syntax: str) -> None:
     }
     for (current, older), number in links.items():
         if number is not None:
-            target = str(iri(base + page_key(number, syntax)))
+            target = str(iri(base + layout.dcat_page_key(number, syntax)))
             graph.add((page, current, URIRef(target)))
             graph.add((page, older, Literal(target)))
     graph.add((iri(base + "#catalog"), HYDRA.view, page))

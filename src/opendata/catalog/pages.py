@@ -33,7 +33,8 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from opendata.catalog.dcat import REGION_PATH, THEMES, iri, location_path, publisher_iri
+from opendata import layout
+from opendata.catalog.dcat import THEMES, iri, publisher_iri
 from opendata.catalog.recipes import recipes
 from opendata.catalog.uncollected import NotCollected
 from opendata.geography import SOURCE as GEOGRAPHY_SOURCE
@@ -47,7 +48,6 @@ INDEX_DIR = ""  # the index page's folder, relative to the site root
 # dataset's page): with 10,000 datasets of 20 versions, listing every version made the index
 # 44 MB; this keeps it under a fifth of that.
 INDEX_VERSIONS = 5
-DCAT_FILES = ("dcat/catalog.rdf", "dcat/catalog.ttl", "dcat/catalog.jsonld")
 
 # The EU data themes' labels: the same table the DCAT catalog uses.
 
@@ -381,7 +381,7 @@ def page_url(landing: str | None) -> str | None:
     """The address of the dataset's page: its folder IRI's index.html, which answers on an S3
     REST endpoint too (a folder address does not serve its index.html there)."""
     if landing and landing.endswith("/"):
-        return landing + "index.html"
+        return landing + layout.INDEX
     return landing
 
 
@@ -436,7 +436,7 @@ def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
     municipalities = [
         {
             "@type": "Place",
-            "@id": node(homepage + location_path(str(place.get("kommunkod"))))
+            "@id": node(homepage + layout.municipality_path(str(place.get("kommunkod"))))
             if homepage
             else None,
             "name": place.get("kommun"),
@@ -450,7 +450,7 @@ def places(entry: CatalogEntry, homepage: str) -> list[dict[str, Any]]:
     ]
     region = {
         "@type": "Place",
-        "@id": node(homepage + REGION_PATH) if homepage else None,
+        "@id": node(homepage + layout.REGION_PATH) if homepage else None,
         "name": REGION,
         "containedInPlace": COUNTY,
         **place_geometry(combined_extent(MEMBERS)),
@@ -528,11 +528,11 @@ def dataset_jsonld(entry: CatalogEntry, catalog: Catalog) -> dict[str, Any]:
                     }
                 )
     if version:
-        descriptor = next((f for f in version["files"] if f["name"] == "datapackage.json"), None)
+        descriptor = next((f for f in version["files"] if f["name"] == layout.DESCRIPTOR), None)
         distribution.append(
             {
                 "@type": "DataDownload",
-                "name": "datapackage.json",
+                "name": layout.DESCRIPTOR,
                 "contentUrl": version["datapackage"],
                 "encodingFormat": "application/json",
                 **(
@@ -693,7 +693,7 @@ def render_index(
             count=len(listings),
             rows=Markup("".join(item["row"] for item in listings)),  # rendered, escaped
             theme_codes=theme_codes,
-            dcat_files=DCAT_FILES,
+            dcat_files=layout.DCAT_FILES,
             jsonld=Markup(script),
             not_collected=not_collected,
         )
@@ -711,12 +711,12 @@ def render_dataset_page(
     latest = latest_version(entry)
     descriptor = None
     if latest is not None:
-        descriptor = next((f for f in latest["files"] if f["name"] == "datapackage.json"), None)
+        descriptor = next((f for f in latest["files"] if f["name"] == layout.DESCRIPTOR), None)
     return (
         environment()
         .get_template("dataset.html")
         .render(
-            **_common(catalog, f"datasets/{entry['name']}"),
+            **_common(catalog, layout.dataset_prefix(str(entry["name"]))),
             dataset=entry,
             previews=previews,
             latest=latest,
@@ -733,7 +733,7 @@ def render_dataset_page(
             numeric_columns=numeric_columns,
             recipes=recipes(entry, catalog.get("homepage") or ""),
             jsonld=script_json(dataset_jsonld(entry, catalog)),
-            dcat_files=DCAT_FILES,
+            dcat_files=layout.DCAT_FILES,
         )
     )
 
@@ -747,7 +747,7 @@ def location_pages(
     DCAT-AP-SE wants an IRI that resolves, so each gets a page exactly there: the region with
     its member municipalities, each municipality with the datasets that cover it.
     """
-    from opendata.catalog.dcat import REGION_NAME, REGION_PATH, location_path
+    from opendata.catalog.dcat import REGION_NAME
 
     homepage = catalog.get("homepage") or ""
     datasets: Sequence[Listing | CatalogEntry] = (
@@ -766,29 +766,29 @@ def location_pages(
             if (code, entry["name"]) not in seen:
                 seen.add((code, entry["name"]))
                 covering[code].append(entry)
-    region = {"name": REGION_NAME[0], "path": REGION_PATH}
+    region = {"name": REGION_NAME[0], "path": layout.REGION_PATH}
     env = environment()
     template = env.get_template("location.html")
     pages: dict[str, str] = {}
 
     def render(path: str, place: dict[str, Any]) -> None:
         place["iri"] = homepage + path
-        pages[f"{path}index.html"] = template.render(
+        pages[layout.page_key(path)] = template.render(
             **_common(catalog, path.rstrip("/")),
             place=place,
-            dcat_files=DCAT_FILES,
+            dcat_files=layout.DCAT_FILES,
             geography_source=GEOGRAPHY_SOURCE,
         )
 
     members = sorted(MEMBERS)
     render(
-        REGION_PATH,
+        layout.REGION_PATH,
         {
             "name": REGION_NAME[0],
             "name_en": REGION_NAME[1],
             "kind": "Region: Sjuhärads kommunalförbunds medlemskommuner",
             "parts": [
-                {"code": code, "name": MEMBERS[code], "path": location_path(code)}
+                {"code": code, "name": MEMBERS[code], "path": layout.municipality_path(code)}
                 for code in members
             ],
             "datasets": [e for e in datasets if e.get("spatial")],
@@ -797,7 +797,7 @@ def location_pages(
     )
     for code in sorted(names):
         render(
-            location_path(code),
+            layout.municipality_path(code),
             {
                 "name": names[code],
                 "kind": "Kommun",

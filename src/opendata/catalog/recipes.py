@@ -16,9 +16,8 @@ import keyword
 import re
 from dataclasses import dataclass
 
+from opendata.layout import DESCRIPTOR
 from opendata.state import CatalogEntry, CatalogResource, Status
-
-DESCRIPTOR = "datapackage.json"
 
 
 @dataclass(frozen=True)

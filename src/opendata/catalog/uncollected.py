@@ -22,10 +22,10 @@ import json
 from collections.abc import Collection, Iterable
 from typing import Literal, TypedDict
 
+from opendata import layout
 from opendata.definitions import REMOTE_KINDS, Dataset
 from opendata.storage import Store
 
-PREFIX = "_private/catalog/not-collected"
 FORMAT = 1
 
 Why = Literal["offline", "unreachable"]
@@ -46,7 +46,7 @@ class NotCollected(TypedDict):
 
 
 def record_key(name: str) -> str:
-    return f"{PREFIX}/{name}.json"
+    return layout.not_collected_key(name)
 
 
 def record_of(dataset: Dataset, why: Why) -> NotCollected:
@@ -78,8 +78,8 @@ def note(store: Store, record: NotCollected) -> bool:
 def recorded(store: Store) -> list[str]:
     """The names of the datasets that have a record, sorted."""
     names = []
-    for key in store.list(PREFIX):
-        file = key.removeprefix(f"{PREFIX}/")
+    for key in store.list(layout.NOT_COLLECTED):
+        file = key.removeprefix(f"{layout.NOT_COLLECTED}/")
         if "/" not in file and file.endswith(".json"):
             names.append(file.removesuffix(".json"))
     return sorted(names)

@@ -30,14 +30,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from opendata import layout
 from opendata.catalog.dcat import CODE as DCAT_CODE
-from opendata.catalog.dcat import fragment_key, version_page, versions_documents
-from opendata.catalog.pages import DCAT_FILES, _common, environment
+from opendata.catalog.dcat import fragment_key, versions_documents
+from opendata.catalog.pages import _common, environment
 from opendata.errors import ConflictError
+from opendata.layout import DCAT_FILES, version_page
 from opendata.state import Catalog, CatalogEntry, SemVer, Status
 from opendata.storage import Store
 
-KEPT = "_private/catalog/versions"
 DOCUMENTS = (
     ("application/rdf+xml", ".rdf"),
     ("text/turtle", ".ttl"),
@@ -78,10 +79,6 @@ def pointer_page(number: str, up: str = "../") -> bytes:
     return text.encode("utf-8")
 
 
-def version_key(name: str) -> str:
-    return f"{KEPT}/{name}.json"
-
-
 def render_version_page(catalog: Catalog, entry: CatalogEntry, number: str) -> str:
     versions = sorted(entry.get("versions") or [], key=lambda v: SemVer.parse(v["version"]))
     numbers = [v["version"] for v in versions]
@@ -96,10 +93,10 @@ def render_version_page(catalog: Catalog, entry: CatalogEntry, number: str) -> s
         environment()
         .get_template("version.html")
         .render(
-            **_common(catalog, f"datasets/{entry['name']}"),
+            **_common(catalog, layout.dataset_prefix(str(entry["name"]))),
             dataset=entry,
             version=version,
-            iri=f"{homepage}datasets/{entry['name']}/{number}/",
+            iri=f"{homepage}{layout.version_prefix(str(entry['name']), number)}/",
             withdrawn=version["status"] == Status.WITHDRAWN,
             current=number == entry.get("latest"),
             previous=earlier[-1] if earlier else None,
@@ -125,14 +122,14 @@ def version_files(
     entry: CatalogEntry = json.loads(bytes(entry_bytes))
     name = str(entry["name"])
     keys = made_from(str(catalog["homepage"]), bytes(entry_bytes).decode())
-    kept = _kept_keys(store.read_bytes(version_key(name))) if save else {}
+    kept = _kept_keys(store.read_bytes(layout.kept_versions_key(name))) if save else {}
     pages, documents = (
         kept.get("pages") != keys["pages"],
         kept.get("documents") != keys["documents"],
     )
     if not pages and not documents:
         return
-    prefix = f"datasets/{name}/"
+    prefix = f"{layout.dataset_prefix(name)}/"
     made = iter(versions_documents(catalog, entry)) if documents else None
     for number in sorted(
         (str(v["version"]) for v in entry.get("versions") or []), key=SemVer.parse
@@ -147,13 +144,18 @@ def version_files(
                 yield prefix + path, data
         if pages and save:
             with contextlib.suppress(ConflictError):  # written once, never changed
-                store.create_derived(f"{prefix}{number}/index.html", pointer_page(number))
+                store.create_derived(
+                    layout.page_key(layout.version_prefix(name, number)), pointer_page(number)
+                )
         elif pages:  # verify: the version's IRI answers with its pointer page
-            yield f"{prefix}{number}/index.html", pointer_page(number)
+            yield layout.page_key(layout.version_prefix(name, number)), pointer_page(number)
     if pages and entry.get("latest"):
-        yield f"{prefix}latest/index.html", pointer_page(str(entry["latest"]))
+        yield layout.page_key(layout.latest_prefix(name)), pointer_page(str(entry["latest"]))
     if save:
-        record = (version_key(name), (json.dumps(keys, sort_keys=True) + "\n").encode("utf-8"))
+        record = (
+            layout.kept_versions_key(name),
+            (json.dumps(keys, sort_keys=True) + "\n").encode("utf-8"),
+        )
         if records is None:
             store.write_if_changed(*record)
         else:

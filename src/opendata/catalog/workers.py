@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from opendata.catalog.dataset_pages import dataset_files
 from opendata.catalog.splice import CatalogView
 from opendata.errors import StoreError
 from opendata.storage import LocalStore
@@ -36,8 +37,6 @@ AHEAD = 2  # tasks a worker is given before the first is answered
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """In a worker: write the datasets' files; the keys written and the records to keep."""
-    from opendata.catalog.build import dataset_files
-
     store = LocalStore(Path(task["root"]))
     header = task["header"]
     written: list[str] = []

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from opendata import layout
 from opendata.config import Settings, prefect_api_url, redact_url
 from opendata.definitions import discover
 from opendata.errors import (
@@ -228,8 +229,8 @@ def where_to_look(settings: Settings) -> str:
     """The run's last line: where a person (or a harvester) finds what was published."""
     if is_s3(settings):
         return (
-            f"Catalog: {settings.base_url}catalog.json  ·  "
-            f"DCAT-AP-SE: {settings.base_url}dcat/catalog.rdf"
+            f"Catalog: {settings.base_url}{layout.CATALOG}  ·  "
+            f"DCAT-AP-SE: {settings.base_url}{layout.DCAT_FILES[0]}"
         )
     return f"Browse it: opendata serve  →  {settings.base_url}"
 

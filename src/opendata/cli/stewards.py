@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from opendata import layout
 from opendata.config import prefect_api_url, redact_url
 from opendata.definitions import discover
 from opendata.errors import (
@@ -153,7 +154,8 @@ def steward_policy(
     typer.echo(
         f"Attach it to {steward.name}'s own IAM user (e.g. aws iam put-user-policy "
         "--policy-name opendata-inbox --policy-document file://policy.json); their key may then "
-        f"put files into {', '.join(f'_inbox/{d}/' for d in steward.datasets)} and nothing else.",
+        f"put files into {', '.join(map(layout.Deliveries.inbox, steward.datasets))} and nothing "
+        "else.",
         err=True,
     )
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from opendata.collect import csvfile, jsonfile, xlsxfile
+import opendata.collect.csvfile as csvfile
+import opendata.collect.jsonfile as jsonfile
+import opendata.collect.xlsxfile as xlsxfile
 from opendata.collect.common import ReadContext
 from opendata.collect.raw import RawSource
 from opendata.definitions import CsvSource, JsonSource, XlsxSource

@@ -35,6 +35,7 @@ import httpx
 
 from opendata.collect.raw import Cell
 from opendata.errors import ConflictError, SourceResponseError, SourceUnavailable
+from opendata.layout import CACHE_PREFIX
 from opendata.storage.base import Store
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class ResponseCache:
     def __init__(
         self,
         store: Store,
-        prefix: str = "_private/cache/",
+        prefix: str = CACHE_PREFIX,
         expiry: timedelta = timedelta(hours=24),
         clock: Clock = utc_now,
     ) -> None:

@@ -18,10 +18,9 @@ from opendata.collect.trafa import fetch_trafa
 from opendata.config import Settings, retry_backoff
 from opendata.definitions import ApiSource, KoladaSource, PxwebSource, TrafaSource
 from opendata.errors import DefinitionError, SourceResponseError, SourceUnavailable
+from opendata.layout import CACHE_PREFIX
 from opendata.municipalities import MEMBERS
 from opendata.storage import Store
-
-CACHE_PREFIX = "_private/cache/"
 
 
 def retry_policy() -> RetryPolicy:

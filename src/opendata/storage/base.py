@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from opendata import layout
 from opendata.contention import PATIENCE
 from opendata.errors import ConflictError, LostRace, StoreError
 
@@ -33,7 +33,6 @@ CONTENT_TYPES = {
 # catalog, the pages and the `latest` copies change with every publish: a minute at most.
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT_LIVED = "public, max-age=60, must-revalidate"
-VERSION_PREFIX = re.compile(r"^datasets/[a-z0-9]+(?:-[a-z0-9]+)*/\d+\.\d+\.\d+/")
 
 
 def content_type_for(key: str) -> str:
@@ -41,7 +40,7 @@ def content_type_for(key: str) -> str:
 
 
 def cache_control_for(key: str) -> str:
-    return IMMUTABLE if VERSION_PREFIX.match(key) else SHORT_LIVED
+    return IMMUTABLE if layout.VERSION_FILE.match(key) else SHORT_LIVED
 
 
 def check_key(key: str) -> str:

@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from opendata.errors import ConflictError, LostRace, StoreError
+from opendata.layout import TEMPORARY  # writes in progress (see the docstring)
 from opendata.storage.base import Store, check_head_size, check_key
 
 FOLDERS_REMEMBERED = 65536
-TEMPORARY = "_private/tmp"  # writes in progress (see the module's docstring)
 UNSYNCED_MOST = 512  # files write_derived leaves for one fsync each at `sync` (see there)
 
 

@@ -44,7 +44,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from opendata import scratch
+from opendata import layout, scratch
 from opendata.errors import (
     ConfigError,
     ConflictError,
@@ -66,16 +66,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 MiB = 1024 * 1024
-# What the site publishes below the store's prefix: the catalog, its pages, the DCAT files and
-# the datasets (tests/test_s3_setup.py checks that a publish writes nothing public elsewhere).
-PUBLIC_AREAS = (
-    "index.html",
-    "catalog.json",
-    "dcat/*",
-    "datasets/*",
-    "kommuner/*",  # the places' pages: the DCAT dct:Location IRIs resolve to them
-    "region/*",
-)
 MULTIPART_THRESHOLD = 16 * MiB  # files above this size go up as a multipart upload
 PART_SIZE = 8 * MiB  # S3's minimum is 5 MiB (except for the last part)
 MAX_PARTS = 10_000  # S3's maximum: the part size grows for files above ~78 GiB
@@ -197,9 +187,10 @@ class S3Store(Store):
     # -- setting up the bucket -----------------------------------------------------------------
 
     def public_read_policy(self) -> dict[str, Any]:
-        """Anyone may GET what the site publishes (PUBLIC_AREAS below the store's prefix), and
-        nothing else: not the private area (`_private/`: the API cache, the run journal), and
-        no listing of the bucket. An allow-list, so a new private area stays private."""
+        """Anyone may GET what the site publishes (layout.PUBLIC_AREAS below the store's
+        prefix), and nothing else: not the private area (`_private/`: the API cache, the run
+        journal), and no listing of the bucket. An allow-list, so a new private area stays
+        private."""
         base = f"arn:aws:s3:::{self.bucket}/{self.prefix + '/' if self.prefix else ''}"
         return {
             "Version": "2012-10-17",
@@ -209,7 +200,7 @@ class S3Store(Store):
                     "Effect": "Allow",
                     "Principal": "*",
                     "Action": "s3:GetObject",
-                    "Resource": [f"{base}{area}" for area in PUBLIC_AREAS],
+                    "Resource": [f"{base}{area}" for area in layout.PUBLIC_AREAS],
                 }
             ],
         }
@@ -236,8 +227,8 @@ class S3Store(Store):
                 self.client.put_bucket_policy(Bucket=self.bucket, Policy=policy)
             except (ClientError, BotoCoreError) as error:
                 raise self._error(error, "set the bucket policy", "/") from None
-            areas = ", ".join(PUBLIC_AREAS)
-            done.append(f"anyone may now read {areas} (not _private/, no listing)")
+            areas = ", ".join(layout.PUBLIC_AREAS)
+            done.append(f"anyone may now read {areas} (not {layout.PRIVATE}/, no listing)")
         return done
 
     # -- the Store interface -------------------------------------------------------------------
