@@ -31,12 +31,12 @@ import pytest
 REQUIRED = "OPENDATA_REQUIRE_POSTGRES"
 SUPERUSER = "opendata"
 PORT = 5432  # only names the socket file (.s.PGSQL.5432) in the cluster's own folder
-PROGRAMS = ("initdb", "pg_ctl", "postgres", "createdb", "psql")
+PROGRAMS = ("initdb", "pg_ctl", "postgres", "createuser", "createdb", "psql")
 NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def postgres_bindir() -> Path | None:
-    """The folder of initdb, pg_ctl, postgres, createdb and psql: `pg_config --bindir`, else the newest
+    """The folder of the server's programs (initdb, pg_ctl, postgres, createdb, psql): `pg_config --bindir`, else the newest
     /usr/lib/postgresql/<version>/bin (Debian keeps the server's programs off PATH)."""
     candidates: list[Path] = []
     if shutil.which("pg_config"):
@@ -92,6 +92,7 @@ class PostgresServer:
         self.log = root / "postgres.log"
         self._as_owner = as_owner
         self._databases: set[str] = set()
+        self._roles: set[str] = set()
 
     def command(self, program: str, *args: str, timeout: float = 120) -> str:
         """One of the server's programs, run as the cluster's owner; fails the test if it
@@ -113,17 +114,23 @@ class PostgresServer:
             )
         return done.stdout
 
-    def database(self, name: str) -> str:
-        """A new, empty database owned by the superuser, as Prefect's connection URL
-        (SQLAlchemy's asyncpg driver; `host` is the socket's folder, no password: the
-        cluster trusts connections on its socket, which only its folder's owner reaches)."""
+    def database(self, name: str, owner: str = SUPERUSER) -> str:
+        """A new, empty database as Prefect's connection URL (SQLAlchemy's asyncpg driver;
+        `host` is the socket's folder, no password: the cluster trusts connections on its
+        socket, which only its folder's owner reaches). An `owner` other than the superuser
+        is made an ordinary role first, as README's "Production layout" sets one up."""
         assert NAME.fullmatch(name) and name not in self._databases, name
-        self.command("createdb", "-h", str(self.socket_dir), "-p", str(PORT), "-U", SUPERUSER, name)
+        assert NAME.fullmatch(owner), owner
+        socket = ["-h", str(self.socket_dir), "-p", str(PORT), "-U", SUPERUSER]
+        if owner != SUPERUSER and owner not in self._roles:
+            self.command("createuser", *socket, "--no-superuser", "--no-createdb", owner)
+            self._roles.add(owner)
+        self.command("createdb", *socket, "--owner", owner, name)
         self._databases.add(name)
-        return self.url(name)
+        return self.url(name, owner)
 
-    def url(self, name: str) -> str:
-        return f"postgresql+asyncpg://{SUPERUSER}@/{name}?host={self.socket_dir}&port={PORT}"
+    def url(self, name: str, user: str = SUPERUSER) -> str:
+        return f"postgresql+asyncpg://{user}@/{name}?host={self.socket_dir}&port={PORT}"
 
     def query(self, database: str, sql: str) -> list[str]:
         """The rows psql prints for a query (unaligned, tuples only): what a test reads back

@@ -18,9 +18,12 @@ def test_the_prefect_server_keeps_its_state_in_postgresql(
     stack: Stack, postgres: PostgresServer
 ) -> None:
     """Started with PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://…, the server
-    migrates the empty database and keeps what it is told there, not in a SQLite file; its
-    access log, which the spread test reads for 5xx, records every answer."""
-    stack.env["PREFECT_API_DATABASE_CONNECTION_URL"] = postgres.database("prefect_starts")
+    migrates the empty database and keeps what it is told there, not in a SQLite file. Its
+    role is an ordinary one that owns the database (README, "Production layout": createuser,
+    createdb --owner), which may create Prefect's extension pg_trgm. Its access log, which
+    the spread test reads for 5xx, records every answer."""
+    url = postgres.database("prefect_starts", owner="opendata_prefect")
+    stack.env["PREFECT_API_DATABASE_CONNECTION_URL"] = url
     stack.start_server()
     try:
         stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
