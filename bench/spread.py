@@ -90,7 +90,7 @@ def measure(kind: str, datasets: list[str], batches: int, root: Path) -> str:
     return (
         f"  {kind:<10}  spread run {spread:7.1f} s  (wall {wall:7.1f} s)  "
         f"{parent['state']['type']}, {published:,}/{len(datasets):,} published once, "
-        f"verify {len(problems)} problems, {len(every) - len(launches)} batches relaunched; "
+        f"verify {len(problems)} problems, batches relaunched {len(every) - len(launches)}; "
         f"'database is locked' {locked:,} lines, 5xx answers {errors:,} ({by_status}) "
         f"of {sum(answers.values()):,}"
     )
