@@ -10,7 +10,7 @@ LOCKENV := .venv-lock
 UV_VERSION := 0.13.10
 PACKAGING_VERSION := 26.4
 
-.PHONY: run test lint typecheck bench serve notify lock clean
+.PHONY: run test lint typecheck bench bench-spread serve notify lock clean
 
 # Exactly the lock (tools/lockfile.py): every file checked against its hash, wheels only (no
 # build runs, so nothing unhashed is fetched), pip itself included. A changed lock makes the
@@ -55,6 +55,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.catalog
 	$(BIN)/python -m bench.parallel
 	$(BIN)/python -m bench.guards
+
+## One spread run of 1,000 datasets over three workers with Prefect's server on SQLite, then on
+## PostgreSQL (Debian's postgresql), side by side: tens of minutes, so not part of `make bench`.
+##   BENCH_SPREAD_DATASETS=200 make bench-spread   for fewer
+bench-spread: $(STAMP)
+	$(BIN)/python -m bench.spread
 
 serve: $(STAMP)
 	$(BIN)/opendata serve

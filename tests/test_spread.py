@@ -4,7 +4,9 @@ A real Prefect server on 127.0.0.1, one process work pool and three workers (eac
 two flow runs at once, so the work cannot all land on one), the deployments of prefect.yaml, and
 a repository folder of twelve small datasets. The spread run splits them into four batches, each
 a run of publish-on-demand; every dataset must be published exactly once, the catalog complete
-and `verify` clean.
+and `verify` clean. The same run again with the server on PostgreSQL (tests/pgserver.py), where
+no log may say `database is locked` and the server may answer nothing with a 5xx.
+`bench/spread.py` runs it with 1,000 datasets on both and counts what SQLite costs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,9 +30,10 @@ from opendata.run import batches_of
 from opendata.storage import open_store
 from opendata.verification import verify
 from tests.conftest import FIXTURE_HOME
+from tests.pgserver import PostgresServer, postgres
 from tests.test_deployment import REPO, UUID, Stack, stack, wait_for_flow_run
 
-__all__ = ["stack"]  # the fixture, imported for this module's tests
+__all__ = ["postgres", "stack"]  # the fixtures, imported for this module's tests
 
 # The issue's run of 1,000 datasets takes minutes on a 2-core machine: the suite runs twelve,
 # TEST_SPREAD_DATASETS=1000 (and TEST_SPREAD_BATCHES) the full count.
@@ -187,77 +191,82 @@ def test_batches_cover_every_name_once_in_order() -> None:
     assert batches_of([], 3) == []
 
 
-def a_home(root: Path) -> Path:
-    """A repository folder as a worker sees it: the flows, the schemas, twelve datasets."""
+def a_home(root: Path, datasets: list[str] = DATASETS) -> Path:
+    """A repository folder as a worker sees it: the flows, the schemas, copies of one
+    dataset named `datasets`."""
     (root / "datasets").mkdir(parents=True)
     (root / "flows").symlink_to(REPO / "flows", target_is_directory=True)
     shutil.copytree(FIXTURE_HOME / "schemas", root / "schemas")
-    for name in DATASETS:
+    for name in datasets:
         shutil.copytree(FIXTURE_HOME / "datasets" / "avfallsplan", root / "datasets" / name)
     return root
 
 
-@pytest.mark.integration
-def test_a_spread_run_is_shared_by_the_workers_of_the_pool(stack: Stack) -> None:
-    home = a_home(stack.tmp / "home")
-    server = stack.start(
-        "server",
-        "server",
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(stack.port),
-        "--no-ui",
-        "--analytics-off",
+def run_spread(
+    stack: Stack, datasets: list[str], batches: int, workers: int = 3
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The steward's steps on a fresh server: the pool, the deployments, `workers` workers
+    (each taking at most two runs at once) and one spread run of `datasets` in `batches`;
+    returns the spread run and the last launch of each batch, by name, once it has ended."""
+    home = a_home(stack.tmp / "home", datasets)
+    stack.start_server()
+    stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
+    stack.run(
+        "deploy",
+        "deploy",
+        "--no-prompt",
+        "--name",
+        "publish-on-demand",
+        "--name",
+        "publish-spread",
+        unset=("OPENDATA_HOME",),
     )
-    stack.wait_for_server(server)
+    stack.env["OPENDATA_HOME"] = str(home)
+    for number in range(1, workers + 1):
+        stack.start(
+            f"worker-{number}",
+            "worker",
+            "start",
+            "--pool",
+            "opendata",
+            "--name",
+            f"worker-{number}",
+            "--limit",
+            "2",
+            cwd=stack.tmp,
+        )
+    output = stack.run(
+        "deployment-run",
+        "deployment",
+        "run",
+        "publish-spread/publish-spread",
+        "--param",
+        f"batches={batches}",
+    )
+    found = UUID.search(output.split("UUID", 1)[-1]) or UUID.search(output)
+    assert found, output
+    parent = wait_for_flow_run(stack, found.group(0), timeout=600 + 2 * len(datasets))
+    # A batch Prefect declared Crashed was launched again: its last launch counts.
+    response = stack.post("/flow_runs/filter", {"flow_runs": {"name": {"like_": "batch-"}}})
+    last_launches = {run["name"]: run for run in sorted(response, key=lambda run: run["created"])}
+    return parent, sorted(last_launches.values(), key=lambda run: run["name"])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_spread_run_is_shared_by_the_workers_of_the_pool(
+    stack: Stack, database: str, request: pytest.FixtureRequest
+) -> None:
+    """On SQLite (Prefect's default) and on PostgreSQL (the production layout); on PostgreSQL
+    no log says `database is locked` and the server answers no request with a 5xx."""
+    if database == "postgresql":
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        stack.env["PREFECT_API_DATABASE_CONNECTION_URL"] = postgres.database("prefect_spread")
     try:
-        stack.run("work-pool", "work-pool", "create", "opendata", "--type", "process")
-        stack.run(
-            "deploy",
-            "deploy",
-            "--no-prompt",
-            "--name",
-            "publish-on-demand",
-            "--name",
-            "publish-spread",
-            unset=("OPENDATA_HOME",),
-        )
-        stack.env["OPENDATA_HOME"] = str(home)
-        for number in (1, 2, 3):
-            stack.start(
-                f"worker-{number}",
-                "worker",
-                "start",
-                "--pool",
-                "opendata",
-                "--name",
-                f"worker-{number}",
-                "--limit",
-                "2",
-                cwd=stack.tmp,
-            )
-        output = stack.run(
-            "deployment-run",
-            "deployment",
-            "run",
-            "publish-spread/publish-spread",
-            "--param",
-            f"batches={BATCHES}",
-        )
-        found = UUID.search(output.split("UUID", 1)[-1]) or UUID.search(output)
-        assert found, output
-        parent = wait_for_flow_run(stack, found.group(0), timeout=600 + 2 * len(DATASETS))
+        parent, batches = run_spread(stack, DATASETS, BATCHES)
         assert parent["state"]["type"] == "COMPLETED", (parent["state"], stack.dump())
 
-        # Four batches, each a completed run of publish-on-demand, covering every dataset once
-        # (a batch Prefect declared Crashed was launched again: its last launch counts).
-        response = stack.post("/flow_runs/filter", {"flow_runs": {"name": {"like_": "batch-"}}})
-        last_launches = {
-            run["name"]: run for run in sorted(response, key=lambda run: run["created"])
-        }
-        batches = sorted(last_launches.values(), key=lambda run: run["name"])
+        # Four batches, each a completed run of publish-on-demand, covering every dataset once.
         assert [run["name"] for run in batches] == [
             f"batch-{n}-of-{BATCHES}" for n in range(1, BATCHES + 1)
         ]
@@ -281,6 +290,13 @@ def test_a_spread_run_is_shared_by_the_workers_of_the_pool(stack: Stack) -> None
             (name, "1.0.0") for name in DATASETS
         ]
         assert verify(open_store(str(stack.store)), BASE)[1] == []
+
+        if database == "postgresql":
+            stack.stop_all()  # the logs are complete once every process has stopped
+            locked, answers = stack.trouble()
+            assert answers[201] >= len(DATASETS), answers  # the access log was read
+            errors = {status: n for status, n in answers.items() if status >= 500}
+            assert (locked, errors) == (0, {}), stack.dump()
     except BaseException:
         print(stack.dump())
         raise
