@@ -21,7 +21,9 @@ from rdflib.compare import isomorphic
 from rdflib.term import Node
 
 from opendata.catalog import rebuild_catalog
-from opendata.catalog.dcat import TABLE_SCHEMA, dcat_files, iri, version_graph
+from opendata.catalog.dcat import version_graph
+from opendata.catalog.dcat_documents import dcat_files
+from opendata.catalog.vocabulary import TABLE_SCHEMA, iri
 from opendata.config import load_settings
 from opendata.municipalities import MEMBERS
 from opendata.publish import prepare, publish_package, require_valid, withdraw
@@ -396,7 +398,7 @@ def test_same_input_same_bytes(
     source.write_text(json.dumps(catalog), "utf-8")
     script = (
         "import hashlib, json, sys\n"
-        "from opendata.catalog.dcat import dcat_files\n"
+        "from opendata.catalog.dcat_documents import dcat_files\n"
         "out = dcat_files(json.loads(open(sys.argv[1], encoding='utf-8').read()))\n"
         "print(json.dumps({k: hashlib.sha256(v).hexdigest() for k, v in out.items()}))\n"
     )

@@ -20,17 +20,17 @@ from typing import Any, cast
 
 from opendata import journal, layout
 from opendata.catalog.dataset_pages import dataset_files
-from opendata.catalog.dcat import CODE as DCAT_CODE
-from opendata.catalog.dcat import (
+from opendata.catalog.dcat import catalog_dates
+from opendata.catalog.dcat_documents import CODE as DCAT_CODE
+from opendata.catalog.dcat_documents import (
     DatasetRdf,
     Paging,
-    catalog_dates,
     catalog_pages,
     dataset_rdf,
     page_count,
     page_size,
 )
-from opendata.catalog.dcat import fragment_key as dcat_fragment_key
+from opendata.catalog.dcat_documents import fragment_key as dcat_fragment_key
 from opendata.catalog.pages import LISTING_CODE, Listing, listing
 from opendata.catalog.splice import (
     CatalogView,

@@ -54,7 +54,7 @@ with dcat:isVersionOf, dcat:previousVersion (the next lower published version), 
 owl:versionInfo, adms:versionNotes (the change summary in English and in Swedish, the Swedish one
 led by the steward's message on why the version was made), adms:status (COMPLETED for the
 latest, DEPRECATED for an older published version, from the EU distribution-status table), the
-dataset's descriptive metadata (`_Builder.describe`, so it scores like a record) and the
+dataset's descriptive metadata (`GraphBuilder.describe`, so it scores like a record) and the
 distributions of its immutable files with their checksums; the dataset links it there with
 dcat:hasVersion. A withdrawn version is not on the pages at all (a harvester deletes what is gone
 from them; it never reads adms:status on a dataset): its document is its tombstone (status
@@ -88,277 +88,68 @@ fetching the vocabularies.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
-import pyoxigraph as ox
-import rdflib
-from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from opendata import layout
-from opendata.errors import ConfigError
+from opendata.catalog.vocabulary import (
+    ADMS,
+    DATA_PACKAGE,
+    DATA_PACKAGE_V1,
+    DATAPACKAGE,
+    DATAPACKAGE_DESCRIPTION,
+    DCAT,
+    DCATAP,
+    DCT,
+    EU,
+    FOAF,
+    FORMATS,
+    FREQUENCIES,
+    GSP,
+    LANGUAGES,
+    LICENSE_LABELS,
+    NOT_DISTRIBUTED,
+    ODRS,
+    OWL,
+    PREFIXES_LONGEST_FIRST,
+    PUBLIC,
+    PUBLISHER_TYPE,
+    RDF,
+    RDFS,
+    REGION_NAME,
+    SHA256,
+    SKOS,
+    SPDX,
+    STABLE,
+    STANDARDS,
+    STATUS,
+    STATUS_TABLE,
+    TABLE_SCHEMA,
+    TABLE_SCHEMA_V1,
+    THEME_TAXONOMY,
+    THEMES,
+    VCARD,
+    XML_INVALID,
+    XSD,
+    Triples,
+    iri,
+    license_iri,
+    publisher_iri,
+)
 from opendata.geography import Extent, combined_extent, municipality_extents
 from opendata.layout import version_page
 from opendata.municipalities import MEMBERS
-from opendata.package import DATAPACKAGE_V2, TABLESCHEMA_V2
 from opendata.state import Catalog, CatalogEntry, CatalogResource, CatalogVersion, SemVer, Status
 from opendata.versioning import summary_sv
 
-__all__ = [
-    "catalog_graph",
-    "dcat_files",
-    "iri",
-]
+__all__ = ["catalog_graph", "version_graph", "version_triples"]
 
 
-class _Vocabulary(Namespace):
-    """rdflib's Namespace whose terms are made once: `DCAT.title` made a new URIRef at every
-    use, 50,000 times in a dataset of 20 versions."""
-
-    def __getattr__(self, name: str) -> URIRef:
-        return _term(self, name)
-
-
-@functools.cache
-def _term(namespace: Namespace, name: str) -> URIRef:
-    return Namespace.__getattr__(namespace, name)
-
-
-ADMS = _Vocabulary("http://www.w3.org/ns/adms#")
-DCAT = _Vocabulary("http://www.w3.org/ns/dcat#")
-DCATAP = _Vocabulary("http://data.europa.eu/r5r/")
-DCT = _Vocabulary("http://purl.org/dc/terms/")
-FOAF = _Vocabulary("http://xmlns.com/foaf/0.1/")
-GSP = _Vocabulary("http://www.opengis.net/ont/geosparql#")
-ODRS = _Vocabulary("http://schema.theodi.org/odrs#")
-OWL = _Vocabulary("http://www.w3.org/2002/07/owl#")
-RDF = _Vocabulary("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
-RDFS = _Vocabulary("http://www.w3.org/2000/01/rdf-schema#")
-SKOS = _Vocabulary("http://www.w3.org/2004/02/skos/core#")
-SPDX = _Vocabulary("http://spdx.org/rdf/terms#")
-VCARD = _Vocabulary("http://www.w3.org/2006/vcard/ns#")
-XSD = _Vocabulary("http://www.w3.org/2001/XMLSchema#")
-
-PREFIXES: dict[str, Namespace] = {
-    "adms": ADMS,
-    "dcat": DCAT,
-    "dcatap": DCATAP,
-    "dct": DCT,
-    "foaf": FOAF,
-    "gsp": GSP,
-    "odrs": ODRS,
-    "owl": OWL,
-    "rdf": RDF,
-    "rdfs": RDFS,
-    "skos": SKOS,
-    "spdx": SPDX,
-    "vcard": VCARD,
-    "xsd": XSD,
-}
-
-DEFAULT_PUBLISHER_URI = "https://www.borasregionen.se/"
-PUBLISHER_TYPE = URIRef("http://purl.org/adms/publishertype/LocalAuthority")
-EU = "http://publications.europa.eu/resource/authority/"
-THEME_TAXONOMY = URIRef(f"{EU}data-theme")
-LANGUAGES = {"sv": URIRef(f"{EU}language/SWE"), "en": URIRef(f"{EU}language/ENG")}
-PUBLIC = URIRef(f"{EU}access-right/PUBLIC")
-# DCAT-AP-SE 3.0.1 (template dcatap:availability) takes the EU planned-availability table.
-STABLE = URIRef(f"{EU}planned-availability/STABLE")
-SHA256 = SPDX.checksumAlgorithm_sha256
-# The specifications the files follow, as the descriptors name them: Data Package v2 (its
-# `$schema` profiles) since the move to v2, and the v1 specifications for versions published
-# before it (their descriptors and table schemas say `profile`, not `$schema`).
-TABLE_SCHEMA = URIRef(TABLESCHEMA_V2)
-DATA_PACKAGE = URIRef(DATAPACKAGE_V2)
-TABLE_SCHEMA_V1 = URIRef("https://specs.frictionlessdata.io/table-schema/")
-DATA_PACKAGE_V1 = URIRef("https://specs.frictionlessdata.io/data-package/")
-# The titles DCAT-AP-SE's dcterms:Standard wants.
-STANDARDS: dict[URIRef, str] = {
-    DATA_PACKAGE: "Data Package 2.0 (Frictionless)",
-    TABLE_SCHEMA: "Table Schema 2.0 (Frictionless)",
-    DATA_PACKAGE_V1: "Frictionless Data Package (v1)",
-    TABLE_SCHEMA_V1: "Frictionless Table Schema (v1)",
-}
-IANA = "http://www.iana.org/assignments/media-types/"
-
-# The portal wants the licences' http IRIs exactly (the descriptors carry the https ones).
-LICENSES = {
-    "CC-BY-4.0": "http://creativecommons.org/licenses/by/4.0/",
-    "CC0-1.0": "http://creativecommons.org/publicdomain/zero/1.0/",
-}
-LICENSE_LABELS = {
-    "http://creativecommons.org/licenses/by/4.0/": "Creative Commons Attribution 4.0 International",
-    "http://creativecommons.org/publicdomain/zero/1.0/": "CC0 1.0 Universal",
-}
-
-# EU data themes (http://publications.europa.eu/resource/authority/data-theme): sv, en labels.
-THEMES: dict[str, tuple[str, str]] = {
-    "AGRI": (
-        "Jordbruk, fiske, skogsbruk och livsmedel",
-        "Agriculture, fisheries, forestry and food",
-    ),
-    "ECON": ("Ekonomi och finans", "Economy and finance"),
-    "EDUC": ("Utbildning, kultur och sport", "Education, culture and sport"),
-    "ENER": ("Energi", "Energy"),
-    "ENVI": ("Miljö", "Environment"),
-    "GOVE": ("Regeringen och den offentliga sektorn", "Government and public sector"),
-    "HEAL": ("Hälsa", "Health"),
-    "INTR": ("Internationella frågor", "International issues"),
-    "JUST": (
-        "Rättvisa, rättsliga system och allmän säkerhet",
-        "Justice, legal system and public safety",
-    ),
-    "REGI": ("Regioner och städer", "Regions and cities"),
-    "SOCI": ("Befolkning och samhälle", "Population and society"),
-    "TECH": ("Vetenskap och teknik", "Science and technology"),
-    "TRAN": ("Transport", "Transport"),
-}
-
-# dataset.yaml's accrual_periodicity -> the EU frequency authority table.
-FREQUENCIES: dict[str, tuple[str, str]] = {
-    "daily": ("DAILY", "daily"),
-    "weekly": ("WEEKLY", "weekly"),
-    "monthly": ("MONTHLY", "monthly"),
-    "quarterly": ("QUARTERLY", "quarterly"),
-    "annual": ("ANNUAL", "annual"),
-    "biennial": ("BIENNIAL", "biennial"),
-    "irregular": ("IRREG", "irregular"),
-    "continuous": ("CONT", "continuous"),
-    "never": ("NEVER", "never"),
-    "unknown": ("UNKNOWN", "unknown"),
-}
-
-# file format -> (EU file-type code, IRI of the IANA media type). Parquet's media type
-# application/vnd.apache.parquet has the https IRI of IANA's registry page; CSV and JSON keep
-# the http IRIs published from the start (harvesters compare distributions by IRI).
-FORMATS: dict[str, tuple[str, str]] = {
-    "CSV": ("CSV", f"{IANA}text/csv"),
-    "JSON": ("JSON", f"{IANA}application/json"),
-    "PARQUET": (
-        "PARQUET",
-        "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet",
-    ),
-}
-
-# adms:status from the EU distribution-status table, the one vocabulary DCAT-AP-SE 3.0.1 names
-# for adms:status (template dcat:adms:status_di); the old ADMS terms (purl.org/adms/status/) are
-# gone. Versions (datasets) use the same concepts: the bundle defines no other status list.
-STATUS_TABLE = f"{EU}distribution-status/"
-STATUS: dict[str, tuple[URIRef, str, str]] = {
-    "Completed": (URIRef(f"{STATUS_TABLE}COMPLETED"), "Färdig", "Completed"),
-    "Deprecated": (URIRef(f"{STATUS_TABLE}DEPRECATED"), "Avvecklad", "Deprecated"),
-    "Withdrawn": (URIRef(f"{STATUS_TABLE}WITHDRAWN"), "Tillbakadragen", "Withdrawn"),
-}
-
-# The places: Boråsregionen and its member municipalities, each a dct:Location with a page on
-# the site at exactly its IRI (pages.py writes `<path>index.html`), so the IRI resolves.
-REGION_NAME = ("Boråsregionen (Sjuhärad)", "Borås region (Sjuhärad)")
-
-
-# Files of a version that are not distributions of the data.
-NOT_DISTRIBUTED = frozenset({layout.VALIDATION, layout.CHANGES})
-DATAPACKAGE = layout.DESCRIPTOR
-
-_XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_SUB_DELIMS = "!$&'()*+,;="
-
-
-def _quote(text: str, safe: str) -> str:
-    return quote(_PCT.sub("%25", text), safe=safe + "%")
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def iri(value: str) -> URIRef:
-    """An absolute URI from a URL as configured or stored: spaces and non-ASCII percent-encoded.
-
-    Existing %XX escapes are kept (so encoding twice changes nothing); a non-ASCII host is
-    IDNA-encoded. Raises ValueError for a relative reference.
-    """
-    parts = urlsplit(value.strip())
-    scheme = parts.scheme.lower()
-    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
-        raise ValueError(f"not an absolute IRI: {value!r}")
-    if scheme == "mailto":
-        return URIRef(f"mailto:{_quote(parts.path, '@' + _SUB_DELIMS)}")
-    if not parts.netloc:
-        raise ValueError(f"not an absolute IRI (no authority): {value!r}")
-    netloc = parts.netloc
-    if not netloc.isascii():
-        host = (parts.hostname or "").encode("idna").decode("ascii")
-        netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return URIRef(
-        urlunsplit(
-            (
-                scheme,
-                netloc,
-                _quote(parts.path, "/:@" + _SUB_DELIMS),
-                _quote(parts.query, "/?:@" + _SUB_DELIMS),
-                _quote(parts.fragment, "/?:@" + _SUB_DELIMS),
-            )
-        )
-    )
-
-
-def license_iri(license_: dict[str, Any] | None) -> URIRef | None:
-    """The licence's IRI as the portal wants it: the http form of the Creative Commons IRIs."""
-    if not license_:
-        return None
-    name = license_.get("name")
-    if isinstance(name, str) and name in LICENSES:
-        return URIRef(LICENSES[name])
-    path = license_.get("path")
-    if not isinstance(path, str) or not path:
-        return None
-    if path.startswith("https://creativecommons.org/"):
-        path = "http://" + path[len("https://") :]
-    return iri(path)
-
-
-def publisher_iri(explicit: str | None = None) -> URIRef:
-    return iri(explicit or os.environ.get("OPENDATA_PUBLISHER_URI") or DEFAULT_PUBLISHER_URI)
-
-
-Triple = tuple[Node, Node, Node]
-
-
-class Triples:
-    """The triples a builder collects, each once, in the order added. Not an rdflib Graph: the
-    builder only adds and the serialiser reads them once, and a graph's indexes cost more than
-    the rest of a version's document (`graph()` makes one where a caller wants rdflib's)."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, triples: Iterable[Triple] = ()) -> None:
-        self._items: dict[Triple, None] = dict.fromkeys(triples)
-
-    def add(self, triple: Triple) -> None:
-        self._items[triple] = None
-
-    def __iter__(self) -> Iterator[Triple]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def graph(self) -> Graph:
-        graph = Graph(bind_namespaces="none")
-        for prefix, namespace in sorted(DOCUMENT_PREFIXES.items()):
-            graph.bind(prefix, namespace, override=True, replace=True)
-        for triple in self._items:
-            graph.add(triple)
-        return graph
-
-
-class _Builder:
+class GraphBuilder:
     """Collects the triples of one catalog graph."""
 
     def __init__(self, catalog: Catalog, publisher: URIRef) -> None:
@@ -378,8 +169,8 @@ class _Builder:
 
     def text(self, subject: URIRef, predicate: URIRef, value: Any, lang: str | None) -> None:
         """A text literal; control characters XML 1.0 cannot carry are dropped."""
-        if isinstance(value, str) and _XML_INVALID.sub("", value).strip():
-            literal = Literal(_XML_INVALID.sub("", value).strip(), lang=lang)
+        if isinstance(value, str) and XML_INVALID.sub("", value).strip():
+            literal = Literal(XML_INVALID.sub("", value).strip(), lang=lang)
             self.graph.add((subject, predicate, literal))
 
     def version_notes(self, node: URIRef, version: CatalogVersion) -> None:
@@ -928,16 +719,16 @@ def version_triples(
     and every distribution of its immutable files; a withdrawn one a tombstone without them),
     the dataset it is a version of linking it with dcat:hasVersion, and the terms they use.
     The harvest pages list only the dataset; this is what its dct:hasVersion links lead to."""
-    builder = _Builder(catalog, publisher_iri(publisher))
+    builder = GraphBuilder(catalog, publisher_iri(publisher))
     builder.add_publisher(str(entry.get("publisher") or catalog.get("publisher") or ""))
-    for version, previous in _versions_in_order(entry):
+    for version, previous in versions_in_order(entry):
         if version["version"] == number:
-            _version_of(builder, entry, version, previous)
+            version_of(builder, entry, version, previous)
             return builder.graph
     raise KeyError(f"{entry['name']} has no version {number}")
 
 
-def _versions_in_order(
+def versions_in_order(
     entry: CatalogEntry,
 ) -> Iterator[tuple[CatalogVersion, str | None]]:
     """Each version in version order, with the published version before it (None: none)."""
@@ -949,8 +740,8 @@ def _versions_in_order(
             previous = str(version["version"])
 
 
-def _version_of(
-    builder: _Builder, entry: CatalogEntry, version: CatalogVersion, previous: str | None
+def version_of(
+    builder: GraphBuilder, entry: CatalogEntry, version: CatalogVersion, previous: str | None
 ) -> None:
     """The version's statements, and the dataset's dcat:hasVersion to it."""
     home = f"{builder.base}{layout.dataset_prefix(str(entry['name']))}/"
@@ -960,52 +751,6 @@ def _version_of(
     builder.graph.add((iri(home), DCT.hasVersion, node))
 
 
-def version_documents(
-    catalog: Catalog, entry: CatalogEntry, number: str, publisher: str | None = None
-) -> dict[str, bytes]:
-    """The version's document in the three syntaxes, by the path beside the dataset's page
-    (`<version>.rdf`, `.ttl`, `.jsonld`), in sorted order: the same entry gives the same bytes."""
-    return _documents(number, _serialize(version_triples(catalog, entry, number, publisher)))
-
-
-def versions_documents(
-    catalog: Catalog, entry: CatalogEntry, publisher: str | None = None
-) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """Every version's `version_documents` (the same bytes), made together: what the versions
-    share (the publisher, and `describe`'s contact point, places, themes, period, ...) is built
-    and converted once for the dataset, not once a version."""
-    agent = publisher_iri(publisher)
-    shared = _Builder(catalog, agent)
-    shared.add_publisher(str(entry.get("publisher") or catalog.get("publisher") or ""))
-    home = f"{shared.base}{layout.dataset_prefix(str(entry['name']))}/"
-    stand_in = URIRef(f"{home}#version")  # the node describe's statements are made on
-    shared.describe(stand_in, entry, home)
-    described = [(URIRef(str(p)), o) for s, p, o in shared.graph if s == stand_in]
-    terms = _ox_triples(t for t in shared.graph if t[0] != stand_in)
-    made: dict[tuple[ox.Triple, ...], str] = {}  # the terms' JSON-LD nodes, made once
-    for version, previous in _versions_in_order(entry):
-        builder = _Builder(catalog, agent)
-        builder.described = described
-        _version_of(builder, entry, version, previous)
-        number = str(version["version"])
-        yield number, _documents(number, _serialize(builder.graph, terms, made=made))
-
-
-def _documents(number: str, texts: _Texts) -> dict[str, bytes]:
-    stem = version_page(number).removesuffix(".html")
-    return {
-        f"{stem}.rdf": texts.xml.encode("utf-8"),
-        f"{stem}.ttl": texts.turtle.encode("utf-8"),
-        f"{stem}.jsonld": _join_jsonld(texts.jsonld, []).encode("utf-8"),
-    }
-
-
-DATAPACKAGE_DESCRIPTION: tuple[str | None, str | None] = (
-    "Frictionless Data Package: datasetets beskrivning, tabellernas scheman och länkar till "
-    "filerna med deras storlek och SHA-256.",
-    "Frictionless Data Package: the dataset's description, the tables' schemas and links to the "
-    "files with their sizes and SHA-256.",
-)
 FORMAT_TEXT = {
     "CSV": ("som CSV (UTF-8, kommaseparerad)", "as CSV (UTF-8, comma-separated)"),
     "JSON": ("som JSON", "as JSON"),
@@ -1068,7 +813,7 @@ def catalog_dates(
 
 def catalog_graph(catalog: Catalog, publisher: str | None = None) -> Graph:
     """The catalog.json document as a DCAT-AP graph (IRIs only, no blank nodes)."""
-    return _Builder(catalog, publisher_iri(publisher)).build().graph()
+    return GraphBuilder(catalog, publisher_iri(publisher)).build().graph()
 
 
 _RDF_TYPE = str(RDF.type)
@@ -1078,14 +823,14 @@ _RDF_TYPE = str(RDF.type)
 def _compact_iri(value: str) -> str:
     """`dct:title` for `http://purl.org/dc/terms/title`: a compact IRI with our prefixes (the
     JSON-LD documents' @context declares them), or the IRI itself where none applies."""
-    for prefix, namespace in _PREFIXES_LONGEST_FIRST:
+    for prefix, namespace in PREFIXES_LONGEST_FIRST:
         local = value[len(namespace) :]
         if value.startswith(namespace) and local and not local.startswith("//"):
             return f"{prefix}:{local}"
     return value
 
 
-def _compact_node(node: dict[str, Any]) -> dict[str, Any]:
+def compact_node(node: dict[str, Any]) -> dict[str, Any]:
     """An expanded node object with compact keys, rdf:type as @type and datatypes compacted:
     what rdflib's JSON-LD compaction wrote before, at a fraction of its cost."""
     compact: dict[str, Any] = {}
@@ -1102,398 +847,3 @@ def _compact_node(node: dict[str, Any]) -> dict[str, Any]:
                 for value in values
             ]
     return compact
-
-
-# -- documents joined from per-dataset fragments ----------------------------------------------
-#
-# A catalog of 10,000 datasets × 20 versions is some 15 million triples: no graph of it fits in
-# memory, and re-serialising it on every publish would cost minutes. So each dataset's own
-# triples (every subject below `{base}datasets/<name>/`) are serialised once, in each
-# syntax — a *fragment* — and the documents are those fragments joined as text after a small
-# graph of their own: the catalog node, its dcat:dataset links, the shared vocabulary terms the
-# datasets refer to (licences, themes, places, ...) and, when paged, the Hydra paging node. The
-# three syntaxes all allow a subject to be described in several places, and every fragment is
-# written with the same fixed prefixes, so joining is exact: the result parses to the same graph
-# as the one graph would be.
-#
-# The triples are built with rdflib's terms (its literals give the lexical forms) and written by
-# Oxigraph's serialisers (pyoxigraph): rdflib's took 30 ms for one version's document in the
-# three syntaxes, most of a catalog build at 10,000 datasets × 20 versions; Oxigraph's, 2 ms.
-
-_FRAGMENT_FORMAT = 2  # 2: written by Oxigraph
-# Fragments are cached in the store; a change to this module (or to rdflib or pyoxigraph) makes
-# every cached fragment stale, without anyone having to remember to bump a number.
-CODE = hashlib.sha256(
-    Path(__file__).read_bytes()
-    + rdflib.__version__.encode("ascii")
-    + ox.__version__.encode("ascii")
-).hexdigest()
-
-HYDRA = _Vocabulary("http://www.w3.org/ns/hydra/core#")
-DOCUMENT_PREFIXES: dict[str, Namespace] = {**PREFIXES, "hydra": HYDRA}
-_SYNTAXES = ("xml", "turtle", "json-ld")
-
-# Past this many datasets the catalog is offered as pages (Hydra), 50 datasets a page, with
-# `dcat/catalog.rdf` (and .ttl, .jsonld) the first page: the harvest URL does not change. A
-# dataset of 20 versions is 21 dcat:Datasets of some 110 kB of RDF/XML, so a page is about 5 MB
-# (1,000 dcat:Datasets): what a harvester fetches in one request, and what a publish rewrites.
-PAGE_SIZE = 50
-
-
-def page_size() -> int:
-    """PAGE_SIZE, or OPENDATA_CATALOG_PAGE_SIZE for a portal that wants other pages."""
-    raw = os.environ.get("OPENDATA_CATALOG_PAGE_SIZE", "").strip()
-    if not raw:
-        return PAGE_SIZE
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(
-            f"OPENDATA_CATALOG_PAGE_SIZE must be a whole number above 0 (datasets on a page of "
-            f"the DCAT catalog), not {raw!r}"
-        )
-    return int(raw)
-
-
-@dataclass(frozen=True)
-class DatasetRdf:
-    """One dataset's own triples in each syntax, and the shared terms it refers to."""
-
-    key: str  # what it was made from (see fragment_key): a stale fragment is never used
-    xml: str  # rdf:Description elements
-    turtle: str  # Turtle statements without prefixes
-    jsonld: tuple[str, ...]  # node objects, indented for the @graph list
-    shared: tuple[str, ...]  # N-Triples lines of the triples about shared terms
-
-    def record(self) -> dict[str, Any]:
-        return {"format": _FRAGMENT_FORMAT, **asdict(self)}
-
-    @classmethod
-    def from_record(cls, record: Any) -> DatasetRdf | None:
-        """The fragment in a stored record, or None when the record is not one we can use."""
-        if not isinstance(record, dict) or record.get("format") != _FRAGMENT_FORMAT:
-            return None
-        try:
-            return cls(
-                key=str(record["key"]),
-                xml=str(record["xml"]),
-                turtle=str(record["turtle"]),
-                jsonld=tuple(str(node) for node in record["jsonld"]),
-                shared=tuple(str(line) for line in record["shared"]),
-            )
-        except (KeyError, TypeError):
-            return None
-
-
-def fragment_key(base: str, entry_text: str, publisher: str | None = None) -> str:
-    """What a dataset's fragment depends on: its catalog entry, the base URL, the publisher IRI
-    and this module's code."""
-    parts = (CODE, base, str(publisher_iri(publisher)), entry_text)
-    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
-
-
-def dataset_rdf(
-    catalog: Catalog, entry: CatalogEntry, key: str = "", publisher: str | None = None
-) -> DatasetRdf:
-    """The fragment of one dataset (`catalog` gives the base URL: its datasets are not read)."""
-    builder = _Builder(catalog, publisher_iri(publisher))
-    builder.dataset(entry)
-    own_prefix = str(iri(f"{builder.base}{layout.dataset_prefix(str(entry['name']))}/"))
-    own: list[Triple] = []
-    shared: list[Triple] = []
-    for triple in builder.graph:
-        subject = str(triple[0])
-        (own if subject.startswith(own_prefix) else shared).append(triple)
-    texts = _serialize(own)
-    shared_text = _ox_text(_ox_triples(shared), ox.RdfFormat.N_TRIPLES)
-    shared_lines = sorted({line for line in shared_text.splitlines() if line})
-    return DatasetRdf(
-        key=key,
-        xml=_xml_body(texts.xml),
-        turtle=_turtle_body(texts.turtle),
-        jsonld=texts.jsonld,
-        shared=tuple(shared_lines),
-    )
-
-
-_PREFIX_IRIS = {prefix: str(namespace) for prefix, namespace in DOCUMENT_PREFIXES.items()}
-# Oxigraph's RDF/XML declares the ITS namespace (for rdf:dir) in every document.
-_XML_NAMESPACES = {**_PREFIX_IRIS, "its": "http://www.w3.org/2005/11/its"}
-_XSD_STRING = str(XSD.string)
-_PREFIXES_LONGEST_FIRST = sorted(_PREFIX_IRIS.items(), key=lambda item: -len(item[1]))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _ox_term(term: Node) -> ox.NamedNode | ox.Literal:
-    """rdflib's term as Oxigraph's (IRIs and literals: the graphs have no blank nodes)."""
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype is not None and str(term.datatype) != _XSD_STRING:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise TypeError(f"the DCAT graphs hold IRIs and literals only, not {term!r}")
-
-
-def _ox_triples(triples: Iterable[Triple]) -> list[ox.Triple]:
-    """The triples as Oxigraph's, each once, sorted (as N-Triples lines): the same triples give
-    the same bytes, and a subject's statements stand together."""
-    converted = {ox.Triple(_ox_iri(s), _ox_iri(p), _ox_term(o)) for s, p, o in triples}
-    return sorted(converted, key=str)
-
-
-def _ox_iri(term: Node) -> ox.NamedNode:
-    named = _ox_term(term)
-    if not isinstance(named, ox.NamedNode):
-        raise TypeError(f"a subject or predicate is an IRI, not {term!r}")
-    return named
-
-
-def _ox_text(triples: Iterable[ox.Triple], syntax: ox.RdfFormat) -> str:
-    return (ox.serialize(triples, format=syntax, prefixes=_PREFIX_IRIS) or b"").decode("utf-8")
-
-
-@dataclass(frozen=True)
-class _Texts:
-    """Triples as written: RDF/XML and Turtle documents, and the JSON-LD node objects (each a
-    line, see _jsonld_lines) that _join_jsonld makes a document of."""
-
-    xml: str = ""
-    turtle: str = ""
-    jsonld: tuple[str, ...] = ()
-
-
-def _serialize(
-    triples: Iterable[Triple],
-    parsed: Iterable[ox.Triple] = (),
-    syntaxes: Iterable[str] = _SYNTAXES,
-    made: dict[tuple[ox.Triple, ...], str] | None = None,
-) -> _Texts:
-    """The triples (and `parsed`, already Oxigraph's) in each of `syntaxes`, with our prefixes
-    (`made`: see _jsonld_lines)."""
-    ordered = sorted({*_ox_triples(triples), *parsed}, key=str)
-    wanted = set(syntaxes)
-    return _Texts(
-        xml=_ox_text(ordered, ox.RdfFormat.RDF_XML) if "xml" in wanted else "",
-        turtle=_ox_text(ordered, ox.RdfFormat.TURTLE) if "turtle" in wanted else "",
-        jsonld=_jsonld_lines(ordered, made) if "json-ld" in wanted else (),
-    )
-
-
-_XMLNS = re.compile(r'xmlns:([A-Za-z0-9_.-]+)="([^"]*)"')
-
-
-def _xml_body(text: str) -> str:
-    """The rdf:Description elements of an RDF/XML document rdflib wrote, which may use no
-    namespace prefix but ours (the joined document declares exactly those)."""
-    start = text.index("<rdf:RDF")
-    end = text.index(">", start)
-    for prefix, namespace in _XMLNS.findall(text[start:end]):
-        if _XML_NAMESPACES.get(prefix, "") != namespace:
-            raise ValueError(f"RDF/XML fragment uses an undeclared namespace {namespace}")
-    body = text[end + 1 : text.rindex("</rdf:RDF>")]
-    return body.strip("\n") + "\n" if body.strip() else ""
-
-
-def _turtle_body(text: str) -> str:
-    """The statements of a Turtle document rdflib wrote, without its @prefix lines (the joined
-    document declares all of ours)."""
-    lines = text.splitlines(keepends=True)
-    body_from = 0
-    for number, line in enumerate(lines):
-        if line.startswith("@prefix"):
-            prefix, namespace = line.split()[1].rstrip(":"), line.split()[2].strip("<>")
-            if str(DOCUMENT_PREFIXES.get(prefix, "")) != namespace:
-                raise ValueError(f"Turtle fragment uses an undeclared prefix {prefix}")
-            body_from = number + 1
-        elif line.strip():
-            break
-    body = "".join(lines[body_from:]).strip("\n")
-    return body + "\n" if body else ""
-
-
-def _jsonld_lines(
-    ordered: Iterable[ox.Triple], made: dict[tuple[ox.Triple, ...], str] | None = None
-) -> tuple[str, ...]:
-    """The triples (sorted: a subject's statements together) as JSON-LD node objects with our
-    prefixes, sorted by @id, each as it stands in a document's @graph list: what Oxigraph's
-    expanded JSON-LD, compacted by _compact_node, gives, without writing and parsing it.
-    `made` keeps the lines made, by their triples, for the next document (the terms that
-    a dataset's versions share)."""
-    groups: dict[str, list[ox.Triple]] = {}
-    for triple in ordered:
-        if not isinstance(triple.subject, ox.NamedNode):
-            raise TypeError(f"the DCAT graphs have no blank nodes: {triple}")
-        subject = triple.subject.value
-        group = groups.get(subject)
-        if group is None:
-            groups[subject] = [triple]
-        else:
-            group.append(triple)
-    lines = []
-    for subject in sorted(groups):
-        statements = tuple(groups[subject])
-        line = None if made is None else made.get(statements)
-        if line is None:
-            line = _jsonld_line(subject, statements)
-            if made is not None:
-                made[statements] = line
-        lines.append(line)
-    return tuple(lines)
-
-
-def _jsonld_line(subject: str, statements: Iterable[ox.Triple]) -> str:
-    node: dict[str, list[dict[str, str]]] = {}
-    for triple in statements:
-        obj = triple.object
-        value: dict[str, str]
-        if isinstance(obj, ox.NamedNode):
-            value = {"@id": obj.value}
-        elif not isinstance(obj, ox.Literal):
-            raise TypeError(f"the DCAT graphs hold IRIs and literals only: {triple}")
-        elif obj.language:
-            value = {"@language": obj.language, "@value": obj.value}
-        elif obj.datatype.value != _XSD_STRING:
-            value = {"@type": obj.datatype.value, "@value": obj.value}
-        else:
-            value = {"@value": obj.value}
-        values = node.get(triple.predicate.value)
-        if values is None:
-            node[triple.predicate.value] = [value]
-        else:
-            values.append(value)
-    compact: dict[str, Any] = {"@id": subject}
-    compact.update(_compact_node(node))
-    # one line a node: json's C encoder (indent= takes the pure-Python one, 10 times slower)
-    return "    " + json.dumps(compact, sort_keys=True, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Paging:
-    """Where one page stands among the catalog's pages."""
-
-    number: int  # 1 is the first page: dcat/catalog.*
-    count: int  # pages in all
-    total: int  # datasets in all
-    size: int  # datasets a page
-
-
-def page_count(datasets: int, size: int) -> int:
-    return max(1, -(-datasets // size))
-
-
-def catalog_pages(
-    catalog: Catalog,
-    dates: tuple[str | None, str | None],
-    names: list[str],
-    fragments: dict[str, DatasetRdf],
-    paging: Paging | None,
-    publisher: str | None = None,
-) -> dict[str, bytes]:
-    """One page of the catalog (the whole catalog when `paging` is None) in the three syntaxes.
-
-    `names` are the page's datasets in order, `fragments` their fragments. The catalog's dates
-    are on the first page only, so that a change to one dataset rewrites its page and the
-    first, not every page.
-    """
-    builder = _Builder(catalog, publisher_iri(publisher))
-    first = paging is None or paging.number == 1
-    node = builder.describe_catalog(*(dates if first else (None, None)))
-    graph = builder.graph
-    for name in names:
-        graph.add((node, DCAT.dataset, iri(f"{builder.base}{layout.dataset_prefix(name)}/")))
-    shared = sorted({line for name in names for line in fragments[name].shared})
-    parsed = [
-        ox.Triple(quad.subject, quad.predicate, quad.object)
-        for quad in ox.parse("\n".join(shared) + "\n", format=ox.RdfFormat.N_TRIPLES)
-    ]
-    files: dict[str, bytes] = {}
-    for syntax in _SYNTAXES:
-        page_graph = graph
-        if paging is not None:
-            page_graph = Triples(graph)
-            _add_paging(page_graph, builder.base, paging, syntax)
-        texts = _serialize(page_graph, parsed, [syntax])
-        parts = [fragments[name] for name in names]
-        if syntax == "xml":
-            text = _join_xml(texts.xml, [part.xml for part in parts])
-        elif syntax == "turtle":
-            text = _join_turtle(texts.turtle, [part.turtle for part in parts])
-        else:
-            text = _join_jsonld(texts.jsonld, [n for part in parts for n in part.jsonld])
-        files[layout.dcat_page_key(paging.number if paging else 1, syntax)] = text.encode("utf-8")
-    return files
-
-
-def _add_paging(graph: Triples, base: str, paging: Paging, syntax: str) -> None:
-    """The Hydra paging node of a page, in both vocabularies harvesters read: the current
-    PartialCollectionView (next, previous, first, last as IRIs) and the older PagedCollection
-    (nextPage, ... as literals), which ckanext-dcat and piveau (data.europa.eu) look for first;
-    piveau also wants hydra:totalItems on the page."""
-    page = iri(base + layout.dcat_page_key(paging.number, syntax))
-    graph.add((page, RDF.type, HYDRA.PartialCollectionView))
-    graph.add((page, RDF.type, HYDRA.PagedCollection))
-    graph.add((page, HYDRA.totalItems, Literal(paging.total, datatype=XSD.integer)))
-    graph.add((page, HYDRA.itemsPerPage, Literal(paging.size, datatype=XSD.integer)))
-    links = {
-        (HYDRA.first, HYDRA.firstPage): 1,
-        (HYDRA.last, HYDRA.lastPage): paging.count,
-        (HYDRA.next, HYDRA.nextPage): paging.number + 1 if paging.number < paging.count else None,
-        (HYDRA.previous, HYDRA.previousPage): paging.number - 1 if paging.number > 1 else None,
-    }
-    for (current, older), number in links.items():
-        if number is not None:
-            target = str(iri(base + layout.dcat_page_key(number, syntax)))
-            graph.add((page, current, URIRef(target)))
-            graph.add((page, older, Literal(target)))
-    graph.add((iri(base + "#catalog"), HYDRA.view, page))
-
-
-def _join_xml(document: str, bodies: list[str]) -> str:
-    own = _xml_body(document)
-    declarations = "".join(
-        f'   xmlns:{prefix}="{namespace}"\n'
-        for prefix, namespace in sorted(_XML_NAMESPACES.items())
-    )
-    head = document[: document.index("<rdf:RDF")] + "<rdf:RDF\n" + declarations + ">\n"
-    return head + own + "".join(bodies) + "</rdf:RDF>\n"
-
-
-def _join_turtle(document: str, bodies: list[str]) -> str:
-    prefixes = "".join(
-        f"@prefix {prefix}: <{namespace}> .\n"
-        for prefix, namespace in sorted(DOCUMENT_PREFIXES.items())
-    )
-    return prefixes + "".join("\n" + body for body in [_turtle_body(document), *bodies] if body)
-
-
-def _join_jsonld(own: Sequence[str], nodes: list[str]) -> str:
-    """A JSON-LD document of node lines (_jsonld_lines): `own`, then `nodes`."""
-    context = {prefix: str(ns) for prefix, ns in sorted(DOCUMENT_PREFIXES.items())}
-    head = json.dumps({"@context": context, "@graph": []}, indent=2, sort_keys=True)
-    items = [*own, *nodes]
-    if not items:
-        return head + "\n"
-    assert head.endswith("[]\n}")
-    return head[: -len("[]\n}")] + "[\n" + ",\n".join(items) + "\n  ]\n}\n"
-
-
-def dcat_files(catalog: Catalog, size: int | None = None) -> dict[str, bytes]:
-    """Every DCAT document for the catalog.json document `catalog`, built in memory (the
-    publish path keeps the fragments in the store instead: catalog/build.py)."""
-    datasets = sorted(catalog.get("datasets", []), key=lambda entry: str(entry["name"]))
-    harvested = [entry for entry in datasets if entry.get("latest")]  # see _Builder.dataset
-    fragments = {str(entry["name"]): dataset_rdf(catalog, entry) for entry in harvested}
-    names = list(fragments)
-    dates = catalog_dates(datasets)
-    size = size or page_size()
-    files: dict[str, bytes] = {}
-    if len(names) <= size:
-        return catalog_pages(catalog, dates, names, fragments, None)
-    count = page_count(len(names), size)
-    for number in range(1, count + 1):
-        chunk = names[(number - 1) * size : number * size]
-        files.update(
-            catalog_pages(catalog, dates, chunk, fragments, Paging(number, count, len(names), size))
-        )
-    return files

@@ -34,9 +34,9 @@ from jinja2 import (
 from markupsafe import Markup
 
 from opendata import layout
-from opendata.catalog.dcat import THEMES, iri, publisher_iri
 from opendata.catalog.recipes import recipes
 from opendata.catalog.uncollected import NotCollected
+from opendata.catalog.vocabulary import THEMES, iri, publisher_iri
 from opendata.geography import SOURCE as GEOGRAPHY_SOURCE
 from opendata.geography import Extent, combined_extent, municipality_extents
 from opendata.municipalities import MEMBERS
@@ -747,7 +747,7 @@ def location_pages(
     DCAT-AP-SE wants an IRI that resolves, so each gets a page exactly there: the region with
     its member municipalities, each municipality with the datasets that cover it.
     """
-    from opendata.catalog.dcat import REGION_NAME
+    from opendata.catalog.vocabulary import REGION_NAME
 
     homepage = catalog.get("homepage") or ""
     datasets: Sequence[Listing | CatalogEntry] = (

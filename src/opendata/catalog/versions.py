@@ -31,8 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from opendata import layout
-from opendata.catalog.dcat import CODE as DCAT_CODE
-from opendata.catalog.dcat import fragment_key, versions_documents
+from opendata.catalog.dcat_documents import CODE as DCAT_CODE
+from opendata.catalog.dcat_documents import fragment_key, versions_documents
 from opendata.catalog.pages import _common, environment
 from opendata.errors import ConflictError
 from opendata.layout import DCAT_FILES, version_page
