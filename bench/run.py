@@ -15,7 +15,7 @@ from pathlib import Path
 
 from opendata.config import load_settings
 from opendata.definitions import discover
-from opendata.publish import load, prepare
+from opendata.preparing import load, prepare
 
 
 def main() -> None:

@@ -66,7 +66,8 @@ from opendata.parameters import (
     Republish,
     Store,
 )
-from opendata.publish import Outcome, Prepared, publish_package
+from opendata.preparing import Prepared
+from opendata.publish import Outcome, publish_package
 from opendata.request import RunRequest
 from opendata.run import RETRIES, RunFailed, outcome_of_failure
 

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opendata.publish import update_latest
+from opendata.latest import update_latest
 from opendata.storage import Store
 
 PARQUET_MEDIATYPE = "application/vnd.apache.parquet"

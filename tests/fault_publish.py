@@ -33,7 +33,8 @@ import pyarrow.csv  # noqa: F401
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
 from opendata.errors import ConflictError
-from opendata.publish import prepare, publish_package, require_valid
+from opendata.preparing import prepare, require_valid
+from opendata.publish import publish_package
 from opendata.storage import Store, open_store
 
 

@@ -31,7 +31,8 @@ from opendata.catalog.dcat import version_graph
 from opendata.catalog.pages import render_dataset_page
 from opendata.config import load_settings
 from opendata.diffing import diff
-from opendata.publish import Outcome, prepare, publish_package, require_valid, withdraw
+from opendata.preparing import prepare, require_valid
+from opendata.publish import Outcome, publish_package, withdraw
 from opendata.reporting import CHANGES, STATUS, VERSION, summary_rows
 from opendata.run import outcome_line
 from opendata.storage import LocalStore

@@ -31,8 +31,9 @@ from rdflib import Graph, Namespace, URIRef
 
 from bench.catalog import populate
 from opendata.catalog import rebuild_catalog
+from opendata.latest import latest_descriptor
 from opendata.layout import LATEST
-from opendata.publish import latest_descriptor, withdraw
+from opendata.publish import withdraw
 from opendata.serve import make_server
 from opendata.storage import LocalStore
 from tests import mqa

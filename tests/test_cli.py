@@ -10,7 +10,7 @@ import pytest
 
 from opendata.config import load_settings
 from opendata.engine.outputs import text_rows
-from opendata.publish import collect_tables, load
+from opendata.preparing import collect_tables, load
 from tests.conftest import run_cli, snapshot
 
 DATASETS = [

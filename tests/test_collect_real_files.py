@@ -22,7 +22,7 @@ import pytest
 
 from opendata.config import load_settings
 from opendata.engine.outputs import sorted_origins, text_rows
-from opendata.publish import collect_tables, load
+from opendata.preparing import collect_tables, load
 from opendata.tables import Table
 from tests.conftest import FIXTURE_HOME
 

@@ -26,7 +26,8 @@ from opendata.catalog.dcat_documents import dcat_files
 from opendata.catalog.vocabulary import TABLE_SCHEMA, iri
 from opendata.config import load_settings
 from opendata.municipalities import MEMBERS
-from opendata.publish import prepare, publish_package, require_valid, withdraw
+from opendata.preparing import prepare, require_valid
+from opendata.publish import publish_package, withdraw
 from opendata.storage import LocalStore
 from tests import mqa
 from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, old_shape, write_dataset

@@ -14,7 +14,7 @@ import pytest
 from opendata.config import load_settings
 from opendata.engine.outputs import text_rows
 from opendata.errors import DefinitionError, SourceError
-from opendata.publish import collect_tables, load
+from opendata.preparing import collect_tables, load
 from opendata.validate import validate_tables
 from tests.conftest import FIXTURE_HOME
 

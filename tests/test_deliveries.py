@@ -26,7 +26,7 @@ from opendata.config import load_settings
 from opendata.definitions import load_dataset
 from opendata.deliveries import DeliveryRefused, match_source
 from opendata.layout import Deliveries
-from opendata.publish import collect_tables
+from opendata.preparing import collect_tables
 from tests.conftest import copy_home, run_cli
 
 PASSWORD = "ett-långt-lösenord-2026"

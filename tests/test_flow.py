@@ -9,7 +9,7 @@ import pytest
 
 import flows.publish as flow_module
 from opendata.errors import StoreError, TransientStoreError
-from opendata.publish import DatasetInvalid
+from opendata.preparing import DatasetInvalid
 from tests.test_cli import write_broken_copy
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,8 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
 from opendata.municipalities import MEMBERS
-from opendata.publish import prepare, publish_package, require_valid
+from opendata.preparing import prepare, require_valid
+from opendata.publish import publish_package
 from opendata.serve import make_server
 from opendata.storage import LocalStore
 from tests import mqa

@@ -31,7 +31,7 @@ from opendata.config import load_settings
 from opendata.definitions import SLUG, load_dataset
 from opendata.engine.outputs import write_outputs
 from opendata.errors import DefinitionError, SourceError
-from opendata.publish import collect_tables, load
+from opendata.preparing import collect_tables, load
 from opendata.tables import ORIGIN, TableWriter
 from opendata.validate import validate_tables
 from tests.conftest import read_sheet, run_cli

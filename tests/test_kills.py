@@ -24,13 +24,8 @@ from opendata.config import load_settings
 from opendata.errors import ConflictError, StoreError
 from opendata.liveness import Owner, _start_time, current_owner
 from opendata.package import dump_json
-from opendata.publish import (
-    Prepared,
-    prepare,
-    publish_package,
-    read_history,
-    require_valid,
-)
+from opendata.preparing import Prepared, prepare, require_valid
+from opendata.publish import publish_package, read_history
 from opendata.storage import LocalStore, open_store
 from opendata.verification import verify
 from tests.fault_publish import publish_all

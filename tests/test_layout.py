@@ -14,7 +14,8 @@ from opendata import layout
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
 from opendata.journal import mark_for_repair
-from opendata.publish import prepare, publish_package, require_valid, withdraw
+from opendata.preparing import prepare, require_valid
+from opendata.publish import publish_package, withdraw
 from opendata.storage import LocalStore
 from tests.conftest import FIXTURE_HOME
 

@@ -22,7 +22,7 @@ import pytest
 from opendata import reporting
 from opendata.config import load_settings
 from opendata.errors import SourceError
-from opendata.publish import collect_tables, load
+from opendata.preparing import collect_tables, load
 from opendata.tables import ORIGIN
 from opendata.validate import validate_tables
 from tests.conftest import read_sheet, run_cli

@@ -31,7 +31,8 @@ from opendata.catalog.dataset_pages import preview_rows, version_changes
 from opendata.catalog.pages import filesize, render_dataset_page, render_index
 from opendata.config import load_settings
 from opendata.municipalities import MEMBERS
-from opendata.publish import load, prepare, publish_package, require_valid, withdraw
+from opendata.preparing import load, prepare, require_valid
+from opendata.publish import publish_package, withdraw
 from opendata.storage import LocalStore
 from tests.catalogkit import PARQUET_MEDIATYPE, mixed_shape, write_dataset
 from tests.conftest import copy_home

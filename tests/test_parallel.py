@@ -27,7 +27,7 @@ import pytest
 
 from opendata import layout, run
 from opendata.errors import StoreError
-from opendata.publish import DatasetInvalid
+from opendata.preparing import DatasetInvalid
 from opendata.request import RunRequest
 from opendata.storage import open_store
 from opendata.verification import verify

@@ -18,13 +18,8 @@ from frictionless import Package
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
 from opendata.errors import ConflictError, LostRace
-from opendata.publish import (
-    MAX_CONFLICTS,
-    prepare,
-    publish_package,
-    read_history,
-    require_valid,
-)
+from opendata.preparing import prepare, require_valid
+from opendata.publish import MAX_CONFLICTS, publish_package, read_history
 from opendata.serve import make_server
 from opendata.storage import LocalStore
 from tests.conftest import FIXTURE_HOME, snapshot

@@ -7,13 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from opendata.liveness import Owner
-from opendata.publish import (
-    LiveClaim,
-    Publish,
-    Unchanged,
-    WithdrawnMatch,
-    decide,
-)
+from opendata.publish import LiveClaim, Publish, Unchanged, WithdrawnMatch, decide
 from opendata.state import Claim, FileRecord, Release, SemVer, Status, VersionEntry
 from opendata.versioning import Changes, ResourceChanges
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from opendata.config import load_settings
 from opendata.engine.outputs import write_outputs
-from opendata.publish import collect_tables, load
+from opendata.preparing import collect_tables, load
 from opendata.validate import validate_tables
 from tests.test_hostile_input import make_home, scratch
 

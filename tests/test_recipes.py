@@ -33,7 +33,8 @@ from opendata.catalog import rebuild_catalog
 from opendata.catalog.pages import render_dataset_page
 from opendata.config import load_settings
 from opendata.errors import ConfigError, StoreError
-from opendata.publish import prepare, publish_package, require_valid
+from opendata.preparing import prepare, require_valid
+from opendata.publish import publish_package
 from opendata.storage import LocalStore, open_store
 from opendata.storage.http import HttpStore
 from opendata.versioning import change_text, metadata_words

@@ -37,7 +37,8 @@ from opendata.errors import (
     TransientStoreError,
 )
 from opendata.layout import LISTINGS
-from opendata.publish import prepare, publish_package, require_valid
+from opendata.preparing import prepare, require_valid
+from opendata.publish import publish_package
 from opendata.storage import LocalStore, open_store
 from opendata.storage.base import IMMUTABLE, SHORT_LIVED
 from opendata.storage.s3 import S3Store

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opendata import preparing
 from opendata import publish as publishing
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
@@ -331,9 +332,9 @@ def test_the_same_content_on_a_store_of_each_format_is_unchanged(tmp_path: Path,
     for name in ("avfallsplan", "handlingsplan"):
         history, _ = read_history(LocalStore(store), name)
         recorded = next(v for v in history.versions if v.version == history.latest)
-        prepared = publishing.prepare(config, name)
+        prepared = preparing.prepare(config, name)
         try:
-            package = publishing.require_valid(prepared)
+            package = preparing.require_valid(prepared)
             # The JSON copy with a `number` field is not what the store holds, byte for byte.
             json_copy = package.files["mal.json"]
             assert json_copy.sha256 != recorded.files["mal.json"].sha256

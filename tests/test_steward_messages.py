@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from opendata import reporting
 from opendata.config import load_settings
 from opendata.engine.outputs import sorted_origins, text_rows
-from opendata.publish import collect_tables, load, new_workspace
+from opendata.preparing import collect_tables, load, new_workspace
 from opendata.validate import validate_tables
 from tests.conftest import FIXTURE_HOME, run_cli
 

@@ -25,7 +25,7 @@ import flows.publish as flow_module
 from opendata import run
 from opendata.catalog import uncollected
 from opendata.config import load_settings
-from opendata.publish import load
+from opendata.preparing import load
 from opendata.request import RunRequest
 from opendata.storage import open_store
 from tests.conftest import run_cli

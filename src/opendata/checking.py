@@ -15,7 +15,7 @@ from opendata.config import Settings
 from opendata.definitions import Dataset, load_dataset
 from opendata.errors import DefinitionError
 from opendata.periods import stale_year_warnings
-from opendata.publish import collect_tables, discard_workspace, new_workspace
+from opendata.preparing import collect_tables, discard_workspace, new_workspace
 from opendata.storage import open_store
 from opendata.validate import Report, validate_tables
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from opendata.diffing import diff
 from opendata.errors import DefinitionError
-from opendata.publish import discard_workspace, load_version, new_workspace
+from opendata.preparing import discard_workspace, new_workspace
+from opendata.publish import load_version
 from opendata.state import SemVer, read_history
 from opendata.storage import Store
 from opendata.versioning import Changes

@@ -15,7 +15,7 @@ A delivery is one file for one declared source of one dataset. Its life:
   `opendata publish`, a delivery's own check) reads those instead of the repository's copies,
   which are what a fresh store starts from.
 - **Checked like any run.** A delivery is collected and validated with the dataset's other
-  sources by the same functions as `opendata publish` (`publish.prepare`), so its problems are
+  sources by the same functions as `opendata publish` (`preparing.prepare`), so its problems are
   `opendata validate`'s, word for word; a valid one gets the version, bump and diff a publish
   would make (a dry run of the publish protocol).
 - **Published on request** (`publish_delivery`), or at once where the dataset's definition says
@@ -65,13 +65,8 @@ from opendata.layout import Deliveries
 from opendata.liveness import Owner, current_owner
 from opendata.package import BuiltPackage
 from opendata.periods import stale_year_warnings
-from opendata.publish import (
-    Outcome,
-    discard_workspace,
-    new_workspace,
-    prepare_dataset,
-    publish_package,
-)
+from opendata.preparing import discard_workspace, new_workspace, prepare_dataset
+from opendata.publish import Outcome, publish_package
 from opendata.storage import Store
 
 log = logging.getLogger("opendata.deliveries")

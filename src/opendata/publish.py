@@ -1,4 +1,4 @@
-"""The publish protocol: collect, validate, package, then write an immutable version.
+"""The publish protocol: a prepared package (preparing.py) written as an immutable version.
 
 A run reads the dataset's pointer (versions.json) and `decide`s, writing nothing: the data is
 `Unchanged` (the latest version's), a `WithdrawnMatch` (a withdrawn version's: not published
@@ -24,7 +24,6 @@ are layout.py's.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
@@ -35,29 +34,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from opendata import journal, layout, scratch, termination
-from opendata.collect import collect_resource
-from opendata.collect.core import RemoteFetcher
-from opendata.config import Settings
+from opendata import journal, layout, termination
 from opendata.contention import PATIENCE
-from opendata.definitions import Dataset, load_dataset
-from opendata.delivered import load_delivered
 from opendata.diffing import diff
 from opendata.engine.outputs import WrittenFile
 from opendata.errors import (
     ConflictError,
     DefinitionError,
     LostRace,
-    OpendataError,
     StoreError,
     Terminated,
 )
-from opendata.layout import CHANGES, DESCRIPTOR, VALIDATION
+from opendata.latest import clear_latest, update_latest
+from opendata.layout import CHANGES, DESCRIPTOR
 from opendata.liveness import Owner, current_owner
 from opendata.package import (
     DELIVERY_KEY,
     BuiltPackage,
-    build_package,
     dump_json,
     sha256,
 )
@@ -76,8 +69,6 @@ from opendata.state import (
 )
 from opendata.state import read_history as read_history  # the one reader, also here
 from opendata.storage import Store
-from opendata.tables import Table, TableWriter
-from opendata.validate import Report, validate_tables
 from opendata.versioning import Bump, Changes, larger, next_version
 
 # Progress a steward sees while a run works (the CLI shows it in a terminal; the flow's logs).
@@ -87,20 +78,6 @@ MAX_CONFLICTS = 5  # attempts when a conflict is not a lost race (LostRace is re
 STALE_CLAIM = timedelta(minutes=15)
 # How long a publisher waits for another run's claim on the same dataset before giving up.
 WAIT_FOR_OTHERS = timedelta(seconds=30)
-
-
-class DatasetInvalid(OpendataError):
-    """The dataset's data failed validation: nothing of it is published (exit code 1)."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message, problems or [])
-        self.message = message
-        self.problems = problems or []
-
-    def __str__(self) -> str:
-        return self.message
 
 
 # `withdrawn`: the data is that of a withdrawn version (`withdrawn_version`), so it was not
@@ -148,165 +125,12 @@ class Outcome:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A collected and validated dataset; its staged tables and files live in `workspace`."""
-
-    dataset: Dataset
-    tables: list[Table]
-    report: Report
-    package: BuiltPackage | None
-    workspace: Path
-
-    def discard(self) -> None:
-        """Remove the staged tables and files (call when the run is done with them)."""
-        discard_workspace(self.workspace)
-
-
-def new_workspace(name: str) -> Path:
-    """A private folder for one dataset's staged tables, package files and sort spills.
-
-    What killed runs left in TMPDIR is removed first (scratch.sweep), so kills do not pile up.
-    """
-    scratch.sweep()
-    return scratch.new_folder(name)
-
-
-def discard_workspace(workspace: Path) -> None:
-    scratch.discard_folder(workspace)
-
-
-def load(settings: Settings, name: str) -> Dataset:
-    folder = settings.datasets_dir / name
-    if not (folder / "dataset.yaml").is_file():
-        raise DefinitionError(f"no dataset {name!r}: {folder}/dataset.yaml does not exist")
-    return load_dataset(folder, settings.schemas_dir)
-
-
-def collect_tables(
-    settings: Settings,
-    dataset: Dataset,
-    remote: RemoteFetcher | None = None,
-    refresh: bool = False,
-    *,
-    workspace: Path | None = None,
-    store: Store | None = None,
-) -> list[Table]:
-    """Every resource of the dataset, collected and staged in `workspace` with their origins.
-
-    Without a workspace, a new one is made that the caller owns (tests and small tools). With
-    a `store`, another dataset this one reads from is read with its delivered files too.
-    """
-    if workspace is None:
-        workspace = new_workspace(dataset.name)
-    resolving: set[str] = set()
-    staged: dict[tuple[str, str], Table] = {}
-
-    def resolve(other: str, resource: str) -> Table:
-        if (other, resource) in staged:
-            return staged[(other, resource)]
-        if other in resolving or other == dataset.name:
-            raise DefinitionError(f"{dataset.definition_file}: dataset {other!r} refers to itself")
-        resolving.add(other)
-        target = load_current(settings, other, store, workspace)
-        matches = [r for r in target.definition.resources if r.name == resource]
-        if not matches:
-            raise DefinitionError(
-                f"{dataset.definition_file}: dataset {other!r} has no resource {resource!r}"
-            )
-        writer = TableWriter(
-            resource,
-            target.schemas[resource],
-            workspace / "staged" / f"{other}--{resource}.parquet",
-        )
-        table = collect_resource(target, matches[0], resolve, writer, remote)
-        resolving.discard(other)
-        staged[(other, resource)] = table
-        return table
-
-    tables = []
-    for resource in dataset.definition.resources:
-        schema = dataset.schemas[resource.name]
-        if refresh and resource.live:
-            resource = resource.model_copy(update={"sources": list(resource.live)})
-        writer = TableWriter(
-            resource.name, schema, workspace / "staged" / f"{resource.name}.parquet"
-        )
-        tables.append(collect_resource(dataset, resource, resolve, writer, remote))
-    return tables
-
-
-def load_current(settings: Settings, name: str, store: Store | None, workspace: Path) -> Dataset:
-    """The dataset as a run reads it: with a store, its stewards' current deliveries in place
-    of the repository's copies of those sources (opendata.delivered)."""
-    if store is None:
-        return load(settings, name)
-    return load_delivered(settings, store, name, workspace)
-
-
-def prepare(
-    settings: Settings,
-    name: str,
-    remote: RemoteFetcher | None = None,
-    refresh: bool = False,
-    store: Store | None = None,
-) -> Prepared:
-    """Collect and validate one dataset and, if it is valid, build its package on disk.
-
-    With a `store`, the dataset is read with the files its stewards delivered there."""
-    workspace = new_workspace(name)
-    try:
-        dataset = load_current(settings, name, store, workspace)
-        return prepare_dataset(settings, dataset, remote, refresh, workspace=workspace, store=store)
-    except BaseException:
-        discard_workspace(workspace)
-        raise
-
-
-def prepare_dataset(
-    settings: Settings,
-    dataset: Dataset,
-    remote: RemoteFetcher | None = None,
-    refresh: bool = False,
-    *,
-    workspace: Path,
-    store: Store | None = None,
-) -> Prepared:
-    """`prepare` for a dataset already loaded (with the deliveries being checked)."""
-    name = dataset.name
-    tables = collect_tables(settings, dataset, remote, refresh, workspace=workspace, store=store)
-    for table in tables:
-        progress.info("%s: %s, %s rows collected", name, table.name, f"{table.row_count:,}")
-    report = validate_tables(dataset.name, tables, scratch=workspace)
-    if report.valid:
-        progress.info("%s: valid", name)
-    else:
-        progress.info("%s: invalid, %d problems", name, len(report.problems))
-    package = (
-        build_package(dataset, tables, report, workspace / "package") if report.valid else None
-    )
-    return Prepared(dataset, tables, report, package, workspace)
-
-
 def skipped(store: Store, name: str, base_url: str, reason: str) -> Outcome:
     """A dataset not collected in this run: its last published version stays latest."""
     history, _ = read_history(store, name)
     latest = str(history.latest) if history.latest else None
     url = base_url + layout.version_key(name, latest, DESCRIPTOR) if latest else None
     return Outcome(name, "skipped", latest, latest, url, message=reason)
-
-
-def require_valid(prepared: Prepared) -> BuiltPackage:
-    """The package, or DatasetInvalid with the report's problems (file, row, field)."""
-    if prepared.package is None:
-        report = prepared.report
-        count = len(report.problems)
-        raise DatasetInvalid(
-            f"{report.dataset} is invalid ({count} problem{'s' if count != 1 else ''}), "
-            f"nothing published:\n{report.summary()}",
-            [asdict(problem) for problem in report.problems],
-        )
-    return prepared.package
 
 
 def timestamp(now: datetime | None = None) -> str:
@@ -344,71 +168,6 @@ def read_changes(store: Store, name: str, version: SemVer | str) -> dict[str, An
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     return record if isinstance(record, dict) else None
-
-
-def latest_descriptor(descriptor: dict[str, Any], base_url: str, name: str) -> bytes:
-    """The stable latest descriptor: the version's, with absolute URLs to the version's files.
-
-    It is one object that points only at immutable files, so whoever reads it gets one
-    complete, consistent version, even while the `latest/` copies are being replaced.
-    """
-    version = descriptor["version"]
-    stable = json.loads(json.dumps(descriptor))
-    for resource in stable["resources"]:
-        resource["path"] = base_url + layout.version_key(name, version, resource["path"])
-    return dump_json(stable)
-
-
-def update_latest(store: Store, name: str, version: SemVer | str, base_url: str) -> int:
-    """Point the stable `latest/` URLs at `version`; returns the number of objects written.
-
-    The per-file copies first, the descriptor last; a run that finds the descriptor already
-    right writes nothing (the descriptor is written last, so the copies are right too).
-    """
-    raw = store.read_bytes(layout.version_key(name, version, DESCRIPTOR))
-    if raw is None:
-        raise StoreError(
-            f"{layout.version_key(name, version, DESCRIPTOR)} is missing from {store.url}"
-        )
-    descriptor = json.loads(raw)
-    stable = latest_descriptor(descriptor, base_url, name)
-    if store.read_bytes(layout.latest_key(name, DESCRIPTOR)) == stable:
-        return 0
-    journal.mark(store, name)
-    names = [r["path"] for r in descriptor["resources"]] + [VALIDATION, CHANGES]
-    try:
-        for filename in names:
-            store.copy(
-                layout.version_key(name, version, filename), layout.latest_key(name, filename)
-            )
-        store.write_if_changed(layout.latest_key(name, DESCRIPTOR), stable)
-    except Exception:
-        # The pointer names `version`, `latest/` does not yet: whichever run comes next (of
-        # any dataset, this run's own catalog update first) copies again. (If even this mark
-        # cannot be written, the store is failing: this run's catalog update fails too, and
-        # its own mark stays for the next run.)
-        with contextlib.suppress(Exception):
-            journal.mark_for_repair(store, name)
-        raise
-    return len(names) + 1
-
-
-def clear_latest(store: Store, name: str) -> None:
-    """No version is left to point at (all withdrawn): the stable URLs answer 404."""
-    keys = store.list(layout.latest_prefix(name))
-    if keys:
-        journal.mark(store, name)
-    for key in keys:
-        store.delete(key)
-
-
-def repair_latest(store: Store, name: str, base_url: str) -> None:
-    """Make the `latest/` copies follow the pointer again (after a run was killed mid-way)."""
-    history, _ = read_history(store, name)
-    if history.latest:
-        update_latest(store, name, history.latest, base_url)
-    elif history.versions:
-        clear_latest(store, name)
 
 
 def publish_package(

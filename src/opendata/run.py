@@ -47,16 +47,8 @@ from opendata.errors import (
 )
 from opendata.package import BuiltPackage
 from opendata.periods import stale_year_warnings
-from opendata.publish import (
-    DatasetInvalid,
-    Outcome,
-    Prepared,
-    load,
-    prepare,
-    publish_package,
-    require_valid,
-    skipped,
-)
+from opendata.preparing import DatasetInvalid, Prepared, load, prepare, require_valid
+from opendata.publish import Outcome, publish_package, skipped
 from opendata.reporting import artifact_key, counted_in_all, is_data_problem
 from opendata.request import RunRequest
 from opendata.storage import Store, open_store

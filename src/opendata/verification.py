@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 from opendata import journal, layout, scratch
 from opendata.engine.outputs import WrittenFile
+from opendata.latest import latest_descriptor
 from opendata.layout import DESCRIPTOR
 from opendata.liveness import current_owner
-from opendata.publish import STALE_CLAIM, VerifyProblem, claim_live, latest_descriptor
+from opendata.publish import STALE_CLAIM, VerifyProblem, claim_live
 from opendata.state import Release, SemVer, Status, VersionEntry, claims, read_history
 from opendata.storage import Store
 

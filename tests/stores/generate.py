@@ -26,6 +26,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opendata import preparing
 from opendata import publish as publishing
 from opendata.catalog import rebuild_catalog
 from opendata.config import load_settings
@@ -58,9 +59,9 @@ def publish(
     home: Path, store: LocalStore, name: str, when: datetime, message: str | None = None
 ) -> None:
     settings = load_settings(home=home, store=str(store.root))
-    prepared = publishing.prepare(settings, name)
+    prepared = preparing.prepare(settings, name)
     try:
-        package = publishing.require_valid(prepared)
+        package = preparing.require_valid(prepared)
         publishing.publish_package(store, package, settings.base_url, now=when, message=message)
     finally:
         prepared.discard()

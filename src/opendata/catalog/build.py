@@ -45,13 +45,10 @@ from opendata.catalog.splice import StoredCatalog as StoredLayout
 from opendata.catalog.uncollected import waiting
 from opendata.contention import PATIENCE, Patience
 from opendata.errors import ConflictError, LostRace
+from opendata.latest import latest_descriptor, repair_latest
 from opendata.layout import DESCRIPTOR, LATEST, LISTINGS, VALIDATION
 from opendata.package import sha256
-from opendata.publish import (
-    VerifyProblem,
-    latest_descriptor,
-    repair_latest,
-)
+from opendata.publish import VerifyProblem
 from opendata.state import (
     CATALOG_FORMAT,
     Catalog,
