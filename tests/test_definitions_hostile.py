@@ -19,8 +19,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opendata.definitions import load_dataset, load_schema
+from opendata.definitions import load_dataset
 from opendata.errors import DefinitionError
+from opendata.table_schemas import load_schema
 from tests.conftest import FIXTURE_HOME, copy_home
 
 

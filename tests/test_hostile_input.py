@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from opendata.collect import jsonfile
 from opendata.config import load_settings
-from opendata.definitions import SLUG, load_dataset
+from opendata.definition_files import SLUG
+from opendata.definitions import load_dataset
 from opendata.engine.outputs import write_outputs
 from opendata.errors import DefinitionError, SourceError
 from opendata.preparing import collect_tables, load

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opendata.definitions import MAX_FIELDS
 from opendata.engine import checks
+from opendata.table_schemas import MAX_FIELDS
 from opendata.validate import validate_tables
 from tests.conftest import run_cli
 from tests.test_hostile_input import csv_home, scratch, staged_table

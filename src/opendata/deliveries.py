@@ -49,7 +49,8 @@ from opendata.catalog import rebuild_catalog
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE, Patience
-from opendata.definitions import SLUG, Dataset, FileSource, load_dataset
+from opendata.definition_files import SLUG
+from opendata.definitions import Dataset, FileSource, load_dataset
 from opendata.delivered import RECORD_FORMAT, Current, CurrentFile, load_delivered, read_current
 from opendata.errors import (
     ConfigError,

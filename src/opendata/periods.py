@@ -25,7 +25,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opendata.definitions import DEFINITION_FILE, Dataset
+from opendata.definition_files import DEFINITION_FILE
+from opendata.definitions import Dataset
 from opendata.messages import stale_years
 from opendata.tables import Table
 from opendata.validate import ReportWarning
