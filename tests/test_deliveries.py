@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from opendata import delivery_records
 from opendata.config import load_settings
 from opendata.definitions import load_dataset
 from opendata.deliveries import DeliveryRefused, match_source
@@ -546,7 +547,9 @@ def test_a_delivery_left_validating_by_a_killed_run_is_checked_again(tmp_path: P
     )
     assert created
     # A run took it and was killed: the record says `validating`, no run holds the lease.
-    deliveries.change_record(store, "avfallsplan", record.id, deliveries.ending("validating"))
+    delivery_records.change_record(
+        store, "avfallsplan", record.id, delivery_records.ending("validating")
+    )
     assert deliveries.pending_datasets(store, ["avfallsplan"], stuck_only=True) == ["avfallsplan"]
     (done,) = deliveries.process_dataset(settings, store, "avfallsplan")
     assert (done.id, done.state, done.version) == (record.id, "ready", "1.0.0")

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
-from opendata import deliveries
+from opendata import deliveries, delivery_records
 from opendata.config import load_settings
 from opendata.definitions import load_dataset
 from opendata.delivery_app import AppConfig, DeliveryApp
@@ -440,7 +440,7 @@ def test_the_app_asks_prefect_again_at_every_look_while_it_is_away_and_once_per_
     assert len(runner.events) == 4
 
     # Taken, but no run came for STALLED: asked again, once per STALLED.
-    deliveries.change_record(
+    delivery_records.change_record(
         store,
         "avfallsplan",
         record.id,

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from opendata import deliveries
 from opendata.config import load_settings
 from opendata.definitions import Dataset, load_dataset
-from opendata.deliveries import INBOX_STEWARD, inbox_policy, list_records
+from opendata.deliveries import INBOX_STEWARD, list_records
 from opendata.delivery_app import AppConfig, DeliveryApp
 from opendata.errors import ConfigError
+from opendata.inbox import INBOX_ACTIONS, inbox_policy, sweep_inbox
 from opendata.layout import STEWARDS, Deliveries
 from opendata.runners import LocalRunner
 from opendata.storage import open_store
@@ -58,7 +58,7 @@ def seaweedfs_actions(policy: dict[str, Any]) -> list[str]:
     actions = []
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
-        assert set(statement["Action"]) == set(deliveries.INBOX_ACTIONS)
+        assert set(statement["Action"]) == set(INBOX_ACTIONS)
         for resource in statement["Resource"]:
             assert resource.startswith("arn:aws:s3:::") and resource.endswith("/*")
             actions.append("Write:" + resource.removeprefix("arn:aws:s3:::"))
@@ -313,7 +313,7 @@ def test_a_file_in_the_inbox_becomes_a_delivery(
         Bucket=BUCKET, Key=f"{PREFIX}/_inbox/avfallsplan/mal.csv", Body=data
     )
 
-    new, refused = deliveries.sweep_inbox(store, loaded(home, *DATASETS), tmp_path)
+    new, refused = sweep_inbox(store, loaded(home, *DATASETS), tmp_path)
 
     assert refused == []
     assert [record.dataset for record in new] == ["avfallsplan"]
@@ -334,7 +334,7 @@ def test_a_file_in_the_inbox_becomes_a_delivery(
     assert store.list(Deliveries.inbox("avfallsplan")) == []
 
     # Looking again finds nothing new.
-    assert deliveries.sweep_inbox(store, loaded(home, *DATASETS), tmp_path) == ([], [])
+    assert sweep_inbox(store, loaded(home, *DATASETS), tmp_path) == ([], [])
 
 
 def test_a_file_matching_no_declared_source_is_moved_aside_with_a_note(
@@ -344,7 +344,7 @@ def test_a_file_matching_no_declared_source_is_moved_aside_with_a_note(
         Bucket=BUCKET, Key=f"{PREFIX}/_inbox/avfallsplan/budget.csv", Body=b"x,y\n1,2\n"
     )
 
-    new, refused = deliveries.sweep_inbox(store, loaded(home, *DATASETS), tmp_path)
+    new, refused = sweep_inbox(store, loaded(home, *DATASETS), tmp_path)
 
     assert new == []
     assert len(refused) == 1 and "budget.csv" in refused[0]
@@ -358,7 +358,7 @@ def test_a_file_matching_no_declared_source_is_moved_aside_with_a_note(
     assert "matches no declared source of avfallsplan" in note
     assert "sources/mal.csv" in note and "sources/malomraden.csv" in note
     # What was set aside is not taken in again.
-    assert deliveries.sweep_inbox(store, loaded(home, *DATASETS), tmp_path) == ([], [])
+    assert sweep_inbox(store, loaded(home, *DATASETS), tmp_path) == ([], [])
 
 
 def test_the_delivery_app_takes_in_the_inbox_and_checks_it(

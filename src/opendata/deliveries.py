@@ -31,7 +31,6 @@ opendata.delivered.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import re
@@ -40,27 +39,42 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from opendata import layout
 from opendata.catalog import rebuild_catalog
 from opendata.collect.core import RemoteFetcher
 from opendata.config import Settings
 from opendata.contention import PATIENCE, Patience
-from opendata.definition_files import SLUG
 from opendata.definitions import Dataset, FileSource, load_dataset
-from opendata.delivered import RECORD_FORMAT, Current, CurrentFile, load_delivered, read_current
+from opendata.delivered import Current, CurrentFile, load_delivered, read_current
+from opendata.delivery_records import (
+    FINAL,
+    DeliveryRecord,
+    DeliveryRefused,
+    DeliveryState,
+    Transition,
+    Via,
+    change_record,
+    display_name,
+    dump_record,
+    ending,
+    file_sha256,
+    find_record,
+    list_records,
+    moved,
+    new_id,
+    now_text,
+    read_record,
+    update_current,
+)
 from opendata.errors import (
-    ConfigError,
     ConflictError,
     DefinitionError,
     InvalidSourceData,
     LostRace,
     OpendataError,
     SourceError,
-    StoreError,
 )
 from opendata.layout import Deliveries
 from opendata.liveness import Owner, current_owner
@@ -72,142 +86,9 @@ from opendata.storage import Store
 
 log = logging.getLogger("opendata.deliveries")
 
-DeliveryState = Literal[
-    "received", "validating", "invalid", "ready", "unchanged", "published", "failed"
-]
-FINAL: tuple[DeliveryState, ...] = ("invalid", "unchanged", "published", "failed")
-Via = Literal["page", "api", "inbox"]
-ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
-# A delivery that has been `validating` this long without a word lost its run (a crash).
 STALLED = timedelta(minutes=15)
-MAX_FILENAME = 255
 INBOX_STEWARD = "inkorg"
 MAX_PROBLEMS = 200  # listed on a delivery (all are counted), as validation.json lists 100 a kind
-
-
-class Transition(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    state: DeliveryState
-    at: str
-    note: str | None = None
-
-
-class DeliveryRecord(BaseModel):
-    """One delivery as stored (and, but for `format` and `history`, as the API shows it)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    format: int = RECORD_FORMAT
-    id: str
-    dataset: str
-    state: DeliveryState
-    source: str
-    file: str
-    bytes: int
-    sha256: str
-    steward: str
-    organisation: str
-    via: Via
-    received: str
-    updated: str
-    message: str | None = None
-    problems: list[dict[str, Any]] | None = None
-    problem_count: int | None = None
-    warnings: list[str] = Field(default_factory=list)
-    version: str | None = None
-    previous_version: str | None = None
-    bump: str | None = None
-    reason: str | None = None
-    diff: dict[str, Any] | None = None
-    rows: int | None = None
-    error: str | None = None
-    url: str | None = None
-    page: str | None = None
-    published: str | None = None
-    publish_requested: str | None = None
-    published_by: str | None = None
-    together_with: list[str] = Field(default_factory=list)
-    waiting: str | None = None
-    history: list[Transition] = Field(default_factory=list)
-
-    def provenance(self) -> dict[str, Any]:
-        """What the package's sources and versions.json keep of it (state.Delivery)."""
-        return {
-            "id": self.id,
-            "source": self.source,
-            "file": self.file,
-            "steward": self.steward,
-            "organisation": self.organisation,
-            "delivered": self.received,
-            "sha256": self.sha256,
-        }
-
-    def public(self) -> dict[str, Any]:
-        """The API's answer: the record without its storage details."""
-        shown = self.model_dump(mode="json", exclude={"format", "history"})
-        shown["history"] = [t.model_dump(mode="json", exclude_none=True) for t in self.history]
-        return shown
-
-
-# -- errors a caller turns into an answer --------------------------------------------------------
-
-
-class DeliveryRefused(OpendataError):
-    """A delivery that is not taken: `status` is the HTTP status the API answers with."""
-
-    exit_code = 2
-
-    def __init__(self, status: int, message: str, declared: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.declared = list(declared)
-
-    def __str__(self) -> str:
-        return self.message
-
-
-# -- small helpers --------------------------------------------------------------------------------
-
-
-def now_text(now: datetime | None = None) -> str:
-    return (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def new_id(now: datetime | None = None) -> str:
-    """Sortable by time of arrival, unguessable after it."""
-    moment = now or datetime.now(UTC)
-    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(6)}"
-
-
-def check_id(delivery_id: str) -> str:
-    if not ID.match(delivery_id):
-        raise DeliveryRefused(404, f"no delivery {delivery_id[:40]!r}")
-    return delivery_id
-
-
-def display_name(filename: str) -> str:
-    """The name a steward's computer gave the file, for showing only: never a path. Folders a
-    browser sent along, control and format characters (a right-to-left override) and surplus
-    length go."""
-    name = re.split(r"[\\/]", filename or "")[-1]
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\u200e\u200f")
-    name = re.sub(r"[\u202a-\u202e\u2066-\u2069]", "", name).strip()
-    if len(name.encode("utf-8")) > MAX_FILENAME:
-        stem, dot, suffix = name.rpartition(".")
-        suffix = suffix[:16] if dot else ""
-        name = (stem or name)[: MAX_FILENAME // 4] + (f".{suffix}" if suffix else "")
-    return name or "namnlös"
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
-
-
-def _dump(model: BaseModel) -> bytes:
-    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
 
 
 # -- which declared source a file is --------------------------------------------------------------
@@ -270,103 +151,6 @@ def match_source(dataset: Dataset, filename: str, source: str | None = None) -> 
     )
 
 
-# -- reading and writing records ------------------------------------------------------------------
-
-
-def read_record(store: Store, dataset: str, delivery_id: str) -> tuple[DeliveryRecord, str] | None:
-    found = store.read(Deliveries.record(dataset, check_id(delivery_id)))
-    if found is None:
-        return None
-    try:
-        return DeliveryRecord.model_validate_json(found[0]), found[1]
-    except ValidationError as error:
-        raise StoreError(
-            f"{Deliveries.record(dataset, delivery_id)} in {store.url} is corrupt: "
-            f"{error.errors()[0]['msg']}"
-        ) from None
-
-
-def find_record(store: Store, datasets: Iterable[str], delivery_id: str) -> DeliveryRecord | None:
-    """The delivery with this id, among the datasets' (ids do not name their dataset)."""
-    check_id(delivery_id)
-    for dataset in datasets:
-        found = read_record(store, dataset, delivery_id)
-        if found is not None:
-            return found[0]
-    return None
-
-
-def list_records(store: Store, dataset: str) -> list[DeliveryRecord]:
-    """The dataset's deliveries, oldest first."""
-    records = []
-    for key in store.list(Deliveries.records(dataset)):
-        delivery_id = PurePosixPath(key).stem
-        if ID.match(delivery_id):
-            found = read_record(store, dataset, delivery_id)
-            if found is not None:
-                records.append(found[0])
-    return sorted(records, key=lambda r: r.id)
-
-
-def change_record(
-    store: Store,
-    dataset: str,
-    delivery_id: str,
-    change: Callable[[DeliveryRecord], DeliveryRecord | None],
-) -> DeliveryRecord | None:
-    """Apply `change` to the stored record with a compare-and-swap; `change` returns None to
-    leave it as it is (then None is returned: another process got there first)."""
-    for _ in PATIENCE.attempts():
-        found = read_record(store, dataset, delivery_id)
-        if found is None:
-            raise StoreError(f"delivery {delivery_id} of {dataset} is missing from {store.url}")
-        record, etag = found
-        changed = change(record)
-        if changed is None:
-            return None
-        try:
-            store.replace(Deliveries.record(dataset, delivery_id), _dump(changed), etag)
-        except LostRace:
-            continue
-        return changed
-    raise StoreError(f"delivery {delivery_id} kept changing while we were updating it")
-
-
-def moved(
-    record: DeliveryRecord, state: DeliveryState, note: str | None = None, **changes: Any
-) -> DeliveryRecord:
-    when = now_text()
-    history = [*record.history, Transition(state=state, at=when, note=note)]
-    return record.model_copy(
-        update={"state": state, "updated": when, "history": history, **changes}
-    )
-
-
-def ending(
-    state: DeliveryState, **changes: Any
-) -> Callable[[DeliveryRecord], DeliveryRecord | None]:
-    """The change that moves a record to `state` with `changes`."""
-
-    def change(record: DeliveryRecord) -> DeliveryRecord:
-        return moved(record, state, **changes)
-
-    return change
-
-
-def update_current(store: Store, dataset: str, change: Callable[[Current], Current]) -> Current:
-    for _ in PATIENCE.attempts():
-        current, etag = read_current(store, dataset)
-        changed = change(current)
-        if changed == current:
-            return current
-        try:
-            store.replace(Deliveries.current(dataset), _dump(changed), etag)
-        except LostRace:
-            continue
-        return changed
-    raise StoreError(f"{Deliveries.current(dataset)} kept changing while we were updating it")
-
-
 # -- receiving ------------------------------------------------------------------------------------
 
 
@@ -423,7 +207,7 @@ def receive(
     # The bytes first, then the record, then the index: a crash between leaves at most a file
     # kept twice over (the same key) or a delivery that the same bytes make again.
     store.create_file(Deliveries.file(digest), file)
-    store.create(Deliveries.record(dataset.name, record.id), _dump(record))
+    store.create(Deliveries.record(dataset.name, record.id), dump_record(record))
     store.create(index, json.dumps({"id": record.id}).encode())
     log.info("%s: delivery %s of %s by %s received", dataset.name, record.id, declared, steward)
     return record, True
@@ -832,67 +616,6 @@ def clear_waiting(store: Store, name: str) -> None:
             )
 
 
-# -- the inbox: a file put under `_inbox/<dataset>/` by any S3 client ----------------------------
-
-
-def sweep_inbox(
-    store: Store, datasets: dict[str, Dataset], scratch: Path
-) -> tuple[list[DeliveryRecord], list[str]]:
-    """Turn every file in the datasets' inboxes into a delivery, then remove it from the inbox
-    (only once it is kept). Returns the new deliveries and what was refused (the file is moved
-    to `_inbox/<dataset>/refused/` with a note beside it, so a machine's mistake is visible)."""
-    new: list[DeliveryRecord] = []
-    refused: list[str] = []
-    for name, dataset in datasets.items():
-        prefix = Deliveries.inbox(name)
-        for key in store.list(prefix):
-            relative = key[len(prefix) :]
-            if relative.startswith("refused/") or "/" in relative:
-                continue
-            local = scratch / secrets.token_hex(8)
-            try:
-                if not store.download(key, local):
-                    continue
-                try:
-                    record, created = receive(
-                        store,
-                        dataset,
-                        local,
-                        relative,
-                        steward=INBOX_STEWARD,
-                        organisation=f"S3-inkorgen {prefix}",
-                        via="inbox",
-                    )
-                except DeliveryRefused as error:
-                    refused.append(f"{key}: {error.message}")
-                    store.create(
-                        f"{prefix}refused/{new_id()}-{display_name(relative)}.txt",
-                        error.message.encode(),
-                    )
-                    store.copy(key, f"{prefix}refused/{display_name(relative)}")
-                else:
-                    if created:
-                        new.append(record)
-                store.delete(key)
-            finally:
-                local.unlink(missing_ok=True)
-    return new, refused
-
-
-def copy_upload(stream: Any, target: Path, limit: int) -> tuple[int, str]:
-    """Copy a file-like object to `target`, hashing it; DeliveryRefused(413) past `limit`."""
-    digest = hashlib.sha256()
-    size = 0
-    with target.open("wb") as out:
-        while chunk := stream.read(1 << 20):
-            size += len(chunk)
-            if size > limit:
-                raise DeliveryRefused(413, f"the file is larger than {limit:,} bytes")
-            digest.update(chunk)
-            out.write(chunk)
-    return size, digest.hexdigest()
-
-
 __all__ = [
     "FINAL",
     "Current",
@@ -909,7 +632,6 @@ __all__ = [
     "read_current",
     "receive",
     "request_publish",
-    "sweep_inbox",
 ]
 
 
@@ -947,45 +669,3 @@ def _md(text: object) -> str:
     escaped, on one line."""
     value = " ".join(str(text).split())
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>&~])", r"\\\1", value)
-
-
-# -- the inbox's access policy: what a steward's own S3 key may do -------------------------------
-
-INBOX_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
-# A wildcard or a policy variable (`${aws:username}`) in a Resource would widen it.
-_POLICY_UNSAFE = re.compile(r"[*?$\s]")
-
-
-def inbox_policy(bucket: str, prefix: str, datasets: list[str]) -> dict[str, Any]:
-    """The AWS IAM policy for one steward's own S3 key: put files (as one PUT or a multipart
-    upload) into the inboxes of `datasets` below the store's `prefix`, and nothing else: no
-    reading, no listing, no deleting, nothing in `_private/` or in what is published.
-
-    Attach it to the steward's IAM user (`opendata steward policy NAME` prints it). ConfigError
-    for a dataset that is not a dataset name, or a wildcard anywhere."""
-    folder = prefix.strip("/")
-    base = f"{folder}/" if folder else ""
-    names = list(dict.fromkeys(datasets))
-    if not names:
-        raise ConfigError("an inbox policy needs at least one dataset")
-    for name in names:
-        if not SLUG.match(name):
-            raise ConfigError(f"{name[:80]!r} is not a dataset name [a-z0-9-]")
-    if not bucket or _POLICY_UNSAFE.search(bucket) or _POLICY_UNSAFE.search(base):
-        raise ConfigError(
-            f"s3://{bucket}/{folder}: a bucket or prefix with a wildcard, '$' or a space cannot "
-            "be named exactly in a policy"
-        )
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "OpendataInbox",
-                "Effect": "Allow",
-                "Action": list(INBOX_ACTIONS),
-                "Resource": [
-                    f"arn:aws:s3:::{bucket}/{base}{Deliveries.inbox(name)}*" for name in names
-                ],
-            }
-        ],
-    }

@@ -48,7 +48,9 @@ from opendata.collect.remote import remote_sources
 from opendata.config import Settings
 from opendata.definitions import Dataset, discover, load_dataset
 from opendata.deliveries import DeliveryRecord, DeliveryRefused
+from opendata.delivery_records import Via, check_id
 from opendata.errors import DefinitionError, OpendataError
+from opendata.inbox import copy_upload, sweep_inbox
 from opendata.runners import PUBLISH_REQUESTED, RECEIVED, WAITING_NOTE, LocalRunner, Runner
 from opendata.state import read_history
 from opendata.stewards import Steward, read_registry, steward_for_password, steward_for_token
@@ -196,7 +198,7 @@ class DeliveryApp:
                         )
                     except DefinitionError:
                         continue
-                new, refused = deliveries.sweep_inbox(self.store, loaded, Path(scratch))
+                new, refused = sweep_inbox(self.store, loaded, Path(scratch))
             for problem in refused:
                 log.warning("inbox: %s", problem)
             for name in dict.fromkeys(r.dataset for r in new):
@@ -336,7 +338,7 @@ class DeliveryApp:
     # -- the upload ------------------------------------------------------------------------
 
     async def take_upload(
-        self, request: Request, dataset: Dataset, identity: Identity, via: deliveries.Via
+        self, request: Request, dataset: Dataset, identity: Identity, via: Via
     ) -> tuple[DeliveryRecord, bool]:
         limit = min(deliveries.byte_limit(dataset), self.config.max_upload)
         length = request.headers.get("content-length")
@@ -377,7 +379,7 @@ class DeliveryApp:
         upload: UploadFile,
         dataset: Dataset,
         identity: Identity,
-        via: deliveries.Via,
+        via: Via,
         source: str | None,
         message: str | None,
         limit: int,
@@ -387,7 +389,7 @@ class DeliveryApp:
             local = Path(scratch) / "upload"
             upload.file.seek(0)
             try:
-                _size, digest = deliveries.copy_upload(upload.file, local, limit)
+                _size, digest = copy_upload(upload.file, local, limit)
                 return deliveries.receive(
                     self.store,
                     dataset,
@@ -406,7 +408,7 @@ class DeliveryApp:
     def record_for(self, identity: Identity, delivery_id: str) -> DeliveryRecord:
         try:
             found = deliveries.find_record(
-                self.store, identity.steward.datasets, deliveries.check_id(delivery_id)
+                self.store, identity.steward.datasets, check_id(delivery_id)
             )
         except DeliveryRefused:
             found = None

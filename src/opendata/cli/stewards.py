@@ -129,7 +129,7 @@ def steward_policy(
 ) -> None:
     """Print the AWS IAM policy for the steward's own S3 key: put files into their datasets'
     inboxes (<prefix>/_inbox/<dataset>/) and nothing else (no reading, no listing, no _private/)."""
-    from opendata.deliveries import inbox_policy
+    from opendata.inbox import inbox_policy
     from opendata.stewards import read_registry
     from opendata.storage.s3 import S3Store
 
