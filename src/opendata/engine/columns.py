@@ -155,10 +155,6 @@ def compile_column(
     return column
 
 
-# --------------------------------------------------------------------------------------------
-# typed_sql
-
-
 def typed_sql(field: dict[str, Any], column_sql: str, schema: dict[str, Any] | None = None) -> str:
     """DuckDB expression for the typed value frictionless reads from a cell that passed the
     checks: NULL for missing values (the field's missingValues, else the schema's when `schema`

@@ -18,10 +18,6 @@ from opendata.engine.foreign_keys import Keyed, run_foreign_keys
 from opendata.engine.regex import PY_WHITESPACE
 from opendata.engine.verdicts import PHASE, TableVerdict, Unsupported, Violation, _add
 
-# --------------------------------------------------------------------------------------------
-# CSV files
-
-
 CSV_OPTIONS = (
     "header = false, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
     "nullstr = chr(10), allow_quoted_nulls = false, encoding = 'utf-8'"

@@ -38,9 +38,6 @@ from opendata.engine.verdicts import (
     first_of_each,
 )
 
-# --------------------------------------------------------------------------------------------
-# Foreign keys
-
 
 @dataclass
 class Keyed:

@@ -14,8 +14,6 @@ from opendata.engine.compiler import (
     in_list,
 )
 
-# ---- boolean
-
 
 def compile_boolean(
     b: Builder, f: dict[str, Any], raw: str, none: str, eq: bool, cmp: bool, num: bool

@@ -17,9 +17,6 @@ from opendata.engine.compiler import (
 from opendata.engine.types.moments import _moment, _strptime_sql
 from opendata.engine.udf import udf_call
 
-# ---- date, datetime, time
-
-
 DATE_ASCII = r"^([0-9]{4})-(1[0-2]|0[1-9]|[1-9])-(3[01]|[12][0-9]|0[1-9]|[1-9]| [1-9])$"
 
 

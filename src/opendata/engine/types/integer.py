@@ -17,9 +17,6 @@ from opendata.engine.compiler import (
 )
 from opendata.engine.udf import udf_call
 
-# ---- integer
-
-
 INT_TEXT = r"[+-]?[0-9]+"
 
 

@@ -20,9 +20,6 @@ from opendata.engine.compiler import (
 from opendata.engine.types.integer import _bare_strip
 from opendata.engine.udf import udf_call
 
-# ---- number
-
-
 NUM_TEXT = (
     r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
     r"|(?i:[+-]?(?:inf|infinity|nan|snan))"

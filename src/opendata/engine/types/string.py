@@ -7,8 +7,6 @@ from typing import Any
 from opendata.engine.compiler import Builder, Column, _column, in_list, lit
 from opendata.engine.regex import re2_pattern
 
-# ---- string
-
 
 def compile_string(
     b: Builder, f: dict[str, Any], raw: str, none: str, eq: bool, cmp: bool, num: bool
@@ -17,9 +15,6 @@ def compile_string(
     column = _column("string", f, raw, none, "true", raw)
     column.keys = [f"CASE WHEN NOT {none} THEN {raw} END"]
     return column
-
-
-# ---- string constraints and boolean enum
 
 
 def string_constraint(f: dict[str, Any], col: Column, name: str, raw_value: Any) -> str:

@@ -7,8 +7,6 @@ from typing import Any
 from opendata.engine.compiler import COMPARE, Builder, Column, _column, constraint_value
 from opendata.engine.udf import udf_call
 
-# ---- year
-
 
 def compile_year(
     b: Builder, f: dict[str, Any], raw: str, none: str, eq: bool, cmp: bool, num: bool

@@ -15,8 +15,6 @@ from opendata.engine.compiler import (
 )
 from opendata.engine.udf import udf_call
 
-# ---- yearmonth
-
 
 def _int_part(text: str) -> str:
     """An ASCII part as int() reads it: its digits without leading zeros, or NULL."""
