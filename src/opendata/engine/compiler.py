@@ -220,5 +220,8 @@ class NeedKeys:
     numeric: bool = False
 
 
-def _column(kind: str, field: dict[str, Any], raw: str, none: str, ok: str, value: str) -> Column:
+def new_column(
+    kind: str, field: dict[str, Any], raw: str, none: str, ok: str, value: str
+) -> Column:
+    """A type's column; its position and name are compile_column's to set."""
     return Column(0, "", kind, field, raw, none, ok, value)

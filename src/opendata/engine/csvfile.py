@@ -16,7 +16,7 @@ from opendata.engine.compiler import fields_of, first_row, foreign_keys, lit, sc
 from opendata.engine.executor import Plan, Session, Slot, run_plan
 from opendata.engine.foreign_keys import Keyed, run_foreign_keys
 from opendata.engine.regex import PY_WHITESPACE
-from opendata.engine.verdicts import PHASE, TableVerdict, Unsupported, Violation, _add
+from opendata.engine.verdicts import PHASE, TableVerdict, Unsupported, Violation, add_count
 
 CSV_OPTIONS = (
     "header = false, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
@@ -331,7 +331,7 @@ def csv_plan(
 
 def _merge(verdict: TableVerdict, more: TableVerdict, limit: int) -> None:
     for kind, count in more.counts.items():
-        _add(verdict.counts, kind, count)
+        add_count(verdict.counts, kind, count)
     merged = verdict.errors + more.errors
     merged.sort(key=lambda v: (-1 if v.row is None else v.row, PHASE.get(v.type, -1)))
     verdict.errors = merged

@@ -32,7 +32,7 @@ from opendata.engine.verdicts import (
     Found,
     TableVerdict,
     Violation,
-    _add,
+    add_count,
     first_of_each,
 )
 
@@ -159,18 +159,18 @@ def run_plan(
 
     totals = _count_cells(con, plan, columns, where_is)
     counts: dict[str, int] = {}
-    _add(counts, "blank-row", totals["blank-row"])
+    add_count(counts, "blank-row", totals["blank-row"])
     for i in range(len(columns)):
-        _add(counts, "type-error", totals[f"type-error {i}"])
-        _add(counts, "constraint-error", totals[f"constraint-error {i}"])
+        add_count(counts, "type-error", totals[f"type-error {i}"])
+        add_count(counts, "constraint-error", totals[f"constraint-error {i}"])
     if plan.cells_sql:
-        _add(counts, "extra-cell", totals["extra-cell"])
-        _add(counts, "missing-cell", totals["missing-cell"])
+        add_count(counts, "extra-cell", totals["extra-cell"])
+        add_count(counts, "missing-cell", totals["missing-cell"])
     found = _first_cell_errors(con, plan, columns, where_is, totals, source, limit)
     found.extend(_key_errors(con, columns, where_is, keyed, counts, limit))
     for order, violation in enumerate(label_errors):
         found.append(((-1, LABEL_ORDER.get(violation.type, 3), order, 0), violation))
-        _add(counts, violation.type, 1)
+        add_count(counts, violation.type, 1)
     flagged = _flagged(con, where_is, totals, len(plan.flags), limit)
     return TableVerdict(plan.name, totals["rows"], first_of_each(found, limit), counts, flagged)
 
@@ -306,7 +306,7 @@ def _key_errors(
         keys = [f"__k{i}_{j}" for j in range(len(column.keys))]
         where = where_is.of(*keys, f"__st{i}", f"__nan{i}")
         total, repeats = duplicates(con, where, keys, f"{present[name]} AND NOT __nan{i}", limit)
-        _add(counts, "unique-error", total)
+        add_count(counts, "unique-error", total)
         for row, previous in repeats:
             note = f"the same as in the row at position {previous}"
             violation = Violation("unique-error", row, name, None, note)
@@ -321,7 +321,7 @@ def _key_errors(
         keyed_table = where_is.of(*needed)
         total, repeats = duplicates(con, keyed_table, keys, where, limit)
         empty = scalar(con, f"SELECT count(*) FROM {keyed_table} WHERE {none}")
-        _add(counts, "primary-key", total + empty)
+        add_count(counts, "primary-key", total + empty)
         note = 'cells composing the primary keys are all "None"'
         for (row,) in con.execute(
             f"SELECT __row FROM {keyed_table} WHERE {none} ORDER BY __row LIMIT {limit}"

@@ -34,7 +34,7 @@ from opendata.engine.verdicts import (
     TableVerdict,
     Unsupported,
     Violation,
-    _add,
+    add_count,
     first_of_each,
 )
 
@@ -160,7 +160,7 @@ def run_foreign_keys(
                 f"WHERE {key_join(t_keys, s_keys)}))"
             )
             total = scalar(con, f"SELECT count(*) FROM ({bad})")
-            _add(counts, "foreign-key", total)
+            add_count(counts, "foreign-key", total)
             if not total:
                 continue
             raws = ", ".join(f"t.__raw{i}" for i in range(len(fk["fields"])))

@@ -66,7 +66,7 @@ LABEL_ORDER = {
 Found = list[tuple[tuple[int, int, int, int], Violation]]
 
 
-def _add(counts: dict[str, int], kind: str, count: int) -> None:
+def add_count(counts: dict[str, int], kind: str, count: int) -> None:
     if count:
         counts[kind] = counts.get(kind, 0) + count
 

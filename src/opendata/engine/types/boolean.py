@@ -9,9 +9,9 @@ from opendata.engine.compiler import (
     DEFAULT_TRUE,
     Builder,
     Column,
-    _column,
     constraint_value,
     in_list,
+    new_column,
 )
 
 
@@ -26,7 +26,7 @@ def compile_boolean(
         f"WHEN {in_list(raw, trues)} THEN true END",
     )
     b.next()
-    column = _column("boolean", f, raw, none, f"{value} IS NOT NULL", value)
+    column = new_column("boolean", f, raw, none, f"{value} IS NOT NULL", value)
     column.keys = [value]
     column.numkeys = [f"CAST({value} AS DOUBLE)", "CAST(NULL AS VARCHAR)"]
     return column

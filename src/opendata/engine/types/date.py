@@ -9,12 +9,12 @@ from opendata.engine.compiler import (
     COMPARE,
     Builder,
     Column,
-    _column,
     constraint_value,
     format_of,
     lit,
+    new_column,
 )
-from opendata.engine.types.moments import _moment, _strptime_sql
+from opendata.engine.types.moments import split_moment, strptime_sql
 from opendata.engine.udf import udf_call
 
 DATE_ASCII = r"^([0-9]{4})-(1[0-2]|0[1-9]|[1-9])-(3[01]|[12][0-9]|0[1-9]|[1-9]| [1-9])$"
@@ -24,12 +24,12 @@ def compile_date(
     b: Builder, f: dict[str, Any], raw: str, none: str, eq: bool, cmp: bool, num: bool
 ) -> Column:
     if format_of(f) != "default":
-        text = b.let("t", _strptime_sql(b, f, raw, none))
+        text = b.let("t", strptime_sql(b, f, raw, none))
         b.next()
-        moment = _moment(b, text)
+        moment = split_moment(b, text)
         value = b.let("v", f"CAST({moment.local} AS DATE)")
         b.next()
-        column = _column("date", f, raw, none, moment.ok, value)
+        column = new_column("date", f, raw, none, moment.ok, value)
         column.keys = [value]
         return column
     parts = f"regexp_extract({raw}, {lit(DATE_ASCII)}, ['y', 'm', 'd'])"
@@ -47,7 +47,7 @@ def compile_date(
         f"CASE WHEN NOT starts_with({text}, '0000') THEN TRY_CAST({text} AS DATE) END",
     )
     b.next()
-    column = _column("date", f, raw, none, f"{value} IS NOT NULL", value)
+    column = new_column("date", f, raw, none, f"{value} IS NOT NULL", value)
     column.keys = [value]
     return column
 

@@ -9,12 +9,12 @@ from opendata.engine.compiler import (
     COMPARE,
     Builder,
     Column,
-    _column,
     constraint_value,
     format_of,
     lit,
+    new_column,
 )
-from opendata.engine.types.moments import TZ, Moment, _moment, _strptime_sql
+from opendata.engine.types.moments import TZ, Moment, split_moment, strptime_sql
 from opendata.engine.udf import udf_call
 
 DATETIME_FAST = (
@@ -26,7 +26,7 @@ def compile_datetime(
     b: Builder, f: dict[str, Any], raw: str, none: str, eq: bool, cmp: bool, num: bool
 ) -> Column:
     if format_of(f) != "default":
-        text = b.let("t", _strptime_sql(b, f, raw, none))
+        text = b.let("t", strptime_sql(b, f, raw, none))
     else:
         text = b.let(
             "t",
@@ -35,8 +35,8 @@ def compile_datetime(
             f"strlen({raw}) = length({raw}) THEN {udf_call(raw, f, 'datetime')} END",
         )
     b.next()
-    moment = _moment(b, text)
-    column = _column("datetime", f, raw, none, moment.ok, moment.utc)
+    moment = split_moment(b, text)
+    column = new_column("datetime", f, raw, none, moment.ok, moment.utc)
     column.keys = [moment.aware, moment.utc]
     column.extra = {"moment": moment}
     return column

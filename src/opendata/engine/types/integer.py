@@ -10,17 +10,17 @@ from opendata.engine.compiler import (
     PYTHON_COMPARE,
     Builder,
     Column,
-    _column,
     constraint_value,
     in_list,
     lit,
+    new_column,
 )
 from opendata.engine.udf import udf_call
 
 INT_TEXT = r"[+-]?[0-9]+"
 
 
-def _bare_strip(text: str) -> str:
+def bare_strip(text: str) -> str:
     """bareNumber false: frictionless removes ((^[^-\\d]*)|(\\D*$)) (ASCII here)."""
     return f"regexp_replace(regexp_replace({text}, '^[^-0-9]*', ''), '[^0-9]*$', '')"
 
@@ -31,7 +31,7 @@ def compile_integer(
     bare = f.get("bareNumber", True)
     stripped = f"trim({raw}, {ASCII_WS_SQL})"
     if not bare:
-        stripped = _bare_strip(stripped)
+        stripped = bare_strip(stripped)
     slow = (
         f"CASE WHEN regexp_full_match({stripped}, '[+-]?[0-9]+(?:_[0-9]+)*') "
         f"THEN replace({stripped}, '_', '') END"
@@ -52,7 +52,7 @@ def compile_integer(
         f"|| ltrim(ltrim({text}, '+-'), '0') END",
     )
     b.next()
-    column = _column("integer", f, raw, none, f"{text} IS NOT NULL", value)
+    column = new_column("integer", f, raw, none, f"{text} IS NOT NULL", value)
     column.keys = [value, big]
     if num:
         column.numkeys = _integer_numkeys(b, value, big)

@@ -25,7 +25,7 @@ STRPTIME_GROUPS = {
 }  # struct field names are case-insensitive in DuckDB: %m and %M need distinct names
 
 
-def _strptime_sql(b: Builder, f: dict[str, Any], raw: str, none: str) -> str:
+def strptime_sql(b: Builder, f: dict[str, Any], raw: str, none: str) -> str:
     """A custom strptime format: Python's own regex for it, the cell made canonical text
     'YYYY-MM-DDTHH:MM:SS.ffffff' (defaults 1900-01-01 00:00:00 as strptime's)."""
     import _strptime
@@ -97,7 +97,7 @@ def _tz_minutes(tz: str) -> tuple[str, str]:
     return offset, valid
 
 
-def _moment(b: Builder, text: str) -> Moment:
+def split_moment(b: Builder, text: str) -> Moment:
     """Canonical 'YYYY-MM-DD?HH:MM:SS[.f][tz]' text read as dateutil's isoparse reads it."""
     day = b.let(
         "day",

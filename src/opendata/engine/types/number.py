@@ -12,12 +12,12 @@ from opendata.engine.compiler import (
     COMPARE,
     Builder,
     Column,
-    _column,
     constraint_value,
     in_list,
     lit,
+    new_column,
 )
-from opendata.engine.types.integer import _bare_strip
+from opendata.engine.types.integer import bare_strip
 from opendata.engine.udf import udf_call
 
 NUM_TEXT = (
@@ -38,7 +38,7 @@ def compile_number(
     processed = f"trim({raw}, {ASCII_WS_SQL})"
     if {"bareNumber", "groupChar", "decimalChar"} & set(f):
         if not bare:
-            processed = _bare_strip(processed)
+            processed = bare_strip(processed)
         if group:
             processed = f"replace({processed}, {lit(group)}, '')"
         if decimal != ".":
@@ -81,7 +81,7 @@ def compile_number(
     )
     fastsmall = fast
     b.next()
-    column = _column("number", f, raw, none, f"{text} IS NOT NULL", dbl)
+    column = new_column("number", f, raw, none, f"{text} IS NOT NULL", dbl)
     column.nan = f"({cls} = 2)"
     bounds = [
         constraint_value(f, k, v)

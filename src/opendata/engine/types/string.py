@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opendata.engine.compiler import Builder, Column, _column, in_list, lit
+from opendata.engine.compiler import Builder, Column, in_list, lit, new_column
 from opendata.engine.regex import re2_pattern
 
 
@@ -12,7 +12,7 @@ def compile_string(
     b: Builder, f: dict[str, Any], raw: str, none: str, eq: bool, cmp: bool, num: bool
 ) -> Column:
     b.next()
-    column = _column("string", f, raw, none, "true", raw)
+    column = new_column("string", f, raw, none, "true", raw)
     column.keys = [f"CASE WHEN NOT {none} THEN {raw} END"]
     return column
 

@@ -9,12 +9,12 @@ from opendata.engine.compiler import (
     COMPARE,
     Builder,
     Column,
-    _column,
     constraint_value,
     format_of,
     lit,
+    new_column,
 )
-from opendata.engine.types.moments import TZ, _moment, _strptime_sql
+from opendata.engine.types.moments import TZ, split_moment, strptime_sql
 from opendata.engine.udf import udf_call
 
 TIME_FAST = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?" + TZ + "?"
@@ -24,7 +24,7 @@ def compile_time(
     b: Builder, f: dict[str, Any], raw: str, none: str, eq: bool, cmp: bool, num: bool
 ) -> Column:
     if format_of(f) != "default":
-        text = b.let("t", _strptime_sql(b, f, raw, none))
+        text = b.let("t", strptime_sql(b, f, raw, none))
     else:
         fast = b.let(
             "t0",
@@ -35,7 +35,7 @@ def compile_time(
         b.next()
         text = b.let("t", f"'2000-01-01T' || {fast}")
     b.next()
-    moment = _moment(b, text)
+    moment = split_moment(b, text)
     micros = b.let(
         "mic",
         f"epoch_us({moment.local}) - epoch_us(CAST(CAST({moment.local} AS DATE) AS TIMESTAMP))",
@@ -47,7 +47,7 @@ def compile_time(
     )
     value = b.let("v", f"CAST({moment.utc} AS TIME)")
     b.next()
-    column = _column("time", f, raw, none, moment.ok, value)
+    column = new_column("time", f, raw, none, moment.ok, value)
     column.keys = [moment.aware, utc]
     column.extra = {"moment": moment}
     return column

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opendata.engine.compiler import COMPARE, Builder, Column, _column, constraint_value
+from opendata.engine.compiler import COMPARE, Builder, Column, constraint_value, new_column
 from opendata.engine.udf import udf_call
 
 
@@ -20,7 +20,7 @@ def compile_year(
     b.next()
     value = b.let("v", f"TRY_CAST({text} AS INTEGER)")
     b.next()
-    column = _column("year", f, raw, none, f"{text} IS NOT NULL", value)
+    column = new_column("year", f, raw, none, f"{text} IS NOT NULL", value)
     column.keys = [value]
     column.numkeys = [f"CAST({value} AS DOUBLE)", "CAST(NULL AS VARCHAR)"]
     return column

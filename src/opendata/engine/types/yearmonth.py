@@ -9,9 +9,9 @@ from opendata.engine.compiler import (
     COMPARE,
     Builder,
     Column,
-    _column,
     constraint_value,
     lit,
+    new_column,
 )
 from opendata.engine.udf import udf_call
 
@@ -57,7 +57,7 @@ def compile_yearmonth(
     b.next()
     padded = f"CASE WHEN length({year}) < 4 THEN lpad({year}, 4, '0') ELSE {year} END"
     value = f"CASE WHEN {ok} THEN {padded} || '-' || lpad(CAST({month} AS VARCHAR), 2, '0') END"
-    column = _column("yearmonth", f, raw, none, ok, value)
+    column = new_column("yearmonth", f, raw, none, ok, value)
     column.keys = [year_key, month_key]
     return column
 
