@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from opendata.engine import checks
+from opendata.engine import checks, csvfile
 from opendata.engine.db import connect
 
 V2 = "https://datapackage.org/profiles/2.0/tableschema.json"
@@ -605,7 +605,7 @@ def test_line_scan_matches_python_csv(
         records.append(record)
         last = lines[reader.line_num - 1]
         ends.add(last[len(last.rstrip("\r\n")) :])
-    scan = checks.scan_lines(path, 3 if bom else 0, count=True)
+    scan = csvfile.scan_lines(path, 3 if bom else 0, count=True)
     assert scan.mixed == (len(ends - {""}) > 1)
     if scan.mixed:
         return

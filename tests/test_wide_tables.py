@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opendata.engine import checks
+from opendata.engine import executor
 from opendata.table_schemas import MAX_FIELDS
 from opendata.validate import validate_tables
 from tests.conftest import run_cli
@@ -76,7 +76,7 @@ def test_a_wide_table_checked_a_group_at_a_time_gives_the_one_pass_verdict(
 
         def verdict(columns_a_pass: int) -> Any:
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(checks, "COLUMNS_A_PASS", columns_a_pass)
+                patch.setattr(executor, "COLUMNS_A_PASS", columns_a_pass)
                 patch.setenv("OPENDATA_ENGINE_MEMORY", "1GB")
                 report = validate_tables("prov", [table], folder)
             return (
