@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from opendata import problems
+
 CELL_LIMIT = 300  # characters of source text shown in one cell
 LISTED = 50  # problems listed in an invalid dataset's report; the rest are counted
 
@@ -49,25 +51,6 @@ BUMPS = {
     "minor": "minor",
     "patch": "patch",
     "first": "första versionen / first version",
-}
-
-# What each kind of problem means, for someone who never read the validator's documentation.
-KINDS = {
-    "type-error": "fel sorts värde / wrong kind of value",
-    "constraint-error": "värdet bryter mot en regel / the value breaks a rule",
-    "primary-key": "samma nyckel två gånger / the same key twice",
-    "unique-error": "värdet finns redan / the value is already there",
-    "foreign-key": "okänd hänvisning / unknown reference",
-    "missing-cell": "cell saknas / a cell is missing",
-    "extra-cell": "cell för mycket / one cell too many",
-    "blank-row": "tom rad / empty row",
-    "formula-like-text": "text som liknar en formel / text that looks like a formula",
-    "non-finite-number": "tal som inte är ändligt / a number that is not finite",
-    "integer-out-of-range": "för stort heltal / integer too large",
-    "number-underflow": "för litet tal / number too close to zero",
-    "dropped-sign": "tecken som skulle försvinna / a sign that would be dropped",
-    "pattern-timeout": "mönster som tar för lång tid / a pattern that takes too long",
-    "source-error": "filen kan inte läsas / the file cannot be read",
 }
 
 _REFERENCES = {
@@ -426,7 +409,8 @@ def problem_row(problem: Mapping[str, Any], hints: dict[tuple[str, str], int]) -
 
 
 def kind_label(code: str) -> str:
-    label = KINDS.get(code)
+    """A problem's kind as the report heads it: its declared title (problems.py) and code."""
+    label = problems.title(code)
     return f"{escape(label)} ({escape(code)})" if label else escape(code)
 
 

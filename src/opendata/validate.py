@@ -39,20 +39,11 @@ from opendata.origins import (
     source_row,
 )
 from opendata.problem_words import earlier_row, human_text, key_fields, sentence
+from opendata.problems import CELL_ERRORS
 from opendata.rules import LISTED_PER_TYPE, domain_errors, flag_rows, rules_of
 from opendata.tables import POSITION, LeftOut, SourceProblem, Table
 
 MAX_LISTED = 20
-CELL_ERRORS = (
-    "type-error",
-    "constraint-error",
-    "non-finite-number",
-    "integer-out-of-range",
-    "number-underflow",
-    "dropped-sign",
-    "pattern-timeout",
-    "formula-like-text",
-)
 
 
 @dataclass(frozen=True)
