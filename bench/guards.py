@@ -127,7 +127,7 @@ def collect_case(
 ) -> None:
     """Collect the hostile home's one dataset and the genuine one's; report hostile ÷ genuine.
     `refused`: the hostile file must be refused (else it must be read)."""
-    from tests.test_hostile_input import collect
+    from tests.collect.test_hostile_input import collect
 
     reference, good = timed(lambda: collect(genuine(scratch / f"{label}-genuine")))
     if isinstance(good, BaseException):
@@ -141,7 +141,7 @@ def collect_case(
 
 
 def hostile_files(scratch: Path) -> None:
-    from tests.test_hostile_input import (
+    from tests.collect.test_hostile_input import (
         DEEP_RECORD,
         _bomb,
         _with_sheet,

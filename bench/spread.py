@@ -1,7 +1,7 @@
 """`python -m bench.spread`: one spread run of N datasets on Prefect's server on SQLite, then on
 PostgreSQL, side by side (`make bench-spread`; issue 21).
 
-Each database gets the steps of tests/test_spread.py on a fresh stack on 127.0.0.1: a Prefect
+Each database gets the steps of tests/flows/test_spread.py on a fresh stack on 127.0.0.1: a Prefect
 server (PostgreSQL: a throwaway cluster from tests/pgserver.py, Unix socket only), the work pool
 `opendata`, the deployments, three process workers taking two runs each, and one run of
 `publish-spread/publish-spread` over N copies of avfallsplan in BATCHES batches (default 6: one
@@ -32,9 +32,9 @@ from pathlib import Path
 
 from opendata.storage import open_store
 from opendata.verification import verify
+from tests.flows.test_deployment import Stack
+from tests.flows.test_spread import BASE, run_spread
 from tests.pgserver import postgres_server
-from tests.test_deployment import Stack
-from tests.test_spread import BASE, run_spread
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
 """The gather stage of ckanext-dcat's RDF harvester (DCATRDFHarvester), run by the interpreter
-of a virtualenv with CKAN 2.12.0 and ckanext-dcat 2.4.4 from PyPI (tests/test_ckan_harvest.py
+of a virtualenv with CKAN 2.12.0 and ckanext-dcat 2.4.4 from PyPI (tests/catalog/test_ckan_harvest.py
 builds it): `python tests/ckan_gather.py URL STATE.json` prints one JSON object.
 
 It follows ckanext/dcat/harvesters/rdf.py of 2.4.4 step by step, with the real RDFParser

@@ -1,6 +1,6 @@
 """Run one publish in this process and SIGKILL it after the N-th write to the store.
 
-Used by tests/test_faults.py: `python -m tests.fault_publish HOME STORE_URL BASE_URL KILL_AFTER NOW
+Used by tests/publish/test_faults.py: `python -m tests.fault_publish HOME STORE_URL BASE_URL KILL_AFTER NOW
 [touched]` (KILL_AFTER 0: never; NOW the fixed ISO time of the publish; `touched`: rebuild only
 the published datasets' catalog entries, as the flow does). Prints the number of writes when it
 survives, then the key of each write, a line each (`kill_points` picks where to kill from them).

@@ -1,4 +1,4 @@
-"""`opendata publish` that pauses after the N-th write to the store, for tests/test_sigterm.py.
+"""`opendata publish` that pauses after the N-th write to the store, for tests/publish/test_sigterm.py.
 
 `python -m tests.sigterm_publish PAUSE_AFTER OPENDATA-ARGUMENTS...`: at the pause it prints
 `paused <key>` and waits, as a slow write would (until SIGTERM's stop, at most a minute), so
@@ -46,7 +46,7 @@ def pausing_open_store(url: str) -> Store:
 
 
 def install() -> None:
-    """For a Prefect flow run (tests/test_deployment.py): a `sitecustomize` on the worker's
+    """For a Prefect flow run (tests/flows/test_deployment.py): a `sitecustomize` on the worker's
     PYTHONPATH calls this; SIGTERM_TEST_PAUSE_AFTER says after which write to pause, and the
     process writes its pid to SIGTERM_TEST_PAUSED at the pause."""
     global PAUSE_AFTER, PAUSED_FILE

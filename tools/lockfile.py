@@ -2,9 +2,9 @@
 
 `make lock` writes it (`uv pip compile`, one resolution for Python 3.11 and later on every
 platform) from pyproject.toml's dependency lists: the build backend (`[build-system] requires`),
-`[project] dependencies` and the `dev` extra, with ALSO_LOCKED below. It records a digest of those
-lists in its header, so that `check` (tests/test_lockfile.py, and `make run` before it installs
-our package) fails when pyproject.toml has changed since:
+`[project] dependencies` and the `dev` extra, with ALSO_LOCKED below. It records a digest of
+those lists in its header, so that `check` (tests/project/test_lockfile.py, and `make run`
+before it installs our package) fails when pyproject.toml has changed since:
 
     python tools/lockfile.py check
     python tools/lockfile.py lock --uv PATH [uv pip compile's options: --upgrade-package NAME]

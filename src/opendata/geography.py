@@ -10,7 +10,7 @@ the tests, so that no coordinate is typed by hand:
   (SCB) municipality boundaries ("Kommungränser", regionala indelningar), generalised and
   transformed by the package from SWEREF 99 TM (EPSG:3006) to WGS 84 (EPSG:4326).
 - Derivation: `python -m opendata.geography PATH/kommun.parquet`, its output committed as
-  `src/opendata/data/kommungranser.csv` (tests/test_geography.py derives it again from the
+  `src/opendata/data/kommungranser.csv` (tests/collect/test_geography.py derives it again from the
   pinned package and compares).
   The box is the extent of the boundary's points; the centre is the area-weighted centroid of
   its polygons (holes subtracted), computed in an equirectangular projection about the

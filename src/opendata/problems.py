@@ -5,7 +5,7 @@ frictionless-py declares each error type once, with its title and description (`
 we, for frictionless's codes that our engine reports and for our own. The codes are the report's
 machine-readable contract (validation.json, the `--json` output, the artifacts); the titles are
 what the Prefect UI's report and the README call them. A code used anywhere else in the code base
-must be declared here (tests/test_problems.py reads the source to hold it to that).
+must be declared here (tests/validation/test_problems.py reads the source to hold it to that).
 """
 
 from __future__ import annotations

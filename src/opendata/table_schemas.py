@@ -75,7 +75,7 @@ def field_names(value: Any) -> list[str] | None:
 
 
 # The widest table validated: 1,000 columns take about 30 s on 2 cores (a group of 24 columns a
-# pass, tests/test_wide_tables.py); ten thousand would take minutes and are refused at once.
+# pass, tests/engine/test_wide_tables.py); ten thousand would take minutes and are refused at once.
 MAX_FIELDS = 2000
 
 

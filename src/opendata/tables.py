@@ -30,7 +30,7 @@ POSITION = "__row"
 CHUNK_ROWS = 65_536
 PENDING_BATCHES = 2  # staged batches waiting for the background writer, at most
 # str.strip()'s whitespace (every c with chr(c).isspace()), which Arrow's own trim does not
-# match exactly; tests/test_outputs.py checks the list against Python's.
+# match exactly; tests/engine/test_outputs.py checks the list against Python's.
 PYTHON_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"

@@ -1,4 +1,4 @@
-"""Write a small store with the installed opendata, for tests/test_state.py.
+"""Write a small store with the installed opendata, for tests/publish/test_state.py.
 
     python -m tests.stores.generate DIR
 

@@ -7,7 +7,7 @@ key, are objects whose opening and closing braces stand alone on lines indented 
 spaces, and whose "name" is on a line indented by six. No string can break a line (JSON escapes
 newlines), so those lines are found by a byte search, and an update replaces the entries of the
 datasets it touched and copies the rest of the bytes as they were. The result is byte for byte
-what `catalog_text` would write for the whole new catalog (tests/test_catalog_scale.py holds
+what `catalog_text` would write for the whole new catalog (tests/catalog/test_catalog_scale.py holds
 that for arbitrary entries).
 """
 

@@ -4,7 +4,7 @@ Python, so that the fast path never imports frictionless (half a second of a val
 They read constraint values (`minimum`, `maximum`, `enum`) exactly as frictionless 5's
 `Field.create_value_reader()` does, and `schema_problem` accepts only schemas frictionless
 accepts (anything it cannot vouch for is left to frictionless). Both are tested against
-frictionless itself (tests/test_engine_readers.py).
+frictionless itself (tests/engine/test_engine_readers.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The `opendata` command and `opendata serve`."""

@@ -1,0 +1,1 @@
+"""Dataset definitions and Table Schemas, read strictly."""

@@ -1,0 +1,1 @@
+"""The table engine: Table Schema checks in SQL, proven equal to frictionless; readers, outputs."""

@@ -1,0 +1,1 @@
+"""The repository itself: its datasets, its lock file, its imports."""

@@ -1,0 +1,1 @@
+"""The publish protocol: versions, changes, the store's layout, kills and concurrent runs."""

@@ -1,0 +1,1 @@
+"""The stores: a local folder and S3 (a real SeaweedFS server)."""

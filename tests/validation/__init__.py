@@ -1,0 +1,1 @@
+"""What a steward reads about a problem, and each problem declared once."""
