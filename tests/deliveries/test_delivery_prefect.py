@@ -94,7 +94,7 @@ def prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect]:
         # OPENDATA_HOME set: the deployment's pull step keeps this home (see prefect.yaml).
         stack.run("deploy", "deploy", "--no-prompt", "--name", "process-deliveries")
         deployment = stack.get(f"/deployments/name/{DEPLOYMENT}")
-        stack.start("worker", "worker", "start", "--pool", "opendata", cwd=tmp)
+        stack.start_worker("worker", cwd=tmp)
         yield Prefect(stack, home, deployment)
     finally:
         stack.stop_all()

@@ -160,7 +160,7 @@ def test_every_command_is_one_this_checkout_installs_with_the_options_it_takes()
     assert checked == {
         ("prefect", "server", "database", "upgrade"),
         ("prefect", "server", "start"),
-        ("prefect", "worker", "start"),
+        ("opendata", "worker"),
         ("opendata", "deliveries", "serve"),
         ("opendata", "serve"),
     }
@@ -168,14 +168,15 @@ def test_every_command_is_one_this_checkout_installs_with_the_options_it_takes()
 
 def test_the_workers_take_runs_from_the_pool_prefect_yaml_deploys_to() -> None:
     """prefect.yaml's deployments all go to one process pool; the worker unit starts
-    `prefect worker start --pool <that pool>` (two runs at most each, as README's spread
-    section says) in the checkout, which OPENDATA_HOME names too."""
+    `opendata worker --pool <that pool>` (Prefect's process worker that stops on SIGTERM; two
+    runs at most each, as README's spread section says) in the checkout, which OPENDATA_HOME
+    names too."""
     deployments = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
     pools = {d["work_pool"]["name"] for d in deployments}
     assert len(pools) == 1
     service = units()["opendata-worker@.service"]["Service"]
     argv = service["ExecStart"][0].split()
-    assert argv[1:3] == ["worker", "start"]
+    assert Path(argv[0]).name == "opendata" and argv[1] == "worker"
     assert argv[argv.index("--pool") + 1] == pools.pop()
     assert argv[argv.index("--limit") + 1] == "2"
     assert f"OPENDATA_HOME={INSTALLED}" in service["Environment"]

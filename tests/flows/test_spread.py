@@ -223,17 +223,8 @@ def run_spread(
     )
     stack.env["OPENDATA_HOME"] = str(home)
     for number in range(1, workers + 1):
-        stack.start(
-            f"worker-{number}",
-            "worker",
-            "start",
-            "--pool",
-            "opendata",
-            "--name",
-            f"worker-{number}",
-            "--limit",
-            "2",
-            cwd=stack.tmp,
+        stack.start_worker(
+            f"worker-{number}", "--name", f"worker-{number}", "--limit", "2", cwd=stack.tmp
         )
     output = stack.run(
         "deployment-run",

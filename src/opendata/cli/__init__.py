@@ -20,6 +20,7 @@ from opendata.cli import publishing as publishing
 from opendata.cli import datasets as datasets
 from opendata.cli import site as site
 from opendata.cli import stewards as stewards
+from opendata.cli import worker as worker
 
 # isort: on
 from opendata.errors import OpendataError, Terminated

@@ -4,15 +4,11 @@ bump choices, the --debug flag and the settings a command reads."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from opendata.config import Settings, load_settings
-
-if TYPE_CHECKING:
-    pass
-
 
 app = typer.Typer(
     add_completion=False,

@@ -4,19 +4,14 @@ versions, withdraw a version, verify the store."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from opendata.cli.app import StoreOption, app, settings_for
 from opendata.config import redact_url
 from opendata.definitions import discover
-from opendata.errors import (
-    DefinitionError,
-)
-
-if TYPE_CHECKING:
-    pass
-from opendata.cli.app import StoreOption, app, settings_for
+from opendata.errors import DefinitionError
 
 
 @app.command()

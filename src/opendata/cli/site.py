@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from opendata.config import redact_url
-from opendata.errors import (
-    ConfigError,
-)
-
-if TYPE_CHECKING:
-    pass
 from opendata.cli.app import StoreOption, app, settings_for
 from opendata.cli.publishing import warn_default_base_url
+from opendata.config import redact_url
+from opendata.errors import ConfigError
 
 
 @app.command()

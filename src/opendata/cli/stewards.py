@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from opendata import layout
+from opendata.cli.app import StoreOption, app, settings_for
+from opendata.cli.publishing import is_s3
 from opendata.config import prefect_api_url, redact_url
 from opendata.definitions import discover
 from opendata.errors import (
     ConfigError,
     DefinitionError,
 )
-
-if TYPE_CHECKING:
-    pass
-from opendata.cli.app import StoreOption, app, settings_for
-from opendata.cli.publishing import is_s3
 
 steward_app = typer.Typer(
     no_args_is_help=True, help="Stewards: who may deliver files for which datasets."
